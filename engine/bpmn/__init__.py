@@ -1,0 +1,1 @@
+"""Everything that touches SpiffWorkflow: safe XML, parsing, the sandbox, determinism, (de)serialization."""
