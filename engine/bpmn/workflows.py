@@ -1,0 +1,214 @@
+"""The bridge to SpiffWorkflow: build, restore, drive and snapshot one workflow.
+
+Nothing here touches the database. A workflow's state is SpiffWorkflow's own serialization with
+the parsed spec removed (the spec is stored once per definition version and put back on load),
+rendered as canonical JSON so that its sha256 is a stable digest that replay can reproduce.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+from engine.bpmn import determinism  # noqa: F401  (installs the deterministic hooks)
+from engine.bpmn.sandbox import SandboxScriptEngine, script_error_from
+from engine.errors import Conflict, InvalidInput, YishiError
+
+SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+SCRIPT_ENGINE = SandboxScriptEngine()
+_SPEC_KEYS = ("spec", "subprocess_specs")
+
+
+def canonical_json(value: Any) -> str:
+    """One byte-exact rendering of a JSON value: sorted keys, no spaces, UTF-8 kept as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def serialize_spec(spec: Any, subprocess_specs: dict[str, Any]) -> dict[str, Any]:
+    """The parsed spec of a definition version, as stored once in its ``Definition`` row."""
+    return {
+        "spec": SERIALIZER.to_dict(spec),
+        "subprocess_specs": {name: SERIALIZER.to_dict(sp) for name, sp in subprocess_specs.items()},
+    }
+
+
+def new_workflow(spec_document: dict[str, Any]) -> BpmnWorkflow:
+    specs = json.loads(canonical_json({k: spec_document[k] for k in _SPEC_KEYS}))
+    spec = SERIALIZER.from_dict(specs["spec"])
+    subprocess_specs = {name: SERIALIZER.from_dict(sp) for name, sp in specs["subprocess_specs"].items()}
+    return BpmnWorkflow(spec, subprocess_specs, script_engine=SCRIPT_ENGINE)
+
+
+def restore_workflow(state: str, spec_document: dict[str, Any]) -> BpmnWorkflow:
+    """Rebuild a workflow from its stored state and its definition's spec."""
+    document = json.loads(state)
+    document.update(json.loads(canonical_json({k: spec_document[k] for k in _SPEC_KEYS})))
+    workflow = SERIALIZER.from_dict(document)
+    workflow.script_engine = SCRIPT_ENGINE
+    return workflow
+
+
+def dump_state(workflow: BpmnWorkflow) -> str:
+    """The workflow's state without its spec, as canonical JSON (the input of the digest)."""
+    document = SERIALIZER.to_dict(workflow)
+    for key in _SPEC_KEYS:
+        document.pop(key, None)
+    document["serializer_version"] = SERIALIZER.VERSION
+    return canonical_json(document)
+
+
+@dataclass(frozen=True)
+class EngineFailure:
+    """Why running the workflow forward stopped: the failing element and a readable message."""
+
+    element_id: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"element_id": self.element_id, "message": self.message}
+
+
+def run_forward(workflow: BpmnWorkflow) -> EngineFailure | None:
+    """Run automatic tasks until the workflow waits; report (not raise) a failing script or element.
+
+    The caller must throw this in-memory workflow away when a failure is reported: SpiffWorkflow
+    can leave it half-advanced.
+    """
+    try:
+        workflow.do_engine_steps()
+    except (WorkflowException, YishiError, RecursionError, MemoryError) as exc:
+        return describe_failure(exc)
+    return None
+
+
+def describe_failure(exc: BaseException) -> EngineFailure:
+    task_spec = getattr(exc, "task_spec", None) or getattr(getattr(exc, "task", None), "task_spec", None)
+    element_id = getattr(task_spec, "bpmn_id", None) or getattr(task_spec, "name", None)
+    script_error = script_error_from(exc)
+    message = script_error.message if script_error else (str(exc) or exc.__class__.__name__)
+    return EngineFailure(element_id, message)
+
+
+def ready_task(workflow: BpmnWorkflow, task_id: str) -> Task:
+    """The user task to complete; a task that exists but is not ready is a conflict, not a no-op."""
+    task = next((t for t in workflow.get_tasks() if str(t.id) == task_id), None)
+    if task is None:
+        raise Conflict(f"task {task_id} is not part of this instance any more")
+    if task.state != TaskState.READY or not task.task_spec.manual:
+        raise Conflict(
+            f"task {task_id} ({task.task_spec.bpmn_id}) is {TaskState.get_name(task.state)}, not ready to complete"
+        )
+    return task
+
+
+def complete_task(workflow: BpmnWorkflow, task_id: str, data: dict[str, Any]) -> None:
+    task = ready_task(workflow, task_id)
+    task.data.update(data)
+    task.run()
+
+
+def fire_timers(workflow: BpmnWorkflow) -> None:
+    """Re-check waiting timers against the (injected) clock; due ones fire on the next step."""
+    workflow.refresh_timers()
+
+
+def deliver_message(workflow: BpmnWorkflow, message_name: str, payload: dict[str, Any]) -> None:
+    from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+    from SpiffWorkflow.bpmn.util import BpmnEvent
+
+    event = BpmnEvent(MessageEventDefinition(message_name), payload)
+    try:
+        workflow.send_event(event)
+    except WorkflowException as exc:
+        raise Conflict(f"this instance is not waiting for the message {message_name!r}") from exc
+
+
+@dataclass(frozen=True)
+class OpenTaskView:
+    """What the task index stores of a ready user task (or of a failed automatic one)."""
+
+    id: str
+    element_id: str
+    name: str
+    lane: str | None
+    state: str
+    form: str | None
+    properties: dict[str, str]
+    instructions: str | None
+    error: str | None = None
+
+
+def open_tasks(workflow: BpmnWorkflow, failure: EngineFailure | None = None) -> list[OpenTaskView]:
+    """Ready user tasks, plus the automatic task that failed (state ERROR) if there is one."""
+    views = []
+    for task in workflow.get_tasks(state=TaskState.READY):
+        spec = task.task_spec
+        failed = failure is not None and not spec.manual and spec.bpmn_id == failure.element_id
+        if spec.manual or failed:
+            views.append(_view(task, "ERROR" if failed else "READY", failure.message if failed else None))
+    return views
+
+
+def _view(task: Task, state: str, error: str | None) -> OpenTaskView:
+    spec = task.task_spec
+    extensions = getattr(spec, "extensions", {}) or {}
+    properties = dict(extensions.get("properties", {}))
+    return OpenTaskView(
+        id=str(task.id),
+        element_id=spec.bpmn_id,
+        name=spec.bpmn_name or spec.bpmn_id,
+        lane=spec.lane,
+        state=state,
+        form=properties.get("formSchema"),
+        properties=properties,
+        instructions=extensions.get("instructionsForEndUser"),
+        error=error,
+    )
+
+
+@dataclass(frozen=True)
+class TimerView:
+    task_id: str
+    element_id: str
+    name: str
+    due_at: datetime
+
+
+def pending_timers(workflow: BpmnWorkflow) -> list[TimerView]:
+    """Armed timers and when they fall due (read from the value SpiffWorkflow fixed when arming)."""
+    timers = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(definition, TimerEventDefinition):
+            continue
+        value = task._get_internal_data("event_value")
+        if isinstance(value, dict):
+            value = value.get("next") if value.get("cycles") else None
+        if value is None:
+            continue
+        timers.append(
+            TimerView(str(task.id), task.task_spec.bpmn_id, definition.name or task.task_spec.bpmn_id, _due(value))
+        )
+    return timers
+
+
+def _due(value: str) -> datetime:
+    try:
+        return TimerEventDefinition.get_datetime(value)
+    except ValueError as exc:
+        raise InvalidInput(f"timer value {value!r} is not an ISO 8601 date") from exc
