@@ -1,0 +1,91 @@
+"""Commands: every change the engine accepts, as plain immutable data.
+
+Each is handled by one function in ``engine.handlers`` inside one unit of work and recorded as
+one event in the instance's history (deployment and identity changes have no instance and are
+recorded in their own rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DeployDefinition:
+    filename: str
+    source: bytes
+
+
+@dataclass(frozen=True)
+class StartInstance:
+    definition_key: str
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CompleteTask:
+    task_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeliverMessage:
+    instance_id: str
+    message: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FireDueTimers:
+    """Fire the timers of one instance that are due at the unit of work's time."""
+
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class RetryInstance:
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class SubmitOpinion:
+    instance_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class EditOpinion:
+    opinion_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class WithdrawOpinion:
+    opinion_id: int
+
+
+@dataclass(frozen=True)
+class AnswerOpinion:
+    opinion_id: int
+    verdict: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CreateCommunity:
+    slug: str
+    name: str
+    timezone: str = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class AddMember:
+    name: str
+    roles: list[str]
+
+
+@dataclass(frozen=True)
+class IssueToken:
+    member_id: int
+    label: str = ""

@@ -1,0 +1,109 @@
+"""Communities, members, roles and API tokens: who may do what, and where.
+
+A member belongs to one community and holds roles there. An API token authenticates one member;
+only its sha256 is stored. Everything a member does is scoped to their community: the engine
+answers "not found" for another community's things, so their existence does not leak.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from engine.models import ApiToken, Community, Member
+
+ROLES = ("committee", "resident", "auditor", "provider", "admin")
+TOKEN_PREFIX = "ys_"
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated caller of a command or query."""
+
+    member_id: int
+    community_id: int
+    name: str
+    roles: frozenset[str]
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
+
+    def require(self, *roles: str) -> None:
+        if not self.roles.intersection(roles):
+            raise PermissionDenied(f"this needs the role {' or '.join(roles)}", required=list(roles))
+
+    def require_community(self, community_id: int, what: str) -> None:
+        if community_id != self.community_id:
+            raise NotFound(f"{what} not found")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def authenticate(session: Session, token: str) -> Actor:
+    token_row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if token_row is None or token_row.revoked_at is not None:
+        raise Unauthenticated("the API token is unknown or revoked")
+    return actor_for(token_row.member)
+
+
+def actor_for(member: Member) -> Actor:
+    return Actor(member.id, member.community_id, member.name, frozenset(member.roles))
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(f"unknown time zone {name!r}", errors=[{"field": "timezone", "message": "unknown time zone"}]) from exc
+
+
+def create_community(session: Session, slug: str, name: str, timezone: str, now: datetime) -> Community:
+    if not _SLUG.match(slug):
+        raise InvalidInput("a community slug is 2–63 lowercase letters, digits or dashes",
+                           errors=[{"field": "slug", "message": "invalid slug"}])
+    zone(timezone)
+    if session.scalar(select(Community).where(Community.slug == slug)) is not None:
+        raise InvalidInput(f"the community {slug!r} exists already", errors=[{"field": "slug", "message": "taken"}])
+    community = Community(slug=slug, name=name, timezone=timezone, created_at=now)
+    session.add(community)
+    session.flush()
+    return community
+
+
+def add_member(session: Session, community: Community, name: str, roles: list[str], now: datetime) -> Member:
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown or not roles:
+        raise InvalidInput(
+            f"roles must be some of {', '.join(ROLES)}",
+            errors=[{"field": "roles", "message": f"unknown roles: {', '.join(unknown)}" if unknown else "at least one role"}],
+        )
+    member = Member(community_id=community.id, name=name, roles=sorted(set(roles)), created_at=now)
+    session.add(member)
+    session.flush()
+    return member
+
+
+def issue_token(session: Session, member: Member, label: str, now: datetime) -> str:
+    """Create a token and return it in clear: the only time it is ever visible."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(member_id=member.id, token_hash=hash_token(token), label=label, created_at=now))
+    session.flush()
+    return token
+
+
+def get_member(session: Session, actor: Actor, member_id: int) -> Member:
+    member = session.get(Member, member_id)
+    if member is None or member.community_id != actor.community_id:
+        raise NotFound("member not found")
+    return member

@@ -1,0 +1,215 @@
+"""Process instances: start them, drive them, and write each step in its unit of work.
+
+Every workflow command follows one path: load the instance (its ``version`` column guards
+against a concurrent writer), compute the step with ``engine.stepping.step``, then write the new
+state, the task index, the pending timers and the event together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine import forms, preconditions
+from engine.definitions import get_latest, spec_document
+from engine.errors import Conflict, NotFound, PermissionDenied
+from engine.identity import Actor, zone
+from engine.models import Community, Event, HumanTask, Instance, Timer
+from engine.stepping import StepResult, step
+from engine.unit_of_work import UnitOfWork
+
+STARTER_ROLES = ("committee",)
+"""Committees launch processes; residents take part in them."""
+
+
+def start(uow: UnitOfWork, actor: Actor, key: str, variables: dict[str, Any]) -> Instance:
+    actor.require(*STARTER_ROLES)
+    definition = get_latest(uow.session, key)
+    instance_id = str(uuid.uuid4())
+    timezone = _community_of(uow.session, actor.community_id).timezone
+    instance = Instance(
+        id=instance_id,
+        community_id=actor.community_id,
+        definition_id=definition.id,
+        definition=definition,
+        status="running",
+        timezone=timezone,
+        state="",
+        state_digest="",
+        data={},
+        last_seq=0,
+        started_by=actor.member_id,
+        started_at=uow.now,
+        updated_at=uow.now,
+    )
+    uow.session.add(instance)
+    advance(uow, instance, "instance_started", {"definition": key, "version": definition.version, "timezone": timezone, "variables": variables}, actor)
+    return instance
+
+
+def complete(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, Any]) -> Instance:
+    task = get_task(uow.session, actor, task_id)
+    if task.state != "READY":
+        raise Conflict(f"task {task.element_id} is {task.state.lower()}, not ready to complete", task_state=task.state)
+    if task.lane and not actor.has(task.lane):
+        raise PermissionDenied(f"only the {task.lane} may complete this task", required=[task.lane])
+    instance = _load(uow.session, task.instance_id)
+    _require_running(instance)
+    preconditions.enforce(task.properties.get(preconditions.PRECONDITION_PROPERTY), uow.session, instance)
+    schema = spec_document(instance.definition)["forms"].get(task.form) if task.form else None
+    forms.validate(schema, data, now=uow.now, local_tz=zone(instance.timezone))
+    return advance(uow, instance, "task_completed", {"task_id": task.id, "data": data}, actor)
+
+
+def fire_due_timers(uow: UnitOfWork, instance_id: str) -> Instance | None:
+    """Fire an instance's due timers; None when nothing was due (so nothing is recorded)."""
+    instance = _load(uow.session, instance_id)
+    if instance.status != "running" or not any(t.due_at < uow.now for t in instance.timers):
+        return None
+    return advance(uow, instance, "timers_fired", {}, None)
+
+
+def deliver_message(uow: UnitOfWork, actor: Actor, instance_id: str, message: str, payload: dict[str, Any]) -> Instance:
+    instance = get_instance(uow.session, actor, instance_id)
+    actor.require("committee", "admin")
+    _require_running(instance)
+    return advance(uow, instance, "message_delivered", {"message": message, "payload": payload}, actor)
+
+
+def retry(uow: UnitOfWork, actor: Actor, instance_id: str) -> Instance:
+    instance = get_instance(uow.session, actor, instance_id)
+    actor.require("admin")
+    if instance.status != "error":
+        raise Conflict(f"the instance is {instance.status}; only a failed instance can be retried")
+    return advance(uow, instance, "instance_retried", {}, actor)
+
+
+def advance(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[str, Any], actor: Actor | None) -> Instance:
+    """Apply one workflow event and write everything it changed, in the caller's transaction."""
+    seq = instance.last_seq + 1
+    result = step(
+        spec_document=spec_document(instance.definition),
+        state_before=instance.state or None,
+        event_type=event_type,
+        input=input,
+        now=uow.now,
+        local_tz=zone(instance.timezone),
+        instance_id=instance.id,
+        seq=seq,
+    )
+    _write_state(uow, instance, result, seq)
+    _write_tasks(uow, instance, result, seq, actor if event_type == "task_completed" else None, input.get("task_id"))
+    _write_timers(instance, result)
+    _append_event(uow, instance, seq, event_type, input, actor, result.digest, result.failure and result.failure.as_dict())
+    return instance
+
+
+def record(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[str, Any], actor: Actor | None) -> Event:
+    """Record a domain event (an opinion, an answer, …) that leaves the workflow as it is."""
+    seq = instance.last_seq + 1
+    instance.last_seq = seq
+    instance.updated_at = uow.now
+    return _append_event(uow, instance, seq, event_type, input, actor, instance.state_digest, None)
+
+
+def _write_state(uow: UnitOfWork, instance: Instance, result: StepResult, seq: int) -> None:
+    instance.state = result.state
+    instance.state_digest = result.digest
+    instance.status = result.status
+    instance.data = result.data
+    instance.error = result.failure.as_dict() if result.failure else None
+    instance.last_seq = seq
+    instance.updated_at = uow.now
+    if result.status == "completed":
+        instance.completed_at = uow.now
+
+
+def _write_tasks(
+    uow: UnitOfWork, instance: Instance, result: StepResult, seq: int, actor: Actor | None, completed_id: str | None
+) -> None:
+    """Bring the task index in line with the workflow: open new tasks, close finished ones."""
+    current = {view.id: view for view in result.tasks}
+    for row in instance.tasks:
+        if row.state in ("READY", "ERROR") and row.id not in current:
+            row.state = "COMPLETED" if row.id == completed_id else "CLOSED"
+            row.completed_by = actor.member_id if actor and row.id == completed_id else None
+            row.closed_seq = seq
+            row.closed_at = uow.now
+    known = {row.id: row for row in instance.tasks}
+    for view in result.tasks:
+        row = known.get(view.id)
+        if row is None:
+            instance.tasks.append(
+                HumanTask(
+                    id=view.id, community_id=instance.community_id, element_id=view.element_id, name=view.name,
+                    lane=view.lane, state=view.state, form=view.form, properties=view.properties,
+                    instructions=view.instructions, error=view.error, opened_seq=seq,
+                )
+            )
+        else:
+            row.state, row.error = view.state, view.error
+
+
+def _write_timers(instance: Instance, result: StepResult) -> None:
+    instance.timers[:] = [
+        Timer(task_id=t.task_id, element_id=t.element_id, name=t.name, due_at=t.due_at) for t in result.timers
+    ]
+
+
+def _append_event(
+    uow: UnitOfWork, instance: Instance, seq: int, event_type: str, input: dict[str, Any],
+    actor: Actor | None, digest: str, error: dict[str, Any] | None,
+) -> Event:
+    event = Event(
+        instance=instance, seq=seq, type=event_type, actor_id=actor.member_id if actor else None,
+        at=uow.now, input=input, state_digest=digest, error=error,
+    )
+    uow.session.add(event)
+    return event
+
+
+def _community_of(session: Session, community_id: int) -> Community:
+    community = session.get(Community, community_id)
+    if community is None:
+        raise NotFound("community not found")
+    return community
+
+
+def _load(session: Session, instance_id: str) -> Instance:
+    instance = session.get(Instance, instance_id)
+    if instance is None:
+        raise NotFound("instance not found")
+    return instance
+
+
+def _require_running(instance: Instance) -> None:
+    if instance.status != "running":
+        raise Conflict(f"the instance is {instance.status}")
+
+
+def get_instance(session: Session, actor: Actor, instance_id: str) -> Instance:
+    """An instance of the caller's community; another community's is simply not found."""
+    instance = session.get(Instance, instance_id)
+    if instance is None or instance.community_id != actor.community_id:
+        raise NotFound("instance not found")
+    return instance
+
+
+def get_task(session: Session, actor: Actor, task_id: str) -> HumanTask:
+    task = session.get(HumanTask, task_id)
+    if task is None or task.community_id != actor.community_id:
+        raise NotFound("task not found")
+    return task
+
+
+def due_instance_ids(session: Session, now: datetime, limit: int = 500) -> list[str]:
+    """Instances with a timer that has fallen due, the longest overdue first (what the worker fires)."""
+    earliest = func.min(Timer.due_at)
+    rows = session.execute(
+        select(Timer.instance_id).where(Timer.due_at < now).group_by(Timer.instance_id).order_by(earliest).limit(limit)
+    )
+    return [row[0] for row in rows]

@@ -1,0 +1,82 @@
+"""Read side: what the API lists and shows, scoped to the caller's community, paginated.
+
+Nothing here deserializes a workflow: lists read the instance rows and the task index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from engine.identity import Actor
+from engine.instances import get_instance
+from engine.models import Community, Definition, Event, HumanTask, Instance, Member
+
+T = TypeVar("T")
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+
+
+def paginate(session: Session, query: Select[Any], page: int, page_size: int) -> Page[Any]:
+    page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+    page = max(1, page)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    items = list(session.scalars(query.limit(page_size).offset((page - 1) * page_size)))
+    return Page(items, total, page, page_size)
+
+
+def community(session: Session, actor: Actor) -> Community:
+    found = session.get(Community, actor.community_id)
+    assert found is not None
+    return found
+
+
+def members(session: Session, actor: Actor, page: int, page_size: int) -> Page[Member]:
+    query = select(Member).where(Member.community_id == actor.community_id).order_by(Member.id)
+    return paginate(session, query, page, page_size)
+
+
+def definitions(session: Session, page: int, page_size: int, key: str | None = None) -> Page[Definition]:
+    query = select(Definition).order_by(Definition.key, Definition.version.desc())
+    if key:
+        query = query.where(Definition.key == key)
+    return paginate(session, query, page, page_size)
+
+
+def instances(
+    session: Session, actor: Actor, page: int, page_size: int, *, status: str | None = None, key: str | None = None
+) -> Page[Instance]:
+    query = select(Instance).where(Instance.community_id == actor.community_id).order_by(Instance.started_at.desc(), Instance.id)
+    if status:
+        query = query.where(Instance.status == status)
+    if key:
+        query = query.join(Definition).where(Definition.key == key)
+    return paginate(session, query, page, page_size)
+
+
+def my_tasks(session: Session, actor: Actor, page: int, page_size: int, instance_id: str | None = None) -> Page[HumanTask]:
+    """Ready tasks in the caller's community whose lane is one of the caller's roles."""
+    query = (
+        select(HumanTask)
+        .where(HumanTask.community_id == actor.community_id, HumanTask.state == "READY", HumanTask.lane.in_(sorted(actor.roles)))
+        .order_by(HumanTask.opened_seq, HumanTask.id)
+    )
+    if instance_id:
+        query = query.where(HumanTask.instance_id == instance_id)
+    return paginate(session, query, page, page_size)
+
+
+def events(session: Session, actor: Actor, instance_id: str, page: int, page_size: int) -> Page[Event]:
+    instance = get_instance(session, actor, instance_id)
+    query = select(Event).where(Event.instance_id == instance.id).order_by(Event.seq)
+    return paginate(session, query, page, page_size)

@@ -1,0 +1,113 @@
+"""The engine's front door: commands in, results out, one unit of work each.
+
+``Engine.execute`` looks up the handler for a command, runs it in a fresh unit of work and
+commits. Readers use ``Engine.read`` for a session that never writes. The API and the CLI talk
+to the engine only through this class.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from sqlalchemy.orm import Session
+
+from engine import commands as c
+from engine import consultation, definitions, identity, instances
+from engine.clock import Clock, SystemClock
+from engine.db import Database
+from engine.errors import NotFound
+from engine.identity import Actor
+from engine.models import Community
+from engine.unit_of_work import UnitOfWork
+
+Handler = Callable[[UnitOfWork, Actor | None, Any], Any]
+
+
+def _actor(actor: Actor | None) -> Actor:
+    if actor is None:
+        raise TypeError("this command needs an authenticated actor")
+    return actor
+
+
+@dataclass
+class EngineConfig:
+    processes_dir: Path = Path(__file__).resolve().parent.parent / "processes"
+
+    @property
+    def forms_dir(self) -> Path:
+        return self.processes_dir / "forms"
+
+
+class Engine:
+    def __init__(self, database: Database, clock: Clock | None = None, config: EngineConfig | None = None) -> None:
+        self.db = database
+        self.clock = clock or SystemClock()
+        self.config = config or EngineConfig()
+        self._handlers: dict[type, Handler] = {
+            c.DeployDefinition: self._deploy,
+            c.StartInstance: lambda uow, a, cmd: instances.start(uow, _actor(a), cmd.definition_key, cmd.variables),
+            c.CompleteTask: lambda uow, a, cmd: instances.complete(uow, _actor(a), cmd.task_id, cmd.data),
+            c.DeliverMessage: lambda uow, a, cmd: instances.deliver_message(uow, _actor(a), cmd.instance_id, cmd.message, cmd.payload),
+            c.FireDueTimers: lambda uow, a, cmd: instances.fire_due_timers(uow, cmd.instance_id),
+            c.RetryInstance: lambda uow, a, cmd: instances.retry(uow, _actor(a), cmd.instance_id),
+            c.SubmitOpinion: lambda uow, a, cmd: consultation.submit(uow, _actor(a), cmd.instance_id, cmd.text),
+            c.EditOpinion: lambda uow, a, cmd: consultation.edit(uow, _actor(a), cmd.opinion_id, cmd.text),
+            c.WithdrawOpinion: lambda uow, a, cmd: consultation.withdraw(uow, _actor(a), cmd.opinion_id),
+            c.AnswerOpinion: lambda uow, a, cmd: consultation.answer(uow, _actor(a), cmd.opinion_id, cmd.verdict, cmd.reason),
+            c.CreateCommunity: lambda uow, a, cmd: identity.create_community(uow.session, cmd.slug, cmd.name, cmd.timezone, uow.now),
+            c.AddMember: self._add_member,
+            c.IssueToken: self._issue_token,
+        }
+
+    def execute(self, command: Any, actor: Actor | None = None) -> Any:
+        """Run one command in one transaction; nothing is written unless all of it succeeds."""
+        handler = self._handlers[type(command)]
+        with UnitOfWork(self.db.sessions, self.clock) as uow:
+            result = handler(uow, actor, command)
+            uow.commit()
+            return result
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for queries; it is rolled back, never committed."""
+        session = self.db.session()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    def fire_due_timers(self, limit: int = 500) -> int:
+        """Fire every instance's due timers, one instance per transaction; returns how many fired."""
+        with self.read() as session:
+            due = instances.due_instance_ids(session, self.clock.now(), limit)
+        return sum(1 for instance_id in due if self.execute(c.FireDueTimers(instance_id)) is not None)
+
+    def deploy_bundled(self) -> list[definitions.Deployment]:
+        with UnitOfWork(self.db.sessions, self.clock) as uow:
+            deployments = definitions.deploy_directory(uow.session, self.config.processes_dir, now=uow.now)
+            uow.commit()
+            return deployments
+
+    def _deploy(self, uow: UnitOfWork, actor: Actor | None, cmd: c.DeployDefinition) -> definitions.Deployment:
+        if actor is not None:
+            actor.require("admin")
+        return definitions.deploy(
+            uow.session, cmd.filename, cmd.source, forms_dir=self.config.forms_dir, now=uow.now,
+            deployed_by=actor.member_id if actor else None,
+        )
+
+    def _add_member(self, uow: UnitOfWork, actor: Actor | None, cmd: c.AddMember) -> Any:
+        community = uow.session.get(Community, _actor(actor).community_id)
+        if community is None:
+            raise NotFound("community not found")
+        _actor(actor).require("admin")
+        return identity.add_member(uow.session, community, cmd.name, cmd.roles, uow.now)
+
+    def _issue_token(self, uow: UnitOfWork, actor: Actor | None, cmd: c.IssueToken) -> str:
+        _actor(actor).require("admin")
+        member = identity.get_member(uow.session, _actor(actor), cmd.member_id)
+        return identity.issue_token(uow.session, member, cmd.label, uow.now)

@@ -1,0 +1,131 @@
+"""Apply one recorded command to a workflow: the deterministic core shared by live commands and replay.
+
+``step`` takes the state before, the event type and input, and the event's time and sequence
+number, and returns the state after. It reads nothing else — no wall clock, no random ids, no
+database — so replaying an instance's events through it must reproduce every recorded digest.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any, Callable
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+from engine.bpmn.determinism import deterministic
+from engine.bpmn.workflows import (
+    EngineFailure,
+    OpenTaskView,
+    TimerView,
+    complete_task,
+    deliver_message,
+    dump_state,
+    fire_timers,
+    new_workflow,
+    open_tasks,
+    pending_timers,
+    restore_workflow,
+    run_forward,
+    sha256_hex,
+)
+
+Action = Callable[[BpmnWorkflow, dict[str, Any]], None]
+
+
+def _start(workflow: BpmnWorkflow, input: dict[str, Any]) -> None:
+    start = workflow.get_next_task(state=TaskState.READY)
+    start.data.update(input.get("variables", {}))
+
+
+def _no_change(workflow: BpmnWorkflow, input: dict[str, Any]) -> None:
+    """Retrying only runs the workflow forward again."""
+
+
+WORKFLOW_ACTIONS: dict[str, Action] = {
+    "instance_started": _start,
+    "task_completed": lambda wf, inp: complete_task(wf, inp["task_id"], inp["data"]),
+    "timers_fired": lambda wf, inp: fire_timers(wf),
+    "message_delivered": lambda wf, inp: deliver_message(wf, inp["message"], inp["payload"]),
+    "instance_retried": _no_change,
+}
+"""Event types that change the workflow, and what each does to it. Other event types record
+domain facts (an opinion submitted, answered, …) and leave the workflow's state as it was."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    state: str
+    digest: str
+    status: str
+    data: dict[str, Any]
+    tasks: list[OpenTaskView]
+    timers: list[TimerView]
+    failure: EngineFailure | None
+
+
+def step(
+    *,
+    spec_document: dict[str, Any],
+    state_before: str | None,
+    event_type: str,
+    input: dict[str, Any],
+    now: datetime,
+    local_tz: tzinfo,
+    instance_id: str,
+    seq: int,
+) -> StepResult:
+    """Apply the event's action, then run the workflow forward.
+
+    If running forward fails (a script refused or over budget, a bad timer value, …), the
+    half-advanced workflow is discarded and the action is applied again on a fresh copy without
+    running forward: the command still counts, and the instance waits in status ``error`` for an
+    admin to retry it.
+    """
+    action = WORKFLOW_ACTIONS[event_type]
+    seed = (now, local_tz, uuid.UUID(instance_id), str(seq))
+    with deterministic(*seed):
+        workflow = _load(spec_document, state_before)
+        action(workflow, input)
+        failure = run_forward(workflow)
+    if failure is not None:
+        with deterministic(*seed):
+            workflow = _load(spec_document, state_before)
+            action(workflow, input)
+    with deterministic(*seed):
+        return _result(workflow, failure)
+
+
+def _load(spec_document: dict[str, Any], state_before: str | None) -> BpmnWorkflow:
+    if state_before is None:
+        return new_workflow(spec_document)
+    return restore_workflow(state_before, spec_document)
+
+
+def _result(workflow: BpmnWorkflow, failure: EngineFailure | None) -> StepResult:
+    state = dump_state(workflow)
+    if failure is not None:
+        status = "error"
+    elif workflow.completed:
+        status = "completed"
+    else:
+        status = "running"
+    return StepResult(
+        state=state,
+        digest=sha256_hex(state),
+        status=status,
+        data=visible_data(workflow),
+        tasks=open_tasks(workflow, failure),
+        timers=[] if failure else pending_timers(workflow),
+        failure=failure,
+    )
+
+
+def visible_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """The process data the community sees: the final data once finished, else the latest task's."""
+    if workflow.completed:
+        return dict(workflow.data)
+    last = workflow.last_task
+    return dict(last.data) if last is not None else {}

@@ -1,0 +1,105 @@
+"""Shared fixtures: every engine and API test runs on SQLite and on PostgreSQL.
+
+Each test gets a fresh, migrated database: on SQLite a copy of a migrated template file, on
+PostgreSQL a database cloned from a migrated template database.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from engine.clock import ManualClock
+from engine.db import Database
+from engine.service import Engine
+from tests import postgres_cluster
+from tests.helpers import Community, make_community
+
+BACKENDS = ["sqlite", "postgresql"]
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    db = Database(f"sqlite:///{path}")
+    db.migrate()
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    url = os.environ.get("YISHI_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    with postgres_cluster.cluster() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: str) -> str:
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS yishi_template"))
+        conn.execute(text("CREATE DATABASE yishi_template"))
+    admin.dispose()
+    db = Database(postgres_server.rsplit("/", 1)[0] + "/yishi_template")
+    db.migrate()
+    db.dispose()
+    return postgres_server
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path / "yishi.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    server = request.getfixturevalue("postgres_template")
+    name = f"yishi_test_{os.getpid()}_{next(_counter)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE yishi_template"))
+    yield server.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def engine(database_url: str, clock: ManualClock) -> Iterator[Engine]:
+    yishi = Engine(Database(database_url), clock)
+    yield yishi
+    yishi.db.dispose()
+
+
+@pytest.fixture
+def deployed(engine: Engine) -> Engine:
+    """An engine with the bundled processes deployed."""
+    engine.deploy_bundled()
+    return engine
+
+
+@pytest.fixture
+def community(deployed: Engine) -> Community:
+    return make_community(deployed, "harmony")
+
+
+@pytest.fixture
+def other_community(deployed: Engine) -> Community:
+    return make_community(deployed, "riverside")

@@ -1,0 +1,61 @@
+"""A throwaway PostgreSQL cluster for the test session, started from the server binaries.
+
+PostgreSQL refuses to run as root, and CI runs as root, so the cluster is run as the
+``postgres`` system user when the tests run as root. Set ``YISHI_TEST_POSTGRES_URL`` to use an
+existing server instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+BIN_DIRS = ("/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin")
+
+
+def binaries() -> Path | None:
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).parent
+    return next((Path(d) for d in BIN_DIRS if Path(d, "pg_ctl").exists()), None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _as_server_user(args: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+@contextmanager
+def cluster() -> Iterator[str]:
+    """Start a cluster on a free loopback port; yield its admin URL; stop and delete it after."""
+    bin_dir = binaries()
+    if bin_dir is None:
+        raise RuntimeError("PostgreSQL server binaries not found (install postgresql-15)")
+    root = Path(tempfile.mkdtemp(prefix="yishi-pg-"))
+    data, sockets = root / "data", root / "sockets"
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        shutil.chown(sockets, "postgres")
+    port = _free_port()
+    run = lambda *args: subprocess.run(_as_server_user([str(bin_dir / args[0]), *args[1:]]), check=True, capture_output=True)  # noqa: E731
+    try:
+        run("initdb", "-D", str(data), "-U", "yishi", "-A", "trust", "-E", "UTF8", "--no-locale")
+        options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        run("pg_ctl", "-D", str(data), "-o", options, "-w", "-l", str(root / "log"), "start")
+        yield f"postgresql+psycopg://yishi@127.0.0.1:{port}/postgres"
+    finally:
+        if (data / "postmaster.pid").exists():
+            subprocess.run(_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,120 @@
+"""The consultation walked through the engine's commands (the HTTP walk is features/consultation.feature)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from engine import commands as c
+from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from engine.models import Instance
+from engine.replay import replay
+from engine.service import Engine
+from tests.helpers import Community
+
+
+def open_tasks(engine: Engine, instance_id: str) -> dict[str, str]:
+    with engine.read() as session:
+        instance = session.get(Instance, instance_id)
+        return {t.element_id: t.id for t in instance.tasks if t.state == "READY"}
+
+
+def topic(deadline: str) -> dict[str, str]:
+    return {"title": "Bike shed by building 3", "description": "Where should the shed go?",
+            "affected": "Residents of buildings 2-4", "opinion_deadline": deadline}
+
+
+def start(engine: Engine, community: Community) -> str:
+    return engine.execute(c.StartInstance("consultation"), community["chair"]).id
+
+
+def test_full_consultation_with_timer_and_answers(deployed: Engine, community: Community, clock) -> None:
+    engine = deployed
+    instance_id = start(engine, community)
+    tasks = open_tasks(engine, instance_id)
+    assert list(tasks) == ["draft_topic"]
+
+    with pytest.raises(PermissionDenied):
+        engine.execute(c.CompleteTask(tasks["draft_topic"], topic("2026-03-09T18:00")), community["alice"])
+    engine.execute(c.CompleteTask(tasks["draft_topic"], topic("2026-03-09T18:00")), community["chair"])
+    assert list(open_tasks(engine, instance_id)) == ["opinion_period"]
+    with engine.read() as session:
+        (timer,) = session.get(Instance, instance_id).timers
+        assert timer.due_at.isoformat() == "2026-03-09T10:00:00+00:00"  # 18:00 in Asia/Shanghai
+
+    alice = engine.execute(c.SubmitOpinion(instance_id, "Next to the gate, please."), community["alice"])
+    bob = engine.execute(c.SubmitOpinion(instance_id, "Behind building 3."), community["bob"])
+    carol = engine.execute(c.SubmitOpinion(instance_id, "No shed at all."), community["carol"])
+    engine.execute(c.EditOpinion(bob.id, "Behind building 3, with a roof."), community["bob"])
+    engine.execute(c.WithdrawOpinion(carol.id), community["carol"])
+    with pytest.raises(NotFound):  # residents do not even see each other's opinions
+        engine.execute(c.EditOpinion(alice.id, "hijacked"), community["bob"])
+    with pytest.raises(PermissionDenied):  # the committee sees them but cannot rewrite them
+        engine.execute(c.EditOpinion(alice.id, "hijacked"), community["chair"])
+
+    clock.advance(timedelta(days=6))
+    assert engine.fire_due_timers() == 0
+    clock.advance(timedelta(days=2))
+    assert engine.fire_due_timers() == 1
+    tasks = open_tasks(engine, instance_id)
+    assert list(tasks) == ["record_deliberation"]
+    with pytest.raises(Conflict):
+        engine.execute(c.SubmitOpinion(instance_id, "Too late"), community["alice"])
+
+    engine.execute(c.CompleteTask(tasks["record_deliberation"], {
+        "meeting_date": "2026-03-10", "attendees": ["chair", "clerk"], "minutes": "Discussed both places."}), community["clerk"])
+    tasks = open_tasks(engine, instance_id)
+    with pytest.raises(Conflict, match="2 opinions are still unanswered"):
+        engine.execute(c.CompleteTask(tasks["answer_opinions"], {}), community["chair"])
+    engine.execute(c.AnswerOpinion(alice.id, "adopted", "The gate is convenient."), community["chair"])
+    with pytest.raises(Conflict, match="1 opinion is still unanswered"):
+        engine.execute(c.CompleteTask(tasks["answer_opinions"], {}), community["chair"])
+    engine.execute(c.AnswerOpinion(bob.id, "partly_adopted", "A roof, but by the gate."), community["chair"])
+    engine.execute(c.CompleteTask(tasks["answer_opinions"], {"note": "All answered."}), community["chair"])
+
+    tasks = open_tasks(engine, instance_id)
+    engine.execute(c.CompleteTask(tasks["publish_outcome"], {"summary": "A roofed shed by the gate."}), community["chair"])
+    with engine.read() as session:
+        instance = session.get(Instance, instance_id)
+        assert instance.status == "completed"
+        assert instance.data["phase"] == "closed"
+        assert instance.data["summary"] == "A roofed shed by the gate."
+        report = replay(session, instance)
+        assert report.ok, report.mismatches
+        assert report.events == instance.last_seq == 13
+
+
+def test_completing_a_task_twice_is_a_conflict(deployed: Engine, community: Community) -> None:
+    instance_id = start(deployed, community)
+    task_id = open_tasks(deployed, instance_id)["draft_topic"]
+    deployed.execute(c.CompleteTask(task_id, topic("2026-03-09T18:00")), community["chair"])
+    with pytest.raises(Conflict, match="completed, not ready"):
+        deployed.execute(c.CompleteTask(task_id, topic("2026-03-09T18:00")), community["chair"])
+
+
+def test_invalid_form_data_lists_each_field(deployed: Engine, community: Community) -> None:
+    instance_id = start(deployed, community)
+    task_id = open_tasks(deployed, instance_id)["draft_topic"]
+    with pytest.raises(InvalidInput) as raised:
+        deployed.execute(c.CompleteTask(task_id, {"title": "", "opinion_deadline": "2020-01-01T00:00", "extra": 1}), community["chair"])
+    fields = {e["field"] for e in raised.value.details["errors"]}
+    assert {"title", "description", "affected", "opinion_deadline", "extra"} <= fields
+
+
+def test_closing_the_period_early(deployed: Engine, community: Community) -> None:
+    instance_id = start(deployed, community)
+    deployed.execute(c.CompleteTask(open_tasks(deployed, instance_id)["draft_topic"], topic("2026-03-09T18:00")), community["chair"])
+    deployed.execute(c.CompleteTask(open_tasks(deployed, instance_id)["opinion_period"], {"reason": "Enough heard."}), community["chair"])
+    assert list(open_tasks(deployed, instance_id)) == ["record_deliberation"]
+    with deployed.read() as session:
+        assert session.get(Instance, instance_id).timers == []
+
+
+def test_other_community_sees_nothing(deployed: Engine, community: Community, other_community: Community) -> None:
+    instance_id = start(deployed, community)
+    task_id = open_tasks(deployed, instance_id)["draft_topic"]
+    with pytest.raises(NotFound):
+        deployed.execute(c.CompleteTask(task_id, topic("2026-03-09T18:00")), other_community["chair"])
+    with pytest.raises(NotFound):
+        deployed.execute(c.SubmitOpinion(instance_id, "hello"), other_community["alice"])
