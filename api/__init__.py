@@ -1,0 +1,5 @@
+"""Yishi's HTTP API: a thin Flask layer over ``engine.service.Engine``."""
+
+from api.app import create_app
+
+__all__ = ["create_app"]

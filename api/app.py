@@ -1,0 +1,38 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_smorest import Api
+
+from api import auth, errors
+from api.config import Config
+from api.resources import close_reader, communities, definitions, health, instances, opinions, tasks
+from engine.clock import Clock
+from engine.db import Database
+from engine.service import Engine, EngineConfig
+
+BLUEPRINTS = (health.blp, communities.blp, definitions.blp, instances.blp, tasks.blp, opinions.blp)
+
+
+def create_app(config: type | dict[str, Any] = Config, *, engine: Engine | None = None, clock: Clock | None = None) -> Flask:
+    """Build the app; tests pass their own ``engine`` (and clock) instead of a database URL."""
+    app = Flask(__name__)
+    if isinstance(config, dict):
+        app.config.from_object(Config)
+        app.config.update(config)
+    else:
+        app.config.from_object(config)
+    if engine is None:
+        engine = Engine(Database(app.config["YISHI_DATABASE_URL"]), clock, EngineConfig())
+    app.extensions["yishi"] = engine
+
+    api = Api(app)
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    errors.register(app)
+    app.before_request(auth.load_actor)
+    app.teardown_appcontext(close_reader)
+    return app

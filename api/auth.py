@@ -1,0 +1,26 @@
+"""Bearer-token authentication: every endpoint needs a token except health and the API documents."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from engine.errors import Unauthenticated
+from engine.identity import Actor, authenticate
+
+PUBLIC_ENDPOINTS = {"health.health", "api-docs.openapi_json", "api-docs.openapi_swagger_ui", "static"}
+
+
+def load_actor() -> None:
+    """Authenticate before each request (a ``before_request`` hook), so no endpoint can forget to."""
+    if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None or request.method == "OPTIONS":
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
+    with current_app.extensions["yishi"].read() as session:
+        g.actor = authenticate(session, token.strip())
+
+
+def actor() -> Actor:
+    return g.actor

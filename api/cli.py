@@ -1,0 +1,147 @@
+"""The ``yishi`` command: serve the API, run the timer worker, migrate, deploy, seed a demo.
+
+The server is gunicorn (a production WSGI server), never Flask's development server.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from api.config import Config
+from engine import commands, identity
+from engine.db import Database
+from engine.models import Community, Member
+from engine.service import Engine, EngineConfig
+from engine.unit_of_work import UnitOfWork
+
+DEMO_MEMBERS = (
+    ("王主任 Wang (committee chair)", ["committee", "resident"]),
+    ("李委员 Li (committee)", ["committee", "resident"]),
+    ("张阿姨 Zhang (resident)", ["resident"]),
+    ("陈先生 Chen (resident)", ["resident"]),
+    ("刘同学 Liu (resident)", ["resident"]),
+    ("审计员 Auditor", ["auditor"]),
+    ("管理员 Admin", ["admin"]),
+)
+
+
+def _engine(database: str) -> Engine:
+    return Engine(Database(database), config=EngineConfig())
+
+
+@click.group()
+@click.option("--database", envvar="YISHI_DATABASE_URL", default=Config.YISHI_DATABASE_URL, show_default=True,
+              help="SQLAlchemy URL (SQLite by default; postgresql+psycopg://… to scale out).")
+@click.pass_context
+def main(ctx: click.Context, database: str) -> None:
+    """Yishi (议事): participatory deliberation workflows for urban communities."""
+    if database.startswith("sqlite:///"):
+        Path(database.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    ctx.obj = {"database": database}
+
+
+@main.command()
+@click.pass_obj
+def migrate(obj: dict[str, Any]) -> None:
+    """Create or upgrade the database schema."""
+    _engine(obj["database"]).db.migrate()
+    click.echo("schema is up to date")
+
+
+@main.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def deploy(obj: dict[str, Any], files: tuple[Path, ...]) -> None:
+    """Deploy BPMN files, or every bundled process when none is named."""
+    engine = _engine(obj["database"])
+    engine.db.migrate()
+    if not files:
+        deployments = engine.deploy_bundled()
+    else:
+        deployments = [engine.execute(commands.DeployDefinition(f.name, f.read_bytes())) for f in files]
+    for d in deployments:
+        state = "deployed" if d.created else "unchanged"
+        click.echo(f"{d.definition.key} v{d.definition.version} {state} (sha256 {d.definition.sha256[:12]}…)")
+
+
+@main.command()
+@click.option("--slug", default="demo", show_default=True)
+@click.pass_obj
+def demo(obj: dict[str, Any], slug: str) -> None:
+    """Create (or reuse) a demo community and print a fresh API token for each of its members."""
+    engine = _engine(obj["database"])
+    engine.db.migrate()
+    for name, roles, token in seed_demo(engine, slug):
+        click.echo(f"  {','.join(roles):<20} {name:<32} {token}")
+
+
+def seed_demo(engine: Engine, slug: str) -> list[tuple[str, list[str], str]]:
+    with UnitOfWork(engine.db.sessions, engine.clock) as uow:
+        community = uow.session.scalar(select(Community).where(Community.slug == slug))
+        if community is None:
+            community = identity.create_community(uow.session, slug, "和谐花园社区 Harmony Garden (demo)", "Asia/Shanghai", uow.now)
+            for name, roles in DEMO_MEMBERS:
+                identity.add_member(uow.session, community, name, roles, uow.now)
+        members = uow.session.scalars(select(Member).where(Member.community_id == community.id).order_by(Member.id))
+        issued = [(m.name, m.roles, identity.issue_token(uow.session, m, "demo", uow.now)) for m in members]
+        uow.commit()
+    return issued
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Fire what is due now and exit (for cron).")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between polls.")
+@click.pass_obj
+def worker(obj: dict[str, Any], once: bool, interval: float) -> None:
+    """Fire due BPMN timers."""
+    engine = _engine(obj["database"])
+    engine.db.migrate()
+    while True:
+        fired = engine.fire_due_timers()
+        if fired or once:
+            click.echo(f"fired timers of {fired} instance(s)")
+        if once:
+            return
+        time.sleep(interval)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--workers", default=2, show_default=True)
+@click.option("--demo/--no-demo", "with_demo", default=True, show_default=True, help="Seed the demo community.")
+@click.pass_obj
+def serve(obj: dict[str, Any], host: str, port: int, workers: int, with_demo: bool) -> None:
+    """Migrate, deploy the bundled processes, and serve the API with gunicorn."""
+    engine = _engine(obj["database"])
+    engine.db.migrate()
+    for d in engine.deploy_bundled():
+        click.echo(f"process {d.definition.key} v{d.definition.version} ready")
+    if with_demo:
+        click.echo("Demo community tokens (use as 'Authorization: Bearer <token>'):")
+        for name, roles, token in seed_demo(engine, "demo"):
+            click.echo(f"  {','.join(roles):<20} {name:<32} {token}")
+    click.echo(f"Swagger UI: http://{host}:{port}/api/docs   OpenAPI: http://{host}:{port}/api/openapi.json")
+    engine.db.dispose()
+    _gunicorn(f"{host}:{port}", workers, obj["database"])
+
+
+def _gunicorn(bind: str, workers: int, database: str) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from api.app import create_app
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in {"bind": bind, "workers": workers, "threads": 4, "accesslog": "-"}.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app({"YISHI_DATABASE_URL": database})
+
+    Server().run()

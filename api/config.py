@@ -1,0 +1,30 @@
+"""Configuration by object, as in the Flask tutorial; the environment can override the database."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_DATABASE = Path.cwd() / "var" / "yishi.sqlite3"
+
+
+class Config:
+    YISHI_DATABASE_URL = os.environ.get("YISHI_DATABASE_URL", f"sqlite:///{DEFAULT_DATABASE}")
+    MAX_CONTENT_LENGTH = 4 * 1024 * 1024
+    JSON_SORT_KEYS = False
+
+    API_TITLE = "Yishi (议事) API"
+    API_VERSION = "1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+    API_SPEC_OPTIONS = {
+        "info": {
+            "description": "Participatory deliberation for urban communities: consultations, opinions, "
+            "answers and a verifiable history. Authenticate with `Authorization: Bearer <token>`.",
+        },
+        "security": [{"bearerAuth": []}],
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+    }

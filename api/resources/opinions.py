@@ -1,0 +1,66 @@
+"""Opinions in a consultation: residents submit, edit and withdraw; the committee answers each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from api.auth import actor
+from api.resources import engine, reader
+from api.schemas import AnswerSchema, OpinionSchema, OpinionTextSchema, PageQuery, page_of
+from engine import commands, consultation
+from engine.queries import Page
+
+blp = Blueprint("opinions", __name__, url_prefix="/api", description="Residents' opinions and the committee's answers")
+
+
+@blp.route("/instances/<instance_id>/opinions")
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, page_of(OpinionSchema, "OpinionPage"))
+def list_opinions(args: dict[str, Any], instance_id: str) -> Any:
+    """Residents see their own opinions; the committee and auditors see all."""
+    opinions = consultation.list_opinions(reader(), actor(), instance_id)
+    start = (args["page"] - 1) * args["page_size"]
+    return Page(opinions[start : start + args["page_size"]], len(opinions), args["page"], args["page_size"])
+
+
+@blp.route("/instances/<instance_id>/opinions", methods=["POST"])
+@blp.arguments(OpinionTextSchema)
+@blp.response(201, OpinionSchema)
+def submit(args: dict[str, Any], instance_id: str) -> Any:
+    return _fresh(engine().execute(commands.SubmitOpinion(instance_id, args["text"]), actor()).id)
+
+
+@blp.route("/opinions/<int:opinion_id>")
+@blp.response(200, OpinionSchema)
+def get(opinion_id: int) -> Any:
+    return _fresh(opinion_id)
+
+
+@blp.route("/opinions/<int:opinion_id>", methods=["PATCH"])
+@blp.arguments(OpinionTextSchema)
+@blp.response(200, OpinionSchema)
+def edit(args: dict[str, Any], opinion_id: int) -> Any:
+    engine().execute(commands.EditOpinion(opinion_id, args["text"]), actor())
+    return _fresh(opinion_id)
+
+
+@blp.route("/opinions/<int:opinion_id>/withdraw", methods=["POST"])
+@blp.response(200, OpinionSchema)
+def withdraw(opinion_id: int) -> Any:
+    engine().execute(commands.WithdrawOpinion(opinion_id), actor())
+    return _fresh(opinion_id)
+
+
+@blp.route("/opinions/<int:opinion_id>/answer", methods=["PUT"])
+@blp.arguments(AnswerSchema)
+@blp.response(200, OpinionSchema)
+def answer(args: dict[str, Any], opinion_id: int) -> Any:
+    """Answer an opinion (committee, while the answering task is open); answering again revises it."""
+    engine().execute(commands.AnswerOpinion(opinion_id, args["verdict"], args["reason"]), actor())
+    return _fresh(opinion_id)
+
+
+def _fresh(opinion_id: int) -> Any:
+    return consultation.get_opinion(reader(), actor(), opinion_id)

@@ -1,0 +1,43 @@
+"""User tasks: my task list, one task with its form schema, completing it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from api.auth import actor
+from api.resources import engine, reader
+from api.schemas import CompleteTaskSchema, InstanceDetailSchema, TaskDetailSchema, TaskFilterSchema, TaskSchema, page_of
+from engine import commands, queries
+from engine.definitions import spec_document
+from engine.instances import get_instance, get_task
+
+blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="User tasks")
+
+
+@blp.route("")
+@blp.arguments(TaskFilterSchema, location="query")
+@blp.response(200, page_of(TaskSchema, "TaskPage"))
+def my_tasks(args: dict[str, Any]) -> Any:
+    """Ready tasks in my community whose lane is one of my roles."""
+    return queries.my_tasks(reader(), actor(), args["page"], args["page_size"], args.get("instance_id"))
+
+
+@blp.route("/<task_id>")
+@blp.response(200, TaskDetailSchema)
+def get(task_id: str) -> Any:
+    session = reader()
+    task = get_task(session, actor(), task_id)
+    instance = get_instance(session, actor(), task.instance_id)
+    form_schema = spec_document(instance.definition)["forms"].get(task.form) if task.form else None
+    return {**TaskSchema().dump(task), "form_schema": form_schema}
+
+
+@blp.route("/<task_id>/complete", methods=["POST"])
+@blp.arguments(CompleteTaskSchema)
+@blp.response(200, InstanceDetailSchema)
+def complete(args: dict[str, Any], task_id: str) -> Any:
+    """Complete a ready task of my lane with its form data; returns the instance as it now stands."""
+    instance = engine().execute(commands.CompleteTask(task_id, args["data"]), actor())
+    return get_instance(reader(), actor(), instance.id)

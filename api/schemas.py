@@ -1,0 +1,203 @@
+"""Request and response schemas (marshmallow), which flask-smorest also turns into the OpenAPI spec."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from engine.consultation import MAX_OPINION_LENGTH, MAX_REASON_LENGTH, VERDICTS
+from engine.identity import ROLES
+from engine.queries import MAX_PAGE_SIZE
+
+
+class StrictSchema(Schema):
+    """Input schemas refuse unknown fields, so a typo is an error rather than silently ignored."""
+
+    class Meta:
+        ordered = True
+
+
+class PageQuery(StrictSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+
+
+class PageMeta(Schema):
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+def page_of(item: type[Schema], name: str) -> type[Schema]:
+    """A response schema ``{"items": [...], "total", "page", "page_size"}`` for one item schema."""
+    return Schema.from_dict(
+        {"items": fields.List(fields.Nested(item)), "total": fields.Integer(), "page": fields.Integer(), "page_size": fields.Integer()},
+        name=name,
+    )
+
+
+class CommunitySchema(Schema):
+    id = fields.Integer()
+    slug = fields.String()
+    name = fields.String()
+    timezone = fields.String()
+    created_at = fields.DateTime()
+
+
+class MemberSchema(Schema):
+    id = fields.Integer()
+    community_id = fields.Integer()
+    name = fields.String()
+    roles = fields.List(fields.String())
+    created_at = fields.DateTime()
+
+
+class NewMemberSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True, validate=validate.Length(min=1))
+
+
+class NewTokenSchema(StrictSchema):
+    label = fields.String(load_default="", validate=validate.Length(max=100))
+
+
+class TokenSchema(Schema):
+    member_id = fields.Integer()
+    token = fields.String(metadata={"description": "Shown once; only its hash is stored."})
+
+
+class MemberWithTokenSchema(MemberSchema):
+    token = fields.String(metadata={"description": "Shown once; only its hash is stored."})
+
+
+class DefinitionSchema(Schema):
+    id = fields.Integer()
+    key = fields.String()
+    version = fields.Integer()
+    name = fields.String()
+    filename = fields.String()
+    sha256 = fields.String()
+    deployed_at = fields.DateTime()
+
+
+class DefinitionDetailSchema(DefinitionSchema):
+    source = fields.String(metadata={"description": "The BPMN XML as deployed."})
+
+
+class DeploySchema(StrictSchema):
+    filename = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    source = fields.String(required=True, validate=validate.Length(min=1), metadata={"description": "BPMN 2.0 XML"})
+
+
+class DeploymentSchema(Schema):
+    created = fields.Boolean(metadata={"description": "False when identical content was already the newest version."})
+    definition = fields.Nested(DefinitionSchema)
+
+
+class TaskSchema(Schema):
+    id = fields.String()
+    instance_id = fields.String()
+    element_id = fields.String()
+    name = fields.String()
+    lane = fields.String(allow_none=True)
+    state = fields.String()
+    form = fields.String(allow_none=True)
+    instructions = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+    properties = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class TaskDetailSchema(TaskSchema):
+    form_schema = fields.Dict(allow_none=True, metadata={"description": "The JSON Schema the completion data must satisfy."})
+
+
+class CompleteTaskSchema(StrictSchema):
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class TimerSchema(Schema):
+    element_id = fields.String()
+    name = fields.String()
+    due_at = fields.DateTime()
+
+
+class InstanceSchema(Schema):
+    id = fields.String()
+    community_id = fields.Integer()
+    definition_key = fields.Function(lambda i: i.definition.key)
+    definition_version = fields.Function(lambda i: i.definition.version)
+    status = fields.String()
+    started_by = fields.Integer(allow_none=True)
+    started_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
+    last_seq = fields.Integer()
+    state_digest = fields.String()
+
+
+class InstanceDetailSchema(InstanceSchema):
+    data = fields.Dict()
+    error = fields.Dict(allow_none=True)
+    open_tasks = fields.Function(
+        lambda i: TaskSchema(many=True).dump([t for t in i.tasks if t.state in ("READY", "ERROR")])
+    )
+    timers = fields.List(fields.Nested(TimerSchema))
+
+
+class StartInstanceSchema(StrictSchema):
+    definition_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    variables = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class InstanceFilterSchema(PageQuery):
+    status = fields.String(validate=validate.OneOf(["running", "completed", "error"]))
+    definition_key = fields.String()
+
+
+class TaskFilterSchema(PageQuery):
+    instance_id = fields.String()
+
+
+class MessageSchema(StrictSchema):
+    message = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    payload = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class EventSchema(Schema):
+    seq = fields.Integer()
+    type = fields.String()
+    actor_id = fields.Integer(allow_none=True)
+    at = fields.DateTime()
+    input = fields.Dict()
+    state_digest = fields.String()
+    error = fields.Dict(allow_none=True)
+
+
+class OpinionSchema(Schema):
+    id = fields.Integer()
+    instance_id = fields.String()
+    author_id = fields.Integer()
+    text = fields.String()
+    status = fields.String()
+    revision = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    answer = fields.Function(
+        lambda o: None if o.answer_verdict is None else {
+            "verdict": o.answer_verdict, "reason": o.answer_reason,
+            "answered_by": o.answered_by, "answered_at": o.answered_at.isoformat(),
+        }
+    )
+
+
+class OpinionTextSchema(StrictSchema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_OPINION_LENGTH))
+
+
+class AnswerSchema(StrictSchema):
+    verdict = fields.String(required=True, validate=validate.OneOf(VERDICTS))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=MAX_REASON_LENGTH))
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    database = fields.String()
