@@ -10,12 +10,14 @@ import itertools
 import os
 import shutil
 from collections.abc import Iterator
+from typing import Any
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from api import create_app
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.service import Engine
@@ -103,3 +105,13 @@ def community(deployed: Engine) -> Community:
 @pytest.fixture
 def other_community(deployed: Engine) -> Community:
     return make_community(deployed, "riverside")
+
+
+@pytest.fixture
+def client(deployed: Engine) -> Any:
+    """A Flask test client on the deployed engine (the same database and clock as the test)."""
+    return create_app({"TESTING": True}, engine=deployed).test_client()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

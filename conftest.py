@@ -1,0 +1,3 @@
+"""Fixtures shared by tests/ and features/ live in tests/fixtures.py."""
+
+pytest_plugins = ["tests.fixtures"]
