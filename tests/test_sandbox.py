@@ -82,7 +82,9 @@ def prescript_workflow(script: str) -> BpmnWorkflow:
         "manual",
         f"""
     <bpmn:manualTask id="manual">
-      <bpmn:extensionElements><spiffworkflow:preScript>{escape(script)}</spiffworkflow:preScript></bpmn:extensionElements>
+      <bpmn:extensionElements>
+        <spiffworkflow:preScript>{escape(script)}</spiffworkflow:preScript>
+      </bpmn:extensionElements>
     </bpmn:manualTask>
     <bpmn:sequenceFlow id="manual_out" sourceRef="manual" targetRef="end"/>
     <bpmn:endEvent id="end"/>""",

@@ -12,6 +12,8 @@ could run anything on the server. This module replaces it with a sandbox built o
   budget, a wall-clock backstop, and size guards on single operations a step budget cannot interrupt.
 * **Data.** Task data goes in and comes out as a copy made only of JSON values, so a script never shares an
   object with the host and cannot leave anything the serializer would choke on.
+* **Deploy time.** :func:`check_definition_scripts` compiles a definition's scripts and expressions when it is
+  uploaded, so compile-time refusals surface then rather than in a running process.
 
 Every refusal or failure is a :class:`~engine.errors.ScriptError`. SpiffWorkflow wraps it in a
 ``WorkflowTaskException``; :func:`script_error_from` digs it out again.
@@ -92,6 +94,7 @@ SCRIPT_FILENAME = "<bpmn script>"
 """File name compiled scripts carry, so that a traceback's script frames (and their lines) can be found."""
 
 _T = TypeVar("_T")
+_SizedT = TypeVar("_SizedT", bound=Sized)
 
 _SEQUENCES = (str, bytes, list, tuple)
 
@@ -195,9 +198,9 @@ def _extend(items: list[Any], more: Iterable[Any]) -> None:
     items.extend(added)
 
 
-def _sized(sequence: _T) -> _T:
+def _sized(sequence: _SizedT) -> _SizedT:
     """A list or tuple display with ``*`` (``[*l, *l]``) is built in C, so it is checked right after."""
-    _check_length(len(sequence), "unpacking with '*'")  # type: ignore[arg-type]
+    _check_length(len(sequence), "unpacking with '*'")
     return sequence
 
 
@@ -740,6 +743,8 @@ def check_definition_scripts(task_specs: Iterable[TaskSpec], filename: str) -> N
     """
     for task_spec in task_specs:
         for what, source, mode in _definition_sources(task_spec):
+            if not isinstance(source, str):  # an absent optional expression (no payload, no condition, …)
+                continue
             try:
                 _compile(source, mode)
             except ScriptError as error:
@@ -748,16 +753,15 @@ def check_definition_scripts(task_specs: Iterable[TaskSpec], filename: str) -> N
                 ) from error
 
 
-def _definition_sources(task_spec: TaskSpec) -> Iterator[tuple[str, str, Literal["exec", "eval"]]]:
+def _definition_sources(task_spec: TaskSpec) -> Iterator[tuple[str, Any, Literal["exec", "eval"]]]:
     """(what, source, mode) for each script and expression SpiffWorkflow may run for this task spec.
 
     Duck-typed on the attributes SpiffWorkflow 3.2's spec classes use (script tasks, Spiff pre/post scripts,
-    loop and multi-instance tasks, gateways, service task parameters, event definitions).
+    loop and multi-instance tasks, gateways, service task parameters, event definitions). DMN tables are not
+    covered: SpiffWorkflow assembles their expressions from cells only when it runs them (still sandboxed).
     """
     for attribute, mode in _SCRIPT_ATTRIBUTES:
-        source = getattr(task_spec, attribute, None)
-        if isinstance(source, str):
-            yield attribute, source, mode
+        yield attribute, getattr(task_spec, attribute, None), mode
     for condition, target in getattr(task_spec, "cond_task_specs", ()):
         if condition is not None:
             yield f"condition towards {target}", condition.args[0], "eval"
@@ -775,14 +779,13 @@ _SCRIPT_ATTRIBUTES: tuple[tuple[str, Literal["exec", "eval"]], ...] = (
 )
 
 
-def _event_sources(definition: Any) -> Iterator[tuple[str, str, Literal["exec", "eval"]]]:
+def _event_sources(definition: Any) -> Iterator[tuple[str, Any, Literal["exec", "eval"]]]:
     """Timer, conditional and payload expressions, and correlation retrieval expressions, of an event."""
     if definition is None:
         return
     for child in getattr(definition, "event_definitions", ()):
         yield from _event_sources(child)
-    if isinstance(getattr(definition, "expression", None), str):
-        yield "event expression", definition.expression, "eval"
+    yield "event expression", getattr(definition, "expression", None), "eval"
     for prop in [*getattr(definition, "correlation_properties", ()), *getattr(definition, "process_correlations", ())]:
         yield f"correlation property {prop.name}", prop.retrieval_expression, "eval"
 
