@@ -8,7 +8,7 @@ as an event in the instance's history.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -95,12 +95,13 @@ def get_opinion(session: Session, actor: Actor, opinion_id: int) -> Opinion:
     return opinion
 
 
-def list_opinions(session: Session, actor: Actor, instance_id: str) -> list[Opinion]:
+def visible_opinions(session: Session, actor: Actor, instance_id: str) -> Select[tuple[Opinion]]:
+    """The query for an instance's opinions that the caller may read, oldest first."""
     instance = get_instance(session, actor, instance_id)
     query = select(Opinion).where(Opinion.instance_id == instance.id).order_by(Opinion.id)
     if not actor.roles & {"committee", "auditor"}:
         query = query.where(Opinion.author_id == actor.member_id)
-    return list(session.scalars(query))
+    return query
 
 
 def _own_opinion(session: Session, actor: Actor, opinion_id: int) -> tuple[Opinion, Instance]:

@@ -10,7 +10,7 @@ from api.auth import actor
 from api.resources import engine, reader
 from api.schemas import AnswerSchema, OpinionSchema, OpinionTextSchema, PageQuery, page_of
 from engine import commands, consultation
-from engine.queries import Page
+from engine.queries import paginate
 
 blp = Blueprint("opinions", __name__, url_prefix="/api", description="Residents' opinions and the committee's answers")
 
@@ -20,9 +20,8 @@ blp = Blueprint("opinions", __name__, url_prefix="/api", description="Residents'
 @blp.response(200, page_of(OpinionSchema, "OpinionPage"))
 def list_opinions(args: dict[str, Any], instance_id: str) -> Any:
     """Residents see their own opinions; the committee and auditors see all."""
-    opinions = consultation.list_opinions(reader(), actor(), instance_id)
-    start = (args["page"] - 1) * args["page_size"]
-    return Page(opinions[start : start + args["page_size"]], len(opinions), args["page"], args["page_size"])
+    session = reader()
+    return paginate(session, consultation.visible_opinions(session, actor(), instance_id), args["page"], args["page_size"])
 
 
 @blp.route("/instances/<instance_id>/opinions", methods=["POST"])

@@ -14,7 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -128,14 +130,19 @@ def fire_timers(workflow: BpmnWorkflow) -> None:
 
 
 def deliver_message(workflow: BpmnWorkflow, message_name: str, payload: dict[str, Any]) -> None:
-    from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-    from SpiffWorkflow.bpmn.util import BpmnEvent
-
-    event = BpmnEvent(MessageEventDefinition(message_name), payload)
-    try:
-        workflow.send_event(event)
-    except WorkflowException as exc:
-        raise Conflict(f"this instance is not waiting for the message {message_name!r}") from exc
+    """Hand a message to the event waiting for it; SpiffWorkflow does not route between instances."""
+    definition = next(
+        (
+            task.task_spec.event_definition
+            for task in workflow.get_tasks(state=TaskState.WAITING)
+            if isinstance(getattr(task.task_spec, "event_definition", None), MessageEventDefinition)
+            and task.task_spec.event_definition.name == message_name
+        ),
+        None,
+    )
+    if definition is None:
+        raise Conflict(f"this instance is not waiting for the message {message_name!r}")
+    workflow.send_event(BpmnEvent(definition, payload))
 
 
 @dataclass(frozen=True)
