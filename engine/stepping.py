@@ -80,9 +80,10 @@ def step(
     """Apply the event's action, then run the workflow forward.
 
     If running forward fails (a script refused or over budget, a bad timer value, …), the
-    half-advanced workflow is discarded and the action is applied again on a fresh copy without
-    running forward: the command still counts, and the instance waits in status ``error`` for an
-    admin to retry it.
+    half-advanced workflow is discarded and the step is done again on a fresh copy, halting just
+    before the failing task (or, if the failure does not come from running a task, right after
+    the action): the command still counts, and the instance waits in status ``error`` with the
+    failed task visible, for an admin to retry.
     """
     action = WORKFLOW_ACTIONS[event_type]
     seed = (now, local_tz, uuid.UUID(instance_id), str(seq))
@@ -94,6 +95,9 @@ def step(
         with deterministic(*seed):
             workflow = _load(spec_document, state_before)
             action(workflow, input)
+            if run_forward(workflow, stop_before=failure.task_id) is not None:
+                workflow = _load(spec_document, state_before)
+                action(workflow, input)
     with deterministic(*seed):
         return _result(workflow, failure)
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -76,34 +77,48 @@ def dump_state(workflow: BpmnWorkflow) -> str:
 
 @dataclass(frozen=True)
 class EngineFailure:
-    """Why running the workflow forward stopped: the failing element and a readable message."""
+    """Why running the workflow forward stopped: the failing task and element, and a readable message."""
 
+    task_id: str | None
     element_id: str | None
     message: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"element_id": self.element_id, "message": self.message}
+        return {"task_id": self.task_id, "element_id": self.element_id, "message": self.message}
 
 
-def run_forward(workflow: BpmnWorkflow) -> EngineFailure | None:
+class _StopBefore(Exception):
+    """Raised from SpiffWorkflow's will-complete hook to halt just before a known failing task."""
+
+
+def run_forward(workflow: BpmnWorkflow, stop_before: str | None = None) -> EngineFailure | None:
     """Run automatic tasks until the workflow waits; report (not raise) a failing script or element.
 
-    The caller must throw this in-memory workflow away when a failure is reported: SpiffWorkflow
-    can leave it half-advanced.
+    With ``stop_before``, halt cleanly just before running that task: this is how a failed
+    command keeps the steps that succeeded before the failing task. After a reported failure the
+    in-memory workflow may be half-advanced and must be thrown away.
     """
+
+    def halt(task: Task) -> None:
+        if str(task.id) == stop_before:
+            raise _StopBefore
+
     try:
-        workflow.do_engine_steps()
+        workflow.do_engine_steps(will_complete_task=halt if stop_before else None)
+    except _StopBefore:
+        return None
     except (WorkflowException, YishiError, RecursionError, MemoryError) as exc:
         return describe_failure(exc)
     return None
 
 
 def describe_failure(exc: BaseException) -> EngineFailure:
-    task_spec = getattr(exc, "task_spec", None) or getattr(getattr(exc, "task", None), "task_spec", None)
+    task = getattr(exc, "task", None)
+    task_spec = getattr(exc, "task_spec", None) or getattr(task, "task_spec", None)
     element_id = getattr(task_spec, "bpmn_id", None) or getattr(task_spec, "name", None)
     script_error = script_error_from(exc)
     message = script_error.message if script_error else (str(exc) or exc.__class__.__name__)
-    return EngineFailure(element_id, message)
+    return EngineFailure(str(task.id) if task is not None else None, element_id, message)
 
 
 def ready_task(workflow: BpmnWorkflow, task_id: str) -> Task:
@@ -161,13 +176,11 @@ class OpenTaskView:
 
 
 def open_tasks(workflow: BpmnWorkflow, failure: EngineFailure | None = None) -> list[OpenTaskView]:
-    """Ready user tasks, plus the automatic task that failed (state ERROR) if there is one."""
-    views = []
-    for task in workflow.get_tasks(state=TaskState.READY):
-        spec = task.task_spec
-        failed = failure is not None and not spec.manual and spec.bpmn_id == failure.element_id
-        if spec.manual or failed:
-            views.append(_view(task, "ERROR" if failed else "READY", failure.message if failed else None))
+    """Ready user tasks, plus the task that failed (state ERROR), whatever SpiffWorkflow's state for it."""
+    views = [_view(task, "READY", None) for task in workflow.get_tasks(state=TaskState.READY) if task.task_spec.manual]
+    failed = workflow.get_task_from_id(UUID(failure.task_id)) if failure and failure.task_id else None
+    if failed is not None and not failed.has_state(TaskState.FINISHED_MASK):
+        views = [v for v in views if v.id != failure.task_id] + [_view(failed, "ERROR", failure.message)]
     return views
 
 
