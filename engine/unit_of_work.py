@@ -40,24 +40,34 @@ class UnitOfWork:
                 self.session.rollback()
         finally:
             self.session.close()
+        # A flush can happen before the commit (autoflush, when the command reads a lazy
+        # relationship after changing the instance), so a concurrent change can surface anywhere
+        # in the unit, not only in ``commit``: it is the same conflict, with nothing written.
+        conflict = _as_conflict(exc)
+        if conflict is not None:
+            raise conflict from exc
 
     def commit(self) -> None:
         """Commit; a concurrent change to the same rows surfaces as a Conflict, with nothing written."""
         try:
             self.session.commit()
-        except StaleDataError as exc:
+        except (StaleDataError, IntegrityError, OperationalError) as exc:
             self.session.rollback()
-            raise Conflict("the instance was changed by a concurrent request; reload and try again") from exc
-        except IntegrityError as exc:
-            self.session.rollback()
-            if not _is_unique_violation(exc):
+            conflict = _as_conflict(exc)
+            if conflict is None:
                 raise
-            raise Conflict("a concurrent request wrote the same record; reload and try again") from exc
-        except OperationalError as exc:
-            self.session.rollback()
-            if "locked" in str(exc).lower() or "could not serialize" in str(exc).lower():
-                raise Conflict("the database was busy with a concurrent change; try again") from exc
-            raise
+            raise conflict from exc
+
+
+def _as_conflict(exc: BaseException | None) -> Conflict | None:
+    """The Conflict a database error means when it comes from a concurrent writer, else None."""
+    if isinstance(exc, StaleDataError):
+        return Conflict("the instance was changed by a concurrent request; reload and try again")
+    if isinstance(exc, IntegrityError) and _is_unique_violation(exc):
+        return Conflict("a concurrent request wrote the same record; reload and try again")
+    if isinstance(exc, OperationalError) and ("locked" in str(exc).lower() or "could not serialize" in str(exc).lower()):
+        return Conflict("the database was busy with a concurrent change; try again")
+    return None
 
 
 def _is_unique_violation(exc: IntegrityError) -> bool:

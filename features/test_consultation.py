@@ -1,0 +1,589 @@
+"""Step definitions for consultation.feature: the consultation walked through the HTTP API.
+
+Everything goes through the Flask test client with the members' bearer tokens. The only things
+done behind the API's back are what no HTTP client can do: moving the ``clock`` fixture, and
+firing due timers with ``Engine.fire_due_timers`` (which is what the ``yishi worker`` does).
+
+State passes between steps in the ``ctx`` dict: the instance id, the task ids seen (by element
+id), the opinions (by their current text), and the last response.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from pytest_bdd import given, parsers, scenarios, then, when
+from werkzeug.test import TestResponse
+
+from engine import instances as engine_instances
+from engine.clock import ManualClock
+from engine.service import Engine
+from tests.fixtures import bearer
+from tests.helpers import PEOPLE, Community
+
+scenarios("consultation.feature")
+
+# Steps ask for their fixtures only when they run, too late for pytest to parametrize the
+# scenarios by ``database_url``; naming ``client`` here runs every scenario on every backend.
+pytestmark = pytest.mark.usefixtures("client")
+
+RESIDENTS = [name for name, roles in PEOPLE.items() if "resident" in roles]
+FIRST_DEADLINE = "2026-03-09T18:00"
+
+
+def topic(title: str = "Bike shed by building 3", deadline: str = FIRST_DEADLINE) -> dict[str, str]:
+    return {
+        "title": title,
+        "description": "Where should the new bike shed stand?",
+        "affected": "Residents of buildings 2 to 4",
+        "opinion_deadline": deadline,
+    }
+
+
+DELIBERATION = {"meeting_date": "2026-03-10", "attendees": ["chair", "clerk"], "minutes": "Went through every opinion."}
+
+
+# --- plumbing ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ctx() -> dict[str, Any]:
+    return {"tasks": {}, "task_elements": {}, "opinions": {}, "response": None}
+
+
+def who(member: str) -> str:
+    """'the chair' -> 'chair'; 'alice' -> 'alice'."""
+    return member.strip().removeprefix("the ")
+
+
+def call(client: FlaskClient, token: str | None, method: str, path: str, body: Any = None) -> TestResponse:
+    headers = bearer(token) if token is not None else {}
+    return client.open(path, method=method, json=body, headers=headers)
+
+
+def as_member(client: FlaskClient, community: Community, member: str, method: str, path: str, body: Any = None) -> TestResponse:
+    return call(client, community.tokens[who(member)], method, path, body)
+
+
+def ok(response: TestResponse, status: int = 200) -> dict[str, Any]:
+    assert response.status_code == status, (response.status_code, response.get_json())
+    return response.get_json()
+
+
+def error_of(response: TestResponse) -> dict[str, Any]:
+    body = response.get_json()
+    assert set(body) == {"error"}, body
+    return body["error"]
+
+
+def remember_tasks(ctx: dict[str, Any], instance: dict[str, Any]) -> None:
+    for task in instance["open_tasks"]:
+        ctx["tasks"][task["element_id"]] = task["id"]
+        ctx["task_elements"][task["id"]] = task["element_id"]
+
+
+def read_instance(client: FlaskClient, community: Community, ctx: dict[str, Any], member: str = "chair") -> dict[str, Any]:
+    instance = ok(as_member(client, community, member, "GET", f"/api/instances/{ctx['instance']}"))
+    remember_tasks(ctx, instance)
+    return instance
+
+
+def task_id(client: FlaskClient, community: Community, ctx: dict[str, Any], element: str) -> str:
+    """The id of the task for ``element``: the open one, else the last one seen (to retry on it)."""
+    read_instance(client, community, ctx)
+    return ctx["tasks"][element]
+
+
+def complete(client: FlaskClient, community: Community, ctx: dict[str, Any], member: str, element: str, data: dict[str, Any]) -> TestResponse:
+    response = as_member(client, community, member, "POST", f"/api/tasks/{task_id(client, community, ctx, element)}/complete", {"data": data})
+    ctx["response"] = response
+    if response.status_code == 200:
+        remember_tasks(ctx, response.get_json())
+    return response
+
+
+def form_data(datatable: list[list[str]]) -> dict[str, Any]:
+    """A field/value table as form data; a value written as a JSON list is a list."""
+    return {field: json.loads(value) if value.startswith("[") else value for field, value in datatable[1:]}
+
+
+def rows(datatable: list[list[str]]) -> list[dict[str, str]]:
+    header, *body = datatable
+    return [dict(zip(header, row)) for row in body]
+
+
+def member_names(community: Community) -> dict[int, str]:
+    return {actor.member_id: name for name, actor in community.actors.items()}
+
+
+def submit_opinion(client: FlaskClient, community: Community, ctx: dict[str, Any], member: str, text: str) -> TestResponse:
+    response = as_member(client, community, member, "POST", f"/api/instances/{ctx['instance']}/opinions", {"text": text})
+    ctx["response"] = response
+    return response
+
+
+def opinion_id(ctx: dict[str, Any], text: str) -> int:
+    return ctx["opinions"][text]["id"]
+
+
+# --- the community ----------------------------------------------------------------------------
+
+
+@given(parsers.parse('the community "{slug}" with these members:'))
+def the_community(slug: str, datatable: list[list[str]], client: FlaskClient, community: Community) -> None:
+    assert community.slug == slug
+    mine = ok(as_member(client, community, "admin", "GET", f"/api/communities/{community.id}"))
+    assert (mine["slug"], mine["timezone"]) == (slug, "Asia/Shanghai")
+    listed = ok(as_member(client, community, "admin", "GET", f"/api/communities/{community.id}/members?page_size=100"))
+    assert {m["name"]: set(m["roles"]) for m in listed["items"]} == {
+        row["member"]: {role.strip() for role in row["roles"].split(",")} for row in rows(datatable)
+    }
+
+
+# --- starting and drafting ----------------------------------------------------------------------
+
+
+@given("the chair has started a consultation")
+@when("the chair starts a consultation")
+def start_consultation(client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    instance = ok(as_member(client, community, "chair", "POST", "/api/instances", {"definition_key": "consultation"}), 201)
+    assert (instance["definition_key"], instance["status"], instance["last_seq"]) == ("consultation", "running", 1)
+    assert instance["community_id"] == community.id
+    ctx["instance"] = instance["id"]
+    remember_tasks(ctx, instance)
+
+
+@when(parsers.parse("{member} tries to start a consultation"))
+def try_to_start(member: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    ctx["response"] = as_member(client, community, member, "POST", "/api/instances", {"definition_key": "consultation"})
+
+
+@when(parsers.parse('the chair drafts the topic "{title}" with the opinion deadline "{deadline}"'))
+def draft_topic(title: str, deadline: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    complete(client, community, ctx, "chair", "draft_topic", topic(title, deadline))
+
+
+@given(parsers.parse('the opinion period is open until "{deadline}"'))
+def opinion_period_open(deadline: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    start_consultation(client, community, ctx)
+    ok(complete(client, community, ctx, "chair", "draft_topic", topic(deadline=deadline)))
+    assert [t["element_id"] for t in read_instance(client, community, ctx)["open_tasks"]] == ["opinion_period"]
+
+
+@then(parsers.parse('the open tasks are "{elements}"'))
+def open_tasks_are(elements: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    instance = read_instance(client, community, ctx)
+    assert instance["status"] == "running"
+    assert [t["element_id"] for t in instance["open_tasks"]] == [e.strip() for e in elements.split(",")]
+    assert all(t["state"] == "READY" and t["lane"] == "committee" for t in instance["open_tasks"])
+
+
+@then(parsers.parse("the opinion period closes by itself at {due_at}"))
+def period_closes_at(due_at: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    timers = read_instance(client, community, ctx)["timers"]
+    assert [(t["element_id"], t["due_at"]) for t in timers] == [("opinion_deadline_reached", due_at)]
+
+
+@then(parsers.parse("the pending timer falls due at {due_at}"))
+def pending_timer_due(due_at: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    timers = read_instance(client, community, ctx)["timers"]
+    assert [t["due_at"] for t in timers] == ([] if due_at == "nothing" else [due_at])
+
+
+@then("the consultation has no pending timers")
+def no_pending_timers(client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    assert read_instance(client, community, ctx)["timers"] == []
+
+
+# --- opinions ---------------------------------------------------------------------------------
+
+
+@given("the residents have given their opinions:")
+@when("the residents give their opinions:")
+def give_opinions(datatable: list[list[str]], client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    for row in rows(datatable):
+        opinion = ok(submit_opinion(client, community, ctx, row["resident"], row["opinion"]), 201)
+        assert (opinion["text"], opinion["status"], opinion["revision"], opinion["answer"]) == (row["opinion"], "submitted", 1, None)
+        assert opinion["author_id"] == community[row["resident"]].member_id
+        ctx["opinions"][row["opinion"]] = {"id": opinion["id"], "author": row["resident"]}
+
+
+@when(parsers.parse('{member} tries to give the opinion "{text}"'))
+def try_to_give_opinion(member: str, text: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    submit_opinion(client, community, ctx, member, text)
+
+
+@when(parsers.parse('{member} sends the opinion "{text}" with the extra field "{field}"'))
+def opinion_with_extra_field(member: str, text: str, field: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    ctx["response"] = as_member(client, community, member, "POST", f"/api/instances/{ctx['instance']}/opinions", {"text": text, field: "x"})
+
+
+@when(parsers.parse('{member} changes {pronoun:w} opinion "{old}" to "{new}"'))
+def change_opinion(member: str, pronoun: str, old: str, new: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    opinion = ok(as_member(client, community, member, "PATCH", f"/api/opinions/{opinion_id(ctx, old)}", {"text": new}))
+    assert (opinion["text"], opinion["revision"]) == (new, 2)
+    ctx["opinions"][new] = ctx["opinions"][old]
+
+
+@when(parsers.parse('{member} tries to change {pronoun:w} opinion "{old}" to "{new}"'))
+def try_to_change_opinion(member: str, pronoun: str, old: str, new: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    ctx["response"] = as_member(client, community, member, "PATCH", f"/api/opinions/{opinion_id(ctx, old)}", {"text": new})
+
+
+@when(parsers.parse('{member} withdraws {pronoun:w} opinion "{text}"'))
+def withdraw_opinion(member: str, pronoun: str, text: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    opinion = ok(as_member(client, community, member, "POST", f"/api/opinions/{opinion_id(ctx, text)}/withdraw"))
+    assert opinion["status"] == "withdrawn"
+
+
+@then("each resident sees only their own opinions:")
+def own_opinions_only(datatable: list[list[str]], client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    expected: dict[str, list[tuple[str, str, int]]] = {}
+    for row in rows(datatable):
+        expected.setdefault(row["resident"], []).append((row["opinion"], row["status"], int(row["revision"])))
+    for resident, theirs in expected.items():
+        listed = ok(as_member(client, community, resident, "GET", f"/api/instances/{ctx['instance']}/opinions"))
+        assert listed["total"] == len(theirs)
+        assert [(o["text"], o["status"], o["revision"]) for o in listed["items"]] == theirs
+        assert {o["author_id"] for o in listed["items"]} == {community[resident].member_id}
+
+
+@then(parsers.parse('{member} cannot read the opinion "{text}"'))
+def cannot_read_opinion(member: str, text: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    response = as_member(client, community, member, "GET", f"/api/opinions/{opinion_id(ctx, text)}")
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"
+
+
+@then(parsers.parse("{member} sees all {count:d} opinions"))
+def sees_all_opinions(member: str, count: int, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    listed = ok(as_member(client, community, member, "GET", f"/api/instances/{ctx['instance']}/opinions"))
+    assert listed["total"] == count
+    assert {o["id"] for o in listed["items"]} == {o["id"] for o in ctx["opinions"].values()}
+
+
+# --- time and timers --------------------------------------------------------------------------
+
+
+@when(parsers.parse("the clock reaches {moment} and the worker fires the due timers"))
+def clock_reaches(moment: str, clock: ManualClock, deployed: Engine, ctx: dict[str, Any]) -> None:
+    clock.set(datetime.fromisoformat(moment))
+    ctx["fired"] = deployed.fire_due_timers()
+
+
+@given("the deadline has passed and the worker has fired the due timers")
+def deadline_passed(clock: ManualClock, deployed: Engine, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    (timer,) = read_instance(client, community, ctx)["timers"]
+    clock.set(datetime.fromisoformat(timer["due_at"]) + timedelta(minutes=1))
+    assert deployed.fire_due_timers() == 1
+    assert [t["element_id"] for t in read_instance(client, community, ctx)["open_tasks"]] == ["record_deliberation"]
+
+
+@then("the worker has fired nothing")
+def fired_nothing(ctx: dict[str, Any]) -> None:
+    assert ctx["fired"] == 0
+
+
+@then(parsers.parse("the worker has fired the timers of {count:d} consultation"))
+def fired_timers_of(count: int, ctx: dict[str, Any]) -> None:
+    assert ctx["fired"] == count
+
+
+# --- the committee's tasks --------------------------------------------------------------------
+
+
+@when(parsers.parse("{member} records the deliberation meeting:"))
+def record_deliberation(member: str, datatable: list[list[str]], client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    complete(client, community, ctx, member, "record_deliberation", form_data(datatable))
+
+
+@given("the clerk has recorded the deliberation meeting")
+def deliberation_recorded(client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    ok(complete(client, community, ctx, "clerk", "record_deliberation", DELIBERATION))
+
+
+@when(parsers.parse('{member} tries to complete "{element}" with:'))
+def try_to_complete_with(member: str, element: str, datatable: list[list[str]], client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    complete(client, community, ctx, member, element, form_data(datatable))
+
+
+@when(parsers.parse('{member} tries to complete "{element}" with a valid topic'))
+def try_to_complete_topic(member: str, element: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    complete(client, community, ctx, member, element, topic())
+
+
+@when(parsers.parse('the chair completes "{element}" with the note "{note}"'))
+def complete_with_note(element: str, note: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    complete(client, community, ctx, "chair", element, {"note": note})
+
+
+@when(parsers.parse('the chair closes the opinion period early because "{reason}"'))
+def close_early(reason: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    complete(client, community, ctx, "chair", "opinion_period", {"reason": reason})
+
+
+@when(parsers.parse("the chair answers the opinions:"))
+def answer_opinions(datatable: list[list[str]], client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    for row in rows(datatable):
+        answered = ok(as_member(client, community, "chair", "PUT", f"/api/opinions/{opinion_id(ctx, row['opinion'])}/answer",
+                                {"verdict": row["verdict"], "reason": row["reason"]}))
+        answer = answered["answer"]
+        assert (answer["verdict"], answer["reason"], answer["answered_by"]) == (row["verdict"], row["reason"], community["chair"].member_id)
+
+
+@when(parsers.parse('the chair publishes the outcome "{summary}"'))
+def publish_outcome(summary: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    complete(client, community, ctx, "chair", "publish_outcome", {"summary": summary, "decisions": ["Build a roofed shed by the gate."]})
+
+
+@then(parsers.parse('{member} has no tasks to do, while the clerk has "{element}"'))
+def task_lists(member: str, element: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    assert ok(as_member(client, community, member, "GET", "/api/tasks"))["items"] == []
+    clerks = ok(as_member(client, community, "clerk", "GET", f"/api/tasks?instance_id={ctx['instance']}"))["items"]
+    assert [t["element_id"] for t in clerks] == [element]
+
+
+# --- the outcome and the history --------------------------------------------------------------
+
+
+@then("the consultation is completed, with no open tasks")
+def consultation_completed(client: FlaskClient, community: Community, ctx: dict[str, Any], clock: ManualClock) -> None:
+    instance = read_instance(client, community, ctx)
+    assert (instance["status"], instance["open_tasks"], instance["timers"]) == ("completed", [], [])
+    assert datetime.fromisoformat(instance["completed_at"]) == clock.now()
+
+
+@then(parsers.parse('every resident reads the outcome "{summary}"'))
+def residents_read_outcome(summary: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    for resident in RESIDENTS:
+        instance = read_instance(client, community, ctx, resident)
+        assert instance["status"] == "completed"
+        assert instance["data"]["summary"] == summary
+        assert instance["data"]["phase"] == "closed"
+
+
+@then("each author sees the answer to their opinion:")
+def authors_see_answers(datatable: list[list[str]], client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    for row in rows(datatable):
+        opinion = ok(as_member(client, community, row["resident"], "GET", f"/api/opinions/{opinion_id(ctx, row['opinion'])}"))
+        assert (opinion["text"], opinion["author_id"]) == (row["opinion"], community[row["resident"]].member_id)
+        if row["verdict"] == "none":
+            assert opinion["answer"] is None
+        else:
+            assert (opinion["answer"]["verdict"], opinion["answer"]["reason"]) == (row["verdict"], row["reason"])
+            assert opinion["answer"]["answered_by"] == community["chair"].member_id
+
+
+@then(parsers.parse("{member} reads the history, in this order:"))
+def history_in_order(member: str, datatable: list[list[str]], client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    page = ok(as_member(client, community, member, "GET", f"/api/instances/{ctx['instance']}/events?page_size=100"))
+    events = page["items"]
+    names = member_names(community)
+    seen = [
+        {
+            "type": e["type"],
+            "by": names[e["actor_id"]] if e["actor_id"] is not None else "",
+            "task": ctx["task_elements"][e["input"]["task_id"]] if e["type"] == "task_completed" else "",
+        }
+        for e in events
+    ]
+    assert seen == rows(datatable)
+    assert page["total"] == len(events)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert [e["at"] for e in events] == sorted(e["at"] for e in events)
+    assert read_instance(client, community, ctx)["last_seq"] == len(events)
+
+
+@then(parsers.parse("the consultation's history has {count:d} events"))
+@then(parsers.parse("the consultation's history has {count:d} event"))
+def history_length(count: int, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    page = ok(as_member(client, community, "auditor", "GET", f"/api/instances/{ctx['instance']}/events"))
+    assert page["total"] == len(page["items"]) == count
+
+
+# --- other communities ------------------------------------------------------------------------
+
+
+@when(parsers.parse('the chair of the community "{slug}" tries each of these requests:'))
+def outsider_requests(slug: str, datatable: list[list[str]], client: FlaskClient, other_community: Community, ctx: dict[str, Any]) -> None:
+    assert other_community.slug == slug
+    bodies = {"/complete": {"data": topic()}, "/opinions": {"text": "From next door."}}
+    places = {"instance": ctx["instance"], "task": ctx["tasks"]["opinion_period"], "opinion": next(iter(ctx["opinions"].values()))["id"]}
+    ctx["responses"] = []
+    for row in rows(datatable):
+        path = row["path"].format(**places)
+        body = next((b for end, b in bodies.items() if path.endswith(end)), None) if row["method"] == "POST" else None
+        ctx["responses"].append((row["method"], path, as_member(client, other_community, "chair", row["method"], path, body)))
+
+
+@then(parsers.parse('every one of them is refused with {status:d} "{code}"'))
+def all_refused(status: int, code: str, ctx: dict[str, Any]) -> None:
+    for method, path, response in ctx["responses"]:
+        assert response.status_code == status, (method, path, response.status_code, response.get_json())
+        assert error_of(response)["code"] == code, (method, path)
+
+
+# --- two requests at once ---------------------------------------------------------------------
+
+
+@when(parsers.parse('the chair and the clerk complete "{element}" at the same moment, each with their own topic'))
+def complete_concurrently(element: str, client: FlaskClient, community: Community, ctx: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two threads, two test clients, one task; both read the instance before either writes.
+
+    ``engine.instances.step`` runs after the command has loaded the task and the instance and
+    before it writes anything, so a barrier there makes both requests hold the same version of
+    the instance when they go on to write it: a real race, whatever the scheduler does.
+    """
+    target = task_id(client, community, ctx, element)
+    real_step = engine_instances.step
+    barrier = threading.Barrier(2, timeout=10)
+
+    def step_once_both_have_read(*args: Any, **kwargs: Any) -> Any:
+        barrier.wait()
+        return real_step(*args, **kwargs)
+
+    requests = {name: {"data": topic(title=f"The {name}'s topic")} for name in ("chair", "clerk")}
+    responses: dict[str, TestResponse | BaseException] = {}
+
+    def attempt(name: str) -> None:
+        try:
+            own_client = client.application.test_client()
+            responses[name] = call(own_client, community.tokens[name], "POST", f"/api/tasks/{target}/complete", requests[name])
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            responses[name] = exc
+
+    with monkeypatch.context() as patch:
+        patch.setattr(engine_instances, "step", step_once_both_have_read)
+        threads = [threading.Thread(target=attempt, args=(name,)) for name in requests]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a request hung"
+    assert not barrier.broken, "the two requests did not both reach the write"
+    assert all(isinstance(r, TestResponse) for r in responses.values()), responses
+    ctx["race"] = {"task": target, "requests": requests, "responses": responses}
+
+
+@then(parsers.parse('exactly one of them succeeds and the other is refused with {status:d} "{code}"'))
+def one_wins(status: int, code: str, ctx: dict[str, Any]) -> None:
+    responses = ctx["race"]["responses"]
+    statuses = sorted(r.status_code for r in responses.values())
+    assert statuses == [200, status], {n: (r.status_code, r.get_json()) for n, r in responses.items()}
+    winner = next(n for n, r in responses.items() if r.status_code == 200)
+    loser = next(n for n, r in responses.items() if r.status_code != 200)
+    assert error_of(responses[loser])["code"] == code
+    ctx["race"].update(winner=winner, loser=loser)
+
+
+@then(parsers.parse('the refusal says "{text}"'))
+def refusal_says(text: str, ctx: dict[str, Any]) -> None:
+    """Had the requests run one after the other, the second would be told the task is not ready."""
+    race = ctx["race"]
+    assert text in error_of(race["responses"][race["loser"]])["message"]
+
+
+@then("the topic is the one of whoever succeeded")
+def winners_topic(client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    instance = read_instance(client, community, ctx)
+    assert instance["data"]["title"] == f"The {ctx['race']['winner']}'s topic"
+    assert [t["element_id"] for t in instance["open_tasks"]] == ["opinion_period"]
+    assert instance["last_seq"] == 2
+
+
+@then(parsers.parse('the history records "{element}" as completed exactly once, by whoever succeeded'))
+def completed_once(element: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    events = ok(as_member(client, community, "auditor", "GET", f"/api/instances/{ctx['instance']}/events"))["items"]
+    completions = [e for e in events if e["type"] == "task_completed" and e["input"]["task_id"] == ctx["race"]["task"]]
+    assert len(completions) == 1
+    assert completions[0]["actor_id"] == community[ctx["race"]["winner"]].member_id
+    assert [e["type"] for e in events] == ["instance_started", "task_completed"]
+
+
+@when("the one who was refused sends the same request again")
+def loser_retries(client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    race = ctx["race"]
+    loser = race["loser"]
+    ctx["response"] = call(client, community.tokens[loser], "POST", f"/api/tasks/{race['task']}/complete", race["requests"][loser])
+
+
+# --- authentication ---------------------------------------------------------------------------
+
+
+@when(parsers.parse("someone lists the consultations with {credentials}"))
+def list_with_credentials(credentials: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+    headers = {
+        "no Authorization header": {},
+        'the bearer token "ys_not-a-token"': {"Authorization": "Bearer ys_not-a-token"},
+        "an empty bearer token": {"Authorization": "Bearer "},
+        "alice's token in a Basic header": {"Authorization": f"Basic {community.tokens['alice']}"},
+    }[credentials]
+    ctx["response"] = client.get("/api/instances", headers=headers)
+
+
+@when(parsers.parse('someone without a token asks for "{path}"'))
+def public_request(path: str, client: FlaskClient, ctx: dict[str, Any]) -> None:
+    ctx["response"] = client.get(path)
+
+
+@then("the response asks for a bearer token")
+def asks_for_bearer(ctx: dict[str, Any]) -> None:
+    assert ctx["response"].headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@then(parsers.parse('the response says the status is "{status}"'))
+def health_status(status: str, ctx: dict[str, Any], database_url: str) -> None:
+    body = ok(ctx["response"])
+    assert body["status"] == status
+    assert body["database"] == database_url.split(":")[0].split("+")[0]
+
+
+@then(parsers.parse('the API description documents "{path}"'))
+def documents_path(path: str, ctx: dict[str, Any]) -> None:
+    spec = ok(ctx["response"])
+    assert spec["openapi"].startswith("3.")
+    assert path in spec["paths"]
+
+
+# --- responses --------------------------------------------------------------------------------
+
+
+@then("the request succeeds")
+def request_succeeds(ctx: dict[str, Any]) -> None:
+    ok(ctx["response"])
+
+
+@then(parsers.parse("the response status is {status:d}"))
+def response_status(status: int, ctx: dict[str, Any]) -> None:
+    assert ctx["response"].status_code == status, ctx["response"].get_json()
+
+
+@then(parsers.parse('the request is refused with {status:d} "{code}"'))
+def refused(status: int, code: str, ctx: dict[str, Any]) -> None:
+    response = ctx["response"]
+    assert response.status_code == status, response.get_json()
+    error = error_of(response)
+    assert error["code"] == code
+    assert error["message"]
+
+
+@then(parsers.parse('the error message says "{text}"'))
+def message_says(text: str, ctx: dict[str, Any]) -> None:
+    assert text in error_of(ctx["response"])["message"]
+
+
+@then(parsers.parse('the error names the required role "{role}"'))
+def required_role(role: str, ctx: dict[str, Any]) -> None:
+    assert error_of(ctx["response"])["details"]["required"] == [role]
+
+
+@then(parsers.parse('the errors name exactly the fields "{fields}"'))
+def errors_name_fields(fields: str, ctx: dict[str, Any]) -> None:
+    errors = error_of(ctx["response"])["details"]["errors"]
+    assert all(e["message"] for e in errors), errors
+    assert {e["field"] for e in errors} == {f.strip() for f in fields.split(",")}, errors
