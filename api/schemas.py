@@ -170,6 +170,7 @@ class EventSchema(Schema):
     input = fields.Dict()
     state_digest = fields.String()
     error = fields.Dict(allow_none=True)
+    redacted = fields.Boolean(metadata={"description": "True when inputs private to another resident are left out."})
 
 
 class OpinionSchema(Schema):

@@ -8,6 +8,8 @@ as an event in the instance's history.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -19,6 +21,10 @@ from engine.preconditions import precondition
 from engine.unit_of_work import UnitOfWork
 
 VERDICTS = ("adopted", "partly_adopted", "not_adopted")
+PRIVATE_FIELDS = {"opinion_submitted": ("text",), "opinion_edited": ("text",), "opinion_answered": ("verdict", "reason")}
+"""What the history hides from residents about opinions that are not theirs: a resident sees
+their own opinions and the answers to them; the committee and auditors see all."""
+READ_ALL_ROLES = frozenset({"committee", "auditor"})
 MAX_OPINION_LENGTH = 5000
 MAX_REASON_LENGTH = 5000
 COLLECTS = "collects"
@@ -90,7 +96,7 @@ def get_opinion(session: Session, actor: Actor, opinion_id: int) -> Opinion:
     opinion = session.get(Opinion, opinion_id)
     if opinion is None or opinion.community_id != actor.community_id:
         raise NotFound("opinion not found")
-    if opinion.author_id != actor.member_id and not actor.roles & {"committee", "auditor"}:
+    if opinion.author_id != actor.member_id and not actor.roles & READ_ALL_ROLES:
         raise NotFound("opinion not found")
     return opinion
 
@@ -99,9 +105,20 @@ def visible_opinions(session: Session, actor: Actor, instance_id: str) -> Select
     """The query for an instance's opinions that the caller may read, oldest first."""
     instance = get_instance(session, actor, instance_id)
     query = select(Opinion).where(Opinion.instance_id == instance.id).order_by(Opinion.id)
-    if not actor.roles & {"committee", "auditor"}:
+    if not actor.roles & READ_ALL_ROLES:
         query = query.where(Opinion.author_id == actor.member_id)
     return query
+
+
+def redact(session: Session, actor: Actor, instance_id: str, event_type: str, input: dict[str, Any]) -> dict[str, Any] | None:
+    """The event input as the caller may see it in the history, or None when nothing is hidden."""
+    hidden = PRIVATE_FIELDS.get(event_type)
+    if not hidden or actor.roles & READ_ALL_ROLES:
+        return None
+    own = set(session.scalars(select(Opinion.id).where(Opinion.instance_id == instance_id, Opinion.author_id == actor.member_id)))
+    if input.get("opinion_id") in own:
+        return None
+    return {key: value for key, value in input.items() if key not in hidden}
 
 
 def _own_opinion(session: Session, actor: Actor, opinion_id: int) -> tuple[Opinion, Instance]:

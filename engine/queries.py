@@ -6,11 +6,13 @@ Nothing here deserializes a workflow: lists read the instance rows and the task 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from engine import consultation
 from engine.identity import Actor
 from engine.instances import get_instance
 from engine.models import Community, Definition, Event, HumanTask, Instance, Member
@@ -76,7 +78,30 @@ def my_tasks(session: Session, actor: Actor, page: int, page_size: int, instance
     return paginate(session, query, page, page_size)
 
 
-def events(session: Session, actor: Actor, instance_id: str, page: int, page_size: int) -> Page[Event]:
+@dataclass(frozen=True)
+class HistoryEntry:
+    """An event as one reader may see it: inputs private to someone else are left out."""
+
+    seq: int
+    type: str
+    actor_id: int | None
+    at: datetime
+    input: dict[str, Any]
+    state_digest: str
+    error: dict[str, Any] | None
+    redacted: bool
+
+
+def events(session: Session, actor: Actor, instance_id: str, page: int, page_size: int) -> Page[HistoryEntry]:
+    """An instance's history, oldest first; residents do not see others' opinions in it."""
     instance = get_instance(session, actor, instance_id)
-    query = select(Event).where(Event.instance_id == instance.id).order_by(Event.seq)
-    return paginate(session, query, page, page_size)
+    found = paginate(session, select(Event).where(Event.instance_id == instance.id).order_by(Event.seq), page, page_size)
+    return Page([_entry(session, actor, event) for event in found.items], found.total, found.page, found.page_size)
+
+
+def _entry(session: Session, actor: Actor, event: Event) -> HistoryEntry:
+    shown = consultation.redact(session, actor, event.instance_id, event.type, event.input)
+    return HistoryEntry(
+        event.seq, event.type, event.actor_id, event.at, event.input if shown is None else shown,
+        event.state_digest, event.error, shown is not None,
+    )
