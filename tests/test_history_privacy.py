@@ -12,8 +12,8 @@ from tests.helpers import Community
 def test_residents_see_only_their_own_opinions_in_the_history(deployed: Engine, community: Community, client) -> None:
     instance_id = deployed.execute(c.StartInstance("consultation"), community["chair"]).id
     with deployed.read() as session:
-        (task,) = session.get(Instance, instance_id).tasks
-    deployed.execute(c.CompleteTask(task.id, {"title": "T", "description": "D", "affected": "A",
+        (task_id,) = [task.id for task in session.get(Instance, instance_id).tasks]
+    deployed.execute(c.CompleteTask(task_id, {"title": "T", "description": "D", "affected": "A",
                                               "opinion_deadline": "2026-03-09T18:00"}), community["chair"])
     deployed.execute(c.SubmitOpinion(instance_id, "alice's private view"), community["alice"])
     deployed.execute(c.SubmitOpinion(instance_id, "bob's private view"), community["bob"])
