@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import forms, preconditions
-from engine.bpmn.parsing import ParsedProcess, called_elements, parse_process
+from engine.bpmn.parsing import BPMN_NS, ParsedProcess, called_elements, parse_process
 from engine.bpmn.sandbox import check_definition_scripts
 from engine.bpmn.workflows import canonical_json, serialize_spec
 from engine.errors import DefinitionError, NotFound
@@ -40,6 +40,7 @@ def deploy(
     """Deploy one BPMN file; a no-op when it equals the newest version of its key."""
     filename = _clean_filename(filename)
     tree, needed = called_elements(filename, source)
+    _require_deployed(session, filename, tree, needed)
     parsed = parse_process(filename, tree, _library(session, needed))
     sha256 = hashlib.sha256(source).hexdigest()
     latest = latest_version(session, parsed.key)
@@ -103,6 +104,17 @@ def list_latest(session: Session) -> list[Definition]:
 
 def spec_document(definition: Definition) -> dict[str, Any]:
     return json.loads(definition.spec)
+
+
+def _require_deployed(session: Session, filename: str, tree: Any, keys: set[str]) -> None:
+    """Refuse a file whose call activities name processes that are not deployed, naming the first such activity."""
+    missing = sorted(key for key in keys if latest_version(session, key) is None)
+    if missing:
+        ids = tree.xpath("//bpmn:callActivity[@calledElement=$key]/@id", namespaces={"bpmn": BPMN_NS}, key=missing[0])
+        raise DefinitionError(
+            f"call activities need processes that are not deployed: {', '.join(missing)}",
+            file=filename, element_id=ids[0] if ids else None,
+        )
 
 
 def _library(session: Session, keys: set[str]) -> dict[str, bytes]:

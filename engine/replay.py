@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.definitions import spec_document
+from engine.errors import YishiError
 from engine.identity import zone
 from engine.models import Event, Instance
 from engine.stepping import WORKFLOW_ACTIONS, step
@@ -24,6 +25,8 @@ class Mismatch:
     event_type: str
     recorded: str
     replayed: str
+    error: str | None = None
+    """Why the event could not be applied at all (replay stops there: what follows is unknowable)."""
 
 
 @dataclass
@@ -49,10 +52,16 @@ def replay(session: Session, instance: Instance) -> ReplayReport:
     digest = ""
     for event in events:
         if event.type in WORKFLOW_ACTIONS:
-            result = step(
-                spec_document=document, state_before=state, event_type=event.type, input=event.input,
-                now=event.at, local_tz=local_tz, instance_id=instance.id, seq=event.seq,
-            )
+            try:
+                result = step(
+                    spec_document=document, state_before=state, event_type=event.type, input=event.input,
+                    now=event.at, local_tz=local_tz, instance_id=instance.id, seq=event.seq,
+                )
+            except (YishiError, LookupError, TypeError, ValueError) as exc:  # an altered or diverged history may not apply
+                reason = exc.message if isinstance(exc, YishiError) else f"{type(exc).__name__}: {exc}"
+                report.mismatches.append(Mismatch(event.seq, event.type, event.state_digest, "", reason))
+                report.final_state_matches = False
+                return report
             state, digest = result.state, result.digest
         report.digests.append(digest)
         if digest != event.state_digest:

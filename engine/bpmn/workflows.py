@@ -19,7 +19,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.exceptions import TaskNotFoundException, WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -178,10 +178,18 @@ class OpenTaskView:
 def open_tasks(workflow: BpmnWorkflow, failure: EngineFailure | None = None) -> list[OpenTaskView]:
     """Ready user tasks, plus the task that failed (state ERROR), whatever SpiffWorkflow's state for it."""
     views = [_view(task, "READY", None) for task in workflow.get_tasks(state=TaskState.READY) if task.task_spec.manual]
-    failed = workflow.get_task_from_id(UUID(failure.task_id)) if failure and failure.task_id else None
+    failed = _task_or_none(workflow, failure.task_id) if failure and failure.task_id else None
     if failed is not None and not failed.has_state(TaskState.FINISHED_MASK):
         views = [v for v in views if v.id != failure.task_id] + [_view(failed, "ERROR", failure.message)]
     return views
+
+
+def _task_or_none(workflow: BpmnWorkflow, task_id: str) -> Task | None:
+    """The task, or None when the kept workflow never reached it (a failure while arming an event, say)."""
+    try:
+        return workflow.get_task_from_id(UUID(task_id))
+    except TaskNotFoundException:
+        return None
 
 
 def _view(task: Task, state: str, error: str | None) -> OpenTaskView:

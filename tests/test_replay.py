@@ -1,0 +1,155 @@
+"""Replay: an instance's recorded events rebuild every recorded digest, in this process or another one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from engine import commands as c
+from engine.models import Event, Instance
+from engine.replay import replay
+from engine.service import Engine
+from tests import bpmn_samples as b
+from tests.helpers import Community
+
+ROOT = Path(__file__).resolve().parent.parent
+TOPIC = {"title": "Bike shed", "description": "Where should it go?", "affected": "Buildings 2-4",
+         "opinion_deadline": "2026-03-09T18:00"}
+
+
+def ready(engine: Engine, instance_id: str) -> dict[str, str]:
+    with engine.read() as session:
+        return {t.element_id: t.id for t in session.get(Instance, instance_id).tasks if t.state == "READY"}
+
+
+def consultation(engine: Engine, community: Community, clock, *, close_early: bool) -> str:
+    """A whole consultation with opinions and answers, closed early by the chair or by its deadline."""
+    chair, tick = community["chair"], lambda: clock.advance(timedelta(hours=5, minutes=3))
+    instance_id = engine.execute(c.StartInstance("consultation"), chair).id
+    tick()
+    engine.execute(c.CompleteTask(ready(engine, instance_id)["draft_topic"], TOPIC), chair)
+    tick()
+    alice = engine.execute(c.SubmitOpinion(instance_id, "By the gate."), community["alice"])
+    bob = engine.execute(c.SubmitOpinion(instance_id, "Behind building 3."), community["bob"])
+    tick()
+    engine.execute(c.EditOpinion(bob.id, "Behind building 3, with a roof."), community["bob"])
+    carol = engine.execute(c.SubmitOpinion(instance_id, "No shed."), community["carol"])
+    engine.execute(c.WithdrawOpinion(carol.id), community["carol"])
+    if close_early:
+        engine.execute(c.CompleteTask(ready(engine, instance_id)["opinion_period"], {"reason": "Enough heard."}), chair)
+    else:
+        clock.advance(timedelta(days=8))
+        assert engine.fire_due_timers() == 1
+    tick()
+    engine.execute(c.CompleteTask(ready(engine, instance_id)["record_deliberation"], {
+        "meeting_date": "2026-03-10", "attendees": ["chair", "clerk"], "minutes": "Discussed."}), community["clerk"])
+    engine.execute(c.AnswerOpinion(alice.id, "adopted", "Convenient."), chair)
+    engine.execute(c.AnswerOpinion(bob.id, "not_adopted", "No room."), chair)
+    engine.execute(c.AnswerOpinion(bob.id, "partly_adopted", "A roof, by the gate."), chair)
+    engine.execute(c.CompleteTask(ready(engine, instance_id)["answer_opinions"], {"note": "All answered."}), chair)
+    tick()
+    engine.execute(c.CompleteTask(ready(engine, instance_id)["publish_outcome"], {"summary": "A shed by the gate."}), chair)
+    return instance_id
+
+
+def replayed(engine: Engine, instance_id: str):
+    with engine.read() as session:
+        return replay(session, session.get(Instance, instance_id))
+
+
+def recorded_digests(engine: Engine, instance_id: str) -> list[str]:
+    with engine.read() as session:
+        return list(session.scalars(select(Event.state_digest).where(Event.instance_id == instance_id).order_by(Event.seq)))
+
+
+@pytest.mark.parametrize("close_early", [True, False], ids=["closed early", "closed by its deadline"])
+def test_replaying_a_consultation_reproduces_every_digest(deployed: Engine, community: Community, clock, close_early: bool) -> None:
+    instance_id = consultation(deployed, community, clock, close_early=close_early)
+    report = replayed(deployed, instance_id)
+    assert report.ok, report.mismatches
+    assert report.digests == recorded_digests(deployed, instance_id)
+    assert report.events == 14
+
+
+def test_replaying_a_failed_and_retried_instance_reproduces_every_digest(deployed: Engine, community: Community, clock) -> None:
+    deployed.execute(c.DeployDefinition("fragile.bpmn", b.linear(
+        "fragile", b.user_task("review"), b.script_task("count", "total = len(items) + 1"), b.user_task("after"))))
+    instance_id = deployed.execute(c.StartInstance("fragile", {"items": None}), community["chair"]).id
+    clock.advance(timedelta(minutes=5))
+    deployed.execute(c.CompleteTask(ready(deployed, instance_id)["review"]), community["chair"])
+    clock.advance(timedelta(minutes=5))
+    deployed.execute(c.RetryInstance(instance_id), community["admin"])
+    with deployed.read() as session:
+        instance = session.get(Instance, instance_id)
+        assert instance.status == "error"
+        assert [e.type for e in session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.seq))] == [
+            "instance_started", "task_completed", "instance_retried"]
+    report = replayed(deployed, instance_id)
+    assert report.ok, report.mismatches
+
+
+def test_replay_in_another_process_gives_the_same_digests(deployed: Engine, community: Community, clock, database_url: str) -> None:
+    """A fresh interpreter, another server time zone and another hash seed rebuild the same bytes."""
+    instance_id = consultation(deployed, community, clock, close_early=False)
+    program = (
+        "import json, sys\n"
+        "from engine.db import Database\n"
+        "from engine.models import Instance\n"
+        "from engine.replay import replay\n"
+        "db = Database(sys.argv[1])\n"
+        "with db.session() as session:\n"
+        "    report = replay(session, session.get(Instance, sys.argv[2]))\n"
+        "print(json.dumps(report.digests))\n"
+        "db.dispose()\n"
+    )
+    env = {**os.environ, "TZ": "Pacific/Kiritimati", "PYTHONHASHSEED": "12345"}
+    done = subprocess.run([sys.executable, "-c", program, database_url, instance_id],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == recorded_digests(deployed, instance_id)
+
+
+def test_a_tampered_input_is_reported_at_its_seq(deployed: Engine, community: Community, clock) -> None:
+    instance_id = consultation(deployed, community, clock, close_early=True)
+    with deployed.read() as session:
+        events = session.scalars(select(Event).where(Event.instance_id == instance_id, Event.type == "task_completed"))
+        (closing,) = [e for e in events if e.input["data"].get("reason") == "Enough heard."]
+        seq, forged = closing.seq, {**closing.input, "data": {"reason": "The chair was bored."}}
+    with deployed.db.engine.begin() as connection:
+        connection.execute(update(Event).where(Event.instance_id == instance_id, Event.seq == seq).values(input=forged))
+
+    report = replayed(deployed, instance_id)
+    assert not report.ok
+    assert report.mismatches[0].seq == seq
+    assert report.mismatches[0].event_type == "task_completed"
+
+
+def test_a_tampered_time_is_reported_at_its_seq(deployed: Engine, community: Community, clock) -> None:
+    instance_id = consultation(deployed, community, clock, close_early=False)
+    with deployed.read() as session:
+        fired = session.scalars(select(Event).where(Event.instance_id == instance_id, Event.type == "timers_fired")).one()
+        seq, before_the_deadline = fired.seq, fired.at - timedelta(days=3)
+    with deployed.db.engine.begin() as connection:
+        connection.execute(update(Event).where(Event.instance_id == instance_id, Event.seq == seq).values(at=before_the_deadline))
+
+    report = replayed(deployed, instance_id)
+    assert not report.ok
+    assert report.mismatches[0].seq == seq  # the timer does not fire at the forged time...
+    stopped = report.mismatches[-1]  # ...so the next task completed never opened: replay stops and says why
+    assert (stopped.seq, stopped.event_type) == (seq + 1, "task_completed")
+    assert "not part of this instance" in stopped.error
+
+
+def test_a_malformed_input_is_reported_not_raised(deployed: Engine, community: Community, clock) -> None:
+    instance_id = consultation(deployed, community, clock, close_early=True)
+    with deployed.db.engine.begin() as connection:
+        connection.execute(update(Event).where(Event.instance_id == instance_id, Event.seq == 2).values(input={"nonsense": 1}))
+    report = replayed(deployed, instance_id)
+    assert [(m.seq, m.error) for m in report.mismatches] == [(2, "KeyError: 'task_id'")]
