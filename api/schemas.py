@@ -157,6 +157,11 @@ class TaskFilterSchema(PageQuery):
     instance_id = fields.String()
 
 
+class RetrySchema(StrictSchema):
+    data = fields.Dict(keys=fields.String(), load_default=dict,
+                       metadata={"description": "Corrections merged into the failed task's data before running again."})
+
+
 class MessageSchema(StrictSchema):
     message = fields.String(required=True, validate=validate.Length(min=1, max=200))
     payload = fields.Dict(keys=fields.String(), load_default=dict)

@@ -46,6 +46,7 @@ class FireDueTimers:
 @dataclass(frozen=True)
 class RetryInstance:
     instance_id: str
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

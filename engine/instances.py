@@ -80,12 +80,16 @@ def deliver_message(uow: UnitOfWork, actor: Actor, instance_id: str, message: st
     return advance(uow, instance, "message_delivered", {"message": message, "payload": payload}, actor)
 
 
-def retry(uow: UnitOfWork, actor: Actor, instance_id: str) -> Instance:
+def retry(uow: UnitOfWork, actor: Actor, instance_id: str, data: dict[str, Any]) -> Instance:
+    """Run a failed instance forward again (admins), optionally correcting the failed task's data."""
     instance = get_instance(uow.session, actor, instance_id)
     actor.require("admin")
     if instance.status != "error":
         raise Conflict(f"the instance is {instance.status}; only a failed instance can be retried")
-    return advance(uow, instance, "instance_retried", {}, actor)
+    failed_task = (instance.error or {}).get("task_id")
+    if data and failed_task is None:
+        raise Conflict("the failure is not tied to a task, so there is no task data to correct")
+    return advance(uow, instance, "instance_retried", {"task_id": failed_task, "data": data}, actor)
 
 
 def advance(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[str, Any], actor: Actor | None) -> Instance:

@@ -7,6 +7,7 @@ to the engine only through this class.
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +19,12 @@ from engine import commands as c
 from engine import consultation, definitions, identity, instances
 from engine.clock import Clock, SystemClock
 from engine.db import Database
-from engine.errors import NotFound
+from engine.errors import NotFound, YishiError
 from engine.identity import Actor
 from engine.models import Community
 from engine.unit_of_work import UnitOfWork
 
+log = logging.getLogger(__name__)
 Handler = Callable[[UnitOfWork, Actor | None, Any], Any]
 
 
@@ -52,7 +54,7 @@ class Engine:
             c.CompleteTask: lambda uow, a, cmd: instances.complete(uow, _actor(a), cmd.task_id, cmd.data),
             c.DeliverMessage: lambda uow, a, cmd: instances.deliver_message(uow, _actor(a), cmd.instance_id, cmd.message, cmd.payload),
             c.FireDueTimers: lambda uow, a, cmd: instances.fire_due_timers(uow, cmd.instance_id),
-            c.RetryInstance: lambda uow, a, cmd: instances.retry(uow, _actor(a), cmd.instance_id),
+            c.RetryInstance: lambda uow, a, cmd: instances.retry(uow, _actor(a), cmd.instance_id, cmd.data),
             c.SubmitOpinion: lambda uow, a, cmd: consultation.submit(uow, _actor(a), cmd.instance_id, cmd.text),
             c.EditOpinion: lambda uow, a, cmd: consultation.edit(uow, _actor(a), cmd.opinion_id, cmd.text),
             c.WithdrawOpinion: lambda uow, a, cmd: consultation.withdraw(uow, _actor(a), cmd.opinion_id),
@@ -81,10 +83,19 @@ class Engine:
             session.close()
 
     def fire_due_timers(self, limit: int = 500) -> int:
-        """Fire every instance's due timers, one instance per transaction; returns how many fired."""
+        """Fire every instance's due timers, one instance per transaction; returns how many fired.
+
+        One instance's trouble (a concurrent worker got there first) must not stop the sweep.
+        """
         with self.read() as session:
             due = instances.due_instance_ids(session, self.clock.now(), limit)
-        return sum(1 for instance_id in due if self.execute(c.FireDueTimers(instance_id)) is not None)
+        fired = 0
+        for instance_id in due:
+            try:
+                fired += self.execute(c.FireDueTimers(instance_id)) is not None
+            except YishiError as exc:
+                log.warning("timers of instance %s not fired: %s", instance_id, exc.message)
+        return fired
 
     def deploy_bundled(self) -> list[definitions.Deployment]:
         with UnitOfWork(self.db.sessions, self.clock) as uow:

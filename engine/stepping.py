@@ -40,8 +40,12 @@ def _start(workflow: BpmnWorkflow, input: dict[str, Any]) -> None:
     start.data.update(input.get("variables", {}))
 
 
-def _no_change(workflow: BpmnWorkflow, input: dict[str, Any]) -> None:
-    """Retrying only runs the workflow forward again."""
+def _retry(workflow: BpmnWorkflow, input: dict[str, Any]) -> None:
+    """Retrying runs the workflow forward again, after merging the admin's corrections (if any)
+    into the data of the task that failed — as an operator sets variables before a retry."""
+    if input.get("data"):
+        task = workflow.get_task_from_id(uuid.UUID(input["task_id"]))
+        task.data.update(input["data"])
 
 
 WORKFLOW_ACTIONS: dict[str, Action] = {
@@ -49,7 +53,7 @@ WORKFLOW_ACTIONS: dict[str, Action] = {
     "task_completed": lambda wf, inp: complete_task(wf, inp["task_id"], inp["data"]),
     "timers_fired": lambda wf, inp: fire_timers(wf),
     "message_delivered": lambda wf, inp: deliver_message(wf, inp["message"], inp["payload"]),
-    "instance_retried": _no_change,
+    "instance_retried": _retry,
 }
 """Event types that change the workflow, and what each does to it. Other event types record
 domain facts (an opinion submitted, answered, …) and leave the workflow's state as it was."""

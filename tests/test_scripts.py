@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.models import Instance
+from engine.replay import replay
 from tests import bpmn_samples as b
 from tests.fixtures import bearer
 from tests.helpers import Community
@@ -137,3 +139,24 @@ def test_a_failed_instance_takes_no_other_command(client, community: Community) 
     assert "ZeroDivisionError" in failed["error"]
     again = client.post(f"/api/tasks/{failed['id']}/complete", json={}, headers=bearer(community.tokens["chair"]))
     assert again.status_code == 409
+
+
+def test_an_admin_retry_can_correct_the_failed_tasks_data(client, deployed, community: Community) -> None:
+    assert deploy(client, community, "needs_x", b.linear(
+        "needs_x", b.script_task("compute", "y = x + 1"), b.user_task("after"))).status_code == 201
+    instance = start(client, community, "needs_x").json
+    assert (instance["status"], instance["error"]["element_id"]) == ("error", "compute")
+    url = f"/api/instances/{instance['id']}/retry"
+
+    bad = client.post(url, json={"data": {"x": 1}, "extra": True}, headers=bearer(community.tokens["admin"]))
+    assert bad.status_code == 422
+    fixed = client.post(url, json={"data": {"x": 41}}, headers=bearer(community.tokens["admin"]))
+    assert fixed.status_code == 200
+    assert fixed.json["status"] == "running"
+    assert [t["element_id"] for t in fixed.json["open_tasks"]] == ["after"]
+    assert fixed.json["data"]["y"] == 42
+    events = client.get(f"/api/instances/{instance['id']}/events", headers=bearer(community.tokens["admin"])).json["items"]
+    assert events[-1]["type"] == "instance_retried" and events[-1]["input"]["data"] == {"x": 41}
+    assert events[-1]["error"] is None
+    with deployed.read() as session:
+        assert replay(session, session.get(Instance, instance["id"])).ok

@@ -10,7 +10,7 @@ from api.auth import actor
 from api.resources import engine, reader
 from api.schemas import (
     EventSchema, InstanceDetailSchema, InstanceFilterSchema, InstanceSchema, MessageSchema, PageQuery,
-    StartInstanceSchema, page_of,
+    RetrySchema, StartInstanceSchema, page_of,
 )
 from engine import commands, queries
 from engine.instances import get_instance
@@ -53,10 +53,11 @@ def deliver_message(args: dict[str, Any], instance_id: str) -> Any:
 
 
 @blp.route("/<instance_id>/retry", methods=["POST"])
+@blp.arguments(RetrySchema)
 @blp.response(200, InstanceDetailSchema)
-def retry(instance_id: str) -> Any:
-    """Run a failed instance forward again (admins)."""
-    engine().execute(commands.RetryInstance(instance_id), actor())
+def retry(args: dict[str, Any], instance_id: str) -> Any:
+    """Run a failed instance forward again (admins), optionally correcting the failed task's data."""
+    engine().execute(commands.RetryInstance(instance_id, args["data"]), actor())
     return _detail(instance_id)
 
 
