@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import forms, preconditions
+from engine import forms, preconditions, services
 from engine.bpmn.parsing import BPMN_NS, ParsedProcess, called_elements, parse_process
 from engine.bpmn.sandbox import check_definition_scripts
 from engine.bpmn.workflows import canonical_json, serialize_spec
@@ -141,6 +141,9 @@ def _spec_document(parsed: ParsedProcess, filename: str, forms_dir: Path) -> dic
         condition = properties.get(preconditions.PRECONDITION_PROPERTY)
         if condition and not preconditions.known(condition):
             raise DefinitionError(f"unknown precondition {condition!r}", file=filename, element_id=task_spec.bpmn_id)
+        operation = getattr(task_spec, "operation_name", None)
+        if operation is not None and not services.known(operation):
+            raise DefinitionError(f"unknown service operation {operation!r}", file=filename, element_id=task_spec.bpmn_id)
     check_definition_scripts(parsed.task_specs(), filename)
     document = serialize_spec(parsed.spec, parsed.subprocess_specs)
     document["forms"] = form_schemas

@@ -14,11 +14,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import forms, preconditions
+from engine import forms, preconditions, services
+from engine.bpmn.service_calls import LiveCalls
 from engine.definitions import get_latest, spec_document
 from engine.errors import Conflict, NotFound, PermissionDenied
 from engine.identity import Actor, zone
 from engine.models import Community, Event, HumanTask, Instance, Timer
+from engine.services import ServiceContext
 from engine.stepping import StepResult, step
 from engine.unit_of_work import UnitOfWork
 
@@ -104,11 +106,13 @@ def advance(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[st
         local_tz=zone(instance.timezone),
         instance_id=instance.id,
         seq=seq,
+        services=LiveCalls(lambda name, params: services.run(name, ServiceContext(uow.session, instance, actor, uow.now), params)),
     )
     _write_state(uow, instance, result, seq)
     _write_tasks(uow, instance, result, seq, actor if event_type == "task_completed" else None, input.get("task_id"))
     _write_timers(instance, result)
-    _append_event(uow, instance, seq, event_type, input, actor, result.digest, result.failure and result.failure.as_dict())
+    event = _append_event(uow, instance, seq, event_type, input, actor, result.digest, result.failure and result.failure.as_dict())
+    event.services = result.service_calls or None
     return instance
 
 

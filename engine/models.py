@@ -47,7 +47,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON(none_as_null=True), list[Any]: JSON}
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON(none_as_null=True), list[Any]: JSON(none_as_null=True)}
 
 
 class Community(Base):
@@ -69,6 +69,10 @@ class Member(Base):
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     roles: Mapped[list[Any]]
+    household: Mapped[str | None] = mapped_column(String(100))
+    """The community register's household (a flat, e.g. "3-402"), for one-ballot-per-household votes."""
+    area: Mapped[str | None] = mapped_column(String(20))
+    """An owner's floor area in m², as a decimal string: the weight in owners' assemblies."""
     created_at: Mapped[datetime]
 
     community: Mapped[Community] = relationship()
@@ -191,6 +195,8 @@ class Event(Base):
     input: Mapped[dict[str, Any]]
     state_digest: Mapped[str] = mapped_column(String(64))
     error: Mapped[dict[str, Any] | None]
+    services: Mapped[list[Any] | None]
+    """Service task calls made while applying the command, with their results (fed back on replay)."""
 
     instance: Mapped[Instance] = relationship()
 

@@ -16,6 +16,7 @@ from engine.definitions import spec_document
 from engine.errors import YishiError
 from engine.identity import zone
 from engine.models import Event, Instance
+from engine.bpmn.service_calls import RecordedCalls
 from engine.stepping import WORKFLOW_ACTIONS, step
 
 
@@ -56,6 +57,7 @@ def replay(session: Session, instance: Instance) -> ReplayReport:
                 result = step(
                     spec_document=document, state_before=state, event_type=event.type, input=event.input,
                     now=event.at, local_tz=local_tz, instance_id=instance.id, seq=event.seq,
+                    services=RecordedCalls(event.services or []),
                 )
             except (YishiError, LookupError, TypeError, ValueError) as exc:  # an altered or diverged history may not apply
                 reason = exc.message if isinstance(exc, YishiError) else f"{type(exc).__name__}: {exc}"

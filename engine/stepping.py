@@ -16,6 +16,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.determinism import deterministic
+from engine.bpmn.service_calls import RecordedCalls, ServiceCalls, service_calls
 from engine.bpmn.workflows import (
     EngineFailure,
     OpenTaskView,
@@ -68,6 +69,7 @@ class StepResult:
     tasks: list[OpenTaskView]
     timers: list[TimerView]
     failure: EngineFailure | None
+    service_calls: list[dict[str, Any]]
 
 
 def step(
@@ -80,6 +82,7 @@ def step(
     local_tz: tzinfo,
     instance_id: str,
     seq: int,
+    services: ServiceCalls,
 ) -> StepResult:
     """Apply the event's action, then run the workflow forward.
 
@@ -91,19 +94,20 @@ def step(
     """
     action = WORKFLOW_ACTIONS[event_type]
     seed = (now, local_tz, uuid.UUID(instance_id), str(seq))
-    with deterministic(*seed):
+    with deterministic(*seed), service_calls(services):
         workflow = _load(spec_document, state_before)
         action(workflow, input)
         failure = run_forward(workflow)
+    calls = services.recorded
     if failure is not None:
-        with deterministic(*seed):
+        with deterministic(*seed), service_calls(RecordedCalls(calls)):
             workflow = _load(spec_document, state_before)
             action(workflow, input)
             if run_forward(workflow, stop_before=failure.task_id) is not None:
                 workflow = _load(spec_document, state_before)
                 action(workflow, input)
     with deterministic(*seed):
-        return _result(workflow, failure)
+        return _result(workflow, failure, calls)
 
 
 def _load(spec_document: dict[str, Any], state_before: str | None) -> BpmnWorkflow:
@@ -112,7 +116,7 @@ def _load(spec_document: dict[str, Any], state_before: str | None) -> BpmnWorkfl
     return restore_workflow(state_before, spec_document)
 
 
-def _result(workflow: BpmnWorkflow, failure: EngineFailure | None) -> StepResult:
+def _result(workflow: BpmnWorkflow, failure: EngineFailure | None, calls: list[dict[str, Any]]) -> StepResult:
     state = dump_state(workflow)
     if failure is not None:
         status = "error"
@@ -128,6 +132,7 @@ def _result(workflow: BpmnWorkflow, failure: EngineFailure | None) -> StepResult
         tasks=open_tasks(workflow, failure),
         timers=[] if failure else pending_timers(workflow),
         failure=failure,
+        service_calls=calls,
     )
 
 

@@ -163,3 +163,16 @@ def boundary_timer(key: str, expression: str, kind: str = "timeDuration") -> byt
         flow("to_escalate", "too_late", "escalate"), flow("escalated", "escalate", "end"),
     ]
     return definitions(_process(key, None, True, nodes, elements))
+
+
+def service_task(id: str, operation: str, result_variable: str, **params: str) -> Node:
+    """A service task calling a registered operation; each parameter value is a Python expression."""
+    parameters = "".join(
+        f'<spiffworkflow:parameter id={quoteattr(name)} type="any" value={quoteattr(value)} />' for name, value in params.items()
+    )
+    operator = (
+        f'<bpmn:extensionElements><spiffworkflow:serviceTaskOperator id={quoteattr(operation)} '
+        f'resultVariable={quoteattr(result_variable)}><spiffworkflow:parameters>{parameters}</spiffworkflow:parameters>'
+        f"</spiffworkflow:serviceTaskOperator></bpmn:extensionElements>"
+    )
+    return Node(id, f'<bpmn:serviceTask id="{id}">{operator}{{flows}}</bpmn:serviceTask>')

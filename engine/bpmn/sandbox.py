@@ -47,6 +47,7 @@ from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locati
 from SpiffWorkflow.bpmn.script_engine import BasePythonScriptEngineEnvironment, PythonScriptEngine
 from SpiffWorkflow.specs.base import TaskSpec
 
+from engine.bpmn import service_calls
 from engine.errors import DefinitionError, ScriptError
 
 STEP_BUDGET = 100_000
@@ -795,3 +796,11 @@ class SandboxScriptEngine(PythonScriptEngine):
 
     def __init__(self, environment: SandboxEnvironment | None = None) -> None:
         super().__init__(environment=environment or SandboxEnvironment())
+
+    def call_service(self, task: Any, operation_name: str, operation_params: dict[str, Any], **_: Any) -> str:
+        """Service tasks run registered operations (live) or their recorded results (replay).
+
+        Overridden rather than inherited: SpiffWorkflow's own version masks failures with a NameError.
+        """
+        params = {name: param["value"] for name, param in operation_params.items()}
+        return service_calls.call(operation_name, params)

@@ -26,7 +26,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn import determinism  # noqa: F401  (installs the deterministic hooks)
 from engine.bpmn.sandbox import SandboxScriptEngine, script_error_from
-from engine.errors import Conflict, InvalidInput, YishiError
+from engine.errors import Conflict, InvalidInput, ScriptError
 
 SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
 SCRIPT_ENGINE = SandboxScriptEngine()
@@ -96,7 +96,9 @@ def run_forward(workflow: BpmnWorkflow, stop_before: str | None = None) -> Engin
 
     With ``stop_before``, halt cleanly just before running that task: this is how a failed
     command keeps the steps that succeeded before the failing task. After a reported failure the
-    in-memory workflow may be half-advanced and must be thrown away.
+    in-memory workflow may be half-advanced and must be thrown away. Domain errors raised by a
+    service operation (invalid input, a conflict) are refusals of the command, not failures of
+    the instance: they propagate, and nothing is written.
     """
 
     def halt(task: Task) -> None:
@@ -107,7 +109,7 @@ def run_forward(workflow: BpmnWorkflow, stop_before: str | None = None) -> Engin
         workflow.do_engine_steps(will_complete_task=halt if stop_before else None)
     except _StopBefore:
         return None
-    except (WorkflowException, YishiError, RecursionError, MemoryError) as exc:
+    except (WorkflowException, ScriptError, RecursionError, MemoryError) as exc:
         return describe_failure(exc)
     return None
 
