@@ -80,6 +80,7 @@ def test_full_consultation_with_timer_and_answers(deployed: Engine, community: C
         assert instance.status == "completed"
         assert instance.data["phase"] == "closed"
         assert instance.data["summary"] == "A roofed shed by the gate."
+        assert instance.data["title"] == "Bike shed by building 3"  # data from earlier commands survives reloads
         report = replay(session, instance)
         assert report.ok, report.mismatches
         assert report.events == instance.last_seq == 13

@@ -60,10 +60,30 @@ def new_workflow(spec_document: dict[str, Any]) -> BpmnWorkflow:
 def restore_workflow(state: str, spec_document: dict[str, Any]) -> BpmnWorkflow:
     """Rebuild a workflow from its stored state and its definition's spec."""
     document = json.loads(state)
+    _parents_first(document)
+    for subprocess in document.get("subprocesses", {}).values():
+        _parents_first(subprocess)
     document.update(json.loads(canonical_json({k: spec_document[k] for k in _SPEC_KEYS})))
     workflow = SERIALIZER.from_dict(document)
     workflow.script_engine = SCRIPT_ENGINE
     return workflow
+
+
+def _parents_first(document: dict[str, Any]) -> None:
+    """Order the task mapping from the root down, as SpiffWorkflow needs when it restores.
+
+    Each task's data is stored as a delta against its parent and rebuilt from the parent's data,
+    so a parent must be restored before its children; canonical JSON sorts the mapping by id.
+    """
+    tasks = document["tasks"]
+    ordered: dict[str, Any] = {}
+    pending = [document["root"]]
+    while pending:
+        task_id = pending.pop()
+        ordered[task_id] = tasks[task_id]
+        pending.extend(reversed(tasks[task_id]["children"]))
+    ordered.update((task_id, task) for task_id, task in tasks.items() if task_id not in ordered)
+    document["tasks"] = ordered
 
 
 def dump_state(workflow: BpmnWorkflow) -> str:
