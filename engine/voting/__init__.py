@@ -1,0 +1,1 @@
+"""Counting votes: ballots, methods and decision rules, exact and recomputable by anyone."""
