@@ -9,12 +9,12 @@ from flask_smorest import Api
 
 from api import auth, errors
 from api.config import Config
-from api.resources import close_reader, communities, definitions, health, instances, opinions, tasks
+from api.resources import close_reader, communities, definitions, health, instances, opinions, tasks, votes
 from engine.clock import Clock
 from engine.db import Database
 from engine.service import Engine, EngineConfig
 
-BLUEPRINTS = (health.blp, communities.blp, definitions.blp, instances.blp, tasks.blp, opinions.blp)
+BLUEPRINTS = (health.blp, communities.blp, definitions.blp, instances.blp, tasks.blp, opinions.blp, votes.blp)
 
 
 def create_app(config: type | dict[str, Any] = Config, *, engine: Engine | None = None, clock: Clock | None = None) -> Flask:

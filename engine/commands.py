@@ -84,6 +84,31 @@ class CreateCommunity:
 class AddMember:
     name: str
     roles: list[str]
+    household: str | None = None
+    area: str | None = None
+
+
+@dataclass(frozen=True)
+class CastBallot:
+    vote_id: str
+    choice: Any
+    idempotency_key: str | None = None
+    previous_receipt: str | None = None
+
+
+@dataclass(frozen=True)
+class EnterPaperBallot:
+    vote_id: str
+    member_id: int
+    choice: Any
+
+
+@dataclass(frozen=True)
+class CorrectPaperBallot:
+    vote_id: str
+    member_id: int
+    receipt: str
+    choice: Any
 
 
 @dataclass(frozen=True)

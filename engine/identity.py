@@ -8,6 +8,7 @@ answers "not found" for another community's things, so their existence does not 
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal, InvalidOperation
 import re
 import secrets
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from engine.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from engine.models import ApiToken, Community, Member
 
-ROLES = ("committee", "resident", "auditor", "provider", "admin")
+ROLES = ("committee", "resident", "owner", "auditor", "provider", "admin")
 TOKEN_PREFIX = "ys_"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
@@ -81,14 +82,20 @@ def create_community(session: Session, slug: str, name: str, timezone: str, now:
     return community
 
 
-def add_member(session: Session, community: Community, name: str, roles: list[str], now: datetime) -> Member:
+def add_member(
+    session: Session, community: Community, name: str, roles: list[str], now: datetime,
+    household: str | None = None, area: str | None = None,
+) -> Member:
     unknown = sorted(set(roles) - set(ROLES))
     if unknown or not roles:
         raise InvalidInput(
             f"roles must be some of {', '.join(ROLES)}",
             errors=[{"field": "roles", "message": f"unknown roles: {', '.join(unknown)}" if unknown else "at least one role"}],
         )
-    member = Member(community_id=community.id, name=name, roles=sorted(set(roles)), created_at=now)
+    if area is not None:
+        _check_area(area)
+    member = Member(community_id=community.id, name=name, roles=sorted(set(roles)), household=household, area=area,
+                    created_at=now)
     session.add(member)
     session.flush()
     return member
@@ -107,3 +114,14 @@ def get_member(session: Session, actor: Actor, member_id: int) -> Member:
     if member is None or member.community_id != actor.community_id:
         raise NotFound("member not found")
     return member
+
+
+def _check_area(area: str) -> None:
+    """An owner's area is a positive decimal of m², kept as text so that no float ever rounds it."""
+    try:
+        valid = Decimal(area) > 0 and Decimal(area).as_tuple().exponent >= -4
+    except InvalidOperation:
+        valid = False
+    if not valid:
+        raise InvalidInput("area must be a positive decimal number of m², e.g. \"86.35\"",
+                           errors=[{"field": "area", "message": "not a positive decimal"}])

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine import forms, preconditions, services
@@ -78,6 +78,11 @@ def fire_due_timers(uow: UnitOfWork, instance_id: str) -> Instance | None:
 def deliver_message(uow: UnitOfWork, actor: Actor, instance_id: str, message: str, payload: dict[str, Any]) -> Instance:
     instance = get_instance(uow.session, actor, instance_id)
     actor.require("committee", "admin")
+    return deliver(uow, instance, message, payload, actor)
+
+
+def deliver(uow: UnitOfWork, instance: Instance, message: str, payload: dict[str, Any], actor: Actor | None) -> Instance:
+    """Deliver a message to a running instance; also used by the engine itself (actor None)."""
     _require_running(instance)
     return advance(uow, instance, "message_delivered", {"message": message, "payload": payload}, actor)
 
@@ -117,10 +122,20 @@ def advance(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[st
 
 
 def record(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[str, Any], actor: Actor | None) -> Event:
-    """Record a domain event (an opinion, an answer, …) that leaves the workflow as it is."""
-    seq = instance.last_seq + 1
-    instance.last_seq = seq
-    instance.updated_at = uow.now
+    """Record a domain event (an opinion, a ballot, …) that leaves the workflow as it is.
+
+    Its sequence number comes from one atomic UPDATE, not through the instance's version check:
+    domain events (ballots above all) arrive concurrently and must queue, not fail. A workflow
+    command racing with them still loses cleanly, on the event's unique (instance, seq).
+    """
+    seq = uow.session.execute(
+        update(Instance)
+        .where(Instance.id == instance.id)
+        .values(last_seq=Instance.last_seq + 1, updated_at=uow.now)
+        .returning(Instance.last_seq)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    uow.session.expire(instance, ["last_seq", "updated_at"])
     return _append_event(uow, instance, seq, event_type, input, actor, instance.state_digest, None)
 
 

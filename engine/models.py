@@ -222,3 +222,84 @@ class Opinion(Base):
     answered_at: Mapped[datetime | None]
 
     author: Mapped[Member] = relationship(foreign_keys=[author_id])
+
+
+class Vote(Base):
+    """One vote run by a vote process instance: its configuration, frozen electorate size and result."""
+
+    __tablename__ = "votes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    question: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(String(20))
+    options: Mapped[list[Any]]
+    rule: Mapped[dict[str, Any]]
+    secret: Mapped[bool]
+    basis: Mapped[str] = mapped_column(String(20))
+    weighted: Mapped[bool]
+    close_when_all_voted: Mapped[bool]
+    deadline: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(10))
+    eligible_heads: Mapped[int]
+    eligible_weight: Mapped[str] = mapped_column(String(40))
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    result: Mapped[dict[str, Any] | None]
+    board_root: Mapped[str | None] = mapped_column(String(64))
+
+
+class ElectorateEntry(Base):
+    """A voter (a member, or a household) in a vote's electorate, frozen when the vote opens."""
+
+    __tablename__ = "electorate"
+
+    vote_id: Mapped[str] = mapped_column(ForeignKey("votes.id"), primary_key=True)
+    voter_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200))
+    weight: Mapped[str] = mapped_column(String(40))
+
+
+class Participation(Base):
+    """Who has voted, and how: kept apart from the ballots so that a secret ballot names nobody.
+
+    The primary key makes a second ballot for the same voter (or household) impossible, whatever
+    the channel and however concurrent the requests. ``idempotency_hash`` and ``sealed_receipt``
+    let a retried request get its receipt back: the receipt is sealed with a pad derived from the
+    client's idempotency key, which is stored only as a hash.
+    """
+
+    __tablename__ = "participations"
+    __table_args__ = (UniqueConstraint("vote_id", "idempotency_hash"),)
+
+    vote_id: Mapped[str] = mapped_column(ForeignKey("votes.id"), primary_key=True)
+    voter_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    channel: Mapped[str] = mapped_column(String(10))
+    teller_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    cast_at: Mapped[datetime]
+    changes: Mapped[int]
+    idempotency_hash: Mapped[str | None] = mapped_column(String(64))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    sealed_receipt: Mapped[str | None] = mapped_column(String(128))
+
+
+class Ballot(Base):
+    """A counted ballot: its choice, its weight and its receipt's fingerprint.
+
+    No time, no sequence and, in a secret vote, no voter: the id is random, and SQLite keeps the
+    table without a rowid, so neither the row's id nor its place reveals when it was cast.
+    """
+
+    __tablename__ = "ballots"
+    __table_args__ = (UniqueConstraint("vote_id", "fingerprint"), {"sqlite_with_rowid": False})
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    vote_id: Mapped[str] = mapped_column(ForeignKey("votes.id"), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    choice: Mapped[Any] = mapped_column(JSON)
+    weight: Mapped[str] = mapped_column(String(40))
+    voter_key: Mapped[str | None] = mapped_column(String(120))
+    """Only in public votes, where who voted what is visible to the community."""

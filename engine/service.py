@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 from sqlalchemy.orm import Session
 
 from engine import commands as c
-from engine import consultation, definitions, identity, instances
+from engine import consultation, definitions, identity, instances, votes
 from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.errors import NotFound, YishiError
@@ -61,6 +61,11 @@ class Engine:
             c.AnswerOpinion: lambda uow, a, cmd: consultation.answer(uow, _actor(a), cmd.opinion_id, cmd.verdict, cmd.reason),
             c.CreateCommunity: lambda uow, a, cmd: identity.create_community(uow.session, cmd.slug, cmd.name, cmd.timezone, uow.now),
             c.AddMember: self._add_member,
+            c.CastBallot: lambda uow, a, cmd: votes.cast(
+                uow, _actor(a), cmd.vote_id, cmd.choice, idempotency_key=cmd.idempotency_key, previous_receipt=cmd.previous_receipt),
+            c.EnterPaperBallot: lambda uow, a, cmd: votes.enter_paper(uow, _actor(a), cmd.vote_id, cmd.member_id, cmd.choice),
+            c.CorrectPaperBallot: lambda uow, a, cmd: votes.correct_paper(
+                uow, _actor(a), cmd.vote_id, cmd.member_id, cmd.receipt, cmd.choice),
             c.IssueToken: self._issue_token,
         }
 
@@ -116,7 +121,7 @@ class Engine:
         if community is None:
             raise NotFound("community not found")
         _actor(actor).require("admin")
-        return identity.add_member(uow.session, community, cmd.name, cmd.roles, uow.now)
+        return identity.add_member(uow.session, community, cmd.name, cmd.roles, uow.now, cmd.household, cmd.area)
 
     def _issue_token(self, uow: UnitOfWork, actor: Actor | None, cmd: c.IssueToken) -> str:
         _actor(actor).require("admin")

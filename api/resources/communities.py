@@ -54,7 +54,7 @@ def list_members(args: dict[str, Any], community_id: int) -> Any:
 def add_member(args: dict[str, Any], community_id: int) -> Any:
     """Add a member (admins only); the response carries their first API token, shown once."""
     _own(community_id)
-    member = engine().execute(commands.AddMember(args["name"], args["roles"]), actor())
+    member = engine().execute(commands.AddMember(args["name"], args["roles"], args["household"], args["area"]), actor())
     token = engine().execute(commands.IssueToken(member.id, "initial"), actor())
     return {**MemberSchema().dump(member), "token": token}
 

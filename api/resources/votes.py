@@ -1,0 +1,125 @@
+"""Votes: configuration, electorate, casting with receipts, paper ballots, turnout, result and board."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from api.auth import actor
+from api.resources import engine, reader
+from api.schemas import (
+    CastSchema, ElectorateEntrySchema, IdempotencyHeader, PageQuery, PaperBallotSchema, PaperCorrectionSchema,
+    ParticipationSchema, PublicBallotSchema, ReceiptCheckResultSchema, ReceiptCheckSchema, ReceiptSchema,
+    TurnoutSchema, VoteSchema, page_of,
+)
+from engine import commands, votes
+from engine.models import ElectorateEntry
+from engine.queries import paginate
+
+blp = Blueprint("votes", __name__, url_prefix="/api", description="Votes, ballots, receipts and bulletin boards")
+
+
+@blp.route("/instances/<instance_id>/votes")
+@blp.response(200, VoteSchema(many=True))
+def of_instance(instance_id: str) -> Any:
+    """The votes a process instance has opened."""
+    return votes.votes_of(reader(), actor(), instance_id)
+
+
+@blp.route("/votes/<vote_id>")
+@blp.response(200, VoteSchema)
+def get(vote_id: str) -> Any:
+    return votes.get_vote(reader(), actor(), vote_id)
+
+
+@blp.route("/votes/<vote_id>/electorate")
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, page_of(ElectorateEntrySchema, "ElectoratePage"))
+def electorate(args: dict[str, Any], vote_id: str) -> Any:
+    """The electorate frozen when the vote opened, with weights."""
+    session = reader()
+    vote = votes.get_vote(session, actor(), vote_id)
+    query = select(ElectorateEntry).where(ElectorateEntry.vote_id == vote.id).order_by(ElectorateEntry.voter_key)
+    return paginate(session, query, args["page"], args["page_size"])
+
+
+@blp.route("/votes/<vote_id>/ballots", methods=["POST"])
+@blp.arguments(IdempotencyHeader, location="headers")
+@blp.arguments(CastSchema)
+@blp.response(201, ReceiptSchema)
+def cast(headers: dict[str, Any], args: dict[str, Any], vote_id: str) -> Any:
+    """Cast your ballot, or change it until the close (in a secret vote, send your last receipt).
+
+    Send an `Idempotency-Key` header (a UUID) to retry safely: the same key gets the same receipt.
+    """
+    return engine().execute(
+        commands.CastBallot(vote_id, args["choice"], headers["idempotency_key"], args["receipt"]), actor())
+
+
+@blp.route("/votes/<vote_id>/ballots")
+@blp.response(200, PublicBallotSchema(many=True))
+def public_ballots(vote_id: str) -> Any:
+    """Who voted what — in a public vote only."""
+    session = reader()
+    return votes.public_ballots(session, votes.get_vote(session, actor(), vote_id))
+
+
+@blp.route("/votes/<vote_id>/me")
+@blp.response(200, ParticipationSchema)
+def me(vote_id: str) -> Any:
+    """Whether I may vote, and whether (and how) I have."""
+    session = reader()
+    return votes.my_participation(session, actor(), votes.get_vote(session, actor(), vote_id))
+
+
+@blp.route("/votes/<vote_id>/receipts/check", methods=["POST"])
+@blp.arguments(ReceiptCheckSchema)
+@blp.response(200, ReceiptCheckResultSchema)
+def check_receipt(args: dict[str, Any], vote_id: str) -> Any:
+    """Check that the ballot behind a receipt is counted as cast (posted, so receipts stay out of URLs)."""
+    session = reader()
+    return votes.check_receipt(session, votes.get_vote(session, actor(), vote_id), args["receipt"])
+
+
+@blp.route("/votes/<vote_id>/paper-ballots", methods=["POST"])
+@blp.arguments(PaperBallotSchema)
+@blp.response(201, ReceiptSchema)
+def enter_paper(args: dict[str, Any], vote_id: str) -> Any:
+    """A committee teller enters a named voter's paper ballot; hand the receipt to the voter."""
+    return engine().execute(commands.EnterPaperBallot(vote_id, args["member_id"], args["choice"]), actor())
+
+
+@blp.route("/votes/<vote_id>/paper-ballots/<int:member_id>", methods=["PUT"])
+@blp.arguments(PaperCorrectionSchema)
+@blp.response(200, ReceiptSchema)
+def correct_paper(args: dict[str, Any], vote_id: str, member_id: int) -> Any:
+    """A teller corrects a paper ballot (with its receipt); recorded with who corrected it."""
+    return engine().execute(commands.CorrectPaperBallot(vote_id, member_id, args["receipt"], args["choice"]), actor())
+
+
+@blp.route("/votes/<vote_id>/turnout")
+@blp.response(200, TurnoutSchema)
+def turnout(vote_id: str) -> Any:
+    """Live turnout: counts only, never a running tally."""
+    session = reader()
+    return votes.turnout(session, votes.get_vote(session, actor(), vote_id))
+
+
+@blp.route("/votes/<vote_id>/result")
+@blp.response(200)
+def result(vote_id: str) -> Any:
+    """The published result, with the rule's explanation in words (after the close)."""
+    return votes.result(votes.get_vote(reader(), actor(), vote_id))
+
+
+@blp.route("/votes/<vote_id>/board")
+@blp.response(200)
+def bulletin_board(vote_id: str) -> Any:
+    """Every counted ballot (choice and receipt fingerprint, no identity), the Merkle root, and the result.
+
+    Save it and run `yishi tally --verify board.json` to recount it yourself.
+    """
+    session = reader()
+    return votes.bulletin_board(session, votes.get_vote(session, actor(), vote_id))

@@ -1,0 +1,440 @@
+"""Votes (表决): electorates frozen from the community register, ballots kept apart from who
+cast them, receipts, paper ballots entered by tellers, and the bulletin board.
+
+The vote process (``processes/vote.bpmn``) calls two service operations registered here:
+``vote.open`` freezes the electorate and opens the ballot box, ``vote.close`` seals it and
+publishes the tally. Casting a ballot is a domain command: rows of its own, never task data, so
+its cost does not grow with the electorate, and an event in the instance's history that — in a
+secret vote — says who voted but never what.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from engine.identity import Actor, zone
+from engine.instances import deliver, get_instance, record
+from engine.models import Ballot, ElectorateEntry, Instance, Member, Participation, Vote
+from engine.services import ServiceContext, operation
+from engine.unit_of_work import UnitOfWork
+from engine.voting import board
+from engine.voting.ballots import validate_choice
+from engine.voting.tally import tally
+
+BASES = {"residents": "residents", "households": "households", "owners": "owners"}
+TELLER_ROLES = ("committee",)
+ALL_VOTED_MESSAGE = "all_voted"
+MIN_IDEMPOTENCY_KEY = 16
+
+
+# ---- opening and closing: the service operations of the vote process -------------------------
+
+@operation("vote.open")
+def open_vote(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Freeze the electorate from the register and open the ballot box."""
+    config = _read_config(params.get("config"), context)
+    entries = _register(context.session, context.instance.community_id, config["electorate"])
+    if not entries:
+        raise InvalidInput(f"nobody in the register can vote as {config['electorate']}",
+                           errors=[{"field": "vote.electorate", "message": "empty electorate"}])
+    vote = Vote(
+        id=str(uuid.uuid4()), instance_id=context.instance.id, community_id=context.instance.community_id,
+        title=config["title"], question=config["question"], method=config["method"], options=config["options"],
+        rule=config["rule"], secret=config["secret"], basis=config["electorate"], weighted=config["electorate"] == "owners",
+        close_when_all_voted=config.get("close_when_all_voted", False), deadline=config["deadline"], status="open",
+        eligible_heads=len(entries), eligible_weight=str(sum(Decimal(e["weight"]) for e in entries)),
+        opened_at=context.now,
+    )
+    tally([], tally_config(vote), electorate_summary(vote))  # refuses a bad rule now, not at the close
+    context.session.add(vote)
+    context.session.flush()
+    context.session.execute(insert(ElectorateEntry), [{"vote_id": vote.id, **entry} for entry in entries])
+    return {"vote_id": vote.id, "deadline": vote.deadline.isoformat(), "eligible": vote.eligible_heads}
+
+
+@operation("vote.close")
+def close_vote(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Seal the ballot box, tally it, and publish the result and the bulletin board's root."""
+    vote = context.session.get(Vote, params.get("vote_id"))
+    if vote is None or vote.instance_id != context.instance.id:
+        raise InvalidInput("the vote to close is not this instance's")
+    if vote.status == "open":
+        entries = _board_entries(context.session, vote)
+        vote.result = tally([_countable(e) for e in entries], tally_config(vote), electorate_summary(vote))
+        vote.board_root = board.merkle_root(entries)
+        vote.status, vote.closed_at = "closed", context.now
+    return summary(vote)
+
+
+def summary(vote: Vote) -> dict[str, Any]:
+    """What the process (and a calling process) gets back: small, enough to branch on."""
+    result = vote.result or {}
+    return {"vote_id": vote.id, "outcome": result.get("outcome"), "winner": result.get("winner"),
+            "board_root": vote.board_root, "explanation": result.get("explanation", [])}
+
+
+def tally_config(vote: Vote) -> dict[str, Any]:
+    config: dict[str, Any] = {"method": vote.method, "seed": vote.id, "rule": vote.rule}
+    if vote.method != "yes_no_abstain":
+        config["options"] = [option["id"] for option in vote.options]
+    return config
+
+
+def electorate_summary(vote: Vote) -> dict[str, Any]:
+    summary = {"heads": vote.eligible_heads, "heads_label": vote.basis}
+    if vote.weighted:
+        summary |= {"weight": vote.eligible_weight, "weight_unit": "m²"}
+    return summary
+
+
+def _read_config(config: Any, context: ServiceContext) -> dict[str, Any]:
+    if not isinstance(config, dict):
+        raise InvalidInput("the vote's configuration is missing", errors=[{"field": "vote", "message": "required"}])
+    missing = [k for k in ("title", "question", "method", "rule", "secret", "electorate", "deadline") if k not in config]
+    if missing:
+        raise InvalidInput(f"the vote's configuration lacks {', '.join(missing)}",
+                           errors=[{"field": f"vote.{k}", "message": "required"} for k in missing])
+    if config["electorate"] not in BASES:
+        raise InvalidInput("electorate must be residents, households or owners",
+                           errors=[{"field": "vote.electorate", "message": "unknown electorate"}])
+    deadline = _deadline(config["deadline"], context)
+    return {**config, "options": config.get("options") or [], "deadline": deadline}
+
+
+def _deadline(value: Any, context: ServiceContext) -> datetime:
+    try:
+        deadline = datetime.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput("the deadline is not an ISO 8601 date and time",
+                           errors=[{"field": "vote.deadline", "message": "not a date and time"}]) from exc
+    if deadline.tzinfo is None:
+        deadline = deadline.replace(tzinfo=zone(context.instance.timezone))
+    if deadline <= context.now:
+        raise InvalidInput("the deadline must lie in the future", errors=[{"field": "vote.deadline", "message": "in the past"}])
+    return deadline
+
+
+def _register(session: Session, community_id: int, basis: str) -> list[dict[str, str]]:
+    """The electorate as the register stands now: members, households or owners, with weights."""
+    rows = session.execute(
+        select(Member.id, Member.name, Member.roles, Member.household, Member.area).where(Member.community_id == community_id)
+    ).all()
+    if basis == "residents":
+        return [{"voter_key": f"m:{r.id}", "label": r.name, "weight": "1"} for r in rows if "resident" in r.roles]
+    if basis == "households":
+        households = sorted({r.household for r in rows if "resident" in r.roles and r.household})
+        return [{"voter_key": f"h:{h}", "label": h, "weight": "1"} for h in households]
+    owners = [r for r in rows if "owner" in r.roles]
+    unmeasured = [r.name for r in owners if not _area(r.area)]
+    if unmeasured:
+        raise InvalidInput(f"owners without a floor area in the register: {', '.join(unmeasured[:5])}",
+                           errors=[{"field": "vote.electorate", "message": "every owner needs an area"}])
+    return [{"voter_key": f"m:{r.id}", "label": r.name, "weight": r.area} for r in owners]
+
+
+def _area(value: str | None) -> bool:
+    try:
+        return value is not None and Decimal(value) > 0
+    except InvalidOperation:
+        return False
+
+
+# ---- casting ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Receipt:
+    """Given to the voter once. Its fingerprint appears on the bulletin board after the close."""
+
+    vote_id: str
+    receipt: str
+    fingerprint: str
+    changed: bool
+
+
+def cast(uow: UnitOfWork, actor: Actor, vote_id: str, choice: Any, *,
+         idempotency_key: str | None = None, previous_receipt: str | None = None) -> Receipt:
+    """Cast (or change) the caller's ballot; a retried request with the same key gets the same receipt."""
+    vote = get_vote(uow.session, actor, vote_id)
+    _require_open(vote, uow.now)
+    voter_key = voter_key_of(uow.session, vote, actor)
+    validate_choice(vote.method, choice, [o["id"] for o in vote.options])
+    request_hash = _digest("request", repr((choice, previous_receipt)))
+    if idempotency_key is not None:
+        replayed = _replayed(uow.session, vote, idempotency_key, request_hash)
+        if replayed is not None:
+            return replayed
+    participation = uow.session.get(Participation, (vote.id, voter_key))
+    if participation is None:
+        return _first_ballot(uow, actor, vote, voter_key, choice, "online", None, idempotency_key, request_hash)
+    return _changed_ballot(uow, actor, vote, participation, choice, previous_receipt, idempotency_key, request_hash)
+
+
+def enter_paper(uow: UnitOfWork, teller: Actor, vote_id: str, member_id: int, choice: Any) -> Receipt:
+    """A teller enters a named voter's paper ballot; the receipt goes back to the voter on paper."""
+    teller.require(*TELLER_ROLES)
+    vote = get_vote(uow.session, teller, vote_id)
+    _require_open(vote, uow.now)
+    voter = _member(uow.session, teller, member_id)
+    voter_key = voter_key_of(uow.session, vote, voter)
+    validate_choice(vote.method, choice, [o["id"] for o in vote.options])
+    if uow.session.get(Participation, (vote.id, voter_key)) is not None:
+        raise Conflict("this voter has already voted (online or on paper); correct the paper ballot instead")
+    return _first_ballot(uow, teller, vote, voter_key, choice, "paper", voter, None, None)
+
+
+def correct_paper(uow: UnitOfWork, teller: Actor, vote_id: str, member_id: int, receipt: str, choice: Any) -> Receipt:
+    """A teller corrects a paper ballot they (or another teller) entered; recorded with who did it."""
+    teller.require(*TELLER_ROLES)
+    vote = get_vote(uow.session, teller, vote_id)
+    _require_open(vote, uow.now)
+    voter = _member(uow.session, teller, member_id)
+    participation = uow.session.get(Participation, (vote.id, voter_key_of(uow.session, vote, voter)))
+    if participation is None or participation.channel != "paper":
+        raise Conflict("there is no paper ballot of this voter to correct")
+    validate_choice(vote.method, choice, [o["id"] for o in vote.options])
+    ballot = _ballot_to_change(uow.session, vote, participation, receipt)
+    fresh = _reissue(uow, ballot, vote, choice)
+    participation.changes += 1
+    participation.teller_id = teller.member_id
+    _record(uow, vote, "paper_ballot_corrected", teller, {"voter_id": voter.member_id}, choice)
+    return Receipt(vote.id, fresh, ballot.fingerprint, True)
+
+
+def _first_ballot(uow: UnitOfWork, actor: Actor, vote: Vote, voter_key: str, choice: Any, channel: str,
+                  voter: Actor | None, idempotency_key: str | None, request_hash: str | None) -> Receipt:
+    receipt = _new_receipt()
+    weight = uow.session.scalar(select(ElectorateEntry.weight).where(
+        ElectorateEntry.vote_id == vote.id, ElectorateEntry.voter_key == voter_key))
+    fingerprint = board.fingerprint(vote.id, receipt)
+    uow.session.add(Participation(
+        vote_id=vote.id, voter_key=voter_key, member_id=(voter or actor).member_id, channel=channel,
+        teller_id=actor.member_id if voter else None, cast_at=uow.now, changes=0,
+        **_idempotency(vote, idempotency_key, request_hash, receipt),
+    ))
+    uow.session.add(Ballot(id=secrets.token_hex(16), vote_id=vote.id, fingerprint=fingerprint, choice=choice,
+                           weight=weight, voter_key=None if vote.secret else voter_key))
+    try:
+        uow.session.flush()
+    except IntegrityError as exc:
+        raise Conflict("this voter has already voted") from exc
+    if voter is None:
+        _record(uow, vote, "ballot_cast", actor, {"channel": "online"}, choice)
+    else:
+        _record(uow, vote, "paper_ballot_entered", actor, {"voter_id": voter.member_id}, choice)
+    _close_if_everyone_voted(uow, vote)
+    return Receipt(vote.id, receipt, fingerprint, False)
+
+
+def _changed_ballot(uow: UnitOfWork, actor: Actor, vote: Vote, participation: Participation, choice: Any,
+                    previous_receipt: str | None, idempotency_key: str | None, request_hash: str) -> Receipt:
+    if participation.channel == "paper":
+        raise Conflict("your ballot was entered on paper by a teller; ask a teller to correct it")
+    ballot = _ballot_to_change(uow.session, vote, participation, previous_receipt)
+    receipt = _reissue(uow, ballot, vote, choice)
+    participation.changes += 1
+    for key, value in _idempotency(vote, idempotency_key, request_hash, receipt).items():
+        setattr(participation, key, value)
+    _record(uow, vote, "ballot_changed", actor, {"channel": "online"}, choice)
+    return Receipt(vote.id, receipt, ballot.fingerprint, True)
+
+
+def _ballot_to_change(session: Session, vote: Vote, participation: Participation, receipt: str | None) -> Ballot:
+    """In a secret vote only the last receipt finds the ballot: nothing stored leads from the voter to it."""
+    if vote.secret:
+        if not receipt:
+            raise Conflict("you have already voted; to change your ballot, send the receipt of your last ballot")
+        found = session.scalar(select(Ballot).where(Ballot.vote_id == vote.id, Ballot.fingerprint == board.fingerprint(vote.id, receipt)))
+        if found is None:
+            raise Conflict("that receipt is not the one of a ballot in this vote (only the latest receipt counts)")
+        return found
+    found = session.scalar(select(Ballot).where(Ballot.vote_id == vote.id, Ballot.voter_key == participation.voter_key))
+    if found is None:
+        raise NotFound("ballot not found")
+    return found
+
+
+def _reissue(uow: UnitOfWork, ballot: Ballot, vote: Vote, choice: Any) -> str:
+    receipt = _new_receipt()
+    ballot.choice = choice
+    ballot.fingerprint = board.fingerprint(vote.id, receipt)
+    return receipt
+
+
+def _record(uow: UnitOfWork, vote: Vote, event_type: str, actor: Actor, details: dict[str, Any], choice: Any) -> None:
+    """The history says who voted (and when) — and what, only in a public vote."""
+    input = {"vote_id": vote.id, **details}
+    if not vote.secret:
+        input["choice"] = choice
+    record(uow, uow.session.get(Instance, vote.instance_id), event_type, input, actor)
+
+
+def _close_if_everyone_voted(uow: UnitOfWork, vote: Vote) -> None:
+    if not vote.close_when_all_voted:
+        return
+    voted = uow.session.scalar(select(func.count()).select_from(Participation).where(Participation.vote_id == vote.id))
+    if voted == vote.eligible_heads:
+        instance = uow.session.get(Instance, vote.instance_id)
+        uow.session.refresh(instance)
+        deliver(uow, instance, ALL_VOTED_MESSAGE, {}, None)
+
+
+def _require_open(vote: Vote, now: datetime) -> None:
+    if vote.status != "open" or now >= vote.deadline:
+        raise Conflict("the vote is closed")
+
+
+def _new_receipt() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _digest(kind: str, value: str) -> str:
+    return hashlib.sha256(f"yishi-{kind}|{value}".encode()).hexdigest()
+
+
+def _idempotency(vote: Vote, key: str | None, request_hash: str | None, receipt: str) -> dict[str, Any]:
+    """Seal the receipt with a pad only the client's idempotency key can rebuild."""
+    if key is None:
+        return {"idempotency_hash": None, "request_hash": None, "sealed_receipt": None}
+    if len(key) < MIN_IDEMPOTENCY_KEY:
+        raise InvalidInput(f"an idempotency key needs at least {MIN_IDEMPOTENCY_KEY} characters (use a UUID)",
+                           errors=[{"field": "Idempotency-Key", "message": "too short"}])
+    return {"idempotency_hash": _digest("idempotency", f"{vote.id}|{key}"), "request_hash": request_hash,
+            "sealed_receipt": _xor(receipt.encode(), _pad(vote, key)).hex()}
+
+
+def _replayed(session: Session, vote: Vote, key: str, request_hash: str) -> Receipt | None:
+    earlier = session.scalar(select(Participation).where(
+        Participation.vote_id == vote.id, Participation.idempotency_hash == _digest("idempotency", f"{vote.id}|{key}")))
+    if earlier is None:
+        return None
+    if earlier.request_hash != request_hash:
+        raise Conflict("this idempotency key was used for a different ballot")
+    receipt = _xor(bytes.fromhex(earlier.sealed_receipt), _pad(vote, key)).decode()
+    return Receipt(vote.id, receipt, board.fingerprint(vote.id, receipt), earlier.changes > 0)
+
+
+def _pad(vote: Vote, key: str) -> bytes:
+    return hashlib.sha256(f"yishi-seal|{vote.id}|{key}".encode()).digest()
+
+
+def _xor(data: bytes, pad: bytes) -> bytes:
+    return bytes(a ^ b for a, b in zip(data, pad, strict=True))
+
+
+# ---- who may vote ----------------------------------------------------------------------------
+
+def voter_key_of(session: Session, vote: Vote, actor: Actor) -> str:
+    """The caller's place in the electorate (themselves, or their household); 403 when they have none."""
+    if vote.basis == "households":
+        household = session.scalar(select(Member.household).where(Member.id == actor.member_id))
+        key = f"h:{household}" if household and "resident" in actor.roles else None
+    else:
+        key = f"m:{actor.member_id}"
+    if key is None or session.get(ElectorateEntry, (vote.id, key)) is None:
+        raise PermissionDenied("you are not in this vote's electorate")
+    return key
+
+
+def _member(session: Session, teller: Actor, member_id: int) -> Actor:
+    from engine.identity import actor_for, get_member
+
+    return actor_for(get_member(session, teller, member_id))
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+def get_vote(session: Session, actor: Actor, vote_id: str) -> Vote:
+    vote = session.get(Vote, vote_id)
+    if vote is None or vote.community_id != actor.community_id:
+        raise NotFound("vote not found")
+    return vote
+
+
+def votes_of(session: Session, actor: Actor, instance_id: str) -> list[Vote]:
+    instance = get_instance(session, actor, instance_id)
+    return list(session.scalars(select(Vote).where(Vote.instance_id == instance.id).order_by(Vote.opened_at)))
+
+
+def turnout(session: Session, vote: Vote) -> dict[str, Any]:
+    """Live counts of who has voted — never what, in a secret vote."""
+    rows = session.execute(
+        select(Participation.channel, func.count(), ElectorateEntry.weight)
+        .join(ElectorateEntry, (ElectorateEntry.vote_id == Participation.vote_id) & (ElectorateEntry.voter_key == Participation.voter_key))
+        .where(Participation.vote_id == vote.id).group_by(Participation.channel, ElectorateEntry.weight)
+    ).all()
+    by_channel: dict[str, int] = {}
+    weight = Decimal(0)
+    for channel, count, entry_weight in rows:
+        by_channel[channel] = by_channel.get(channel, 0) + count
+        weight += Decimal(entry_weight) * count
+    cast = sum(by_channel.values())
+    return {"vote_id": vote.id, "status": vote.status, "eligible": vote.eligible_heads, "cast": cast,
+            "by_channel": by_channel, "eligible_weight": vote.eligible_weight if vote.weighted else None,
+            "cast_weight": str(weight) if vote.weighted else None}
+
+
+def result(vote: Vote) -> dict[str, Any]:
+    if vote.status != "closed":
+        raise Conflict("the result is sealed until the vote closes; only the turnout is live")
+    assert vote.result is not None
+    return vote.result
+
+
+def bulletin_board(session: Session, vote: Vote) -> dict[str, Any]:
+    if vote.status != "closed":
+        raise Conflict("the bulletin board is published when the vote closes")
+    entries = _board_entries(session, vote)
+    assert vote.result is not None
+    return board.document(tally_config(vote), electorate_summary(vote), entries, vote.result)
+
+
+def check_receipt(session: Session, vote: Vote, receipt: str) -> dict[str, Any]:
+    """Was the ballot behind this receipt counted, and as what? (Only the receipt's holder can ask.)"""
+    fingerprint = board.fingerprint(vote.id, receipt)
+    ballot = session.scalar(select(Ballot).where(Ballot.vote_id == vote.id, Ballot.fingerprint == fingerprint))
+    return {"fingerprint": fingerprint, "found": ballot is not None, "choice": ballot.choice if ballot else None,
+            "on_board": ballot is not None and vote.status == "closed"}
+
+
+def my_participation(session: Session, actor: Actor, vote: Vote) -> dict[str, Any]:
+    try:
+        key = voter_key_of(session, vote, actor)
+    except PermissionDenied:
+        return {"eligible": False, "voted": False}
+    participation = session.get(Participation, (vote.id, key))
+    if participation is None:
+        return {"eligible": True, "voted": False}
+    return {"eligible": True, "voted": True, "channel": participation.channel, "cast_at": participation.cast_at,
+            "changes": participation.changes}
+
+
+def public_ballots(session: Session, vote: Vote) -> list[dict[str, Any]]:
+    """Who voted what, in a public vote only."""
+    if vote.secret:
+        raise PermissionDenied("this vote is secret: nobody can see who voted what")
+    rows = session.execute(
+        select(Ballot.voter_key, Ballot.choice, ElectorateEntry.label)
+        .join(ElectorateEntry, (ElectorateEntry.vote_id == Ballot.vote_id) & (ElectorateEntry.voter_key == Ballot.voter_key))
+        .where(Ballot.vote_id == vote.id).order_by(Ballot.voter_key)
+    ).all()
+    return [{"voter": r.label, "voter_key": r.voter_key, "choice": r.choice} for r in rows]
+
+
+def _board_entries(session: Session, vote: Vote) -> list[dict[str, Any]]:
+    rows = session.execute(select(Ballot.fingerprint, Ballot.choice, Ballot.weight).where(Ballot.vote_id == vote.id)).all()
+    return board.board_entries([{"fingerprint": f, "choice": c, "weight": w} for f, c, w in rows], vote.weighted)
+
+
+def _countable(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k != "fingerprint"}
