@@ -5,6 +5,7 @@ The server is gunicorn (a production WSGI server), never Flask's development ser
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,9 @@ from sqlalchemy import select
 
 from api.config import Config
 from engine import commands, identity
+from engine.errors import YishiError
+from engine.voting import board
+from engine.voting.tally import tally as voting_tally
 from engine.db import Database
 from engine.models import Community, Member
 from engine.service import Engine, EngineConfig
@@ -91,6 +95,38 @@ def seed_demo(engine: Engine, slug: str) -> list[tuple[str, list[str], str]]:
         issued = [(m.name, m.roles, identity.issue_token(uow.session, m, "demo", uow.now)) for m in members]
         uow.commit()
     return issued
+
+
+@main.command()
+@click.argument("board_file", type=click.File("r", encoding="utf-8"))
+@click.option("--verify", is_flag=True, help="Compare the recount and the Merkle root with what the board publishes.")
+def tally(board_file: Any, verify: bool) -> None:
+    """Recount a bulletin board (GET /api/votes/{id}/board, saved to a file), offline.
+
+    No database and no server are involved: anyone can check a published result.
+    """
+    try:
+        document = json.load(board_file)
+    except ValueError as exc:
+        raise click.ClickException(f"not a JSON document: {exc}") from exc
+    try:
+        verdict = board.verify(document) if verify else None
+        recount = verdict.recount if verdict else voting_tally(
+            [{k: v for k, v in e.items() if k != "fingerprint"} for e in document["ballots"]], document["vote"], document["electorate"])
+    except (KeyError, TypeError) as exc:
+        raise click.ClickException(f"not a bulletin board: missing {exc}") from exc
+    except YishiError as exc:
+        raise click.ClickException(exc.message) from exc
+    for line in (recount or {}).get("explanation", []):
+        click.echo(line)
+    if verdict is None:
+        return
+    click.echo(f"ballots: {len(document['ballots'])}  root: {verdict.root}")
+    if not verdict.ok:
+        for problem in verdict.problems:
+            click.echo(f"MISMATCH: {problem}", err=True)
+        raise SystemExit(1)
+    click.echo("verified: the root and the recount match the published result")
 
 
 @main.command()

@@ -14,7 +14,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -60,7 +60,7 @@ def open_vote(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]
     context.session.add(vote)
     context.session.flush()
     context.session.execute(insert(ElectorateEntry), [{"vote_id": vote.id, **entry} for entry in entries])
-    return {"vote_id": vote.id, "deadline": vote.deadline.isoformat(), "eligible": vote.eligible_heads}
+    return {"vote_id": vote.id, "deadline": vote.deadline.astimezone(timezone.utc).isoformat(), "eligible": vote.eligible_heads}
 
 
 @operation("vote.close")
