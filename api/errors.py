@@ -23,6 +23,8 @@ STATUS = {
     errors.InvalidInput: 422,
     errors.ScriptError: 422,
 }
+LOCATIONS = ("json", "query", "path", "headers")
+"""webargs nests errors under where the value came from; clients want the field's own name."""
 log = logging.getLogger(__name__)
 
 
@@ -62,7 +64,7 @@ def _field_errors(messages: dict[str, Any], prefix: str = "") -> list[dict[str, 
     """Flatten webargs' nested ``{"json": {"field": ["msg"]}}`` into a list of field errors."""
     flat: list[dict[str, str]] = []
     for key, value in messages.items():
-        path = f"{prefix}.{key}" if prefix and key not in ("json", "query", "path") else (prefix or ("" if key in ("json", "query", "path") else str(key)))
+        path = f"{prefix}.{key}" if prefix and key not in LOCATIONS else (prefix or ("" if key in LOCATIONS else str(key)))
         if isinstance(value, dict):
             flat.extend(_field_errors(value, path))
         else:

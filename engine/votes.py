@@ -56,7 +56,10 @@ def open_vote(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]
         eligible_heads=len(entries), eligible_weight=str(sum(Decimal(e["weight"]) for e in entries)),
         opened_at=context.now,
     )
-    tally([], tally_config(vote), electorate_summary(vote))  # refuses a bad rule now, not at the close
+    try:
+        tally([], tally_config(vote), electorate_summary(vote))  # refuses a bad rule now, not at the close
+    except InvalidInput as exc:
+        raise _in_form_terms(exc) from exc
     context.session.add(vote)
     context.session.flush()
     context.session.execute(insert(ElectorateEntry), [{"vote_id": vote.id, **entry} for entry in entries])
@@ -110,6 +113,13 @@ def _read_config(config: Any, context: ServiceContext) -> dict[str, Any]:
                            errors=[{"field": "vote.electorate", "message": "unknown electorate"}])
     deadline = _deadline(config["deadline"], context)
     return {**config, "options": config.get("options") or [], "deadline": deadline}
+
+
+def _in_form_terms(exc: InvalidInput) -> InvalidInput:
+    """The tally names fields of its own input ("rule.threshold", "config.options"); the committee filled the form's ``vote``."""
+    errors = [{**error, "field": "vote." + str(error.get("field", "")).removeprefix("config.")}
+              for error in exc.details.get("errors", [])]
+    return InvalidInput(exc.message, errors=errors)
 
 
 def _deadline(value: Any, context: ServiceContext) -> datetime:
@@ -171,7 +181,7 @@ def cast(uow: UnitOfWork, actor: Actor, vote_id: str, choice: Any, *,
     validate_choice(vote.method, choice, [o["id"] for o in vote.options])
     request_hash = _digest("request", repr((choice, previous_receipt)))
     if idempotency_key is not None:
-        replayed = _replayed(uow.session, vote, idempotency_key, request_hash)
+        replayed = _replayed(uow.session, vote, voter_key, idempotency_key, request_hash)
         if replayed is not None:
             return replayed
     participation = uow.session.get(Participation, (vote.id, voter_key))
@@ -238,6 +248,8 @@ def _first_ballot(uow: UnitOfWork, actor: Actor, vote: Vote, voter_key: str, cho
 
 def _changed_ballot(uow: UnitOfWork, actor: Actor, vote: Vote, participation: Participation, choice: Any,
                     previous_receipt: str | None, idempotency_key: str | None, request_hash: str) -> Receipt:
+    if participation.member_id != actor.member_id:
+        raise Conflict("your household has already voted: one ballot per household, changed only by whoever cast it")
     if participation.channel == "paper":
         raise Conflict("your ballot was entered on paper by a teller; ask a teller to correct it")
     ballot = _ballot_to_change(uow.session, vote, participation, previous_receipt)
@@ -313,9 +325,12 @@ def _idempotency(vote: Vote, key: str | None, request_hash: str | None, receipt:
             "sealed_receipt": _xor(receipt.encode(), _pad(vote, key)).hex()}
 
 
-def _replayed(session: Session, vote: Vote, key: str, request_hash: str) -> Receipt | None:
+def _replayed(session: Session, vote: Vote, voter_key: str, key: str, request_hash: str) -> Receipt | None:
+    """The receipt of an earlier request with this key — the caller's own only: another voter sending the
+    same key must not get a receipt that would let them change someone else's ballot."""
     earlier = session.scalar(select(Participation).where(
-        Participation.vote_id == vote.id, Participation.idempotency_hash == _digest("idempotency", f"{vote.id}|{key}")))
+        Participation.vote_id == vote.id, Participation.voter_key == voter_key,
+        Participation.idempotency_hash == _digest("idempotency", f"{vote.id}|{key}")))
     if earlier is None:
         return None
     if earlier.request_hash != request_hash:

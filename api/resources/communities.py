@@ -56,7 +56,8 @@ def add_member(args: dict[str, Any], community_id: int) -> Any:
     _own(community_id)
     member = engine().execute(commands.AddMember(args["name"], args["roles"], args["household"], args["area"]), actor())
     token = engine().execute(commands.IssueToken(member.id, "initial"), actor())
-    return {**MemberSchema().dump(member), "token": token}
+    # The member's attributes as they are (not dumped: the response schema dumps them, once).
+    return {**{name: getattr(member, name) for name in MemberSchema().fields}, "token": token}
 
 
 @blp.route("/<int:community_id>/members/<int:member_id>/tokens", methods=["POST"])
