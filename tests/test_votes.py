@@ -177,7 +177,7 @@ def test_a_retried_ballot_gets_the_same_receipt_and_a_reused_key_nothing_else(
 
     short = api(client, alice, "POST", path, {"choice": "yes"}, **{"Idempotency-Key": "too-short"})
     assert short.status_code == 422
-    assert [e["field"] for e in short.json["error"]["details"]["errors"]] == ["headers.Idempotency-Key"]
+    assert [e["field"] for e in short.json["error"]["details"]["errors"]] == ["Idempotency-Key"]
 
     with deployed.read() as session:
         assert (count(session, Ballot, vote_id), count(session, Participation, vote_id)) == (1, 1)
