@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from engine import conventions, pdca, service_records
 from engine.consultation import MAX_OPINION_LENGTH, MAX_REASON_LENGTH, VERDICTS
 from engine.identity import ROLES
 from engine.queries import MAX_PAGE_SIZE
@@ -79,6 +80,7 @@ class DefinitionSchema(Schema):
     id = fields.Integer()
     key = fields.String()
     version = fields.Integer()
+    kind = fields.String(metadata={"description": "bpmn (a process) or dmn (a decision table)."})
     name = fields.String()
     filename = fields.String()
     sha256 = fields.String()
@@ -86,12 +88,13 @@ class DefinitionSchema(Schema):
 
 
 class DefinitionDetailSchema(DefinitionSchema):
-    source = fields.String(metadata={"description": "The BPMN XML as deployed."})
+    source = fields.String(metadata={"description": "The BPMN or DMN XML as deployed."})
 
 
 class DeploySchema(StrictSchema):
     filename = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    source = fields.String(required=True, validate=validate.Length(min=1), metadata={"description": "BPMN 2.0 XML"})
+    source = fields.String(required=True, validate=validate.Length(min=1),
+                           metadata={"description": "BPMN 2.0 XML (a .bpmn file) or DMN 1.3 XML (a .dmn file)"})
 
 
 class DeploymentSchema(Schema):
@@ -310,3 +313,387 @@ class PublicBallotSchema(Schema):
     voter = fields.String()
     voter_key = fields.String()
     choice = fields.Raw()
+
+
+class ArticleSchema(Schema):
+    id = fields.String(metadata={"description": "Stable through every version, e.g. a3."})
+    text = fields.String()
+
+
+class ConventionVersionSchema(Schema):
+    number = fields.Integer()
+    title = fields.String()
+    fingerprint = fields.String(metadata={"description": "sha256 of the canonical JSON {\"articles\": [...], \"title\": ...}."})
+    kind = fields.String(metadata={"description": "draft (the committee's) or consolidated (a round's accepted amendments applied)."})
+    reason = fields.String()
+    based_on = fields.Integer(allow_none=True)
+    amendments = fields.List(fields.Integer(), attribute="amendment_ids", metadata={"description": "The amendments it applied."})
+    instance_id = fields.String()
+    created_by = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class ConventionVersionDetailSchema(ConventionVersionSchema):
+    articles = fields.List(fields.Nested(ArticleSchema))
+
+
+class DraftingRoundSchema(Schema):
+    number = fields.Integer()
+    status = fields.String(metadata={"description": "amending, reviewing, notice, voting, passed, adopted, rejected or abandoned."})
+    reason = fields.String()
+    base_version = fields.Integer(attribute="base_number", metadata={"description": "The version amendments apply to."})
+    result_version = fields.Integer(attribute="result_number", allow_none=True, metadata={"description": "The consolidated version."})
+    amendment_deadline = fields.DateTime()
+    notice_days = fields.Integer()
+    notice_ends = fields.DateTime(allow_none=True)
+    vote_id = fields.String(allow_none=True)
+    vote_outcome = fields.String(allow_none=True)
+    closing_reason = fields.String(allow_none=True)
+    instance_id = fields.String()
+    opened_by = fields.Integer(allow_none=True)
+    opened_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    amendments = fields.Function(lambda r: conventions.amendment_counts(r.amendments),
+                                 metadata={"description": "Amendments undecided, withdrawn, and by outcome."})
+    comments = fields.Function(lambda r: len(r.comments))
+    open_tasks = fields.Function(lambda r: [t.element_id for t in r.instance.tasks if t.state == "READY"],
+                                 metadata={"description": "The process's open tasks, e.g. configure_vote."})
+
+
+class ConventionSchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    status = fields.String(metadata={"description": "drafting, adopted or abandoned."})
+    adopted_version = fields.Integer(attribute="adopted_number", allow_none=True, metadata={"description": "The version in force."})
+    effective_date = fields.Date(allow_none=True)
+    adopted_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class ConventionDetailSchema(ConventionSchema):
+    adopted_text = fields.Nested(ConventionVersionDetailSchema, attribute="adopted_version", allow_none=True)
+    latest_version = fields.Function(lambda c: c.versions[-1].number if c.versions else None)
+    current_round = fields.Function(lambda c: DraftingRoundSchema().dump(c.rounds[-1]) if c.rounds else None)
+
+
+class TextOpSchema(Schema):
+    op = fields.String(metadata={"description": "equal, delete or insert."})
+    text = fields.String()
+
+
+class TitleDiffSchema(Schema):
+    old = fields.String()
+    new = fields.String()
+    changes = fields.List(fields.Nested(TextOpSchema))
+
+
+class ArticleDiffSchema(Schema):
+    id = fields.String()
+    status = fields.String(metadata={"description": "added, removed, changed or unchanged."})
+    moved = fields.Boolean(metadata={"description": "True when it left its place in the order relative to the others."})
+    old_position = fields.Integer(allow_none=True)
+    new_position = fields.Integer(allow_none=True)
+    old_text = fields.String(allow_none=True)
+    new_text = fields.String(allow_none=True)
+    changes = fields.List(fields.Nested(TextOpSchema), metadata={"description": "Word by word; character by character in Chinese."})
+
+
+class VersionRefSchema(Schema):
+    number = fields.Integer()
+    fingerprint = fields.String()
+
+
+class DiffSummarySchema(Schema):
+    added = fields.Integer()
+    removed = fields.Integer()
+    changed = fields.Integer()
+    moved = fields.Integer()
+    unchanged = fields.Integer()
+
+
+class ConventionDiffSchema(Schema):
+    convention_id = fields.Integer()
+    old = fields.Nested(VersionRefSchema, data_key="from")
+    new = fields.Nested(VersionRefSchema, data_key="to")
+    title = fields.Nested(TitleDiffSchema)
+    articles = fields.List(fields.Nested(ArticleDiffSchema))
+    summary = fields.Nested(DiffSummarySchema)
+
+
+class DiffQuery(StrictSchema):
+    old = fields.Integer(data_key="from", required=True, validate=validate.Range(min=1))
+    new = fields.Integer(data_key="to", required=True, validate=validate.Range(min=1))
+
+
+class AmendmentSchema(Schema):
+    id = fields.Integer()
+    convention_id = fields.Integer()
+    round = fields.Function(lambda a: a.round.number)
+    kind = fields.String()
+    article_id = fields.String(allow_none=True)
+    after = fields.String(attribute="after_id", allow_none=True)
+    version = fields.Integer(attribute="version_number", metadata={"description": "The version its author read."})
+    original_text = fields.String(allow_none=True, metadata={"description": "The article as it stands in the round's text."})
+    text = fields.String(allow_none=True)
+    changes = fields.Function(conventions.proposed_changes, metadata={"description": "What the proposal does to the article."})
+    rationale = fields.String()
+    author_id = fields.Integer()
+    status = fields.String(metadata={"description": "proposed or withdrawn."})
+    supporters = fields.Function(lambda a: [s.member_id for s in a.supports])
+    decision = fields.Function(
+        lambda a: None if a.outcome is None else {
+            "outcome": a.outcome, "reason": a.decision_reason, "text": a.decision_text,
+            "changes": conventions.decided_changes(a), "decided_by": a.decided_by, "decided_at": a.decided_at.isoformat(),
+        }
+    )
+    result_article_id = fields.String(allow_none=True, metadata={"description": "Its article in the consolidated version."})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class AmendmentFilter(PageQuery):
+    round = fields.Integer(validate=validate.Range(min=1))
+
+
+class ProposeAmendmentSchema(StrictSchema):
+    version = fields.Integer(required=True, validate=validate.Range(min=1),
+                             metadata={"description": "The version you read; if the article changed since, the proposal is refused (409 stale_version)."})
+    kind = fields.String(required=True, validate=validate.OneOf(conventions.KINDS))
+    article_id = fields.String(load_default=None, validate=validate.Length(min=1, max=20),
+                               metadata={"description": "The article to replace or delete."})
+    after = fields.String(load_default=None, validate=validate.Length(min=1, max=20),
+                          metadata={"description": "Insertions: the article the new one follows; leave out to insert at the start."})
+    text = fields.String(load_default=None, validate=validate.Length(min=1, max=conventions.MAX_TEXT_LENGTH),
+                         metadata={"description": "The new wording (replace, insert)."})
+    rationale = fields.String(required=True, validate=validate.Length(min=1, max=conventions.MAX_TEXT_LENGTH))
+
+
+class DecisionSchema(StrictSchema):
+    outcome = fields.String(required=True, validate=validate.OneOf(conventions.OUTCOMES))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=conventions.MAX_TEXT_LENGTH))
+    text = fields.String(load_default=None, validate=validate.Length(min=1, max=conventions.MAX_TEXT_LENGTH),
+                         metadata={"description": "The committee's wording, with accepted_with_changes only."})
+
+
+class ArticleCommentSchema(Schema):
+    id = fields.Integer()
+    round = fields.Function(lambda c: c.round.number)
+    article_id = fields.String()
+    version = fields.Integer(attribute="version_number")
+    author_id = fields.Integer()
+    text = fields.String()
+    created_at = fields.DateTime()
+
+
+class NewCommentSchema(StrictSchema):
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    article_id = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=conventions.MAX_TEXT_LENGTH))
+
+
+class CommentFilter(PageQuery):
+    round = fields.Integer(validate=validate.Range(min=1))
+    article_id = fields.String(validate=validate.Length(min=1, max=20))
+
+
+class ConventionHistoryEntrySchema(Schema):
+    instance_id = fields.String()
+    seq = fields.Integer()
+    at = fields.DateTime()
+    actor_id = fields.Integer(allow_none=True)
+    type = fields.String()
+    details = fields.Dict(metadata={"description": "The recorded input of a domain event, or the recorded result of a process step."})
+
+
+# ---- service-quality cycles (PDCA) ----------------------------------------------------------------
+
+class ServiceSeriesSchema(Schema):
+    id = fields.Integer()
+    instance_id = fields.String()
+    service = fields.String()
+    description = fields.String()
+    provider_id = fields.Integer()
+    cycle_days = fields.Integer()
+    rating_days = fields.Integer()
+    answer_hours = fields.Integer()
+    standard = fields.List(fields.Dict(), metadata={"description": "The standard the next cycle starts with."})
+    status = fields.String(metadata={"description": "active or ended"})
+    created_at = fields.DateTime()
+    end_requested_at = fields.DateTime(allow_none=True)
+    end_reason = fields.String(allow_none=True)
+    ended_at = fields.DateTime(allow_none=True)
+
+
+class ServiceCycleSchema(Schema):
+    id = fields.Integer()
+    series_id = fields.Integer()
+    number = fields.Integer()
+    status = fields.String(metadata={"description": "doing (service period), rating, acting, closed"})
+    standard = fields.List(fields.Dict(), metadata={"description": "The standard this cycle is held to."})
+    decision_version = fields.Function(lambda c: c.decision.version,
+                                       metadata={"description": "The version of the DMN table indicator_status pinned at the start."})
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
+    period_closed_at = fields.DateTime(allow_none=True)
+    rating_deadline = fields.DateTime(allow_none=True)
+    checked_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class IndicatorValueSchema(Schema):
+    key = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    unit = fields.String()
+    target = fields.Float()
+    direction = fields.String()
+    value = fields.Float(allow_none=True, metadata={"description": "null: no data (nothing to compute it from), not zero."})
+    samples = fields.Integer()
+    status = fields.String(allow_none=True, metadata={"description": "met, near, missed or no_data; null until the cycle is checked."})
+    escalated = fields.Boolean()
+
+
+class ServiceRecordSchema(Schema):
+    id = fields.Integer()
+    cycle_id = fields.Integer()
+    served_at = fields.DateTime()
+    subject = fields.String()
+    resident_id = fields.Integer(allow_none=True)
+    description = fields.String(allow_none=True)
+    recorded_by = fields.Integer()
+    recorded_at = fields.DateTime()
+
+
+class MeasurementSchema(Schema):
+    id = fields.Integer()
+    cycle_id = fields.Integer()
+    metric = fields.String()
+    value = fields.Float()
+    measured_at = fields.DateTime()
+    subject = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    recorded_by = fields.Integer()
+    recorded_at = fields.DateTime()
+
+
+class UploadResultSchema(Schema):
+    count = fields.Integer()
+    ids = fields.List(fields.Integer())
+
+
+class RecordRowsSchema(StrictSchema):
+    records = fields.List(fields.Dict(), required=True, metadata={
+        "description": "Rows of served_at (ISO 8601; without an offset, in the community's zone), subject, "
+                       "resident_id (the resident served, who may then rate the cycle) and description."})
+
+
+class MeasurementRowsSchema(StrictSchema):
+    measurements = fields.List(fields.Dict(), required=True, metadata={
+        "description": "Rows of metric (one the cycle's standard measures), value, measured_at, subject and note."})
+
+
+class RatingSchema(Schema):
+    id = fields.Integer()
+    cycle_id = fields.Integer()
+    resident_id = fields.Integer()
+    score = fields.Integer()
+    comment = fields.String(allow_none=True)
+    rated_at = fields.DateTime()
+
+
+class NewRatingSchema(StrictSchema):
+    score = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
+    comment = fields.String(load_default=None, validate=validate.Length(max=pdca.MAX_TEXT))
+
+
+class ServiceRequestSchema(Schema):
+    id = fields.Integer()
+    cycle_id = fields.Integer()
+    kind = fields.String()
+    text = fields.String()
+    filed_by = fields.Integer()
+    filed_at = fields.DateTime()
+    answer = fields.String(allow_none=True)
+    answered_by = fields.Integer(allow_none=True)
+    answered_at = fields.DateTime(allow_none=True)
+
+
+class NewServiceRequestSchema(StrictSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(service_records.REQUEST_KINDS))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=pdca.MAX_TEXT))
+
+
+class RequestAnswerSchema(StrictSchema):
+    answer = fields.String(required=True, validate=validate.Length(min=1, max=pdca.MAX_TEXT))
+
+
+class CorrectiveActionSchema(Schema):
+    id = fields.Integer()
+    cycle_id = fields.Integer()
+    indicator = fields.String()
+    description = fields.String()
+    owner_id = fields.Integer()
+    due_date = fields.Date()
+    status = fields.String(metadata={"description": "assigned, done (reported), closed (verified)"})
+    assigned_by = fields.Integer()
+    assigned_at = fields.DateTime()
+    report = fields.String(allow_none=True)
+    reported_by = fields.Integer(allow_none=True)
+    reported_at = fields.DateTime(allow_none=True)
+    effective = fields.Boolean(allow_none=True)
+    verification = fields.String(allow_none=True)
+    verified_by = fields.Integer(allow_none=True)
+    verified_at = fields.DateTime(allow_none=True)
+
+
+class NewCorrectiveActionSchema(StrictSchema):
+    indicator = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    description = fields.String(required=True, validate=validate.Length(min=1, max=pdca.MAX_TEXT))
+    owner_id = fields.Integer(required=True, strict=True)
+    due_date = fields.String(required=True, metadata={"description": "YYYY-MM-DD, today or later"})
+
+
+class ActionReportSchema(StrictSchema):
+    report = fields.String(required=True, validate=validate.Length(min=1, max=pdca.MAX_TEXT))
+
+
+class ActionVerificationSchema(StrictSchema):
+    effective = fields.Boolean(required=True, truthy={True}, falsy={False})
+    note = fields.String(required=True, validate=validate.Length(min=1, max=pdca.MAX_TEXT))
+
+
+class TightenStandardSchema(StrictSchema):
+    targets = fields.Dict(keys=fields.String(), values=fields.Float(allow_nan=False), required=True,
+                          metadata={"description": "Indicator key → its new target, stricter than (or equal to) the current one."})
+
+
+class EndSeriesSchema(StrictSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=pdca.MAX_TEXT))
+
+
+class ActionFilterSchema(PageQuery):
+    open = fields.Boolean(load_default=False, metadata={"description": "Only actions not closed by a verification yet."})
+
+
+class IndicatorTrendSchema(Schema):
+    key = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    unit = fields.String()
+    direction = fields.String()
+    target = fields.Float(metadata={"description": "The current target."})
+    cycles = fields.List(fields.Dict(), metadata={"description": "Per cycle: cycle, cycle_status, target, value, samples, status, escalated."})
+    met = fields.Integer()
+    missed = fields.Integer()
+    trend = fields.String(metadata={"description": "improving, stable, worsening or insufficient_data"})
+
+
+class SeriesReportSchema(Schema):
+    series_id = fields.Integer()
+    service = fields.String()
+    status = fields.String()
+    cycles = fields.Integer()
+    indicators = fields.List(fields.Nested(IndicatorTrendSchema))
+    open_corrective_actions = fields.List(fields.Dict())
+    requests = fields.Dict(metadata={"description": "answered_in_time, late, pending, share_answered_in_time (%, null: no data)"})

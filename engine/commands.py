@@ -115,3 +115,116 @@ class CorrectPaperBallot:
 class IssueToken:
     member_id: int
     label: str = ""
+
+
+@dataclass(frozen=True)
+class ProposeAmendment:
+    """A change to one article of a convention, made against the version the resident read."""
+
+    convention_id: int
+    version: int
+    kind: str
+    rationale: str
+    article_id: str | None = None
+    after: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class SupportAmendment:
+    amendment_id: int
+
+
+@dataclass(frozen=True)
+class WithdrawAmendment:
+    amendment_id: int
+
+
+@dataclass(frozen=True)
+class DecideAmendment:
+    amendment_id: int
+    outcome: str
+    reason: str
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class CommentOnArticle:
+    convention_id: int
+    version: int
+    article_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class TightenStandard:
+    """New, stricter targets (indicator key → target) for a service series' cycles to come."""
+
+    series_id: int
+    targets: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EndSeries:
+    series_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class AddServiceRecords:
+    """Service records of a cycle, all or none: JSON rows, or the text of a CSV file."""
+
+    cycle_id: int
+    rows: list[dict[str, Any]] | None = None
+    csv: str | None = None
+
+
+@dataclass(frozen=True)
+class AddMeasurements:
+    """Measurements of a cycle, all or none: JSON rows, or the text of a CSV file."""
+
+    cycle_id: int
+    rows: list[dict[str, Any]] | None = None
+    csv: str | None = None
+
+
+@dataclass(frozen=True)
+class RateService:
+    cycle_id: int
+    score: int
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class FileServiceRequest:
+    cycle_id: int
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AnswerServiceRequest:
+    request_id: int
+    answer: str
+
+
+@dataclass(frozen=True)
+class AssignCorrectiveAction:
+    cycle_id: int
+    indicator: str
+    description: str
+    owner_id: int
+    due_date: str
+
+
+@dataclass(frozen=True)
+class ReportCorrectiveAction:
+    action_id: int
+    report: str
+
+
+@dataclass(frozen=True)
+class VerifyCorrectiveAction:
+    action_id: int
+    effective: bool
+    note: str

@@ -1,9 +1,11 @@
-"""Deploying process definitions: parse, check, version and store them.
+"""Deploying process definitions and decision tables: parse, check, version and store them.
 
-A definition is one BPMN file. Its key is the id of its main process. Deploying the same bytes
-as the newest version changes nothing; different bytes become the next version. Each version
-stores its source, its sha256, and — once, instead of inside every instance — its parsed spec
-together with the forms its tasks use, so running instances keep the version they started on.
+A definition is one BPMN file (kind ``bpmn``; its key is the id of its main process) or one DMN
+file (kind ``dmn``; its key is the id of its decision). Deploying the same bytes as the newest
+version changes nothing; different bytes become the next version. Each BPMN version stores its
+source, its sha256, and — once, instead of inside every instance — its parsed spec together with
+the forms its tasks use, so running instances keep the version they started on. A DMN version
+stores its source and a summary of its table; the domain that decides with it pins a version.
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import forms, preconditions, services
-from engine.bpmn.parsing import BPMN_NS, ParsedProcess, called_elements, parse_process
+from engine.bpmn.decisions import parse_decision
+from engine.bpmn.parsing import BPMN_NS, ParsedProcess, called_elements, continue_as_new_elements, parse_process
 from engine.bpmn.sandbox import check_definition_scripts
 from engine.bpmn.workflows import canonical_json, serialize_spec
 from engine.errors import DefinitionError, NotFound
 from engine.models import Definition
+from engine.stepping import CONTINUE_AS_NEW_KEY
 
 MAX_FILENAME = 255
+KINDS = {".bpmn": "bpmn", ".dmn": "dmn"}
+"""The kind of a definition, by the suffix of its file name."""
 
 
 @dataclass(frozen=True)
@@ -37,24 +43,40 @@ class Deployment:
 def deploy(
     session: Session, filename: str, source: bytes, *, forms_dir: Path, now: datetime, deployed_by: int | None
 ) -> Deployment:
-    """Deploy one BPMN file; a no-op when it equals the newest version of its key."""
+    """Deploy one BPMN or DMN file; a no-op when it equals the newest version of its key."""
     filename = _clean_filename(filename)
+    if KINDS[Path(filename).suffix] == "dmn":
+        decision = parse_decision(filename, source)
+        return _store(session, "dmn", decision.key, decision.name, filename, source, decision.summary, now, deployed_by)
     tree, needed = called_elements(filename, source)
     _require_deployed(session, filename, tree, needed)
     parsed = parse_process(filename, tree, _library(session, needed))
+    document = _spec_document(parsed, filename, forms_dir)
+    document[CONTINUE_AS_NEW_KEY] = continue_as_new_elements(filename, tree, parsed)
+    return _store(session, "bpmn", parsed.key, parsed.name, filename, source, document, now, deployed_by)
+
+
+def _store(
+    session: Session, kind: str, key: str, name: str, filename: str, source: bytes, spec: dict[str, Any],
+    now: datetime, deployed_by: int | None,
+) -> Deployment:
+    """Write the next version of ``key``, unless the newest version has the same bytes."""
+    taken = session.scalar(select(Definition.kind).where(Definition.key == key, Definition.kind != kind).limit(1))
+    if taken is not None:
+        raise DefinitionError(f"the key {key!r} is already taken by a {taken.upper()} definition", file=filename)
     sha256 = hashlib.sha256(source).hexdigest()
-    latest = latest_version(session, parsed.key)
+    latest = latest_version(session, key, kind)
     if latest is not None and latest.sha256 == sha256:
         return Deployment(latest, created=False)
-    document = _spec_document(parsed, filename, forms_dir)
     definition = Definition(
-        key=parsed.key,
+        key=key,
         version=(latest.version + 1) if latest else 1,
-        name=parsed.name,
+        kind=kind,
+        name=name,
         filename=filename,
         sha256=sha256,
         source=source.decode("utf-8"),
-        spec=canonical_json(document),
+        spec=canonical_json(spec),
         deployed_at=now,
         deployed_by=deployed_by,
     )
@@ -64,9 +86,12 @@ def deploy(
 
 
 def deploy_directory(session: Session, processes_dir: Path, *, now: datetime) -> list[Deployment]:
-    """Deploy every bundled BPMN file, called processes before their callers."""
+    """Deploy every bundled DMN file, then every BPMN file, called processes before their callers."""
+    deployments = [
+        deploy(session, path.name, path.read_bytes(), forms_dir=processes_dir / "forms", now=now, deployed_by=None)
+        for path in sorted(processes_dir.glob("*.dmn"))
+    ]
     pending = {path.name: path.read_bytes() for path in sorted(processes_dir.glob("*.bpmn"))}
-    deployments: list[Deployment] = []
     while pending:
         progressed = False
         for name, source in list(pending.items()):
@@ -80,14 +105,17 @@ def deploy_directory(session: Session, processes_dir: Path, *, now: datetime) ->
     return deployments
 
 
-def latest_version(session: Session, key: str) -> Definition | None:
-    return session.scalar(select(Definition).where(Definition.key == key).order_by(Definition.version.desc()).limit(1))
+def latest_version(session: Session, key: str, kind: str = "bpmn") -> Definition | None:
+    return session.scalar(
+        select(Definition).where(Definition.key == key, Definition.kind == kind).order_by(Definition.version.desc()).limit(1)
+    )
 
 
-def get_latest(session: Session, key: str) -> Definition:
-    definition = latest_version(session, key)
+def get_latest(session: Session, key: str, kind: str = "bpmn") -> Definition:
+    definition = latest_version(session, key, kind)
     if definition is None:
-        raise NotFound(f"no definition with key {key!r} is deployed")
+        what = "process" if kind == "bpmn" else "decision table"
+        raise NotFound(f"no {what} with key {key!r} is deployed")
     return definition
 
 
@@ -152,6 +180,6 @@ def _spec_document(parsed: ParsedProcess, filename: str, forms_dir: Path) -> dic
 
 def _clean_filename(filename: str) -> str:
     name = Path(filename or "").name
-    if not name or len(name) > MAX_FILENAME or not name.endswith(".bpmn"):
-        raise DefinitionError("a definition file name must end in .bpmn", file=filename or None)
+    if not name or len(name) > MAX_FILENAME or Path(name).suffix not in KINDS:
+        raise DefinitionError("a definition file name must end in .bpmn or .dmn", file=filename or None)
     return name

@@ -90,3 +90,10 @@ class ScriptError(YishiError):
     """A script, condition or expression in a definition failed or was refused by the sandbox."""
 
     code = "script_error"
+
+
+class StaleVersion(Conflict):
+    """The change was made against an older text than the one it would apply to (an amendment to an
+    article that has changed since the version its author read); ``details`` give the current text."""
+
+    code = "stale_version"

@@ -8,7 +8,7 @@ Domain records (opinions, …) are rows too: they are not task data.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
@@ -94,7 +94,7 @@ class ApiToken(Base):
 
 
 class Definition(Base):
-    """One deployed version of a process definition; immutable once written."""
+    """One deployed version of a process definition or decision table; immutable once written."""
 
     __tablename__ = "definitions"
     __table_args__ = (UniqueConstraint("key", "version"),)
@@ -102,6 +102,8 @@ class Definition(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), index=True)
     version: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(10), default="bpmn")
+    """``bpmn`` (a process, started as instances) or ``dmn`` (a decision table, evaluated by a domain)."""
     name: Mapped[str] = mapped_column(String(200))
     filename: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
@@ -303,3 +305,332 @@ class Ballot(Base):
     weight: Mapped[str] = mapped_column(String(40))
     voter_key: Mapped[str | None] = mapped_column(String(120))
     """Only in public votes, where who voted what is visible to the community."""
+
+
+class Convention(Base):
+    """A community convention (社区公约): a text drafted, amended and adopted by the community.
+
+    ``adopted_number`` names the version in force; amending it later starts a new drafting
+    process from that text, and the adopted version stays in force until another is adopted.
+    """
+
+    __tablename__ = "conventions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    last_article: Mapped[int]
+    """The highest article number handed out, so a new article never reuses a retired id."""
+    adopted_number: Mapped[int | None]
+    effective_date: Mapped[date | None]
+    adopted_at: Mapped[datetime | None]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    versions: Mapped[list[ConventionVersion]] = relationship(order_by="ConventionVersion.number", viewonly=True)
+    rounds: Mapped[list[DraftingRound]] = relationship(order_by="DraftingRound.number", viewonly=True)
+
+    @property
+    def adopted_version(self) -> ConventionVersion | None:
+        """The text in force (None until one is adopted)."""
+        return next((v for v in self.versions if v.number == self.adopted_number), None)
+
+
+class ConventionVersion(Base):
+    """One version of a convention's text; never changed once written. ``fingerprint`` is the
+    sha256 of its canonical JSON (``engine.texts.fingerprint``)."""
+
+    __tablename__ = "convention_versions"
+    __table_args__ = (UniqueConstraint("convention_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    convention_id: Mapped[int] = mapped_column(ForeignKey("conventions.id"), index=True)
+    number: Mapped[int]
+    title: Mapped[str] = mapped_column(String(200))
+    articles: Mapped[list[Any]]
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    """``draft`` (written by the committee) or ``consolidated`` (a round's decided amendments applied)."""
+    reason: Mapped[str] = mapped_column(Text)
+    based_on: Mapped[int | None]
+    amendment_ids: Mapped[list[Any]]
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime]
+
+
+class DraftingRound(Base):
+    """One round of a convention's drafting: amendments to a version, their review, the notice and the vote.
+
+    ``status`` follows the process: amending → reviewing → notice → voting → passed → adopted,
+    or → rejected (then another round, or abandoned).
+    """
+
+    __tablename__ = "drafting_rounds"
+    __table_args__ = (UniqueConstraint("convention_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    convention_id: Mapped[int] = mapped_column(ForeignKey("conventions.id"), index=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    number: Mapped[int]
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    base_number: Mapped[int]
+    result_number: Mapped[int | None]
+    amendment_deadline: Mapped[datetime]
+    notice_days: Mapped[int]
+    notice_ends: Mapped[datetime | None]
+    vote_id: Mapped[str | None] = mapped_column(ForeignKey("votes.id"))
+    vote_outcome: Mapped[str | None] = mapped_column(String(20))
+    closing_reason: Mapped[str | None] = mapped_column(Text)
+    opened_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    opened_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    instance: Mapped[Instance] = relationship()
+    amendments: Mapped[list[Amendment]] = relationship(order_by="Amendment.id", viewonly=True)
+    comments: Mapped[list[ArticleComment]] = relationship(order_by="ArticleComment.id", viewonly=True)
+
+
+class Amendment(Base):
+    """A resident's proposed change to one article (replace, insert after, delete), and the committee's decision.
+
+    ``version_number`` is the version the author read; ``original_text`` the article as it stands
+    in the round's text, which the proposal (and the committee's wording) are compared with.
+    """
+
+    __tablename__ = "amendments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    convention_id: Mapped[int] = mapped_column(ForeignKey("conventions.id"), index=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("drafting_rounds.id"), index=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    article_id: Mapped[str | None] = mapped_column(String(20))
+    after_id: Mapped[str | None] = mapped_column(String(20))
+    """For an insertion: the article the new one follows (None: at the start)."""
+    text: Mapped[str | None] = mapped_column(Text)
+    original_text: Mapped[str | None] = mapped_column(Text)
+    rationale: Mapped[str] = mapped_column(Text)
+    version_number: Mapped[int]
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    decision_text: Mapped[str | None] = mapped_column(Text)
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    decided_at: Mapped[datetime | None]
+    result_article_id: Mapped[str | None] = mapped_column(String(20))
+    """The article the amendment became or changed in the consolidated version (set at consolidation)."""
+
+    round: Mapped[DraftingRound] = relationship()
+    supports: Mapped[list[AmendmentSupport]] = relationship(order_by="AmendmentSupport.created_at")
+
+
+class AmendmentSupport(Base):
+    """A resident's public support for someone else's amendment; once per resident and amendment."""
+
+    __tablename__ = "amendment_supports"
+
+    amendment_id: Mapped[int] = mapped_column(ForeignKey("amendments.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    created_at: Mapped[datetime]
+
+
+class ArticleComment(Base):
+    """A resident's comment on one article of a round's text, public to the community."""
+
+    __tablename__ = "article_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    convention_id: Mapped[int] = mapped_column(ForeignKey("conventions.id"), index=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("drafting_rounds.id"))
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    article_id: Mapped[str] = mapped_column(String(20))
+    version_number: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+    round: Mapped[DraftingRound] = relationship()
+
+
+class ServiceSeries(Base):
+    """A community service managed in plan-do-check-act cycles by one pdca process instance.
+
+    ``standard`` is the standard the next cycle starts with (the committee may tighten it between
+    cycles); each cycle keeps its own frozen copy.
+    """
+
+    __tablename__ = "pdca_series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), unique=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    service: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    cycle_days: Mapped[int]
+    rating_days: Mapped[int]
+    answer_hours: Mapped[int]
+    standard: Mapped[list[Any]]
+    status: Mapped[str] = mapped_column(String(10))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime]
+    end_requested_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    end_requested_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    ended_at: Mapped[datetime | None]
+
+
+class ServiceCycle(Base):
+    """One plan-do-check-act cycle of a series: its frozen standard, its phase and its dates.
+
+    ``decision_id`` pins the version of the classifying DMN table that was newest when the cycle
+    started, so deploying a new version changes the classification of later cycles only.
+    """
+
+    __tablename__ = "pdca_cycles"
+    __table_args__ = (UniqueConstraint("series_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("pdca_series.id"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    number: Mapped[int]
+    standard: Mapped[list[Any]]
+    decision_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"))
+    status: Mapped[str] = mapped_column(String(10))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    period_closed_at: Mapped[datetime | None]
+    rating_deadline: Mapped[datetime | None]
+    checked_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    series: Mapped[ServiceSeries] = relationship()
+    decision: Mapped[Definition] = relationship()
+
+
+class ServiceRecord(Base):
+    """One delivery of the service in a cycle: when, to whom (the subject) and who recorded it.
+
+    ``resident_id`` names the resident served, when there is one: only residents named by a record
+    of the cycle may rate the cycle's service.
+    """
+
+    __tablename__ = "pdca_service_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("pdca_cycles.id"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    served_at: Mapped[datetime]
+    subject: Mapped[str] = mapped_column(String(200))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    recorded_at: Mapped[datetime]
+
+
+class Measurement(Base):
+    """A measured value of a metric in a cycle (a repair's response time in hours, …)."""
+
+    __tablename__ = "pdca_measurements"
+    __table_args__ = (Index("ix_pdca_measurements_cycle_metric", "cycle_id", "metric"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("pdca_cycles.id"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    metric: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float]
+    measured_at: Mapped[datetime]
+    subject: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    recorded_at: Mapped[datetime]
+
+
+class ServiceRating(Base):
+    """A served resident's rating of a cycle's service, 1 to 5, once per resident and cycle."""
+
+    __tablename__ = "pdca_ratings"
+    __table_args__ = (UniqueConstraint("cycle_id", "resident_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("pdca_cycles.id"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    score: Mapped[int]
+    comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime]
+
+
+class ServiceRequest(Base):
+    """A resident's service request or complaint during a cycle, and its answer."""
+
+    __tablename__ = "pdca_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("pdca_cycles.id"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    text: Mapped[str] = mapped_column(Text)
+    filed_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    filed_at: Mapped[datetime]
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    answered_at: Mapped[datetime | None]
+
+
+class IndicatorResult(Base):
+    """An indicator's value computed at a cycle's check, its target then, and the DMN's classification.
+
+    ``value`` is None when there was nothing to compute it from ("no data", which is not zero).
+    """
+
+    __tablename__ = "pdca_indicator_results"
+    __table_args__ = (UniqueConstraint("cycle_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("pdca_cycles.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float | None]
+    samples: Mapped[int]
+    target: Mapped[float]
+    direction: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10))
+    escalated: Mapped[bool]
+    decision_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"))
+    computed_at: Mapped[datetime]
+
+
+class CorrectiveAction(Base):
+    """A corrective action for a missed indicator: assigned, reported done, then verified (and closed).
+
+    An action is closed only by the committee's verification of its effect, which records whether
+    it was effective.
+    """
+
+    __tablename__ = "pdca_corrective_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("pdca_cycles.id"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    indicator: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    due_date: Mapped[date]
+    status: Mapped[str] = mapped_column(String(10))
+    assigned_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    assigned_at: Mapped[datetime]
+    report: Mapped[str | None] = mapped_column(Text)
+    reported_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    reported_at: Mapped[datetime | None]
+    effective: Mapped[bool | None]
+    verification: Mapped[str | None] = mapped_column(Text)
+    verified_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    verified_at: Mapped[datetime | None]

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 from sqlalchemy.orm import Session
 
 from engine import commands as c
-from engine import consultation, definitions, identity, instances, votes
+from engine import consultation, conventions, corrective_actions, definitions, identity, instances, pdca, service_records, votes
 from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.errors import NotFound, YishiError
@@ -67,6 +67,22 @@ class Engine:
             c.CorrectPaperBallot: lambda uow, a, cmd: votes.correct_paper(
                 uow, _actor(a), cmd.vote_id, cmd.member_id, cmd.receipt, cmd.choice),
             c.IssueToken: self._issue_token,
+            c.ProposeAmendment: lambda uow, a, cmd: conventions.propose(uow, _actor(a), cmd),
+            c.SupportAmendment: lambda uow, a, cmd: conventions.support(uow, _actor(a), cmd.amendment_id),
+            c.WithdrawAmendment: lambda uow, a, cmd: conventions.withdraw(uow, _actor(a), cmd.amendment_id),
+            c.DecideAmendment: lambda uow, a, cmd: conventions.decide(uow, _actor(a), cmd),
+            c.CommentOnArticle: lambda uow, a, cmd: conventions.comment(uow, _actor(a), cmd),
+            c.TightenStandard: lambda uow, a, cmd: pdca.tighten_standard(uow, _actor(a), cmd.series_id, cmd.targets),
+            c.EndSeries: lambda uow, a, cmd: pdca.end_series(uow, _actor(a), cmd.series_id, cmd.reason),
+            c.AddServiceRecords: lambda uow, a, cmd: service_records.add_records(uow, _actor(a), cmd.cycle_id, cmd.rows, cmd.csv),
+            c.AddMeasurements: lambda uow, a, cmd: service_records.add_measurements(uow, _actor(a), cmd.cycle_id, cmd.rows, cmd.csv),
+            c.RateService: lambda uow, a, cmd: service_records.rate(uow, _actor(a), cmd.cycle_id, cmd.score, cmd.comment),
+            c.FileServiceRequest: lambda uow, a, cmd: service_records.file_request(uow, _actor(a), cmd.cycle_id, cmd.kind, cmd.text),
+            c.AnswerServiceRequest: lambda uow, a, cmd: service_records.answer_request(uow, _actor(a), cmd.request_id, cmd.answer),
+            c.AssignCorrectiveAction: lambda uow, a, cmd: corrective_actions.assign(
+                uow, _actor(a), cmd.cycle_id, cmd.indicator, cmd.description, cmd.owner_id, cmd.due_date),
+            c.ReportCorrectiveAction: lambda uow, a, cmd: corrective_actions.report_done(uow, _actor(a), cmd.action_id, cmd.report),
+            c.VerifyCorrectiveAction: lambda uow, a, cmd: corrective_actions.verify(uow, _actor(a), cmd.action_id, cmd.effective, cmd.note),
         }
 
     def execute(self, command: Any, actor: Actor | None = None) -> Any:

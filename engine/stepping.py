@@ -34,6 +34,8 @@ from engine.bpmn.workflows import (
 )
 
 Action = Callable[[BpmnWorkflow, dict[str, Any]], None]
+CONTINUE_AS_NEW_KEY = "continue_as_new"
+"""Where a definition version's spec document lists the ids of its ``continueAsNew`` elements."""
 
 
 def _start(workflow: BpmnWorkflow, input: dict[str, Any]) -> None:
@@ -86,6 +88,9 @@ def step(
 ) -> StepResult:
     """Apply the event's action, then run the workflow forward.
 
+    Elements listed under ``continue_as_new`` in the spec document cut loops short (see
+    ``engine.bpmn.workflows.continue_as_new_from``), so the state stays the size of one iteration.
+
     If running forward fails (a script refused or over budget, a bad timer value, …), the
     half-advanced workflow is discarded and the step is done again on a fresh copy, halting just
     before the failing task (or, if the failure does not come from running a task, right after
@@ -94,16 +99,18 @@ def step(
     """
     action = WORKFLOW_ACTIONS[event_type]
     seed = (now, local_tz, uuid.UUID(instance_id), str(seq))
+    loops = frozenset(spec_document.get(CONTINUE_AS_NEW_KEY, ()))
     with deterministic(*seed), service_calls(services):
         workflow = _load(spec_document, state_before)
         action(workflow, input)
-        failure = run_forward(workflow)
+        workflow, failure = run_forward(workflow, continue_as_new=loops)
     calls = services.recorded
     if failure is not None:
         with deterministic(*seed), service_calls(RecordedCalls(calls)):
             workflow = _load(spec_document, state_before)
             action(workflow, input)
-            if run_forward(workflow, stop_before=failure.task_id) is not None:
+            workflow, refailed = run_forward(workflow, stop_before=failure.task_id, continue_as_new=loops)
+            if refailed is not None:
                 workflow = _load(spec_document, state_before)
                 action(workflow, input)
     with deterministic(*seed):

@@ -20,6 +20,8 @@ from engine.bpmn.xml import check_supported, read_xml, validate_bpmn
 from engine.errors import DefinitionError
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+CONTINUE_AS_NEW_PROPERTY = "continueAsNew"
 
 
 @dataclass
@@ -71,6 +73,37 @@ def parse_process(filename: str, tree: etree._ElementTree, library: Mapping[str,
         raise DefinitionError(f"call activities need processes that are not deployed: {', '.join(missing)}", file=filename)
     called = {ts.spec for ts in spec.task_specs.values() if isinstance(ts, SubWorkflowTask)}
     return ParsedProcess(key, spec.description or key, spec, subprocess_specs, called)
+
+
+def continue_as_new_elements(filename: str, tree: etree._ElementTree, parsed: ParsedProcess) -> list[str]:
+    """Ids of the main process's elements marked ``continueAsNew`` (see ``engine.bpmn.workflows``).
+
+    Read from the XML rather than from the parsed spec because SpiffWorkflow keeps extension
+    properties of tasks and events only, and a loop's natural target is a merging gateway. Only
+    automatic elements of the main process qualify: a user task is never run by the engine's step
+    (so the loop could not be cut there), and a subprocess's elements are not where a run restarts.
+    """
+    found = tree.xpath(
+        "//bpmn:*[bpmn:extensionElements/spiff:properties/spiff:property[@name=$name]]",
+        namespaces={"bpmn": BPMN_NS, "spiff": SPIFF_NS}, name=CONTINUE_AS_NEW_PROPERTY,
+    )
+    ids = []
+    for element in found:
+        element_id = element.get("id")
+        value = element.xpath("bpmn:extensionElements/spiff:properties/spiff:property[@name=$name]/@value",
+                              namespaces={"bpmn": BPMN_NS, "spiff": SPIFF_NS}, name=CONTINUE_AS_NEW_PROPERTY)
+        task_spec = parsed.spec.task_specs.get(element_id)
+        if value != ["true"]:
+            problem = f'{CONTINUE_AS_NEW_PROPERTY} must be "true" when present'
+        elif element.getparent().get("id") != parsed.key or task_spec is None:
+            problem = f"{CONTINUE_AS_NEW_PROPERTY} works only on elements of the main process {parsed.key}"
+        elif task_spec.manual:
+            problem = f"{CONTINUE_AS_NEW_PROPERTY} needs an automatic element (a gateway, an event, a script task), not a user task"
+        else:
+            ids.append(element_id)
+            continue
+        raise DefinitionError(problem, file=filename, element_id=element_id, line=element.sourceline)
+    return sorted(ids)
 
 
 def _add_file(parser: SpiffBpmnParser, filename: str, tree: etree._ElementTree) -> list[str]:

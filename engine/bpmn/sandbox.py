@@ -754,6 +754,14 @@ def check_definition_scripts(task_specs: Iterable[TaskSpec], filename: str) -> N
                 ) from error
 
 
+def check_expression(source: str) -> None:
+    """Compile one expression as the sandbox will run it; raises ``ScriptError`` if it is refused.
+
+    For expressions that are not attributes of a task spec, such as the cells of a DMN table.
+    """
+    _compile(source, "eval")
+
+
 def _definition_sources(task_spec: TaskSpec) -> Iterator[tuple[str, Any, Literal["exec", "eval"]]]:
     """(what, source, mode) for each script and expression SpiffWorkflow may run for this task spec.
 

@@ -17,6 +17,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException, WorkflowException
@@ -111,27 +112,80 @@ class _StopBefore(Exception):
     """Raised from SpiffWorkflow's will-complete hook to halt just before a known failing task."""
 
 
-def run_forward(workflow: BpmnWorkflow, stop_before: str | None = None) -> EngineFailure | None:
+class _ContinueAsNew(Exception):
+    """Raised from the will-complete hook when a loop comes back to a ``continueAsNew`` element."""
+
+    def __init__(self, task: Task) -> None:
+        super().__init__(task.task_spec.bpmn_id)
+        self.task = task
+
+
+def run_forward(
+    workflow: BpmnWorkflow, stop_before: str | None = None, continue_as_new: frozenset[str] = frozenset()
+) -> tuple[BpmnWorkflow, EngineFailure | None]:
     """Run automatic tasks until the workflow waits; report (not raise) a failing script or element.
 
-    With ``stop_before``, halt cleanly just before running that task: this is how a failed
-    command keeps the steps that succeeded before the failing task. After a reported failure the
-    in-memory workflow may be half-advanced and must be thrown away. Domain errors raised by a
-    service operation (invalid input, a conflict) are refusals of the command, not failures of
-    the instance: they propagate, and nothing is written.
+    Returns the workflow that ran (a fresh one if the run continued as new, see
+    ``continue_as_new_from``) and the failure, if any. With ``stop_before``, halt cleanly just
+    before running that task: this is how a failed command keeps the steps that succeeded before
+    the failing task. After a reported failure the in-memory workflow may be half-advanced and
+    must be thrown away. Domain errors raised by a service operation (invalid input, a conflict)
+    are refusals of the command, not failures of the instance: they propagate, and nothing is
+    written.
     """
 
     def halt(task: Task) -> None:
         if str(task.id) == stop_before:
             raise _StopBefore
+        if task.task_spec.bpmn_id in continue_as_new and _looped_back(workflow, task):
+            raise _ContinueAsNew(task)
 
-    try:
-        workflow.do_engine_steps(will_complete_task=halt if stop_before else None)
-    except _StopBefore:
-        return None
-    except (WorkflowException, ScriptError, RecursionError, MemoryError) as exc:
-        return describe_failure(exc)
-    return None
+    while True:
+        try:
+            workflow.do_engine_steps(will_complete_task=halt)
+        except _StopBefore:
+            return workflow, None
+        except _ContinueAsNew as loop:
+            try:
+                workflow = continue_as_new_from(workflow, loop.task)
+            except WorkflowException as exc:
+                return workflow, describe_failure(exc)
+            continue
+        except (WorkflowException, ScriptError, RecursionError, MemoryError) as exc:
+            return workflow, describe_failure(exc)
+        return workflow, None
+
+
+def _looped_back(workflow: BpmnWorkflow, task: Task) -> bool:
+    """Whether an element of the main process is reached again: it already ran in this workflow."""
+    return task.workflow is workflow and any(
+        done.task_spec is task.task_spec for done in workflow.get_tasks(state=TaskState.COMPLETED)
+    )
+
+
+def continue_as_new_from(workflow: BpmnWorkflow, task: Task) -> BpmnWorkflow:
+    """A fresh workflow of the same spec, started with ``task``'s data, to replace ``workflow``.
+
+    Loops add tasks to SpiffWorkflow's tree on every iteration, so a process that loops for years
+    (a quality cycle a month) would carry every past iteration in its state and pay for it on every
+    step. An element marked ``continueAsNew`` cuts the loop, as Temporal's continue-as-new does:
+    when a token comes back to it, the run so far is dropped and a new one starts from the start
+    event with the data the token carried, arriving at the element for the first time. Whatever
+    the process needs to remember across iterations must travel in that data (or in domain rows).
+    The new run is built inside the same ``deterministic`` context, so replay rebuilds it exactly.
+    Another branch still active would be lost with the old run, so that is a failure, not a drop.
+    """
+    active = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+    others = sorted({t.task_spec.bpmn_id or t.task_spec.name for t in workflow.get_tasks(state=active) if t is not task})
+    if others:
+        raise WorkflowTaskException(
+            f"{task.task_spec.bpmn_id} continues as new while other paths are still active ({', '.join(others)});"
+            " they would be lost",
+            task=task,
+        )
+    fresh = BpmnWorkflow(workflow.spec, workflow.subprocess_specs, script_engine=SCRIPT_ENGINE)
+    fresh.get_next_task(state=TaskState.READY).data.update(task.data)
+    return fresh
 
 
 def describe_failure(exc: BaseException) -> EngineFailure:

@@ -54,10 +54,30 @@ def upgrade() -> None:
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_tokens_member_id'), ['member_id'], unique=False)
 
+    op.create_table('conventions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('last_article', sa.Integer(), nullable=False),
+    sa.Column('adopted_number', sa.Integer(), nullable=True),
+    sa.Column('effective_date', sa.Date(), nullable=True),
+    sa.Column('adopted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], ),
+    sa.ForeignKeyConstraint(['created_by'], ['members.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('conventions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_conventions_community_id'), ['community_id'], unique=False)
+
     op.create_table('definitions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=200), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('filename', sa.String(length=255), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
@@ -98,6 +118,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_instances_definition_id'), ['definition_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_instances_status'), ['status'], unique=False)
 
+    op.create_table('convention_versions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('convention_id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('articles', sa.JSON(none_as_null=True), nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('based_on', sa.Integer(), nullable=True),
+    sa.Column('amendment_ids', sa.JSON(none_as_null=True), nullable=False),
+    sa.Column('instance_id', sa.String(length=36), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['convention_id'], ['conventions.id'], ),
+    sa.ForeignKeyConstraint(['created_by'], ['members.id'], ),
+    sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('convention_id', 'number')
+    )
+    with op.batch_alter_table('convention_versions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_convention_versions_convention_id'), ['convention_id'], unique=False)
+
     op.create_table('events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('instance_id', sa.String(length=36), nullable=False),
@@ -137,6 +180,35 @@ def upgrade() -> None:
     with op.batch_alter_table('opinions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_opinions_community_id'), ['community_id'], unique=False)
         batch_op.create_index('ix_opinions_instance_author', ['instance_id', 'author_id'], unique=False)
+
+    op.create_table('pdca_series',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('instance_id', sa.String(length=36), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('service', sa.String(length=200), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('provider_id', sa.Integer(), nullable=False),
+    sa.Column('cycle_days', sa.Integer(), nullable=False),
+    sa.Column('rating_days', sa.Integer(), nullable=False),
+    sa.Column('answer_hours', sa.Integer(), nullable=False),
+    sa.Column('standard', sa.JSON(none_as_null=True), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('end_requested_by', sa.Integer(), nullable=True),
+    sa.Column('end_requested_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('end_reason', sa.Text(), nullable=True),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], ),
+    sa.ForeignKeyConstraint(['created_by'], ['members.id'], ),
+    sa.ForeignKeyConstraint(['end_requested_by'], ['members.id'], ),
+    sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ),
+    sa.ForeignKeyConstraint(['provider_id'], ['members.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('instance_id')
+    )
+    with op.batch_alter_table('pdca_series', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_pdca_series_community_id'), ['community_id'], unique=False)
 
     op.create_table('tasks',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -221,6 +293,35 @@ def upgrade() -> None:
     with op.batch_alter_table('ballots', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ballots_vote_id'), ['vote_id'], unique=False)
 
+    op.create_table('drafting_rounds',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('convention_id', sa.Integer(), nullable=False),
+    sa.Column('instance_id', sa.String(length=36), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('base_number', sa.Integer(), nullable=False),
+    sa.Column('result_number', sa.Integer(), nullable=True),
+    sa.Column('amendment_deadline', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('notice_days', sa.Integer(), nullable=False),
+    sa.Column('notice_ends', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('vote_id', sa.String(length=36), nullable=True),
+    sa.Column('vote_outcome', sa.String(length=20), nullable=True),
+    sa.Column('closing_reason', sa.Text(), nullable=True),
+    sa.Column('opened_by', sa.Integer(), nullable=True),
+    sa.Column('opened_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['convention_id'], ['conventions.id'], ),
+    sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ),
+    sa.ForeignKeyConstraint(['opened_by'], ['members.id'], ),
+    sa.ForeignKeyConstraint(['vote_id'], ['votes.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('convention_id', 'number')
+    )
+    with op.batch_alter_table('drafting_rounds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_drafting_rounds_convention_id'), ['convention_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_drafting_rounds_instance_id'), ['instance_id'], unique=False)
+
     op.create_table('electorate',
     sa.Column('vote_id', sa.String(length=36), nullable=False),
     sa.Column('voter_key', sa.String(length=120), nullable=False),
@@ -246,13 +347,271 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('vote_id', 'voter_key'),
     sa.UniqueConstraint('vote_id', 'idempotency_hash')
     )
+    op.create_table('pdca_cycles',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('series_id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('standard', sa.JSON(none_as_null=True), nullable=False),
+    sa.Column('decision_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('starts_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('period_closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('rating_deadline', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('checked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], ),
+    sa.ForeignKeyConstraint(['decision_id'], ['definitions.id'], ),
+    sa.ForeignKeyConstraint(['series_id'], ['pdca_series.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('series_id', 'number')
+    )
+    with op.batch_alter_table('pdca_cycles', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_pdca_cycles_community_id'), ['community_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_pdca_cycles_series_id'), ['series_id'], unique=False)
+
+    op.create_table('amendments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('convention_id', sa.Integer(), nullable=False),
+    sa.Column('round_id', sa.Integer(), nullable=False),
+    sa.Column('instance_id', sa.String(length=36), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('article_id', sa.String(length=20), nullable=True),
+    sa.Column('after_id', sa.String(length=20), nullable=True),
+    sa.Column('text', sa.Text(), nullable=True),
+    sa.Column('original_text', sa.Text(), nullable=True),
+    sa.Column('rationale', sa.Text(), nullable=False),
+    sa.Column('version_number', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('outcome', sa.String(length=30), nullable=True),
+    sa.Column('decision_text', sa.Text(), nullable=True),
+    sa.Column('decision_reason', sa.Text(), nullable=True),
+    sa.Column('decided_by', sa.Integer(), nullable=True),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('result_article_id', sa.String(length=20), nullable=True),
+    sa.ForeignKeyConstraint(['author_id'], ['members.id'], ),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], ),
+    sa.ForeignKeyConstraint(['convention_id'], ['conventions.id'], ),
+    sa.ForeignKeyConstraint(['decided_by'], ['members.id'], ),
+    sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ),
+    sa.ForeignKeyConstraint(['round_id'], ['drafting_rounds.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('amendments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_amendments_convention_id'), ['convention_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_amendments_instance_id'), ['instance_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_amendments_round_id'), ['round_id'], unique=False)
+
+    op.create_table('article_comments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('convention_id', sa.Integer(), nullable=False),
+    sa.Column('round_id', sa.Integer(), nullable=False),
+    sa.Column('instance_id', sa.String(length=36), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=False),
+    sa.Column('article_id', sa.String(length=20), nullable=False),
+    sa.Column('version_number', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['members.id'], ),
+    sa.ForeignKeyConstraint(['convention_id'], ['conventions.id'], ),
+    sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ),
+    sa.ForeignKeyConstraint(['round_id'], ['drafting_rounds.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('article_comments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_article_comments_convention_id'), ['convention_id'], unique=False)
+
+    op.create_table('pdca_corrective_actions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('cycle_id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('indicator', sa.String(length=64), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('owner_id', sa.Integer(), nullable=False),
+    sa.Column('due_date', sa.Date(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('assigned_by', sa.Integer(), nullable=False),
+    sa.Column('assigned_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('report', sa.Text(), nullable=True),
+    sa.Column('reported_by', sa.Integer(), nullable=True),
+    sa.Column('reported_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('effective', sa.Boolean(), nullable=True),
+    sa.Column('verification', sa.Text(), nullable=True),
+    sa.Column('verified_by', sa.Integer(), nullable=True),
+    sa.Column('verified_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['assigned_by'], ['members.id'], ),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], ),
+    sa.ForeignKeyConstraint(['cycle_id'], ['pdca_cycles.id'], ),
+    sa.ForeignKeyConstraint(['owner_id'], ['members.id'], ),
+    sa.ForeignKeyConstraint(['reported_by'], ['members.id'], ),
+    sa.ForeignKeyConstraint(['verified_by'], ['members.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('pdca_corrective_actions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_pdca_corrective_actions_cycle_id'), ['cycle_id'], unique=False)
+
+    op.create_table('pdca_indicator_results',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('cycle_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.Double(), nullable=True),
+    sa.Column('samples', sa.Integer(), nullable=False),
+    sa.Column('target', sa.Double(), nullable=False),
+    sa.Column('direction', sa.String(length=10), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('escalated', sa.Boolean(), nullable=False),
+    sa.Column('decision_id', sa.Integer(), nullable=False),
+    sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['cycle_id'], ['pdca_cycles.id'], ),
+    sa.ForeignKeyConstraint(['decision_id'], ['definitions.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('cycle_id', 'key')
+    )
+    with op.batch_alter_table('pdca_indicator_results', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_pdca_indicator_results_cycle_id'), ['cycle_id'], unique=False)
+
+    op.create_table('pdca_measurements',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('cycle_id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('metric', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.Double(), nullable=False),
+    sa.Column('measured_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('recorded_by', sa.Integer(), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], ),
+    sa.ForeignKeyConstraint(['cycle_id'], ['pdca_cycles.id'], ),
+    sa.ForeignKeyConstraint(['recorded_by'], ['members.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('pdca_measurements', schema=None) as batch_op:
+        batch_op.create_index('ix_pdca_measurements_cycle_metric', ['cycle_id', 'metric'], unique=False)
+
+    op.create_table('pdca_ratings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('cycle_id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('resident_id', sa.Integer(), nullable=False),
+    sa.Column('score', sa.Integer(), nullable=False),
+    sa.Column('comment', sa.Text(), nullable=True),
+    sa.Column('rated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], ),
+    sa.ForeignKeyConstraint(['cycle_id'], ['pdca_cycles.id'], ),
+    sa.ForeignKeyConstraint(['resident_id'], ['members.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('cycle_id', 'resident_id')
+    )
+    with op.batch_alter_table('pdca_ratings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_pdca_ratings_cycle_id'), ['cycle_id'], unique=False)
+
+    op.create_table('pdca_requests',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('cycle_id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('filed_by', sa.Integer(), nullable=False),
+    sa.Column('filed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('answer', sa.Text(), nullable=True),
+    sa.Column('answered_by', sa.Integer(), nullable=True),
+    sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['answered_by'], ['members.id'], ),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], ),
+    sa.ForeignKeyConstraint(['cycle_id'], ['pdca_cycles.id'], ),
+    sa.ForeignKeyConstraint(['filed_by'], ['members.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('pdca_requests', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_pdca_requests_cycle_id'), ['cycle_id'], unique=False)
+
+    op.create_table('pdca_service_records',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('cycle_id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('served_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('resident_id', sa.Integer(), nullable=True),
+    sa.Column('description', sa.Text(), nullable=True),
+    sa.Column('recorded_by', sa.Integer(), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], ),
+    sa.ForeignKeyConstraint(['cycle_id'], ['pdca_cycles.id'], ),
+    sa.ForeignKeyConstraint(['recorded_by'], ['members.id'], ),
+    sa.ForeignKeyConstraint(['resident_id'], ['members.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('pdca_service_records', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_pdca_service_records_cycle_id'), ['cycle_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_pdca_service_records_resident_id'), ['resident_id'], unique=False)
+
+    op.create_table('amendment_supports',
+    sa.Column('amendment_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['amendment_id'], ['amendments.id'], ),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], ),
+    sa.PrimaryKeyConstraint('amendment_id', 'member_id')
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('amendment_supports')
+    with op.batch_alter_table('pdca_service_records', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_pdca_service_records_resident_id'))
+        batch_op.drop_index(batch_op.f('ix_pdca_service_records_cycle_id'))
+
+    op.drop_table('pdca_service_records')
+    with op.batch_alter_table('pdca_requests', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_pdca_requests_cycle_id'))
+
+    op.drop_table('pdca_requests')
+    with op.batch_alter_table('pdca_ratings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_pdca_ratings_cycle_id'))
+
+    op.drop_table('pdca_ratings')
+    with op.batch_alter_table('pdca_measurements', schema=None) as batch_op:
+        batch_op.drop_index('ix_pdca_measurements_cycle_metric')
+
+    op.drop_table('pdca_measurements')
+    with op.batch_alter_table('pdca_indicator_results', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_pdca_indicator_results_cycle_id'))
+
+    op.drop_table('pdca_indicator_results')
+    with op.batch_alter_table('pdca_corrective_actions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_pdca_corrective_actions_cycle_id'))
+
+    op.drop_table('pdca_corrective_actions')
+    with op.batch_alter_table('article_comments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_article_comments_convention_id'))
+
+    op.drop_table('article_comments')
+    with op.batch_alter_table('amendments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_amendments_round_id'))
+        batch_op.drop_index(batch_op.f('ix_amendments_instance_id'))
+        batch_op.drop_index(batch_op.f('ix_amendments_convention_id'))
+
+    op.drop_table('amendments')
+    with op.batch_alter_table('pdca_cycles', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_pdca_cycles_series_id'))
+        batch_op.drop_index(batch_op.f('ix_pdca_cycles_community_id'))
+
+    op.drop_table('pdca_cycles')
     op.drop_table('participations')
     op.drop_table('electorate')
+    with op.batch_alter_table('drafting_rounds', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_drafting_rounds_instance_id'))
+        batch_op.drop_index(batch_op.f('ix_drafting_rounds_convention_id'))
+
+    op.drop_table('drafting_rounds')
     with op.batch_alter_table('ballots', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ballots_vote_id'))
 
@@ -272,12 +631,20 @@ def downgrade() -> None:
         batch_op.drop_index('ix_tasks_community_state_lane')
 
     op.drop_table('tasks')
+    with op.batch_alter_table('pdca_series', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_pdca_series_community_id'))
+
+    op.drop_table('pdca_series')
     with op.batch_alter_table('opinions', schema=None) as batch_op:
         batch_op.drop_index('ix_opinions_instance_author')
         batch_op.drop_index(batch_op.f('ix_opinions_community_id'))
 
     op.drop_table('opinions')
     op.drop_table('events')
+    with op.batch_alter_table('convention_versions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_convention_versions_convention_id'))
+
+    op.drop_table('convention_versions')
     with op.batch_alter_table('instances', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_instances_status'))
         batch_op.drop_index(batch_op.f('ix_instances_definition_id'))
@@ -288,6 +655,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_definitions_key'))
 
     op.drop_table('definitions')
+    with op.batch_alter_table('conventions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_conventions_community_id'))
+
+    op.drop_table('conventions')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_tokens_member_id'))
 
