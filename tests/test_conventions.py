@@ -1,0 +1,344 @@
+"""Convention drafting through the engine's commands (the HTTP walk is features/convention.feature)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import commands as c
+from engine import conventions
+from engine.clock import ManualClock
+from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion
+from engine.models import Amendment, Convention, ConventionVersion, Instance, Vote
+from engine.replay import replay
+from engine.service import Engine
+from tests.fixtures import bearer
+from tests.helpers import Community
+
+DEADLINE = "2026-03-09T18:00"
+FIRST_DRAFT = [{"text": "晚上十点后不得大声喧哗。"}, {"text": "Keep the stairwells clear of bicycles."}, {"text": "宠物狗出门须拴绳。"}]
+
+
+def ready(engine: Engine, instance_id: str) -> dict[str, str]:
+    with engine.read() as session:
+        return {t.element_id: t.id for t in session.get(Instance, instance_id).tasks if t.state == "READY"}
+
+
+def draft(articles: list[dict[str, str]] | None = FIRST_DRAFT, deadline: str = DEADLINE, **fields: Any) -> dict[str, Any]:
+    body = {"title": "邻里公约", "reason": "The committee's draft.", "amendment_deadline": deadline, "notice_days": 3, **fields}
+    if articles is not None:
+        body["articles"] = articles
+    return {"draft": body}
+
+
+def complete(engine: Engine, community: Community, instance_id: str, element: str, data: dict[str, Any], who: str = "chair") -> None:
+    engine.execute(c.CompleteTask(ready(engine, instance_id)[element], data), community[who])
+
+
+def open_drafting(engine: Engine, community: Community, data: dict[str, Any] | None = None, **variables: Any) -> str:
+    instance_id = engine.execute(c.StartInstance("convention", variables), community["chair"]).id
+    complete(engine, community, instance_id, "draft_convention", data or draft())
+    return instance_id
+
+
+def convention_of(engine: Engine, instance_id: str) -> int:
+    with engine.read() as session:
+        return session.get(Instance, instance_id).data["convention_id"]
+
+
+def propose(engine: Engine, community: Community, convention_id: int, who: str, kind: str, article: str | None = None,
+            text: str | None = None, version: int = 1, after: str | None = None) -> Amendment:
+    return engine.execute(c.ProposeAmendment(convention_id, version, kind, f"{who}'s reasons", article, after, text), community[who])
+
+
+def review(engine: Engine, community: Community, instance_id: str, decisions: list[tuple[Amendment, str, str | None]]) -> None:
+    """Close the amendment period early, decide each amendment, and finish the review."""
+    complete(engine, community, instance_id, "amendment_period", {"reason": "Everyone has had their say."})
+    for amendment, outcome, wording in decisions:
+        engine.execute(c.DecideAmendment(amendment.id, outcome, f"Because {outcome}.", wording), community["chair"])
+    complete(engine, community, instance_id, "review_amendments", {})
+
+
+def vote(engine: Engine, clock: ManualClock, community: Community, instance_id: str, choices: dict[str, str]) -> None:
+    """Wait out the public notice, configure a yes/no vote, cast the ballots and close the vote early."""
+    with engine.read() as session:
+        (notice_ends,) = [timer.due_at for timer in session.get(Instance, instance_id).timers]
+    clock.set(notice_ends + timedelta(minutes=1))
+    assert engine.fire_due_timers() == 1
+    deadline = (clock.now() + timedelta(days=3)).isoformat()
+    complete(engine, community, instance_id, "configure_vote", {"vote": {
+        "title": "Adopt the convention", "question": "Adopt the consolidated text?", "method": "yes_no_abstain",
+        "rule": {}, "secret": True, "electorate": "residents", "deadline": deadline}})
+    with engine.read() as session:
+        vote_id = session.scalar(select(Vote.id).where(Vote.instance_id == instance_id, Vote.status == "open"))
+    for who, choice in choices.items():
+        engine.execute(c.CastBallot(vote_id, choice), community[who])
+    complete(engine, community, instance_id, "voting", {"reason": "Everyone has voted."})
+
+
+def texts_of(engine: Engine, convention_id: int, number: int) -> list[dict[str, str]]:
+    with engine.read() as session:
+        return session.scalar(select(ConventionVersion.articles).where(
+            ConventionVersion.convention_id == convention_id, ConventionVersion.number == number))
+
+
+def test_a_round_applies_each_amendment_as_the_committee_decided_it(deployed: Engine, community: Community) -> None:
+    engine = deployed
+    instance_id = open_drafting(engine, community)
+    convention_id = convention_of(engine, instance_id)
+    assert texts_of(engine, convention_id, 1) == [
+        {"id": "a1", "text": "晚上十点后不得大声喧哗。"}, {"id": "a2", "text": "Keep the stairwells clear of bicycles."},
+        {"id": "a3", "text": "宠物狗出门须拴绳。"}]
+    reworded = propose(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
+    preamble = propose(engine, community, convention_id, "bob", "insert", text="本公约由全体居民共同制定。")
+    appended = propose(engine, community, convention_id, "carol", "insert", after="a3", text="Recycle your bottles.")
+    deleted = propose(engine, community, convention_id, "alice", "delete", "a2")
+    refused = propose(engine, community, convention_id, "bob", "replace", "a3", "猫也须拴绳。")
+    review(engine, community, instance_id, [
+        (reworded, "accepted_with_changes", "晚上十点半后禁止喧哗。"), (preamble, "accepted", None),
+        (appended, "accepted", None), (deleted, "accepted", None), (refused, "rejected", None)])
+
+    assert texts_of(engine, convention_id, 2) == [
+        {"id": "a4", "text": "本公约由全体居民共同制定。"}, {"id": "a1", "text": "晚上十点半后禁止喧哗。"},
+        {"id": "a3", "text": "宠物狗出门须拴绳。"}, {"id": "a5", "text": "Recycle your bottles."}]
+    assert texts_of(engine, convention_id, 1)[1]["id"] == "a2"  # versions are never rewritten
+    with engine.read() as session:
+        version = session.scalar(select(ConventionVersion).where(ConventionVersion.number == 2))
+        assert (version.kind, version.based_on, version.amendment_ids, version.created_by) == (
+            "consolidated", 1, [reworded.id, preamble.id, appended.id, deleted.id], community["chair"].member_id)
+        assert version.reason == (f"Round 1 consolidated: accepted #{preamble.id}, #{appended.id}, #{deleted.id}; "
+                                  f"accepted with the committee's wording #{reworded.id}; rejected #{refused.id}.")
+        results = {a.id: a.result_article_id for a in session.scalars(select(Amendment))}
+        assert results == {reworded.id: "a1", preamble.id: "a4", appended.id: "a5", deleted.id: "a2", refused.id: None}
+        drafting = conventions.get_round(session, community["alice"], convention_id, 1)
+        assert (drafting.status, drafting.base_number, drafting.result_number) == ("notice", 1, 2)
+        assert drafting.notice_ends == datetime.fromisoformat("2026-03-05T01:00:00+00:00")
+        report = replay(session, session.get(Instance, instance_id))
+        assert report.ok, report.mismatches
+
+
+def test_an_amendment_to_an_article_changed_since_the_version_read_is_stale(deployed: Engine, community: Community, clock: ManualClock) -> None:
+    engine = deployed
+    instance_id = open_drafting(engine, community)
+    convention_id = convention_of(engine, instance_id)
+    changed = propose(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
+    deleted = propose(engine, community, convention_id, "bob", "delete", "a3")
+    review(engine, community, instance_id, [(changed, "accepted", None), (deleted, "accepted", None)])
+    vote(engine, clock, community, instance_id, {"alice": "yes", "bob": "no", "carol": "no"})
+    complete(engine, community, instance_id, "decide_next_step", {"next_step": "another_round", "reason": "Too strict."})
+    complete(engine, community, instance_id, "draft_convention", draft(articles=None, deadline="2026-03-20T18:00"))
+    with engine.read() as session:
+        drafting = conventions.get_round(session, community["alice"], convention_id, 2)
+        assert (drafting.status, drafting.base_number) == ("amending", 2)  # the last version, not a new one
+        assert session.scalar(select(func.count()).select_from(ConventionVersion)) == 2
+
+    with pytest.raises(StaleVersion) as stale:
+        propose(engine, community, convention_id, "carol", "replace", "a1", "晚上九点后禁止喧哗。", version=1)
+    assert "article a1 has changed since version 1" in stale.value.message
+    assert stale.value.details == {"stale": True, "article_id": "a1", "version": 1, "current_version": 2,
+                                   "current_text": "晚上十一点后禁止喧哗。"}
+    with pytest.raises(StaleVersion, match="article a3 was deleted since version 1"):
+        propose(engine, community, convention_id, "carol", "replace", "a3", "猫也须拴绳。", version=1)
+    with pytest.raises(StaleVersion, match="article a3 was deleted"):
+        propose(engine, community, convention_id, "carol", "insert", after="a3", text="New.", version=1)
+    unchanged = propose(engine, community, convention_id, "carol", "delete", "a2", version=1)  # a2 is as carol read it
+    assert (unchanged.version_number, unchanged.original_text) == (1, "Keep the stairwells clear of bicycles.")
+    with pytest.raises(InvalidInput, match="the convention has no version 7"):
+        propose(engine, community, convention_id, "carol", "delete", "a2", version=7)
+    with pytest.raises(InvalidInput, match="version 2 has no article a9"):
+        propose(engine, community, convention_id, "carol", "delete", "a9", version=2)
+
+
+def test_the_committee_cannot_accept_two_changes_to_one_article(deployed: Engine, community: Community) -> None:
+    engine = deployed
+    instance_id = open_drafting(engine, community)
+    convention_id = convention_of(engine, instance_id)
+    first = propose(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
+    second = propose(engine, community, convention_id, "bob", "delete", "a1")
+    complete(engine, community, instance_id, "amendment_period", {"reason": "Enough."})
+    engine.execute(c.DecideAmendment(first.id, "accepted", "Most agree."), community["chair"])
+    with pytest.raises(Conflict, match=f"amendment #{first.id}, already accepted, changes article a1 too"):
+        engine.execute(c.DecideAmendment(second.id, "accepted", "Also good."), community["chair"])
+    engine.execute(c.DecideAmendment(second.id, "rejected", "The rule is needed."), community["chair"])
+    with pytest.raises(InvalidInput, match="only an acceptance with changes"):
+        engine.execute(c.DecideAmendment(first.id, "accepted", "Most agree.", "My own words."), community["chair"])
+    with pytest.raises(InvalidInput, match="text must be 1 to"):
+        engine.execute(c.DecideAmendment(first.id, "accepted_with_changes", "Reworded."), community["chair"])
+    with pytest.raises(PermissionDenied):
+        engine.execute(c.DecideAmendment(first.id, "rejected", "I changed my mind."), community["alice"])
+
+
+def test_the_review_waits_for_every_decision_and_a_withdrawn_amendment_needs_none(deployed: Engine, community: Community) -> None:
+    engine = deployed
+    instance_id = open_drafting(engine, community)
+    convention_id = convention_of(engine, instance_id)
+    kept = propose(engine, community, convention_id, "alice", "replace", "a2", "Keep the stairwells clear.")
+    dropped = propose(engine, community, convention_id, "bob", "delete", "a3")
+    engine.execute(c.WithdrawAmendment(dropped.id), community["bob"])
+    with pytest.raises(Conflict, match="amendments are decided while the committee reviews them"):
+        engine.execute(c.DecideAmendment(kept.id, "accepted", "Early."), community["chair"])
+    complete(engine, community, instance_id, "amendment_period", {"reason": "Enough."})
+    with pytest.raises(Conflict, match="1 amendment is still undecided"):
+        complete(engine, community, instance_id, "review_amendments", {})
+    with pytest.raises(Conflict, match="a withdrawn amendment needs no decision"):
+        engine.execute(c.DecideAmendment(dropped.id, "rejected", "Withdrawn."), community["chair"])
+    engine.execute(c.DecideAmendment(kept.id, "rejected", "Bicycles are the problem."), community["chair"])
+    complete(engine, community, instance_id, "review_amendments", {})
+    with engine.read() as session:
+        drafting = conventions.get_round(session, community["alice"], convention_id, 1)
+        assert (drafting.status, drafting.result_number) == ("notice", 1)  # nothing accepted: the text stays version 1
+        assert conventions.amendment_counts(drafting.amendments) == {
+            "undecided": 0, "withdrawn": 1, "accepted": 0, "accepted_with_changes": 0, "rejected": 1}
+
+
+def test_support_and_withdrawal(deployed: Engine, community: Community) -> None:
+    engine = deployed
+    convention_id = convention_of(engine, open_drafting(engine, community))
+    amendment = propose(engine, community, convention_id, "alice", "delete", "a3")
+    engine.execute(c.SupportAmendment(amendment.id), community["bob"])
+    with pytest.raises(Conflict, match="you already support this amendment"):
+        engine.execute(c.SupportAmendment(amendment.id), community["bob"])
+    with pytest.raises(Conflict, match="an author supports their amendment by proposing it"):
+        engine.execute(c.SupportAmendment(amendment.id), community["alice"])
+    with pytest.raises(PermissionDenied):
+        engine.execute(c.SupportAmendment(amendment.id), community["clerk"])  # committee only, not a resident
+    with pytest.raises(PermissionDenied, match="only its author"):
+        engine.execute(c.WithdrawAmendment(amendment.id), community["bob"])
+    engine.execute(c.WithdrawAmendment(amendment.id), community["alice"])
+    with pytest.raises(Conflict, match="the amendment was withdrawn"):
+        engine.execute(c.SupportAmendment(amendment.id), community["carol"])
+    with pytest.raises(InvalidInput, match="a deletion takes no text"):
+        propose(engine, community, convention_id, "carol", "delete", "a3", "Gone.")
+    with pytest.raises(InvalidInput, match="the proposed text is the article as it stands"):
+        propose(engine, community, convention_id, "carol", "replace", "a3", "宠物狗出门须拴绳。")
+    with engine.read() as session:
+        assert [s.member_id for s in session.get(Amendment, amendment.id).supports] == [community["bob"].member_id]
+
+
+def test_the_amendment_period_ends_at_its_deadline_even_before_the_worker_runs(deployed: Engine, community: Community, clock: ManualClock) -> None:
+    engine = deployed
+    instance_id = open_drafting(engine, community)
+    convention_id = convention_of(engine, instance_id)
+    amendment = propose(engine, community, convention_id, "alice", "delete", "a3")
+    clock.set(datetime.fromisoformat("2026-03-09T18:00:30+08:00"))
+    with pytest.raises(Conflict, match=r"the amendment period closed at 2026-03-09T10:00:00\+00:00"):
+        propose(engine, community, convention_id, "bob", "delete", "a2")
+    with pytest.raises(Conflict, match="closed at"):
+        engine.execute(c.WithdrawAmendment(amendment.id), community["alice"])
+    with pytest.raises(Conflict, match="closed at"):
+        engine.execute(c.CommentOnArticle(convention_id, 1, "a1", "Too late?"), community["bob"])
+    assert engine.fire_due_timers() == 1
+    assert list(ready(engine, instance_id)) == ["review_amendments"]
+    with pytest.raises(Conflict, match="the convention has no amendment period open"):
+        propose(engine, community, convention_id, "bob", "delete", "a2")
+
+
+def test_a_convention_to_amend_must_exist_here_and_not_be_in_drafting_elsewhere(
+        deployed: Engine, community: Community, other_community: Community) -> None:
+    engine = deployed
+    convention_id = convention_of(engine, open_drafting(engine, community))
+    for bad in (999, "1", True):
+        with pytest.raises(InvalidInput, match="convention_id names no convention of this community"):
+            engine.execute(c.StartInstance("convention", {"convention_id": bad}), community["chair"])
+    with pytest.raises(InvalidInput):
+        engine.execute(c.StartInstance("convention", {"convention_id": convention_id}), other_community["chair"])
+    with pytest.raises(Conflict, match="another process is drafting this convention"):
+        engine.execute(c.StartInstance("convention", {"convention_id": convention_id}), community["chair"])
+    with engine.read() as session:
+        assert session.scalar(select(func.count()).select_from(Instance)) == 1
+    with pytest.raises(NotFound):
+        engine.execute(c.ProposeAmendment(convention_id, 1, "delete", "Why not.", "a1"), other_community["alice"])
+
+
+def test_a_first_draft_needs_its_articles_and_a_revision_names_only_known_ones(deployed: Engine, community: Community) -> None:
+    engine = deployed
+    instance_id = engine.execute(c.StartInstance("convention"), community["chair"]).id
+    with pytest.raises(InvalidInput, match="a new convention's first draft needs a title and articles") as refused:
+        complete(engine, community, instance_id, "draft_convention", draft(articles=None))
+    assert refused.value.details["errors"] == [{"field": "draft.articles", "message": "required for a new convention"}]
+    with pytest.raises(InvalidInput, match="article id a7 is not an article of the current text"):
+        complete(engine, community, instance_id, "draft_convention", draft([{"id": "a7", "text": "Unknown."}]))
+    with engine.read() as session:
+        assert session.scalar(select(func.count()).select_from(Convention)) == 0
+    assert list(ready(engine, instance_id)) == ["draft_convention"]
+
+
+def test_adoption_then_an_amendment_process_from_the_adopted_text(deployed: Engine, community: Community, clock: ManualClock) -> None:
+    engine = deployed
+    instance_id = open_drafting(engine, community)
+    convention_id = convention_of(engine, instance_id)
+    review(engine, community, instance_id, [])
+    vote(engine, clock, community, instance_id, {"alice": "yes", "bob": "yes", "carol": "no"})
+    with pytest.raises(InvalidInput, match="the effective date 2026-03-01 lies in the past"):
+        complete(engine, community, instance_id, "publish_convention", {"effective_date": "2026-03-01"})
+    today = clock.now().date().isoformat()
+    complete(engine, community, instance_id, "publish_convention", {"effective_date": today})
+    with engine.read() as session:
+        convention = session.get(Convention, convention_id)
+        assert (convention.status, convention.adopted_number, convention.effective_date.isoformat()) == ("adopted", 1, today)
+        adopted_fingerprint = convention.adopted_version.fingerprint
+        assert session.get(Instance, instance_id).status == "completed"
+        report = replay(session, session.get(Instance, instance_id))  # the vote it called included
+        assert report.ok, report.mismatches
+
+    clock.advance(timedelta(days=30))
+    amending = engine.execute(c.StartInstance("convention", {"convention_id": convention_id}), community["chair"]).id
+    with engine.read() as session:
+        prepared = session.get(Instance, amending).data["convention"]
+    assert prepared["version"] == 1 and prepared["fingerprint"] == adopted_fingerprint
+    revised = [{"id": "a1", "text": "晚上十一点后禁止喧哗。"}, {"id": "a3", "text": "宠物狗出门须拴绳。"}, {"text": "New article."}]
+    complete(engine, community, amending, "draft_convention", draft(revised, deadline="2026-04-20T18:00"))
+    assert texts_of(engine, convention_id, 2) == [*revised[:2], {"id": "a4", "text": "New article."}]
+    with engine.read() as session:
+        version = session.scalar(select(ConventionVersion).where(ConventionVersion.number == 2))
+        assert (version.kind, version.based_on, version.reason) == ("draft", 1, "The committee's draft.")
+        assert session.get(Convention, convention_id).adopted_number == 1  # in force until another is adopted
+        assert [r.number for r in conventions.rounds_of(session, community["bob"], convention_id)] == [1, 2]
+
+
+def test_abandoning_a_convention_never_adopted(deployed: Engine, community: Community, clock: ManualClock) -> None:
+    engine = deployed
+    instance_id = open_drafting(engine, community)
+    convention_id = convention_of(engine, instance_id)
+    review(engine, community, instance_id, [])
+    vote(engine, clock, community, instance_id, {"alice": "no", "bob": "no"})
+    complete(engine, community, instance_id, "decide_next_step", {"next_step": "abandon", "reason": "No support."})
+    with engine.read() as session:
+        assert session.get(Convention, convention_id).status == "abandoned"
+        assert session.get(Instance, instance_id).status == "completed"
+        drafting = conventions.get_round(session, community["alice"], convention_id, 1)
+        assert (drafting.status, drafting.vote_outcome, drafting.closing_reason) == ("abandoned", "rejected", "No support.")
+        assert [e["type"] for e in conventions.history(session, community["alice"], convention_id)] == [
+            "round_opened", "amendment_period_closed", "version_consolidated", "public_notice_ended", "vote_recorded",
+            "round_closed"]
+    engine.execute(c.StartInstance("convention", {"convention_id": convention_id}), community["chair"])  # free to revive
+
+
+def test_bad_requests_get_a_clear_error_and_other_communities_see_nothing(
+        deployed: Engine, community: Community, other_community: Community, client: Any) -> None:
+    convention_id = convention_of(deployed, open_drafting(deployed, community))
+    amendment = propose(deployed, community, convention_id, "alice", "delete", "a3")
+    base = f"/api/conventions/{convention_id}"
+    requests = [
+        ("alice", "GET", f"{base}/diff?from=1", None, 422, "invalid_input"),
+        ("alice", "GET", f"{base}/diff?from=1&to=9", None, 404, "not_found"),
+        ("alice", "GET", f"{base}/versions/9", None, 404, "not_found"),
+        ("alice", "GET", f"{base}/rounds/9", None, 404, "not_found"),
+        ("alice", "POST", f"{base}/amendments", {"version": 1, "kind": "replace", "rationale": "Why."}, 422, "invalid_input"),
+        ("alice", "POST", f"{base}/amendments", {"version": 1, "kind": "rewrite", "article_id": "a1", "rationale": "Why."}, 422, "invalid_input"),
+        ("alice", "POST", f"{base}/amendments", {"version": 1, "kind": "delete", "article_id": "a1", "rationale": "Why.", "mood": "x"}, 422, "invalid_input"),
+        ("clerk", "POST", f"{base}/amendments", {"version": 1, "kind": "delete", "article_id": "a1", "rationale": "Why."}, 403, "forbidden"),
+        ("alice", "POST", f"{base}/comments", {"version": 1, "article_id": "a9", "text": "Hm."}, 422, "invalid_input"),
+        ("chair", "PUT", f"/api/amendments/{amendment.id}/decision", {"outcome": "maybe", "reason": "Hm."}, 422, "invalid_input"),
+        ("chair", "PUT", f"/api/amendments/{amendment.id}/decision", {"outcome": "accepted", "reason": "Hm."}, 409, "conflict"),
+    ]
+    for who, method, path, body, status, code in requests:
+        response = client.open(path, method=method, json=body, headers=bearer(community.tokens[who]))
+        assert (response.status_code, response.get_json()["error"]["code"]) == (status, code), (path, body, response.get_json())
+    for path in (base, f"{base}/versions/1", f"{base}/history", f"{base}/amendments", f"/api/amendments/{amendment.id}"):
+        response = client.get(path, headers=bearer(other_community.tokens["chair"]))
+        assert (response.status_code, response.get_json()["error"]["code"]) == (404, "not_found"), path
+    assert client.get("/api/conventions", headers=bearer(other_community.tokens["chair"])).get_json()["total"] == 0
