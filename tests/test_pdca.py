@@ -1,0 +1,372 @@
+"""Service-quality cycles in the engine: classification by a pinned DMN version, many cycles at a flat cost,
+corrective actions closed only by verification, bulk uploads, rating eligibility, standards and their end."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import commands as c
+from engine import identity
+from engine.clock import ManualClock
+from engine.errors import Conflict, DefinitionError, InvalidInput, NotFound, PermissionDenied
+from engine.identity import Actor
+from engine.models import CorrectiveAction, Instance, ServiceCycle, ServiceRecord, ServiceSeries
+from engine.replay import replay
+from engine.service import Engine
+from engine.unit_of_work import UnitOfWork
+from tests.helpers import Community
+
+QUALITY_DMN = (Path(__file__).resolve().parent.parent / "processes" / "quality.dmn").read_bytes()
+RESIDENTS = ("alice", "bob", "carol", "chair")
+
+
+def plan(provider_id: int, near_margin: float = 5, **overrides: Any) -> dict[str, Any]:
+    satisfaction = {"key": "satisfaction", "name": "Resident satisfaction", "kind": "share", "source": "ratings",
+                    "threshold": 4, "threshold_direction": "at_least", "unit": "%", "target": 85, "direction": "at_least",
+                    "near_margin": near_margin}
+    response = {"key": "response", "name": "Repair response time (P90)", "kind": "percentile", "source": "measurements",
+                "metric": "response_hours", "percentile": 90, "unit": "h", "target": 24, "direction": "at_most"}
+    return {"service": "Repairs", "provider_id": provider_id, "cycle_days": 30, "rating_days": 7,
+            "indicators": [satisfaction, response], **overrides}
+
+
+class Series:
+    """Drives one pdca instance through the engine, closing periods early (the timers are the feature's business)."""
+
+    def __init__(self, engine: Engine, community: Community, staff: dict[str, Actor], clock: ManualClock) -> None:
+        self.engine, self.community, self.staff, self.clock = engine, community, staff, clock
+        self.chair, self.provider = community["chair"], staff["provider"]
+        self.instance_id = engine.execute(c.StartInstance("pdca"), self.chair).id
+
+    def define(self, **overrides: Any) -> Series:
+        self.complete("define_standard", {"plan": plan(self.provider.member_id, **overrides)})
+        return self
+
+    def ready(self) -> dict[str, str]:
+        with self.engine.read() as session:
+            return {t.element_id: t.id for t in session.get(Instance, self.instance_id).tasks if t.state == "READY"}
+
+    def instance(self) -> dict[str, Any]:
+        """The instance's status, data and state as they are now."""
+        with self.engine.read() as session:
+            row = session.get(Instance, self.instance_id)
+            return {"status": row.status, "data": row.data, "state": row.state}
+
+    def replayed(self) -> bool:
+        with self.engine.read() as session:
+            return replay(session, session.get(Instance, self.instance_id)).ok
+
+    @property
+    def cycle_id(self) -> int:
+        return self.instance()["data"]["cycle"]["cycle_id"]
+
+    def complete(self, element: str, data: dict[str, Any] | None = None, actor: Actor | None = None) -> None:
+        self.clock.advance(timedelta(minutes=5))
+        self.engine.execute(c.CompleteTask(self.ready()[element], data or {}), actor or self.chair)
+
+    def serve(self, residents: tuple[str, ...] = RESIDENTS, hours: tuple[float, ...] = ()) -> None:
+        self.clock.advance(timedelta(hours=1))
+        when = (self.clock.now() - timedelta(minutes=30)).isoformat()
+        rows = [{"served_at": when, "subject": f"flat of {r}", "resident_id": self.community[r].member_id} for r in residents]
+        self.engine.execute(c.AddServiceRecords(self.cycle_id, rows=rows), self.provider)
+        if hours:
+            rows = [{"metric": "response_hours", "value": h, "measured_at": when} for h in hours]
+            self.engine.execute(c.AddMeasurements(self.cycle_id, rows=rows), self.provider)
+
+    def close_period(self) -> None:
+        self.complete("service_period", {"reason": "All repairs of the month are done."})
+
+    def rate(self, scores: dict[str, int]) -> None:
+        self.close_period()
+        for resident, score in scores.items():
+            self.engine.execute(c.RateService(self.cycle_id, score, None), self.community[resident])
+        self.complete("rating_window", {"reason": "Everyone served has rated."})
+
+    def results(self) -> dict[str, tuple[float | None, str]]:
+        return {r["key"]: (r["value"], r["status"]) for r in self.instance()["data"]["check"]["results"]}
+
+    def assign(self, key: str) -> CorrectiveAction:
+        due = (self.clock.now() + timedelta(days=10)).date().isoformat()
+        return self.engine.execute(c.AssignCorrectiveAction(self.cycle_id, key, f"Fix {key}", self.provider.member_id, due), self.chair)
+
+    def act(self) -> None:
+        """Assign, carry out and verify one action per missed indicator."""
+        actions = [self.assign(key) for key in self.instance()["data"]["check"]["missed"]]
+        self.complete("assign_actions")
+        for action in actions:
+            self.engine.execute(c.ReportCorrectiveAction(action.id, "Done as planned."), self.provider)
+        self.complete("carry_out_actions", actor=self.provider)
+        for action in actions:
+            self.engine.execute(c.VerifyCorrectiveAction(action.id, True, "Checked on site."), self.chair)
+        self.complete("verify_actions")
+
+
+@pytest.fixture
+def staff(deployed: Engine, community: Community) -> dict[str, Actor]:
+    with UnitOfWork(deployed.db.sessions, deployed.clock) as uow:
+        row = uow.session.get(identity.Community, community.id)
+        made = {name: identity.actor_for(identity.add_member(uow.session, row, name, [role], uow.now))
+                for name, role in (("provider", "provider"), ("street", "street_office"))}
+        uow.commit()
+    return made
+
+
+@pytest.fixture
+def series(deployed: Engine, community: Community, staff: dict[str, Actor], clock: ManualClock) -> Series:
+    return Series(deployed, community, staff, clock)
+
+
+def test_a_cycle_is_computed_from_its_rows_and_classified_by_the_dmn_table(series: Series) -> None:
+    series.define()
+    assert list(series.ready()) == ["service_period"]
+    series.serve(hours=(4, 12, 30))
+    series.rate({"alice": 5, "bob": 4, "carol": 2, "chair": 5})
+    assert series.results() == {"satisfaction": (75.0, "missed"), "response": (30.0, "missed")}
+    assert list(series.ready()) == ["assign_actions"]
+    series.act()
+    assert list(series.ready()) == ["service_period"]
+    assert series.instance()["data"]["cycle"]["number"] == 2
+
+    series.serve(residents=("alice", "bob"))  # no measurements this time
+    series.rate({"alice": 4, "bob": 4})
+    assert series.results() == {"satisfaction": (100.0, "met"), "response": (None, "no_data")}
+    assert list(series.ready()) == ["service_period"]  # nothing missed: no act phase, the next cycle starts
+    assert series.replayed()
+
+
+def test_a_new_dmn_version_changes_the_classification_of_new_cycles_only(series: Series) -> None:
+    series.define(near_margin=10)
+    stricter = QUALITY_DMN.replace(b"&gt;= target - near_margin", b"&gt;= target - near_margin / 5")
+    deployed = series.engine.execute(c.DeployDefinition("quality.dmn", stricter), series.community["admin"])
+    assert (deployed.created, deployed.definition.kind, deployed.definition.version) == (True, "dmn", 2)
+
+    scores = {"alice": 5, "bob": 4, "carol": 4, "chair": 2}  # 75 %: 10 points short of the target
+    series.serve()
+    series.rate(scores)
+    assert series.results()["satisfaction"] == (75.0, "near")  # cycle 1 started under version 1
+    series.serve()
+    series.rate(scores)
+    assert series.results()["satisfaction"] == (75.0, "missed")  # cycle 2 started under version 2
+    with series.engine.read() as session:
+        cycles = session.scalars(select(ServiceCycle).order_by(ServiceCycle.number)).all()
+        assert [(cycle.number, cycle.decision.version) for cycle in cycles] == [(1, 1), (2, 2)]
+
+
+def test_thirty_cycles_cost_what_three_do(series: Series) -> None:
+    """Continue-as-new keeps the stored state one cycle long, however long the series runs."""
+    series.define()
+    sizes = {}
+    for number in range(1, 33):
+        assert series.instance()["data"]["cycle"]["number"] == number
+        state = series.instance()["state"]
+        sizes[number] = (len(state), len(json.loads(state)["tasks"]))
+        series.rate({})
+    assert sizes[32][1] == sizes[3][1]
+    assert abs(sizes[32][0] - sizes[3][0]) <= 0.03 * sizes[3][0], sizes
+    assert series.replayed()
+
+
+def test_a_corrective_action_is_closed_only_by_the_verification_of_its_effect(series: Series) -> None:
+    series.define()
+    series.serve(residents=("alice",))
+    series.rate({"alice": 2})
+    with pytest.raises(Conflict, match=r"none yet: satisfaction\)"):
+        series.complete("assign_actions")
+    with pytest.raises(InvalidInput) as refused:
+        series.assign("response")  # no data is not missed
+    assert [e["field"] for e in refused.value.details["errors"]] == ["indicator"]
+    action = series.assign("satisfaction")
+    series.complete("assign_actions")
+    with pytest.raises(Conflict, match="verify_actions"):
+        series.engine.execute(c.VerifyCorrectiveAction(action.id, True, "Looks fine."), series.chair)
+    with pytest.raises(Conflict, match="1 corrective action is not reported done"):
+        series.complete("carry_out_actions", actor=series.provider)
+    with pytest.raises(PermissionDenied):
+        series.engine.execute(c.ReportCorrectiveAction(action.id, "Done."), series.community["alice"])
+    series.engine.execute(c.ReportCorrectiveAction(action.id, "Staff trained."), series.provider)
+    series.complete("carry_out_actions", actor=series.provider)
+    with pytest.raises(Conflict, match="reported done but not verified"):
+        series.complete("verify_actions")
+    with series.engine.read() as session:
+        assert session.get(CorrectiveAction, action.id).status == "done"
+    series.engine.execute(c.VerifyCorrectiveAction(action.id, False, "Residents still complain."), series.chair)
+    with pytest.raises(Conflict, match="already verified"):
+        series.engine.execute(c.VerifyCorrectiveAction(action.id, True, "Second thoughts."), series.chair)
+    series.complete("verify_actions")
+    with series.engine.read() as session:
+        closed = session.get(CorrectiveAction, action.id)
+        assert (closed.status, closed.effective, closed.verified_by) == ("closed", False, series.chair.member_id)
+
+
+def test_a_bulk_upload_is_all_or_nothing_and_names_each_bad_row(series: Series) -> None:
+    series.define()
+    series.clock.advance(timedelta(hours=2))
+    alice = series.community["alice"].member_id
+    text = (
+        "served_at,subject,resident_id,description\n"
+        "2026-03-02T09:30,flat 3-402,{alice},Tap fixed\n"
+        "yesterday,flat 3-403,,\n"
+        "2026-03-02T09:45,,999999,\n"
+        "2026-03-02T09:50,flat 5-101,,Door\n"
+    ).format(alice=alice)
+    with pytest.raises(InvalidInput) as refused:
+        series.engine.execute(c.AddServiceRecords(series.cycle_id, csv=text), series.provider)
+    assert refused.value.message == "2 of 4 rows are not valid; nothing was recorded"
+    assert [(e["row"], e["field"]) for e in refused.value.details["errors"]] == [
+        (3, "served_at"), (4, "subject"), (4, "resident_id")]
+    with pytest.raises(InvalidInput) as refused:
+        series.engine.execute(c.AddMeasurements(series.cycle_id, rows=[
+            {"metric": "response_hours", "value": "3.5", "measured_at": "2026-03-02T09:30"},
+            {"metric": "respons_hours", "value": 2, "measured_at": "2026-03-02T09:30", "colour": "red"}]), series.provider)
+    assert [(e["row"], e["field"]) for e in refused.value.details["errors"]] == [(2, "colour"), (2, "metric")]
+    with pytest.raises(InvalidInput, match="header"):
+        series.engine.execute(c.AddServiceRecords(series.cycle_id, csv="when,subject\n2026-03-02T09:30,x\n"), series.provider)
+    with series.engine.read() as session:
+        assert session.scalar(select(func.count()).select_from(ServiceRecord)) == 0
+
+    header, tap, _, _, door = text.splitlines()
+    fixed = "\n".join((header, tap, door))
+    uploaded = series.engine.execute(c.AddServiceRecords(series.cycle_id, csv=fixed), series.provider)
+    assert [(r.subject, r.resident_id) for r in uploaded] == [("flat 3-402", alice), ("flat 5-101", None)]
+    with pytest.raises(PermissionDenied):
+        series.engine.execute(c.AddServiceRecords(series.cycle_id, csv=fixed), series.community["alice"])
+
+
+def test_only_residents_served_in_the_cycle_rate_it_and_only_once(series: Series) -> None:
+    series.define()
+    series.serve(residents=("alice",))
+    with pytest.raises(Conflict, match="rating window"):
+        series.engine.execute(c.RateService(series.cycle_id, 5, None), series.community["alice"])
+    series.close_period()
+    with pytest.raises(PermissionDenied, match="received the service"):
+        series.engine.execute(c.RateService(series.cycle_id, 5, None), series.community["bob"])
+    with pytest.raises(InvalidInput):
+        series.engine.execute(c.RateService(series.cycle_id, 6, None), series.community["alice"])
+    series.engine.execute(c.RateService(series.cycle_id, 4, "Quick and tidy."), series.community["alice"])
+    with pytest.raises(Conflict, match="already rated"):
+        series.engine.execute(c.RateService(series.cycle_id, 1, None), series.community["alice"])
+    with pytest.raises(Conflict, match="service period"):
+        series.engine.execute(c.AddServiceRecords(series.cycle_id, rows=[
+            {"served_at": series.clock.now().isoformat(), "subject": "late"}]), series.provider)
+
+
+def test_an_invalid_plan_is_refused_with_every_field_and_the_task_stays_open(series: Series) -> None:
+    with pytest.raises(InvalidInput) as refused:  # the form's own checks
+        series.complete("define_standard", {"plan": plan(series.provider.member_id, cycle_days=0)})
+    assert [e["field"] for e in refused.value.details["errors"]] == ["plan.cycle_days"]
+    bad = plan(series.community["alice"].member_id)  # alice is no provider
+    bad["indicators"][1] = {**bad["indicators"][0], "kind": "percentile", "percentile": 90, "source": "records"}
+    with pytest.raises(InvalidInput) as refused:  # what only the domain can tell
+        series.complete("define_standard", {"plan": bad})
+    assert sorted(e["field"] for e in refused.value.details["errors"]) == [
+        "plan.indicators.1.key", "plan.indicators.1.source", "plan.indicators.1.threshold",
+        "plan.indicators.1.threshold_direction", "plan.provider_id"]
+    assert list(series.ready()) == ["define_standard"]
+    with series.engine.read() as session:
+        assert session.scalar(select(func.count()).select_from(ServiceSeries)) == 0
+
+
+def test_the_standard_only_tightens_and_only_for_the_cycles_to_come(series: Series) -> None:
+    series.define()
+    series_id = series.instance()["data"]["cycle"]["series_id"]
+    with pytest.raises(InvalidInput, match="targets") as refused:
+        series.engine.execute(c.TightenStandard(series_id, {"satisfaction": 80, "response": 30, "speed": 1}), series.chair)
+    assert [e["field"] for e in refused.value.details["errors"]] == ["targets.satisfaction", "targets.response", "targets.speed"]
+    with pytest.raises(PermissionDenied):
+        series.engine.execute(c.TightenStandard(series_id, {"satisfaction": 90}), series.provider)
+    series.engine.execute(c.TightenStandard(series_id, {"satisfaction": 90, "response": 12}), series.chair)
+    assert {i["key"]: i["target"] for i in series.instance()["data"]["cycle"]["standard"]} == {"satisfaction": 85, "response": 24}
+    series.rate({})
+    assert {i["key"]: i["target"] for i in series.instance()["data"]["cycle"]["standard"]} == {"satisfaction": 90, "response": 12}
+
+
+def test_the_committee_ends_the_series_after_its_running_cycle(series: Series) -> None:
+    series.define()
+    series_id = series.instance()["data"]["cycle"]["series_id"]
+    series.engine.execute(c.EndSeries(series_id, "The repairs contract ends."), series.chair)
+    with pytest.raises(Conflict, match="already been requested"):
+        series.engine.execute(c.EndSeries(series_id, "Again."), series.chair)
+    assert list(series.ready()) == ["service_period"]  # the running cycle still goes through check and act
+    series.rate({})
+    instance = series.instance()
+    assert (instance["status"], instance["data"]["outcome"]["continue"]) == ("completed", False)
+    with series.engine.read() as session:
+        assert session.get(ServiceSeries, series_id).status == "ended"
+        assert session.scalar(select(func.count()).select_from(ServiceCycle)) == 1
+
+
+def test_decision_tables_are_deployed_safely_and_apart_from_processes(engine: Engine, community: Community) -> None:
+    unchanged = engine.execute(c.DeployDefinition("quality.dmn", QUALITY_DMN))
+    assert (unchanged.created, unchanged.definition.version) == (False, 1)
+    with pytest.raises(DefinitionError, match="refused") as refused:
+        engine.execute(c.DeployDefinition("quality.dmn", QUALITY_DMN.replace(b'"met"', b'__import__("os")')))
+    assert refused.value.details["element_id"] == "indicator_status"
+    with pytest.raises(DefinitionError, match="already taken by a BPMN"):
+        engine.execute(c.DeployDefinition("pdca.dmn", QUALITY_DMN.replace(b'decision id="indicator_status"', b'decision id="pdca"')))
+    with pytest.raises(DefinitionError, match=".bpmn or .dmn"):
+        engine.execute(c.DeployDefinition("quality.xml", QUALITY_DMN))
+    with pytest.raises(NotFound, match="no process with key 'indicator_status'"):
+        engine.execute(c.StartInstance("indicator_status"), community["chair"])
+
+
+def test_an_indicator_missed_twice_in_a_row_goes_to_the_street_office(series: Series) -> None:
+    series.define()
+    series.serve(residents=("alice", "bob"))
+    series.rate({"alice": 2, "bob": 5})
+    series.act()
+    assert list(series.ready()) == ["service_period"]  # missed once: no escalation
+    series.serve(residents=("alice", "bob"))
+    series.rate({"alice": 2, "bob": 3})
+    assert series.instance()["data"]["check"]["escalate"] == ["satisfaction"]
+    assert sorted(series.ready()) == ["assign_actions", "street_office_review"]
+    with pytest.raises(PermissionDenied):
+        series.complete("street_office_review", {"response": "Not mine to give."})
+    series.complete("street_office_review", {"response": "Meeting the provider on Monday."}, actor=series.staff["street"])
+    series.act()
+    assert series.instance()["data"]["cycle"]["number"] == 3
+    assert series.replayed()
+
+
+def test_bad_requests_get_a_clear_4xx_in_the_error_shape(series: Series, client: Any) -> None:
+    series.define()
+    series.clock.advance(timedelta(hours=1))
+    provider_token = _token(series, series.provider)
+    cycle = f"/api/pdca/cycles/{series.cycle_id}"
+    checks = [
+        ("POST", f"{cycle}/records.csv", {"data": b"served_at,subject\n\xff\xfe,x\n", "content_type": "text/csv"}, 422),
+        ("POST", f"{cycle}/records", {"json": {"records": [], "extra": 1}}, 422),
+        ("POST", f"{cycle}/records", {"json": {"records": []}}, 422),
+        ("POST", f"{cycle}/ratings", {"json": {"score": "5"}}, 422),
+        ("PUT", f"/api/pdca/series/{series.instance()['data']['cycle']['series_id']}/standard", {"json": {"targets": {"response": "x"}}}, 422),
+        ("GET", "/api/pdca/cycles/99999999999", {}, 404),
+        ("GET", f"/api/pdca/series/{series.instance()['data']['cycle']['series_id']}/indicators/speed/chart.png", {}, 404),
+        ("POST", "/api/pdca/corrective-actions/1/verify", {"json": {"effective": "yes", "note": "x"}}, 422),
+    ]
+    for method, path, options, status in checks:
+        response = client.open(path, method=method, headers={"Authorization": f"Bearer {provider_token}"}, **options)
+        assert response.status_code == status, (path, response.get_json())
+        assert set(response.get_json()) == {"error"}, response.get_json()
+
+
+def _token(series: Series, actor: Actor) -> str:
+    with UnitOfWork(series.engine.db.sessions, series.engine.clock) as uow:
+        token = identity.issue_token(uow.session, uow.session.get(identity.Member, actor.member_id), "test", uow.now)
+        uow.commit()
+    return token
+
+
+def test_the_deploy_endpoint_takes_a_decision_table(deployed: Engine, community: Community, client: Any) -> None:
+    admin = {"Authorization": f"Bearer {community.tokens['admin']}"}
+    stricter = QUALITY_DMN.replace(b"&gt;= target - near_margin", b"&gt;= target - near_margin / 2").decode()
+    response = client.post("/api/definitions", json={"filename": "quality.dmn", "source": stricter}, headers=admin)
+    assert response.status_code == 201, response.get_json()
+    assert {k: response.get_json()["definition"][k] for k in ("key", "kind", "version")} == {
+        "key": "indicator_status", "kind": "dmn", "version": 2}
+    refused = client.post("/api/definitions", json={"filename": "quality.dmn", "source": "<definitions/>"}, headers=admin)
+    assert (refused.status_code, refused.get_json()["error"]["code"]) == (422, "invalid_definition")
