@@ -30,6 +30,8 @@ DEMO_MEMBERS = (
     ("陈先生 Chen (resident)", ["resident"]),
     ("刘同学 Liu (resident)", ["resident"]),
     ("审计员 Auditor", ["auditor"]),
+    ("物业维修 Repairs provider", ["provider"]),
+    ("街道办 Street office", ["street_office"]),
     ("管理员 Admin", ["admin"]),
 )
 
@@ -61,7 +63,7 @@ def migrate(obj: dict[str, Any]) -> None:
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_obj
 def deploy(obj: dict[str, Any], files: tuple[Path, ...]) -> None:
-    """Deploy BPMN files, or every bundled process when none is named."""
+    """Deploy BPMN and DMN files, or every bundled process and decision table when none is named."""
     engine = _engine(obj["database"])
     engine.db.migrate()
     if not files:
@@ -149,10 +151,12 @@ def worker(obj: dict[str, Any], once: bool, interval: float) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
-@click.option("--workers", default=2, show_default=True)
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
+@click.option("--threads", default=4, show_default=True, help="Threads per worker (keep-alive needs at least 2).")
+@click.option("--access-log/--no-access-log", default=True, show_default=True, help="Log every request to stdout.")
 @click.option("--demo/--no-demo", "with_demo", default=True, show_default=True, help="Seed the demo community.")
 @click.pass_obj
-def serve(obj: dict[str, Any], host: str, port: int, workers: int, with_demo: bool) -> None:
+def serve(obj: dict[str, Any], host: str, port: int, workers: int, threads: int, access_log: bool, with_demo: bool) -> None:
     """Migrate, deploy the bundled processes, and serve the API with gunicorn."""
     engine = _engine(obj["database"])
     engine.db.migrate()
@@ -164,17 +168,18 @@ def serve(obj: dict[str, Any], host: str, port: int, workers: int, with_demo: bo
             click.echo(f"  {','.join(roles):<20} {name:<32} {token}")
     click.echo(f"Swagger UI: http://{host}:{port}/api/docs   OpenAPI: http://{host}:{port}/api/openapi.json")
     engine.db.dispose()
-    _gunicorn(f"{host}:{port}", workers, obj["database"])
+    _gunicorn(f"{host}:{port}", workers, threads, access_log, obj["database"])
 
 
-def _gunicorn(bind: str, workers: int, database: str) -> None:
+def _gunicorn(bind: str, workers: int, threads: int, access_log: bool, database: str) -> None:
     from gunicorn.app.base import BaseApplication
 
     from api.app import create_app
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            for key, value in {"bind": bind, "workers": workers, "threads": 4, "accesslog": "-"}.items():
+            settings = {"bind": bind, "workers": workers, "threads": threads, "accesslog": "-" if access_log else None}
+            for key, value in settings.items():
                 self.cfg.set(key, value)
 
         def load(self) -> Any:

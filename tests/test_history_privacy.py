@@ -26,3 +26,4 @@ def test_residents_see_only_their_own_opinions_in_the_history(deployed: Engine, 
     assert texts("bob") == {3: (None, True), 4: ("bob's private view", False)}
     assert texts("clerk") == {3: ("alice's private view", False), 4: ("bob's private view", False)}
     assert texts("auditor") == texts("clerk")
+
