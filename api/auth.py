@@ -18,8 +18,8 @@ def load_actor() -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
-    with current_app.extensions["yishi"].read() as session:
-        g.actor = authenticate(session, token.strip())
+    with current_app.extensions["yishi"].db.autocommit() as connection:
+        g.actor = authenticate(connection, token.strip())
 
 
 def actor() -> Actor:

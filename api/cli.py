@@ -152,7 +152,8 @@ def worker(obj: dict[str, Any], once: bool, interval: float) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
-@click.option("--threads", default=4, show_default=True, help="Threads per worker (keep-alive needs at least 2).")
+@click.option("--threads", default=4, show_default=True,
+              help="Threads per worker; 1 runs gunicorn's sync workers (one connection per request, no keep-alive).")
 @click.option("--access-log/--no-access-log", default=True, show_default=True, help="Log every request to stdout.")
 @click.option("--demo/--no-demo", "with_demo", default=True, show_default=True, help="Seed the demo community.")
 @click.pass_obj

@@ -36,9 +36,16 @@ def _as_server_user(args: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
 
+# Fast and unsafe: a test cluster is thrown away, so it need not survive a crash.
+TEST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "200"}
+
+
 @contextmanager
-def cluster() -> Iterator[str]:
-    """Start a cluster on a free loopback port; yield its admin URL; stop and delete it after."""
+def cluster(settings: dict[str, str] | None = None) -> Iterator[str]:
+    """Start a cluster on a free loopback port; yield its admin URL; stop and delete it after.
+
+    ``settings`` override the server settings of ``TEST_SETTINGS`` (the benchmark asks for a durable cluster).
+    """
     bin_dir = binaries()
     if bin_dir is None:
         raise RuntimeError("PostgreSQL server binaries not found (install postgresql-15)")
@@ -52,7 +59,8 @@ def cluster() -> Iterator[str]:
     run = lambda *args: subprocess.run(_as_server_user([str(bin_dir / args[0]), *args[1:]]), check=True, capture_output=True)  # noqa: E731
     try:
         run("initdb", "-D", str(data), "-U", "yishi", "-A", "trust", "-E", "UTF8", "--no-locale")
-        options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        server_settings = {**TEST_SETTINGS, **(settings or {})}
+        options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 " + " ".join(f"-c {k}={v}" for k, v in server_settings.items())
         run("pg_ctl", "-D", str(data), "-o", options, "-w", "-l", str(root / "log"), "start")
         yield f"postgresql+psycopg://yishi@127.0.0.1:{port}/postgres"
     finally:
