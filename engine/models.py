@@ -270,11 +270,13 @@ class Participation(Base):
     The primary key makes a second ballot for the same voter (or household) impossible, whatever
     the channel and however concurrent the requests. ``idempotency_hash`` and ``sealed_receipt``
     let a retried request get its receipt back: the receipt is sealed with a pad derived from the
-    client's idempotency key, which is stored only as a hash.
+    client's idempotency key, which is stored only as a hash. That unique index leads with the hash
+    so that only the primary key starts with ``vote_id``: PostgreSQL's generic plan for a voter's
+    lookup, made while a vote is empty, cannot then pick an index scanning the whole vote.
     """
 
     __tablename__ = "participations"
-    __table_args__ = (UniqueConstraint("vote_id", "idempotency_hash"),)
+    __table_args__ = (UniqueConstraint("idempotency_hash", "vote_id"),)
 
     vote_id: Mapped[str] = mapped_column(ForeignKey("votes.id"), primary_key=True)
     voter_key: Mapped[str] = mapped_column(String(120), primary_key=True)

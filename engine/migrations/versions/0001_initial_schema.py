@@ -345,7 +345,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['teller_id'], ['members.id'], ),
     sa.ForeignKeyConstraint(['vote_id'], ['votes.id'], ),
     sa.PrimaryKeyConstraint('vote_id', 'voter_key'),
-    sa.UniqueConstraint('vote_id', 'idempotency_hash')
+    sa.UniqueConstraint('idempotency_hash', 'vote_id')
     )
     op.create_table('pdca_cycles',
     sa.Column('id', sa.Integer(), nullable=False),
