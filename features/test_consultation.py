@@ -23,6 +23,7 @@ from werkzeug.test import TestResponse
 from engine import instances as engine_instances
 from engine.clock import ManualClock
 from engine.service import Engine
+from tests.error_steps import error_of
 from tests.fixtures import bearer
 from tests.helpers import PEOPLE, Community
 
@@ -73,12 +74,6 @@ def as_member(client: FlaskClient, community: Community, member: str, method: st
 def ok(response: TestResponse, status: int = 200) -> dict[str, Any]:
     assert response.status_code == status, (response.status_code, response.get_json())
     return response.get_json()
-
-
-def error_of(response: TestResponse) -> dict[str, Any]:
-    body = response.get_json()
-    assert set(body) == {"error"}, body
-    return body["error"]
 
 
 def remember_tasks(ctx: dict[str, Any], instance: dict[str, Any]) -> None:
@@ -563,27 +558,3 @@ def response_status(status: int, ctx: dict[str, Any]) -> None:
     assert ctx["response"].status_code == status, ctx["response"].get_json()
 
 
-@then(parsers.parse('the request is refused with {status:d} "{code}"'))
-def refused(status: int, code: str, ctx: dict[str, Any]) -> None:
-    response = ctx["response"]
-    assert response.status_code == status, response.get_json()
-    error = error_of(response)
-    assert error["code"] == code
-    assert error["message"]
-
-
-@then(parsers.parse('the error message says "{text}"'))
-def message_says(text: str, ctx: dict[str, Any]) -> None:
-    assert text in error_of(ctx["response"])["message"]
-
-
-@then(parsers.parse('the error names the required role "{role}"'))
-def required_role(role: str, ctx: dict[str, Any]) -> None:
-    assert error_of(ctx["response"])["details"]["required"] == [role]
-
-
-@then(parsers.parse('the errors name exactly the fields "{fields}"'))
-def errors_name_fields(fields: str, ctx: dict[str, Any]) -> None:
-    errors = error_of(ctx["response"])["details"]["errors"]
-    assert all(e["message"] for e in errors), errors
-    assert {e["field"] for e in errors} == {f.strip() for f in fields.split(",")}, errors

@@ -23,6 +23,7 @@ from werkzeug.test import TestResponse
 
 from engine.clock import ManualClock
 from engine.service import Engine
+from tests.error_steps import error_of
 from tests.fixtures import bearer
 from tests.helpers import Community
 
@@ -51,12 +52,6 @@ def send(client: FlaskClient, community: Community, member: str, method: str, pa
 def ok(response: TestResponse, status: int = 200) -> Any:
     assert response.status_code == status, (response.status_code, response.get_json())
     return response.get_json()
-
-
-def error_of(response: TestResponse) -> dict[str, Any]:
-    body = response.get_json()
-    assert set(body) == {"error"}, body
-    return body["error"]
 
 
 def rows(datatable: list[list[str]]) -> list[dict[str, str]]:
@@ -412,20 +407,3 @@ def publish(effective: str, client: FlaskClient, community: Community, ctx: dict
 # --- responses --------------------------------------------------------------------------------------
 
 
-@then(parsers.parse('the request is refused with {status:d} "{code}"'))
-def refused(status: int, code: str, ctx: dict[str, Any]) -> None:
-    response = ctx["response"]
-    assert response.status_code == status, response.get_json()
-    error = error_of(response)
-    assert error["code"] == code
-    assert error["message"]
-
-
-@then(parsers.parse('the error message says "{text}"'))
-def message_says(text: str, ctx: dict[str, Any]) -> None:
-    assert text in error_of(ctx["response"])["message"]
-
-
-@then(parsers.parse('the error names the required role "{role}"'))
-def required_role(role: str, ctx: dict[str, Any]) -> None:
-    assert error_of(ctx["response"])["details"]["required"] == [role]

@@ -290,14 +290,6 @@ def street_office_responds(response: str, client: FlaskClient, community: Commun
     ok(complete(client, community, ctx, "street office", "street_office_review", {"response": response}))
 
 
-@then(parsers.parse('the request is refused with {status:d} "{code}"'))
-def refused(status: int, code: str, ctx: dict[str, Any]) -> None:
-    response = ctx["response"]
-    assert response.status_code == status, response.get_json()
-    body = response.get_json()
-    assert set(body) == {"error"} and body["error"]["code"] == code, body
-
-
 # --- the series report ------------------------------------------------------------------------------
 
 

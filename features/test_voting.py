@@ -28,6 +28,7 @@ from werkzeug.test import TestResponse
 from engine.clock import ManualClock
 from engine.service import Engine
 from engine.voting import board as bulletin
+from tests.error_steps import error_of
 from tests.fixtures import bearer
 from tests.helpers import Community
 
@@ -93,12 +94,6 @@ def as_member(client: FlaskClient, community: Community, ctx: dict[str, Any], me
 def ok(response: TestResponse, status: int = 200) -> Any:
     assert response.status_code == status, (response.status_code, response.get_json())
     return response.get_json()
-
-
-def error_of(response: TestResponse) -> dict[str, Any]:
-    body = response.get_json()
-    assert set(body) == {"error"}, body
-    return body["error"]
 
 
 def rows(datatable: list[list[str]]) -> list[dict[str, str]]:
@@ -767,22 +762,3 @@ def request_succeeds(ctx: dict[str, Any]) -> None:
     ok(ctx["response"])
 
 
-@then(parsers.parse('the request is refused with {status:d} "{code}"'))
-def refused(status: int, code: str, ctx: dict[str, Any]) -> None:
-    response = ctx["response"]
-    assert response.status_code == status, response.get_json()
-    error = error_of(response)
-    assert error["code"] == code
-    assert error["message"]
-
-
-@then(parsers.parse('the error message says "{text}"'))
-def message_says(text: str, ctx: dict[str, Any]) -> None:
-    assert text in error_of(ctx["response"])["message"]
-
-
-@then(parsers.parse('the errors name exactly the fields "{fields}"'))
-def errors_name_fields(fields: str, ctx: dict[str, Any]) -> None:
-    errors = error_of(ctx["response"])["details"]["errors"]
-    assert all(e["message"] for e in errors), errors
-    assert {e["field"] for e in errors} == {f.strip() for f in fields.split(",")}, errors
