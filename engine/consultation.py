@@ -93,9 +93,7 @@ def unanswered_opinions(session: Session, instance: Instance) -> str | None:
 
 def get_opinion(session: Session, actor: Actor, opinion_id: int) -> Opinion:
     """An opinion the caller may read: their own, or any of their community's for committee and auditors."""
-    opinion = session.get(Opinion, opinion_id)
-    if opinion is None or opinion.community_id != actor.community_id:
-        raise NotFound("opinion not found")
+    opinion = actor.own(session.get(Opinion, opinion_id), "opinion")
     if opinion.author_id != actor.member_id and not actor.roles & READ_ALL_ROLES:
         raise NotFound("opinion not found")
     return opinion

@@ -569,10 +569,7 @@ def _text(value: str | None, field: str) -> str:
 # ---- reading ---------------------------------------------------------------------------------
 
 def get_convention(session: Session, actor: Actor, convention_id: int) -> Convention:
-    convention = session.get(Convention, convention_id)
-    if convention is None or convention.community_id != actor.community_id:
-        raise NotFound("convention not found")
-    return convention
+    return actor.own(session.get(Convention, convention_id), "convention")
 
 
 def conventions_of(actor: Actor) -> Select[tuple[Convention]]:
@@ -629,10 +626,7 @@ def amendments_of(session: Session, actor: Actor, convention_id: int, round_numb
 
 
 def get_amendment(session: Session, actor: Actor, amendment_id: int) -> Amendment:
-    amendment = session.get(Amendment, amendment_id)
-    if amendment is None or amendment.community_id != actor.community_id:
-        raise NotFound("amendment not found")
-    return amendment
+    return actor.own(session.get(Amendment, amendment_id), "amendment")
 
 
 def proposed_changes(amendment: Amendment) -> list[dict[str, str]]:

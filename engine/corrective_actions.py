@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from engine.errors import Conflict, InvalidInput, PermissionDenied
 from engine.identity import Actor, zone
 from engine.instances import record
 from engine.models import CorrectiveAction, IndicatorResult, Instance, ServiceCycle
@@ -139,10 +139,7 @@ def _acting_cycle(session: Session, instance: Instance) -> ServiceCycle | None:
 # ---- reading ----------------------------------------------------------------------------------------
 
 def get_action(session: Session, actor: Actor, action_id: int) -> CorrectiveAction:
-    action = by_id(session, CorrectiveAction, action_id)
-    if action is None or action.community_id != actor.community_id:
-        raise NotFound("corrective action not found")
-    return action
+    return actor.own(by_id(session, CorrectiveAction, action_id), "corrective action")
 
 
 def of_cycle(session: Session, actor: Actor, cycle_id: int) -> Select[tuple[CorrectiveAction]]:

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,6 +25,13 @@ from engine.models import ApiToken, Community, Member
 ROLES = ("committee", "resident", "owner", "auditor", "provider", "admin", "street_office")
 TOKEN_PREFIX = "ys_"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+class _InCommunity(Protocol):
+    community_id: int
+
+
+Scoped = TypeVar("Scoped", bound=_InCommunity)
 
 
 @dataclass(frozen=True)
@@ -42,9 +50,12 @@ class Actor:
         if not self.roles.intersection(roles):
             raise PermissionDenied(f"this needs the role {' or '.join(roles)}", required=list(roles))
 
-    def require_community(self, community_id: int, what: str) -> None:
-        if community_id != self.community_id:
+    def own(self, row: Scoped | None, what: str) -> Scoped:
+        """The row if it belongs to the caller's community; another community's is simply not
+        found, so its existence does not leak."""
+        if row is None or row.community_id != self.community_id:
             raise NotFound(f"{what} not found")
+        return row
 
 
 def hash_token(token: str) -> str:
@@ -119,10 +130,7 @@ def issue_token(session: Session, member: Member, label: str, now: datetime) -> 
 
 
 def get_member(session: Session, actor: Actor, member_id: int) -> Member:
-    member = session.get(Member, member_id)
-    if member is None or member.community_id != actor.community_id:
-        raise NotFound("member not found")
-    return member
+    return actor.own(session.get(Member, member_id), "member")
 
 
 def _check_area(area: str) -> None:

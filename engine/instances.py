@@ -246,17 +246,11 @@ def _require_running(instance: Instance) -> None:
 
 def get_instance(session: Session, actor: Actor, instance_id: str) -> Instance:
     """An instance of the caller's community; another community's is simply not found."""
-    instance = session.get(Instance, instance_id)
-    if instance is None or instance.community_id != actor.community_id:
-        raise NotFound("instance not found")
-    return instance
+    return actor.own(session.get(Instance, instance_id), "instance")
 
 
 def get_task(session: Session, actor: Actor, task_id: str) -> HumanTask:
-    task = session.get(HumanTask, task_id)
-    if task is None or task.community_id != actor.community_id:
-        raise NotFound("task not found")
-    return task
+    return actor.own(session.get(HumanTask, task_id), "task")
 
 
 def due_instance_ids(session: Session, now: datetime, limit: int = 500) -> list[str]:

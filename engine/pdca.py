@@ -31,7 +31,7 @@ from engine import indicators
 from engine.bpmn.decisions import evaluate
 from engine.consultation import COLLECTS
 from engine.definitions import latest_version
-from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ScriptError
+from engine.errors import Conflict, InvalidInput, PermissionDenied, ScriptError
 from engine.identity import Actor
 from engine.instances import record
 from engine.models import (
@@ -330,17 +330,11 @@ def by_id(session: Session, model: type[T], row_id: Any) -> T | None:
 
 
 def get_series(session: Session, actor: Actor, series_id: int) -> ServiceSeries:
-    series = by_id(session, ServiceSeries, series_id)
-    if series is None or series.community_id != actor.community_id:
-        raise NotFound("series not found")
-    return series
+    return actor.own(by_id(session, ServiceSeries, series_id), "series")
 
 
 def get_cycle(session: Session, actor: Actor, cycle_id: int) -> ServiceCycle:
-    cycle = by_id(session, ServiceCycle, cycle_id)
-    if cycle is None or cycle.community_id != actor.community_id:
-        raise NotFound("cycle not found")
-    return cycle
+    return actor.own(by_id(session, ServiceCycle, cycle_id), "cycle")
 
 
 def series_query(actor: Actor) -> Select[tuple[ServiceSeries]]:

@@ -296,9 +296,7 @@ def answer_request(uow: UnitOfWork, actor: Actor, request_id: int, answer: str) 
 
 def get_request(session: Session, actor: Actor, request_id: int) -> ServiceRequest:
     """A request its author may read, or anyone of the series' staff (committee, provider, auditors, street office)."""
-    request = by_id(session, ServiceRequest, request_id)
-    if request is None or request.community_id != actor.community_id:
-        raise NotFound("request not found")
+    request = actor.own(by_id(session, ServiceRequest, request_id), "request")
     if request.filed_by != actor.member_id and not actor.roles & READ_ALL_ROLES:
         raise NotFound("request not found")
     return request

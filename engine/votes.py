@@ -380,10 +380,7 @@ def _member(session: Session, teller: Actor, member_id: int) -> Actor:
 # ---- reading ---------------------------------------------------------------------------------
 
 def get_vote(session: Session, actor: Actor, vote_id: str) -> Vote:
-    vote = session.get(Vote, vote_id)
-    if vote is None or vote.community_id != actor.community_id:
-        raise NotFound("vote not found")
-    return vote
+    return actor.own(session.get(Vote, vote_id), "vote")
 
 
 def votes_of(session: Session, actor: Actor, instance_id: str) -> list[Vote]:
