@@ -162,7 +162,8 @@ def serve(obj: dict[str, Any], host: str, port: int, workers: int, threads: int,
     engine = _engine(obj["database"])
     engine.db.migrate()
     for d in engine.deploy_bundled():
-        click.echo(f"process {d.definition.key} v{d.definition.version} ready")
+        kind = "decision table" if d.definition.kind == "dmn" else "process"
+        click.echo(f"{kind} {d.definition.key} v{d.definition.version} ready")
     if with_demo:
         click.echo("Demo community tokens (use as 'Authorization: Bearer <token>'):")
         for name, roles, token in seed_demo(engine, "demo"):
