@@ -11,15 +11,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from engine import forms, preconditions, services
+from engine.audit import chain
+from engine.audit.ledger import PendingEvent
 from engine.bpmn.service_calls import LiveCalls
 from engine.definitions import get_latest, spec_document
 from engine.errors import Conflict, NotFound, PermissionDenied
 from engine.identity import Actor, zone
-from engine.models import Community, Event, HumanTask, Instance, Timer
+from engine.models import Community, HumanTask, Instance, Timer
 from engine.services import ServiceContext
 from engine.stepping import StepResult, step
 from engine.unit_of_work import UnitOfWork
@@ -44,6 +46,8 @@ def start(uow: UnitOfWork, actor: Actor, key: str, variables: dict[str, Any]) ->
         state_digest="",
         data={},
         last_seq=0,
+        salt=chain.new_salt(),
+        head_hash=chain.GENESIS,
         started_by=actor.member_id,
         started_at=uow.now,
         updated_at=uow.now,
@@ -116,47 +120,39 @@ def advance(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[st
     _write_state(uow, instance, result, seq)
     _write_tasks(uow, instance, result, seq, actor if event_type == "task_completed" else None, input.get("task_id"))
     _write_timers(instance, result)
-    event = _append_event(uow, instance, seq, event_type, input, actor, result.digest, result.failure and result.failure.as_dict())
-    event.services = result.service_calls or None
+    uow.ledger.append(PendingEvent(
+        instance_id=instance.id, seq=seq, type=event_type, actor_id=actor.member_id if actor else None, at=uow.now,
+        input=input, state_digest=result.digest, error=result.failure.as_dict() if result.failure else None,
+        services=result.service_calls or None, prev_hash=instance.head_hash, salt=instance.salt,
+    ))
     return instance
 
 
-def record(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[str, Any], actor: Actor | None) -> Event:
-    """Record a domain event (an opinion, a ballot, …) that leaves the workflow as it is.
-
-    Its sequence number comes from one atomic UPDATE, not through the instance's version check:
-    domain events (ballots above all) arrive concurrently and must queue, not fail. A workflow
-    command racing with them still loses cleanly, on the event's unique (instance, seq).
-    """
-    seq = uow.session.execute(
-        update(Instance)
-        .where(Instance.id == instance.id)
-        .values(last_seq=Instance.last_seq + 1, updated_at=uow.now)
-        .returning(Instance.last_seq)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    uow.session.expire(instance, ["last_seq", "updated_at"])
-    return _append_event(uow, instance, seq, event_type, input, actor, instance.state_digest, None)
+def record(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[str, Any], actor: Actor | None) -> None:
+    """Record a domain event (an opinion, a ballot, …) that leaves the workflow as it is."""
+    record_unloaded(uow, instance.id, event_type, input, actor)
 
 
 def record_unloaded(uow: UnitOfWork, instance_id: str, event_type: str, input: dict[str, Any], actor: Actor | None) -> None:
     """``record`` without loading the instance, for the busiest domain command: a ballot.
 
-    The same atomic UPDATE gives the sequence number and, with it, the unchanged state digest, and
-    the event is inserted at once: no instance row is read or deserialized. The command's own
-    changes are flushed first, so the UPDATE — which makes concurrent ballots queue on the
-    instance row — is followed only by the event's insert and the commit, and the queue moves as
-    fast as it can. Both statements are built once, not per ballot.
+    Its sequence number comes from one atomic UPDATE, not through the instance's version check:
+    domain events (ballots above all) arrive concurrently and must queue, not fail. A workflow
+    command racing with them still loses cleanly, on the event's unique (instance, seq). The same
+    UPDATE gives the unchanged state digest and the chain's head and salt, so no instance row is
+    read or deserialized. The command's own changes are flushed first, so the UPDATE — which makes
+    concurrent ballots queue on the instance row — is followed only by the event's insert and the
+    commit, and the queue moves as fast as it can.
     """
     uow.session.flush()
-    seq, digest = uow.session.execute(_NEXT_SEQ, {"instance_id": instance_id, "now": uow.now}).one()
+    seq, digest, head, salt = uow.session.execute(_NEXT_SEQ, {"instance_id": instance_id, "now": uow.now}).one()
     loaded = uow.session.identity_map.get(Session.identity_key(Instance, instance_id))
     if loaded is not None:
         uow.session.expire(loaded, ["last_seq", "updated_at"])
-    uow.session.execute(_APPEND_EVENT, {
-        "instance_id": instance_id, "seq": seq, "type": event_type, "actor_id": actor.member_id if actor else None,
-        "at": uow.now, "input": input, "state_digest": digest, "error": None, "services": None,
-    })
+    uow.ledger.append(PendingEvent(
+        instance_id=instance_id, seq=seq, type=event_type, actor_id=actor.member_id if actor else None, at=uow.now,
+        input=input, state_digest=digest, error=None, services=None, prev_hash=head, salt=salt,
+    ))
 
 
 _instances = Instance.__table__
@@ -164,9 +160,8 @@ _NEXT_SEQ = (
     update(_instances)
     .where(_instances.c.id == bindparam("instance_id"))
     .values(last_seq=_instances.c.last_seq + 1, updated_at=bindparam("now", type_=_instances.c.updated_at.type))
-    .returning(_instances.c.last_seq, _instances.c.state_digest)
+    .returning(_instances.c.last_seq, _instances.c.state_digest, _instances.c.head_hash, _instances.c.salt)
 )
-_APPEND_EVENT = insert(Event.__table__)
 
 
 def _write_state(uow: UnitOfWork, instance: Instance, result: StepResult, seq: int) -> None:
@@ -211,18 +206,6 @@ def _write_timers(instance: Instance, result: StepResult) -> None:
     instance.timers[:] = [
         Timer(task_id=t.task_id, element_id=t.element_id, name=t.name, due_at=t.due_at) for t in result.timers
     ]
-
-
-def _append_event(
-    uow: UnitOfWork, instance: Instance, seq: int, event_type: str, input: dict[str, Any],
-    actor: Actor | None, digest: str, error: dict[str, Any] | None,
-) -> Event:
-    event = Event(
-        instance=instance, seq=seq, type=event_type, actor_id=actor.member_id if actor else None,
-        at=uow.now, input=input, state_digest=digest, error=error,
-    )
-    uow.session.add(event)
-    return event
 
 
 def _community_of(session: Session, community_id: int) -> Community:

@@ -128,6 +128,10 @@ class Instance(Base):
     data: Mapped[dict[str, Any]]
     error: Mapped[dict[str, Any] | None]
     last_seq: Mapped[int]
+    salt: Mapped[str] = mapped_column(String(64))
+    """The secret under which the history commits to personal data (see engine.audit.chain)."""
+    head_hash: Mapped[str] = mapped_column(String(64))
+    """The hash of the last event: the head of the instance's chain."""
     started_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     started_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -199,8 +203,32 @@ class Event(Base):
     error: Mapped[dict[str, Any] | None]
     services: Mapped[list[Any] | None]
     """Service task calls made while applying the command, with their results (fed back on replay)."""
+    records: Mapped[list[Any]]
+    """Fingerprints of the domain records the command wrote (see engine.audit.records)."""
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
     instance: Mapped[Instance] = relationship()
+
+
+class Checkpoint(Base):
+    """A signed statement of every instance's chain head at one moment (a Merkle root over them).
+
+    Whoever rewrites a history afterwards, recomputing every hash, still disagrees with it.
+    """
+
+    __tablename__ = "checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(200))
+    heads: Mapped[list[Any]]
+    """[[instance id, seq, hash], …] in instance-id order: the Merkle tree's leaves."""
+    root: Mapped[str] = mapped_column(String(64))
+    previous: Mapped[str] = mapped_column(String(64))
+    """The hash of the previous checkpoint's signed statement: checkpoints chain too."""
+    key_id: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
 
 
 class Opinion(Base):

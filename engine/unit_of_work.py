@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine.audit.ledger import Ledger
 from engine.clock import Clock
 from engine.errors import Conflict
 
@@ -22,6 +23,7 @@ class UnitOfWork:
 
     session: Session
     now: datetime
+    ledger: Ledger
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
         self._sessions = sessions
@@ -30,6 +32,7 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self.session = self._sessions()
         self.now = self._clock.now()
+        self.ledger = Ledger()
         return self
 
     def __exit__(
@@ -48,8 +51,9 @@ class UnitOfWork:
             raise conflict from exc
 
     def commit(self) -> None:
-        """Commit; a concurrent change to the same rows surfaces as a Conflict, with nothing written."""
+        """Seal the history and commit; a concurrent change to the same rows surfaces as a Conflict, with nothing written."""
         try:
+            self.ledger.seal(self.session)
             self.session.commit()
         except (StaleDataError, IntegrityError, OperationalError) as exc:
             self.session.rollback()
