@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -39,7 +40,7 @@ def create_app(config: type | dict[str, Any] = Config, *, engine: Engine | None 
     else:
         app.config.from_object(config)
     if engine is None:
-        engine = Engine(Database(app.config["YISHI_DATABASE_URL"]), clock, EngineConfig())
+        engine = Engine(Database(app.config["YISHI_DATABASE_URL"]), clock, EngineConfig(audit_key=Path(app.config["YISHI_AUDIT_KEY"])))
     app.extensions["yishi"] = engine
 
     api = Api(app)

@@ -36,26 +36,28 @@ DEMO_MEMBERS = (
 )
 
 
-def _engine(database: str) -> Engine:
-    return Engine(Database(database), config=EngineConfig())
+def _engine(obj: dict[str, Any]) -> Engine:
+    return Engine(Database(obj["database"]), config=EngineConfig(audit_key=Path(obj["audit_key"])))
 
 
 @click.group()
 @click.option("--database", envvar="YISHI_DATABASE_URL", default=Config.YISHI_DATABASE_URL, show_default=True,
               help="SQLAlchemy URL (SQLite by default; postgresql+psycopg://… to scale out).")
+@click.option("--audit-key", envvar="YISHI_AUDIT_KEY", default=Config.YISHI_AUDIT_KEY, show_default=True,
+              help="Ed25519 key file that signs checkpoints (created on first use); keep it out of the database's backups.")
 @click.pass_context
-def main(ctx: click.Context, database: str) -> None:
+def main(ctx: click.Context, database: str, audit_key: str) -> None:
     """Yishi (议事): participatory deliberation workflows for urban communities."""
     if database.startswith("sqlite:///"):
         Path(database.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    ctx.obj = {"database": database}
+    ctx.obj = {"database": database, "audit_key": audit_key}
 
 
 @main.command()
 @click.pass_obj
 def migrate(obj: dict[str, Any]) -> None:
     """Create or upgrade the database schema."""
-    _engine(obj["database"]).db.migrate()
+    _engine(obj).db.migrate()
     click.echo("schema is up to date")
 
 
@@ -64,7 +66,7 @@ def migrate(obj: dict[str, Any]) -> None:
 @click.pass_obj
 def deploy(obj: dict[str, Any], files: tuple[Path, ...]) -> None:
     """Deploy BPMN and DMN files, or every bundled process and decision table when none is named."""
-    engine = _engine(obj["database"])
+    engine = _engine(obj)
     engine.db.migrate()
     if not files:
         deployments = engine.deploy_bundled()
@@ -80,7 +82,7 @@ def deploy(obj: dict[str, Any], files: tuple[Path, ...]) -> None:
 @click.pass_obj
 def demo(obj: dict[str, Any], slug: str) -> None:
     """Create (or reuse) a demo community and print a fresh API token for each of its members."""
-    engine = _engine(obj["database"])
+    engine = _engine(obj)
     engine.db.migrate()
     for name, roles, token in seed_demo(engine, slug):
         click.echo(f"  {','.join(roles):<20} {name:<32} {token}")
@@ -132,17 +134,25 @@ def tally(board_file: Any, verify: bool) -> None:
 
 
 @main.command()
-@click.option("--once", is_flag=True, help="Fire what is due now and exit (for cron).")
+@click.option("--once", is_flag=True, help="Fire what is due now, sign a checkpoint if anything changed, and exit (for cron).")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between polls.")
+@click.option("--checkpoint-every", default=600.0, show_default=True,
+              help="Seconds between signed checkpoints of every chain head (only when a history grew).")
 @click.pass_obj
-def worker(obj: dict[str, Any], once: bool, interval: float) -> None:
-    """Fire due BPMN timers."""
-    engine = _engine(obj["database"])
+def worker(obj: dict[str, Any], once: bool, interval: float, checkpoint_every: float) -> None:
+    """Fire due BPMN timers, and sign checkpoints periodically."""
+    engine = _engine(obj)
     engine.db.migrate()
+    next_checkpoint = time.monotonic()
     while True:
         fired = engine.fire_due_timers()
         if fired or once:
             click.echo(f"fired timers of {fired} instance(s)")
+        if once or time.monotonic() >= next_checkpoint:
+            signed = engine.checkpoint("periodic", only_if_changed=True)
+            if signed is not None:
+                click.echo(f"checkpoint {signed.id} signed over {len(signed.heads)} chain head(s)")
+            next_checkpoint = time.monotonic() + checkpoint_every
         if once:
             return
         time.sleep(interval)
@@ -159,7 +169,7 @@ def worker(obj: dict[str, Any], once: bool, interval: float) -> None:
 @click.pass_obj
 def serve(obj: dict[str, Any], host: str, port: int, workers: int, threads: int, access_log: bool, with_demo: bool) -> None:
     """Migrate, deploy the bundled processes, and serve the API with gunicorn."""
-    engine = _engine(obj["database"])
+    engine = _engine(obj)
     engine.db.migrate()
     for d in engine.deploy_bundled():
         kind = "decision table" if d.definition.kind == "dmn" else "process"
@@ -168,12 +178,14 @@ def serve(obj: dict[str, Any], host: str, port: int, workers: int, threads: int,
         click.echo("Demo community tokens (use as 'Authorization: Bearer <token>'):")
         for name, roles, token in seed_demo(engine, "demo"):
             click.echo(f"  {','.join(roles):<20} {name:<32} {token}")
+    assert engine.signer is not None
+    click.echo(f"Checkpoints are signed with key {engine.signer.key_id[:16]}… ({obj['audit_key']})")
     click.echo(f"Swagger UI: http://{host}:{port}/api/docs   OpenAPI: http://{host}:{port}/api/openapi.json")
     engine.db.dispose()
-    _gunicorn(f"{host}:{port}", workers, threads, access_log, obj["database"])
+    _gunicorn(f"{host}:{port}", workers, threads, access_log, obj)
 
 
-def _gunicorn(bind: str, workers: int, threads: int, access_log: bool, database: str) -> None:
+def _gunicorn(bind: str, workers: int, threads: int, access_log: bool, obj: dict[str, Any]) -> None:
     from gunicorn.app.base import BaseApplication
 
     from api.app import create_app
@@ -185,6 +197,6 @@ def _gunicorn(bind: str, workers: int, threads: int, access_log: bool, database:
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            return create_app({"YISHI_DATABASE_URL": database})
+            return create_app({"YISHI_DATABASE_URL": obj["database"], "YISHI_AUDIT_KEY": obj["audit_key"]})
 
     Server().run()

@@ -6,10 +6,13 @@ import os
 from pathlib import Path
 
 DEFAULT_DATABASE = Path.cwd() / "var" / "yishi.sqlite3"
+DEFAULT_AUDIT_KEY = Path.cwd() / "var" / "audit-key.pem"
 
 
 class Config:
     YISHI_DATABASE_URL = os.environ.get("YISHI_DATABASE_URL", f"sqlite:///{DEFAULT_DATABASE}")
+    YISHI_AUDIT_KEY = os.environ.get("YISHI_AUDIT_KEY", str(DEFAULT_AUDIT_KEY))
+    """The Ed25519 key that signs checkpoints; keep it outside the database (and its backups)."""
     MAX_CONTENT_LENGTH = 4 * 1024 * 1024
     JSON_SORT_KEYS = False
 

@@ -22,6 +22,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from engine import commands as c
+from engine.audit import checkpoints
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion
 from engine.identity import Actor, zone
 from engine.instances import record
@@ -146,6 +147,7 @@ def adopt(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]:
     convention.adopted_number, convention.effective_date, convention.adopted_at = version.number, effective, context.now
     convention.title, convention.status, convention.updated_at = version.title, "adopted", context.now
     _advance(drafting, "adopted", context.now)
+    checkpoints.publish(context.session, f"convention {convention.id} adopted")
     return {"convention_id": convention.id, "round": drafting.number, "version": version.number,
             "fingerprint": version.fingerprint, "effective_date": effective.isoformat()}
 

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from engine import forms, preconditions, services
-from engine.audit import chain
+from engine.audit import chain, checkpoints
 from engine.audit.ledger import PendingEvent
 from engine.bpmn.service_calls import LiveCalls
 from engine.definitions import get_latest, spec_document
@@ -174,6 +174,7 @@ def _write_state(uow: UnitOfWork, instance: Instance, result: StepResult, seq: i
     instance.updated_at = uow.now
     if result.status == "completed":
         instance.completed_at = uow.now
+        checkpoints.publish(uow.session, f"instance {instance.id} completed")
 
 
 def _write_tasks(

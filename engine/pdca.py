@@ -28,6 +28,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from engine import indicators
+from engine.audit import checkpoints
 from engine.bpmn.decisions import evaluate
 from engine.consultation import COLLECTS
 from engine.definitions import latest_version
@@ -224,6 +225,7 @@ def check(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]:
         context.session.add_all(results)
         cycle.status, cycle.checked_at = "acting", context.now
         context.session.flush()
+        checkpoints.publish(context.session, f"PDCA cycle {cycle.id} checked")
     return check_summary(context.session, cycle)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -17,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from engine import commands as c
 from engine import consultation, conventions, corrective_actions, definitions, identity, instances, pdca, service_records, votes
+from engine.audit import checkpoints
 from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.errors import NotFound, YishiError
 from engine.identity import Actor
-from engine.models import Community
+from engine.models import Checkpoint, Community
 from engine.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,8 @@ def _actor(actor: Actor | None) -> Actor:
 @dataclass
 class EngineConfig:
     processes_dir: Path = Path(__file__).resolve().parent.parent / "processes"
+    audit_key: Path | None = None
+    """The Ed25519 key that signs checkpoints (created on first use); None: this engine signs none."""
 
     @property
     def forms_dir(self) -> Path:
@@ -91,7 +95,22 @@ class Engine:
         with UnitOfWork(self.db.sessions, self.clock) as uow:
             result = handler(uow, actor, command)
             uow.commit()
-            return result
+        if uow.published is not None:
+            self.checkpoint(uow.published)
+        return result
+
+    @cached_property
+    def signer(self) -> checkpoints.Signer | None:
+        return checkpoints.Signer.from_file(self.config.audit_key) if self.config.audit_key else None
+
+    def checkpoint(self, reason: str, *, only_if_changed: bool = False) -> Checkpoint | None:
+        """Sign every chain head now: after each published result, and periodically (the worker)."""
+        if self.signer is None:
+            return None
+        with UnitOfWork(self.db.sessions, self.clock) as uow:
+            row = checkpoints.make(uow.session, self.signer, uow.now, reason, only_if_changed=only_if_changed)
+            uow.commit()
+            return row
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine.audit.checkpoints import PUBLISH
 from engine.audit.ledger import Ledger
 from engine.clock import Clock
 from engine.errors import Conflict
@@ -33,6 +34,7 @@ class UnitOfWork:
         self.session = self._sessions()
         self.now = self._clock.now()
         self.ledger = Ledger()
+        self.published: str | None = None
         return self
 
     def __exit__(
@@ -55,6 +57,7 @@ class UnitOfWork:
         try:
             self.ledger.seal(self.session)
             self.session.commit()
+            self.published = self.session.info.get(PUBLISH)
         except (StaleDataError, IntegrityError, OperationalError) as exc:
             self.session.rollback()
             conflict = _as_conflict(exc)

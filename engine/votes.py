@@ -22,6 +22,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine.audit import checkpoints
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from engine.identity import Actor, zone
 from engine.instances import deliver, get_instance, record_unloaded
@@ -77,6 +78,7 @@ def close_vote(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any
         vote.result = tally([_countable(e) for e in entries], tally_config(vote), electorate_summary(vote))
         vote.board_root = board.merkle_root(entries)
         vote.status, vote.closed_at = "closed", context.now
+        checkpoints.publish(context.session, f"vote {vote.id} closed")
     return summary(vote)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from api import create_app
 from engine.clock import ManualClock
 from engine.db import Database
-from engine.service import Engine
+from engine.service import Engine, EngineConfig
 from tests import postgres_cluster
 from tests.helpers import Community, make_community
 
@@ -84,8 +84,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def engine(database_url: str, clock: ManualClock) -> Iterator[Engine]:
-    yishi = Engine(Database(database_url), clock)
+def engine(database_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[Engine]:
+    yishi = Engine(Database(database_url), clock, EngineConfig(audit_key=tmp_path / "audit-key.pem"))
     yield yishi
     yishi.db.dispose()
 
