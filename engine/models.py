@@ -223,7 +223,7 @@ class Checkpoint(Base):
     at: Mapped[datetime]
     reason: Mapped[str] = mapped_column(String(200))
     heads: Mapped[list[Any]]
-    """[[instance id, seq, hash], …] in instance-id order: the Merkle tree's leaves."""
+    """[[community id, instance id, seq, hash], …] in instance-id order: the Merkle tree's leaves."""
     root: Mapped[str] = mapped_column(String(64))
     previous: Mapped[str] = mapped_column(String(64))
     """The hash of the previous checkpoint's signed statement: checkpoints chain too."""

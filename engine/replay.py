@@ -8,6 +8,8 @@ workflow as it was, so their recorded digest must equal the running one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,18 +39,37 @@ class ReplayReport:
     digests: list[str] = field(default_factory=list)
     mismatches: list[Mismatch] = field(default_factory=list)
     final_state_matches: bool = True
+    state: str | None = None
+    """The replayed workflow state after the last event."""
 
     @property
     def ok(self) -> bool:
         return not self.mismatches and self.final_state_matches
 
 
+class RecordedEvent(Protocol):
+    """What replay needs of an event, whether a database row or an entry of an audit bundle."""
+
+    seq: int
+    type: str
+    at: datetime
+    input: dict[str, Any]
+    services: list[Any] | None
+    state_digest: str
+
+
 def replay(session: Session, instance: Instance) -> ReplayReport:
     """Rebuild the instance from its events and compare every digest with the recorded one."""
-    events = list(session.scalars(select(Event).where(Event.instance_id == instance.id).order_by(Event.seq)))
-    document = spec_document(instance.definition)
-    local_tz = zone(instance.timezone)
-    report = ReplayReport(instance.id, len(events))
+    events = session.scalars(select(Event).where(Event.instance_id == instance.id).order_by(Event.seq))
+    report = replay_events(spec_document(instance.definition), instance.id, instance.timezone, list(events))
+    report.final_state_matches = report.ok and report.state == instance.state
+    return report
+
+
+def replay_events(document: dict[str, Any], instance_id: str, timezone: str, events: Sequence[RecordedEvent]) -> ReplayReport:
+    """Replay recorded events from nothing; needs no database (an offline audit runs it on a bundle)."""
+    local_tz = zone(timezone)
+    report = ReplayReport(instance_id, len(events))
     state: str | None = None
     digest = ""
     for event in events:
@@ -56,7 +77,7 @@ def replay(session: Session, instance: Instance) -> ReplayReport:
             try:
                 result = step(
                     spec_document=document, state_before=state, event_type=event.type, input=event.input,
-                    now=event.at, local_tz=local_tz, instance_id=instance.id, seq=event.seq,
+                    now=event.at, local_tz=local_tz, instance_id=instance_id, seq=event.seq,
                     services=RecordedCalls(event.services or []),
                 )
             except (YishiError, LookupError, TypeError, ValueError) as exc:  # an altered or diverged history may not apply
@@ -68,5 +89,5 @@ def replay(session: Session, instance: Instance) -> ReplayReport:
         report.digests.append(digest)
         if digest != event.state_digest:
             report.mismatches.append(Mismatch(event.seq, event.type, event.state_digest, digest))
-    report.final_state_matches = state == instance.state
+    report.state = state
     return report

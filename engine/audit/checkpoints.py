@@ -110,9 +110,11 @@ def latest(session: Session) -> Checkpoint | None:
 
 
 def current_heads(session: Session) -> list[list[Any]]:
-    rows = session.execute(
-        select(Instance.id, Instance.last_seq, Instance.head_hash).where(Instance.last_seq > 0).order_by(Instance.id))
-    return [[instance_id, seq, head] for instance_id, seq, head in rows]
+    """[community, instance, seq, head] of every instance: with its community named, a leaf says whose
+    bundle must prove it, so deleting a whole instance is caught too."""
+    rows = session.execute(select(Instance.community_id, Instance.id, Instance.last_seq, Instance.head_hash)
+                           .where(Instance.last_seq > 0).order_by(Instance.id))
+    return [list(row) for row in rows]
 
 
 def make(session: Session, signer: Signer, now: datetime, reason: str, *, only_if_changed: bool = False) -> Checkpoint | None:
@@ -140,6 +142,8 @@ class HeadProof:
     path: list[str]
 
 
-def proofs(row: Checkpoint, instance_ids: set[str]) -> list[HeadProof]:
+def proofs(row: Checkpoint, community_id: int, instance_id: str | None = None) -> list[HeadProof]:
+    """The proofs for a community's heads (or one instance's) in a checkpoint."""
     leaves = [merkle.leaf_hash(head) for head in row.heads]
-    return [HeadProof(head, i, merkle.inclusion_path(i, leaves)) for i, head in enumerate(row.heads) if head[0] in instance_ids]
+    return [HeadProof(head, i, merkle.inclusion_path(i, leaves)) for i, head in enumerate(row.heads)
+            if head[0] == community_id and instance_id in (None, head[1])]

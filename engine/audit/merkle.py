@@ -15,7 +15,7 @@ EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
 
 
 def leaf_hash(head: list[object]) -> str:
-    """A leaf is one chain head: [instance id, sequence number, hash]."""
+    """A leaf is one chain head: [community id, instance id, sequence number, hash]."""
     return hashlib.sha256(b"\x00" + canonical_json(head).encode()).hexdigest()
 
 

@@ -1,0 +1,143 @@
+"""Audit bundles: one JSON document with everything needed to check a history without us.
+
+A bundle holds, for an instance or a whole community: the definition sources its instances ran
+on, every event, the records the events bound, the bulletin boards of closed votes, and the
+signed checkpoints with the proofs that lead from its instances' heads to each signed root.
+``engine.audit.verify`` checks it with no database and no server.
+
+A *full* bundle (for an auditor with the right to see personal data) carries each instance's
+salt and the personal fields in the clear. A *public* bundle carries neither: in their place, the
+salted digests that the hashes commit to — so it still verifies, but cannot be replayed (the
+details of each command are among what it withholds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from engine.audit import chain, checkpoints, records
+from engine.models import Checkpoint, Definition, Event, Instance, ServiceCycle, Vote
+from engine.votes import bulletin_board
+
+BUNDLE_FORMAT = "yishi-audit-bundle/1"
+
+
+def export(
+    session: Session, community_id: int, *, instance_id: str | None = None, public: bool = False,
+    now: datetime, public_keys: dict[str, str],
+) -> dict[str, Any]:
+    """The bundle of a community (or of one of its instances) as it is stored now."""
+    query = select(Instance).where(Instance.community_id == community_id).order_by(Instance.id)
+    if instance_id is not None:
+        query = query.where(Instance.id == instance_id)
+    instances = list(session.scalars(query))
+    ids = {instance.id for instance in instances}
+    histories = {instance.id: _events(session, instance.id) for instance in instances}
+    salts = {instance.id: instance.salt for instance in instances}
+    return {
+        "format": BUNDLE_FORMAT,
+        "scope": {"community": community_id, "instance": instance_id},
+        "public": public,
+        "exported_at": chain.timestamp(now),
+        "definitions": _definitions(session, {instance.definition_id for instance in instances}, public),
+        "instances": [_instance(instance, histories[instance.id], public) for instance in instances],
+        "records": _records(session, ids, community_id, instance_id is None, histories, salts, public),
+        "boards": _boards(session, ids),
+        "checkpoints": _checkpoints(session, community_id, instance_id),
+        "public_keys": public_keys,
+    }
+
+
+def _definitions(session: Session, ids: set[int], public: bool) -> list[dict[str, Any]]:
+    rows = session.scalars(select(Definition).where(Definition.id.in_(ids)).order_by(Definition.id))
+    return [{"id": d.id, "key": d.key, "version": d.version, "kind": d.kind, "filename": d.filename,
+             "sha256": d.sha256, "source": d.source, **({} if public else {"spec": d.spec})} for d in rows]
+
+
+def _events(session: Session, instance_id: str) -> list[dict[str, Any]]:
+    """Plain rows (no ORM objects): a community's history may run to hundreds of thousands of events."""
+    columns = Event.__table__.c
+    query = select(*(c for c in columns if c.key not in ("id", "instance_id"))).where(columns.instance_id == instance_id).order_by(columns.seq)
+    return [dict(row) for row in session.execute(query).mappings()]
+
+
+def _instance(instance: Instance, events: list[dict[str, Any]], public: bool) -> dict[str, Any]:
+    return {
+        "id": instance.id, "definition_id": instance.definition_id, "timezone": instance.timezone,
+        "status": instance.status, "state_digest": instance.state_digest, "last_seq": instance.last_seq,
+        "head_hash": instance.head_hash, **({} if public else {"salt": instance.salt}),
+        "events": [_event(instance, event, public) for event in events],
+    }
+
+
+def _event(instance: Instance, event: dict[str, Any], public: bool) -> dict[str, Any]:
+    disclosed = {
+        "seq": event["seq"], "type": event["type"], "at": chain.timestamp(event["at"]),
+        "disposition": chain.disposition(event["error"]), "state_digest": event["state_digest"],
+        "records": event["records"], "prev_hash": event["prev_hash"], "hash": event["hash"],
+    }
+    if public:
+        disclosed["actor_digest"] = chain.actor_digest(instance.salt, event["seq"], event["actor_id"])
+        disclosed["details_digest"] = chain.details_digest(instance.salt, event["seq"], event["input"], event["error"], event["services"])
+    else:
+        disclosed.update(actor_id=event["actor_id"], input=event["input"], error=event["error"], services=event["services"])
+    return disclosed
+
+
+def _records(
+    session: Session, ids: set[str], community_id: int, whole_community: bool,
+    histories: dict[str, list[dict[str, Any]]], salts: dict[str, str], public: bool,
+) -> list[dict[str, Any]]:
+    """Every record the histories bound, and every record of the scope they did not (which the audit reports)."""
+    bound_in = {(b["kind"], b["id"]): instance_id for instance_id, events in histories.items()
+                for event in events for b in event["records"]}
+    out = []
+    for kind, model in records.KINDS.items():
+        wanted = {record_id for k, record_id in bound_in if k == kind}
+        for row in _rows_of_scope(session, model, ids, community_id, whole_community, wanted):
+            dump = records.dump(row)
+            out.append(_record(dump, salts.get(bound_in.get((kind, dump.id), ""), None), public))
+    return out
+
+
+def _rows_of_scope(session: Session, model: Any, ids: set[str], community_id: int, whole_community: bool, wanted: set[str]) -> Iterable[Any]:
+    """The rows bound by the histories, and the rows that belong to the scope by their columns."""
+    table = model.__table__
+    (key,) = table.primary_key.columns
+    scope = [key.in_([key.type.python_type(i) for i in wanted])] if wanted else []
+    if "instance_id" in table.c:
+        scope.append(table.c.instance_id.in_(ids))
+    if whole_community and "community_id" in table.c:
+        scope.append(table.c.community_id == community_id)
+    elif whole_community and "cycle_id" in table.c:
+        scope.append(table.c.cycle_id.in_(select(ServiceCycle.id).where(ServiceCycle.community_id == community_id)))
+    return session.scalars(select(model).where(or_(*scope)).order_by(key)) if scope else []
+
+
+def _record(dump: records.RecordDump, salt: str | None, public: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": dump.kind, "id": dump.id, "public": dump.public}
+    if not public:
+        out["personal"] = dump.personal
+    elif salt is not None:
+        out["personal_digests"] = records.personal_digests(salt, dump.kind, dump.id, dump.personal)
+    return out
+
+
+def _boards(session: Session, ids: set[str]) -> list[dict[str, Any]]:
+    """The published bulletin boards, less what the bound vote records already say (root, result)."""
+    closed = session.scalars(select(Vote).where(Vote.instance_id.in_(ids), Vote.status == "closed").order_by(Vote.id))
+    boards = ((vote.id, bulletin_board(session, vote)) for vote in closed)
+    return [{"vote_id": vote_id, "config": b["vote"], "electorate": b["electorate"], "ballots": b["ballots"]} for vote_id, b in boards]
+
+
+def _checkpoints(session: Session, community_id: int, instance_id: str | None) -> list[dict[str, Any]]:
+    out = []
+    for row in session.scalars(select(Checkpoint).order_by(Checkpoint.id)):
+        proofs = checkpoints.proofs(row, community_id, instance_id)
+        out.append({**checkpoints.as_dict(row), "heads": [{"head": p.head, "index": p.index, "path": p.path} for p in proofs]})
+    return out

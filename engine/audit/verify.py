@@ -1,0 +1,242 @@
+"""Verify an audit bundle: every check an auditor needs, with no database and no server.
+
+The checks, each naming what and where it failed:
+
+- **definitions**: each source still has the digest it was deployed with;
+- **chain**: per instance, sequence numbers 1…n without gaps, each event's hash recomputed from
+  its content and linked to the one before, the last one the instance's head;
+- **replay** (full bundles): the recorded commands re-applied from nothing reproduce the recorded
+  state digest after every event;
+- **records**: each record's latest binding in the history matches the record (a record bound as
+  deleted must be absent; one never bound is reported);
+- **recount**: each closed vote's ballots give the bound Merkle root and recount to the bound result;
+- **checkpoints**: each is signed by a known key, chained to the one before, its proofs lead from
+  this bundle's heads to its signed root, and the histories still hold those heads.
+
+The API runs the same function on a bundle exported from the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+from engine.audit import chain, checkpoints, merkle, records
+from engine.audit.bundle import BUNDLE_FORMAT
+from engine.replay import replay_events
+from engine.voting import board
+from engine.votes import electorate_summary, tally_config
+
+CHECKS = ("definitions", "chain", "replay", "records", "recount", "checkpoints")
+
+
+@dataclass(frozen=True)
+class Problem:
+    check: str
+    message: str
+    instance: str | None = None
+    seq: int | None = None
+    record: str | None = None
+
+
+@dataclass
+class Verdict:
+    ok: bool = True
+    counts: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    key_ids: list[str] = field(default_factory=list)
+    """The keys the checkpoints were signed with: compare them with the key the deployment publishes."""
+
+    @property
+    def first(self) -> Problem | None:
+        return self.problems[0] if self.problems else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "counts": self.counts, "first_problem": asdict(self.first) if self.first else None,
+                "problems": [asdict(p) for p in self.problems], "key_ids": self.key_ids}
+
+
+def verify(bundle: dict[str, Any], *, replay: bool = True, trusted_keys: dict[str, str] | None = None) -> Verdict:
+    """Run every check; ``trusted_keys`` pins the signing keys instead of trusting the bundle's own."""
+    verdict = Verdict()
+    if bundle.get("format") != BUNDLE_FORMAT:
+        verdict.problems.append(Problem("bundle", f"not an audit bundle of format {BUNDLE_FORMAT}"))
+        verdict.ok = False
+        return verdict
+    Check(bundle, verdict, replay and not bundle.get("public"), trusted_keys).run()
+    verdict.ok = not verdict.problems
+    return verdict
+
+
+class Check:
+    def __init__(self, bundle: dict[str, Any], verdict: Verdict, replay: bool, trusted_keys: dict[str, str] | None) -> None:
+        self.bundle, self.verdict, self.replay = bundle, verdict, replay
+        self.keys = trusted_keys if trusted_keys is not None else bundle.get("public_keys", {})
+        self.instances = {i["id"]: i for i in bundle["instances"]}
+        self.definitions = {d["id"]: d for d in bundle["definitions"]}
+
+    def run(self) -> None:
+        self.definitions_unchanged()
+        for instance in self.bundle["instances"]:
+            self.chain(instance)
+            if self.replay:
+                self.replayed(instance)
+        self.records()
+        self.recounts()
+        self.checkpoints()
+
+    def problem(self, check: str, message: str, **where: Any) -> None:
+        self.verdict.problems.append(Problem(check, message, **where))
+
+    def count(self, what: str, n: int = 1) -> None:
+        self.verdict.counts[what] = self.verdict.counts.get(what, 0) + n
+
+    # ---- definitions ---------------------------------------------------------------------------
+
+    def definitions_unchanged(self) -> None:
+        for d in self.bundle["definitions"]:
+            self.count("definitions")
+            if hashlib.sha256(d["source"].encode()).hexdigest() != d["sha256"]:
+                self.problem("definitions", f"definition {d['key']} v{d['version']}: its source differs from the one deployed (sha256 {d['sha256'][:12]}…)")
+
+    # ---- chain -----------------------------------------------------------------------------------
+
+    def chain(self, instance: dict[str, Any]) -> None:
+        where = instance["id"]
+        prev, expected_seq = chain.GENESIS, 1
+        for event in instance["events"]:
+            self.count("events")
+            seq = event["seq"]
+            if seq != expected_seq:
+                what = f"missing (the sequence jumps from {expected_seq - 1} to {seq})" if seq > expected_seq else f"out of order (seq {seq} after {expected_seq - 1})"
+                self.problem("chain", f"event {expected_seq} of instance {where} is {what}", instance=where, seq=expected_seq)
+                return
+            if event["prev_hash"] != prev:
+                self.problem("chain", f"event {seq} of instance {where} does not follow event {seq - 1}: its previous hash differs", instance=where, seq=seq)
+                return
+            if self._hash(instance, event) != event["hash"]:
+                self.problem("chain", f"event {seq} ({event['type']}) of instance {where} was altered: its hash does not match its content", instance=where, seq=seq)
+                return
+            prev, expected_seq = event["hash"], seq + 1
+        if instance["last_seq"] != expected_seq - 1 or instance["head_hash"] != prev:
+            self.problem("chain", f"instance {where} says its history ends at event {instance['last_seq']}, "
+                                  f"the chain ends at event {expected_seq - 1} with another head", instance=where, seq=expected_seq - 1)
+
+    def _hash(self, instance: dict[str, Any], event: dict[str, Any]) -> str:
+        if "salt" in instance:
+            actor = chain.actor_digest(instance["salt"], event["seq"], event["actor_id"])
+            details = chain.details_digest(instance["salt"], event["seq"], event["input"], event["error"], event["services"])
+        else:
+            actor, details = event["actor_digest"], event["details_digest"]
+        return chain.event_hash(
+            instance_id=instance["id"], seq=event["seq"], type=event["type"], at=event["at"], disposition=event["disposition"],
+            actor=actor, details=details, state_digest=event["state_digest"], records=event["records"], prev=event["prev_hash"])
+
+    # ---- replay ----------------------------------------------------------------------------------
+
+    def replayed(self, instance: dict[str, Any]) -> None:
+        definition = self.definitions.get(instance["definition_id"])
+        if definition is None or "spec" not in definition:
+            self.problem("replay", f"instance {instance['id']}: its definition is not in the bundle", instance=instance["id"])
+            return
+        events = [SimpleNamespace(**{**e, "at": datetime.fromisoformat(e["at"])}) for e in instance["events"]]
+        report = replay_events(json.loads(definition["spec"]), instance["id"], instance["timezone"], events)
+        self.count("replayed events", len(report.digests))
+        for mismatch in report.mismatches[:1]:
+            reason = f" ({mismatch.error})" if mismatch.error else ""
+            self.problem("replay", f"replaying instance {instance['id']} gives another state after event {mismatch.seq} "
+                                   f"({mismatch.event_type}){reason}", instance=instance["id"], seq=mismatch.seq)
+        if not report.mismatches and report.digests and report.digests[-1] != instance["state_digest"]:
+            self.problem("replay", f"instance {instance['id']}: its stored state is not the replayed one", instance=instance["id"])
+
+    # ---- records ---------------------------------------------------------------------------------
+
+    def records(self) -> None:
+        latest = self._latest_bindings()
+        present = {(r["kind"], r["id"]): r for r in self.bundle["records"]}
+        for key, (instance, seq, binding) in sorted(latest.items()):
+            self.count("records")
+            name = f"{key[0]} {key[1]}"
+            record = present.get(key)
+            if binding["fingerprint"] is None:
+                if record is not None:
+                    self.problem("records", f"{name} was deleted by event {seq} of instance {instance}, yet it exists", instance=instance, seq=seq, record=name)
+            elif record is None:
+                self.problem("records", f"{name}, written by event {seq} of instance {instance}, is missing", instance=instance, seq=seq, record=name)
+            elif self._fingerprint(record, self.instances[instance]) != binding["fingerprint"]:
+                self.problem("records", f"{name} was changed after event {seq} of instance {instance} wrote it: its fingerprint differs", instance=instance, seq=seq, record=name)
+        for key in sorted(present.keys() - latest.keys()):
+            self.problem("records", f"{key[0]} {key[1]} was not written by any event of the history", record=f"{key[0]} {key[1]}")
+
+    def _latest_bindings(self) -> dict[tuple[str, str], tuple[str, int, dict[str, Any]]]:
+        latest: dict[tuple[str, str], tuple[str, int, dict[str, Any]]] = {}
+        for instance in self.bundle["instances"]:
+            for event in instance["events"]:
+                for binding in event["records"]:
+                    latest[(binding["kind"], binding["id"])] = (instance["id"], event["seq"], binding)
+        return latest
+
+    @staticmethod
+    def _fingerprint(record: dict[str, Any], instance: dict[str, Any]) -> str:
+        if "personal" in record and "salt" in instance:
+            digests = records.personal_digests(instance["salt"], record["kind"], record["id"], record["personal"])
+        else:
+            digests = record.get("personal_digests", {})
+        return records.fingerprint(record["kind"], record["id"], record["public"], digests)
+
+    # ---- recounts --------------------------------------------------------------------------------
+
+    def recounts(self) -> None:
+        votes = {r["id"]: r["public"] for r in self.bundle["records"] if r["kind"] == "vote"}
+        for published in self.bundle.get("boards", []):
+            self.count("recounts")
+            vote = votes.get(published["vote_id"])
+            name = f"vote {published['vote_id']}"
+            if vote is None:
+                self.problem("recount", f"{name}: the bundle has its board but not its record", record=name)
+                continue
+            row = SimpleNamespace(**vote)
+            document = board.document(tally_config(row), electorate_summary(row), published["ballots"], vote["result"])
+            document["root"] = vote["board_root"]
+            outcome = board.verify(document)
+            for problem in outcome.problems:
+                self.problem("recount", f"{name}: {problem}", instance=vote["instance_id"], record=name)
+
+    # ---- checkpoints -----------------------------------------------------------------------------
+
+    def checkpoints(self) -> None:
+        self.verdict.key_ids = sorted({c["key_id"] for c in self.bundle.get("checkpoints", [])})
+        previous: dict[str, Any] | None = None
+        for checkpoint in self.bundle.get("checkpoints", []):
+            self.count("checkpoints")
+            self._signed(checkpoint)
+            if previous is not None and checkpoint["previous"] != checkpoints.statement_hash(previous):
+                self.problem("checkpoints", f"checkpoint {checkpoint['id']} does not follow checkpoint {previous['id']}")
+            for proof in checkpoint["heads"]:
+                self._head(checkpoint, proof)
+            previous = checkpoint
+
+    def _signed(self, checkpoint: dict[str, Any]) -> None:
+        key = self.keys.get(checkpoint["key_id"])
+        if key is None:
+            self.problem("checkpoints", f"checkpoint {checkpoint['id']} is signed by an unknown key {checkpoint['key_id'][:16]}…")
+        elif not checkpoints.signature_valid(checkpoint, key):
+            self.problem("checkpoints", f"checkpoint {checkpoint['id']}: the signature does not match its statement")
+
+    def _head(self, checkpoint: dict[str, Any], proof: dict[str, Any]) -> None:
+        _, instance_id, seq, head = proof["head"]
+        if merkle.root_from_path(merkle.leaf_hash(proof["head"]), proof["index"], checkpoint["size"], proof["path"]) != checkpoint["root"]:
+            self.problem("checkpoints", f"checkpoint {checkpoint['id']}: the head of instance {instance_id} is not under its signed root",
+                         instance=instance_id, seq=seq)
+            return
+        instance = self.instances.get(instance_id)
+        events = instance["events"] if instance else []
+        held = events[seq - 1]["hash"] if 0 < seq <= len(events) and events[seq - 1]["seq"] == seq else None
+        if held != head:
+            what = "no longer has that event" if held is None else "has another hash there: the history was rewritten"
+            self.problem("checkpoints", f"checkpoint {checkpoint['id']} signed event {seq} of instance {instance_id} as {head[:12]}…; "
+                                        f"the history {what}", instance=instance_id, seq=seq)
