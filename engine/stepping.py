@@ -8,7 +8,7 @@ database — so replaying an instance's events through it must reproduce every r
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any, Callable
 
@@ -72,6 +72,9 @@ class StepResult:
     timers: list[TimerView]
     failure: EngineFailure | None
     service_calls: list[dict[str, Any]]
+    runs: tuple[BpmnWorkflow, ...] = field(repr=False, compare=False)
+    """The workflows the step ran through: those cut short by continue-as-new, then the one whose
+    state is ``state``. Only time travel reads them (what a cut run completed is in no state)."""
 
 
 def step(
@@ -100,21 +103,24 @@ def step(
     action = WORKFLOW_ACTIONS[event_type]
     seed = (now, local_tz, uuid.UUID(instance_id), str(seq))
     loops = frozenset(spec_document.get(CONTINUE_AS_NEW_KEY, ()))
+    cut: list[BpmnWorkflow] = []
     with deterministic(*seed), service_calls(services):
         workflow = _load(spec_document, state_before)
         action(workflow, input)
-        workflow, failure = run_forward(workflow, continue_as_new=loops)
+        workflow, failure = run_forward(workflow, continue_as_new=loops, cut=cut)
     calls = services.recorded
     if failure is not None:
+        cut = []
         with deterministic(*seed), service_calls(RecordedCalls(calls)):
             workflow = _load(spec_document, state_before)
             action(workflow, input)
-            workflow, refailed = run_forward(workflow, stop_before=failure.task_id, continue_as_new=loops)
+            workflow, refailed = run_forward(workflow, stop_before=failure.task_id, continue_as_new=loops, cut=cut)
             if refailed is not None:
+                cut = []
                 workflow = _load(spec_document, state_before)
                 action(workflow, input)
     with deterministic(*seed):
-        return _result(workflow, failure, calls)
+        return _result(workflow, failure, calls, cut)
 
 
 def _load(spec_document: dict[str, Any], state_before: str | None) -> BpmnWorkflow:
@@ -123,7 +129,9 @@ def _load(spec_document: dict[str, Any], state_before: str | None) -> BpmnWorkfl
     return restore_workflow(state_before, spec_document)
 
 
-def _result(workflow: BpmnWorkflow, failure: EngineFailure | None, calls: list[dict[str, Any]]) -> StepResult:
+def _result(
+    workflow: BpmnWorkflow, failure: EngineFailure | None, calls: list[dict[str, Any]], cut: list[BpmnWorkflow]
+) -> StepResult:
     state = dump_state(workflow)
     if failure is not None:
         status = "error"
@@ -140,6 +148,7 @@ def _result(workflow: BpmnWorkflow, failure: EngineFailure | None, calls: list[d
         timers=[] if failure else pending_timers(workflow),
         failure=failure,
         service_calls=calls,
+        runs=(*cut, workflow),
     )
 
 

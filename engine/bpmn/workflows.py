@@ -121,7 +121,10 @@ class _ContinueAsNew(Exception):
 
 
 def run_forward(
-    workflow: BpmnWorkflow, stop_before: str | None = None, continue_as_new: frozenset[str] = frozenset()
+    workflow: BpmnWorkflow,
+    stop_before: str | None = None,
+    continue_as_new: frozenset[str] = frozenset(),
+    cut: list[BpmnWorkflow] | None = None,
 ) -> tuple[BpmnWorkflow, EngineFailure | None]:
     """Run automatic tasks until the workflow waits; report (not raise) a failing script or element.
 
@@ -131,7 +134,8 @@ def run_forward(
     the failing task. After a reported failure the in-memory workflow may be half-advanced and
     must be thrown away. Domain errors raised by a service operation (invalid input, a conflict)
     are refusals of the command, not failures of the instance: they propagate, and nothing is
-    written.
+    written. Runs dropped by continue-as-new are appended to ``cut`` (if given): what they
+    completed is in no state, and time travel counts it from them.
     """
 
     def halt(task: Task) -> None:
@@ -147,9 +151,12 @@ def run_forward(
             return workflow, None
         except _ContinueAsNew as loop:
             try:
-                workflow = continue_as_new_from(workflow, loop.task)
+                fresh = continue_as_new_from(workflow, loop.task)
             except WorkflowException as exc:
                 return workflow, describe_failure(exc)
+            if cut is not None:
+                cut.append(workflow)
+            workflow = fresh
             continue
         except (WorkflowException, ScriptError, RecursionError, MemoryError) as exc:
             return workflow, describe_failure(exc)
