@@ -185,6 +185,10 @@ class EventSchema(Schema):
     state_digest = fields.String()
     error = fields.Dict(allow_none=True)
     redacted = fields.Boolean(metadata={"description": "True when inputs private to another resident are left out."})
+    disposition = fields.String(metadata={"description": "success, or failure when the command left the instance in error."})
+    records = fields.List(fields.Dict(), metadata={"description": "Fingerprints of the records the command wrote (kind, id, fingerprint)."})
+    prev_hash = fields.String(metadata={"description": "The previous event's hash (zeros for the first)."})
+    hash = fields.String(metadata={"description": "This event's hash, over its content and prev_hash; see docs/audit.md."})
 
 
 class OpinionSchema(Schema):

@@ -13,6 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from engine import consultation
+from engine.audit import chain
 from engine.identity import Actor
 from engine.instances import get_instance
 from engine.models import Community, Definition, Event, HumanTask, Instance, Member
@@ -90,6 +91,10 @@ class HistoryEntry:
     state_digest: str
     error: dict[str, Any] | None
     redacted: bool
+    disposition: str
+    records: list[dict[str, Any]]
+    prev_hash: str
+    hash: str
 
 
 def events(session: Session, actor: Actor, instance_id: str, page: int, page_size: int) -> Page[HistoryEntry]:
@@ -103,5 +108,6 @@ def _entry(session: Session, actor: Actor, event: Event) -> HistoryEntry:
     shown = consultation.redact(session, actor, event.instance_id, event.type, event.input)
     return HistoryEntry(
         event.seq, event.type, event.actor_id, event.at, event.input if shown is None else shown,
-        event.state_digest, event.error, shown is not None,
+        event.state_digest, event.error, shown is not None, chain.disposition(event.error), event.records,
+        event.prev_hash, event.hash,
     )
