@@ -7,6 +7,7 @@ database — so replaying an instance's events through it must reproduce every r
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -21,6 +22,7 @@ from engine.bpmn.workflows import (
     EngineFailure,
     OpenTaskView,
     TimerView,
+    canonical_json,
     complete_task,
     deliver_message,
     dump_state,
@@ -101,6 +103,7 @@ def step(
     failed task visible, for an admin to retry.
     """
     action = WORKFLOW_ACTIONS[event_type]
+    input = json.loads(canonical_json(input))  # key order reaches the state's digest; the chain commits to sorted keys
     seed = (now, local_tz, uuid.UUID(instance_id), str(seq))
     loops = frozenset(spec_document.get(CONTINUE_AS_NEW_KEY, ()))
     cut: list[BpmnWorkflow] = []

@@ -77,5 +77,9 @@ def service_calls(calls: ServiceCalls) -> Iterator[ServiceCalls]:
 
 
 def call(operation: str, params: dict[str, Any]) -> str:
-    """What the script engine's ``call_service`` does: a JSON string, as SpiffWorkflow expects."""
-    return json.dumps(_current.get().call(operation, params))
+    """What the script engine's ``call_service`` does: a JSON string, as SpiffWorkflow expects.
+
+    Keys are sorted: the order of a result's keys reaches the workflow's data (and its digest), and
+    a recorded result must replay the same whether or not something re-sorted the JSON it is kept in.
+    """
+    return json.dumps(_current.get().call(operation, params), sort_keys=True)
