@@ -10,6 +10,7 @@ from werkzeug.routing import IntegerConverter
 from flask_smorest import Api
 
 from api import auth, errors
+from api.fast_cast import FastCast
 from api.config import Config
 from api.resources import close_reader, communities, conventions, definitions, health, instances, opinions, pdca, tasks, votes
 from engine.clock import Clock
@@ -49,4 +50,5 @@ def create_app(config: type | dict[str, Any] = Config, *, engine: Engine | None 
     errors.register(app)
     app.before_request(auth.load_actor)
     app.teardown_appcontext(close_reader)
+    app.wsgi_app = FastCast(app, app.wsgi_app)  # type: ignore[method-assign]
     return app

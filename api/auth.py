@@ -14,12 +14,18 @@ def load_actor() -> None:
     """Authenticate before each request (a ``before_request`` hook), so no endpoint can forget to."""
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None or request.method == "OPTIONS":
         return
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(request.headers.get("Authorization", ""))
+    if token is None:
         raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
     with current_app.extensions["yishi"].db.autocommit() as connection:
-        g.actor = authenticate(connection, token.strip())
+        g.actor = authenticate(connection, token)
+
+
+def bearer_token(header: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None."""
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def actor() -> Actor:

@@ -73,6 +73,15 @@ def _field_errors(messages: dict[str, Any], prefix: str = "") -> list[dict[str, 
     return flat
 
 
+def error_for(exc: Exception) -> ResponseReturnValue:
+    """The response the handlers below give for ``exc`` (in an app context), for a request served beside Flask."""
+    if isinstance(exc, errors.YishiError):
+        return _engine_error(exc)
+    if isinstance(exc, HTTPException):
+        return _http_error(exc)
+    return _unexpected(exc)
+
+
 def register(app: Flask) -> None:
     app.register_error_handler(errors.YishiError, _engine_error)
     app.register_error_handler(HTTPException, _http_error)

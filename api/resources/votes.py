@@ -46,8 +46,8 @@ def electorate(args: dict[str, Any], vote_id: str) -> Any:
 
 
 @blp.route("/votes/<vote_id>/ballots", methods=["POST"])
-@blp.arguments(IdempotencyHeader, location="headers")
-@blp.arguments(CastSchema)
+@blp.arguments(IdempotencyHeader(), location="headers")
+@blp.arguments(CastSchema())
 @blp.response(201, ReceiptSchema)
 def cast(headers: dict[str, Any], args: dict[str, Any], vote_id: str) -> Any:
     """Cast your ballot, or change it until the close (in a secret vote, send your last receipt).

@@ -1,0 +1,94 @@
+"""The busiest request, a ballot, served beside Flask instead of through it.
+
+``POST /api/votes/<vote_id>/ballots`` is what thousands of voters send within minutes. Flask's
+request context, routing, flask-smorest's argument parsing and response dumping cost as much CPU
+as the ballot's own transaction, so a well-formed cast is answered here, as a WSGI middleware in
+front of the Flask app: the same bearer-token check, the same schemas (built once), the same
+command through ``Engine.execute``, the same JSON and the same error responses (rendered by
+``api.errors``). Anything else — another route or method, no token, an unknown token, a body that
+is not a JSON object the schemas accept — goes to Flask untouched, before anything is written, so
+every refusal keeps its one shape and status. The route stays in Flask (``api.resources.votes``),
+which documents it in the OpenAPI description and serves whatever this path passes on.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask
+
+from api.auth import bearer_token
+from api.errors import error_for
+from api.schemas import CastSchema, IdempotencyHeader, ReceiptSchema
+from engine import commands
+from engine.errors import Unauthenticated
+from engine.identity import Actor, authenticate
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+CAST_PATH = re.compile(r"/api/votes/([A-Za-z0-9-]{1,64})/ballots")
+"""The cast route with the ids the engine issues (UUIDs); any other spelling is Flask's to match."""
+JSON_TYPES = {"application/json", "application/json; charset=utf-8"}
+
+_BODY, _HEADERS, _RECEIPT = CastSchema(), IdempotencyHeader(), ReceiptSchema()
+
+
+class FastCast:
+    """Wraps ``app.wsgi_app``: casts well-formed ballots itself, passes everything else on."""
+
+    def __init__(self, app: Flask, wsgi_app: WSGIApp) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.max_body = app.config.get("MAX_CONTENT_LENGTH") or sys.maxsize
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = self._cast_request(environ)
+        if request is None:
+            return self.wsgi_app(environ, start_response)
+        vote_id, token, args = request
+        engine = self.app.extensions["yishi"]
+        try:
+            actor = self._actor(token)
+            if actor is None:
+                return self.wsgi_app(environ, start_response)  # Flask refuses it, in its own words
+            receipt = engine.execute(commands.CastBallot(vote_id, args["choice"], args["idempotency_key"], args["receipt"]), actor)
+            body = (self.app.json.dumps(_RECEIPT.dump(receipt), separators=(",", ":")) + "\n").encode()
+        except Exception as exc:  # noqa: BLE001 — rendered exactly as the Flask route renders it, 500 included
+            with self.app.app_context():
+                return error_for(exc)(environ, start_response)
+        start_response("201 CREATED", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _actor(self, token: str) -> Actor | None:
+        try:
+            with self.app.extensions["yishi"].db.autocommit() as connection:
+                return authenticate(connection, token)
+        except Unauthenticated:
+            return None
+
+    def _cast_request(self, environ: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+        """(vote id, token, arguments) of a well-formed cast; None for anything Flask must answer."""
+        if environ.get("REQUEST_METHOD") != "POST" or environ.get("CONTENT_TYPE", "").lower() not in JSON_TYPES:
+            return None
+        match = CAST_PATH.fullmatch(environ.get("PATH_INFO", ""))
+        token = bearer_token(environ.get("HTTP_AUTHORIZATION", ""))
+        length = environ.get("CONTENT_LENGTH", "")
+        if match is None or token is None or not length.isdigit() or not 0 < int(length) <= self.max_body:
+            return None
+        raw = environ["wsgi.input"].read(int(length))
+        environ["wsgi.input"] = io.BytesIO(raw)  # read once; Flask reads it again if it gets the request
+        try:
+            args = _BODY.load(json.loads(raw)) | _HEADERS.load(_idempotency_header(environ))
+        except Exception:  # noqa: BLE001 — invalid JSON, a schema error, anything: Flask answers it
+            return None
+        return match.group(1), token, args
+
+
+def _idempotency_header(environ: dict[str, Any]) -> dict[str, str]:
+    key = environ.get("HTTP_IDEMPOTENCY_KEY")
+    return {} if key is None else {"Idempotency-Key": key}
+
