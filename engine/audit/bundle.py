@@ -136,8 +136,12 @@ def _boards(session: Session, ids: set[str]) -> list[dict[str, Any]]:
 
 
 def _checkpoints(session: Session, community_id: int, instance_id: str | None) -> list[dict[str, Any]]:
+    """Every checkpoint's statement; a head's proof only where it moved since the previous checkpoint
+    (an unchanged head is proven already), so proofs grow with the history, not with checkpoints × instances."""
     out = []
+    proven: set[tuple[Any, ...]] = set()
     for row in session.scalars(select(Checkpoint).order_by(Checkpoint.id)):
-        proofs = checkpoints.proofs(row, community_id, instance_id)
+        proofs = [p for p in checkpoints.proofs(row, community_id, instance_id) if tuple(p.head) not in proven]
+        proven.update(tuple(p.head) for p in proofs)
         out.append({**checkpoints.as_dict(row), "heads": [{"head": p.head, "index": p.index, "path": p.path} for p in proofs]})
     return out

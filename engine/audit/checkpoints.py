@@ -144,6 +144,8 @@ class HeadProof:
 
 def proofs(row: Checkpoint, community_id: int, instance_id: str | None = None) -> list[HeadProof]:
     """The proofs for a community's heads (or one instance's) in a checkpoint."""
-    leaves = [merkle.leaf_hash(head) for head in row.heads]
-    return [HeadProof(head, i, merkle.inclusion_path(i, leaves)) for i, head in enumerate(row.heads)
-            if head[0] == community_id and instance_id in (None, head[1])]
+    wanted = [i for i, head in enumerate(row.heads) if head[0] == community_id and instance_id in (None, head[1])]
+    if not wanted:
+        return []
+    _, paths = merkle.inclusion_paths([merkle.leaf_hash(head) for head in row.heads])
+    return [HeadProof(row.heads[i], i, paths[i]) for i in wanted]

@@ -39,14 +39,19 @@ def root(leaves: list[str]) -> str:
     return _node(root(leaves[:k]), root(leaves[k:]))
 
 
-def inclusion_path(index: int, leaves: list[str]) -> list[str]:
-    """The sibling hashes from leaf ``index`` up to the root, nearest first."""
-    if len(leaves) <= 1:
-        return []
+def inclusion_paths(leaves: list[str]) -> tuple[str, list[list[str]]]:
+    """The root and, for every leaf, the sibling hashes from it up to the root, nearest first.
+
+    All paths in one pass (each subtree's root computed once): a checkpoint proves many heads.
+    """
+    if not leaves:
+        return EMPTY_ROOT, []
+    if len(leaves) == 1:
+        return leaves[0], [[]]
     k = _split(len(leaves))
-    if index < k:
-        return inclusion_path(index, leaves[:k]) + [root(leaves[k:])]
-    return inclusion_path(index - k, leaves[k:]) + [root(leaves[:k])]
+    left, left_paths = inclusion_paths(leaves[:k])
+    right, right_paths = inclusion_paths(leaves[k:])
+    return _node(left, right), [p + [right] for p in left_paths] + [p + [left] for p in right_paths]
 
 
 def root_from_path(leaf: str, index: int, size: int, path: list[str]) -> str | None:
