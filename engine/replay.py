@@ -48,14 +48,20 @@ class ReplayReport:
 
 
 class RecordedEvent(Protocol):
-    """What replay needs of an event, whether a database row or an entry of an audit bundle."""
+    """What replay (and time travel) reads of an event: a database row, or an entry of an audit bundle."""
 
-    seq: int
-    type: str
-    at: datetime
-    input: dict[str, Any]
-    services: list[Any] | None
-    state_digest: str
+    @property
+    def seq(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def input(self) -> dict[str, Any]: ...
+    @property
+    def services(self) -> list[Any] | None: ...
+    @property
+    def state_digest(self) -> str: ...
 
 
 def replay(session: Session, instance: Instance) -> ReplayReport:

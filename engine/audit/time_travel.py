@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select
@@ -37,6 +37,7 @@ from engine.definitions import spec_document as definition_spec
 from engine.errors import Conflict, InvalidInput, NotFound, YishiError
 from engine.identity import zone
 from engine.models import Event, Instance
+from engine.replay import RecordedEvent
 from engine.stepping import CONTINUE_AS_NEW_KEY, WORKFLOW_ACTIONS, StepResult, step
 
 FlowIndex = dict[tuple[str, str], str]
@@ -44,23 +45,6 @@ FlowIndex = dict[tuple[str, str], str]
 
 _REACHED = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.COMPLETED | TaskState.ERROR
 """States a token has arrived in; predicted tasks (FUTURE, LIKELY, MAYBE) are only possible futures."""
-
-
-class EventLike(Protocol):
-    """What time travel reads of an event: an ``engine.models.Event`` row, or one read from a bundle."""
-
-    @property
-    def seq(self) -> int: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def at(self) -> datetime: ...
-    @property
-    def input(self) -> dict[str, Any]: ...
-    @property
-    def services(self) -> list[Any] | None: ...
-    @property
-    def state_digest(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -131,7 +115,7 @@ def state_as_of(
     source: str | bytes,
     instance_id: str,
     timezone: str,
-    events: Iterable[EventLike],
+    events: Iterable[RecordedEvent],
     seq: int,
 ) -> Snapshot:
     """Replay ``events`` (ordered by seq, from the first) up to ``seq`` and describe the instance then.
@@ -145,7 +129,7 @@ def state_as_of(
     path = _Path(sequence_flows(source), frozenset(spec_document.get(CONTINUE_AS_NEW_KEY, ())))
     result: StepResult | None = None
     history_matches = True
-    last: EventLike | None = None
+    last: RecordedEvent | None = None
     for event in _up_to(events, seq):
         if event.type in WORKFLOW_ACTIONS:
             result = _apply(spec_document, instance_id, local_tz, event, result)
@@ -185,7 +169,7 @@ def sequence_flows(source: str | bytes) -> FlowIndex:
     return index
 
 
-def _up_to(events: Iterable[EventLike], seq: int) -> Iterator[EventLike]:
+def _up_to(events: Iterable[RecordedEvent], seq: int) -> Iterator[RecordedEvent]:
     """The events up to ``seq``, insisting on the order replay needs: 1, 2, 3, … with none missing."""
     expected = 1
     for event in events:
@@ -198,7 +182,7 @@ def _up_to(events: Iterable[EventLike], seq: int) -> Iterator[EventLike]:
 
 
 def _apply(
-    spec_document: dict[str, Any], instance_id: str, local_tz: tzinfo, event: EventLike, before: StepResult | None
+    spec_document: dict[str, Any], instance_id: str, local_tz: tzinfo, event: RecordedEvent, before: StepResult | None
 ) -> StepResult:
     """Re-apply one workflow event as ``engine.replay`` does; a history that no longer applies is a conflict."""
     try:
