@@ -53,7 +53,9 @@ def start(uow: UnitOfWork, actor: Actor, key: str, variables: dict[str, Any]) ->
         updated_at=uow.now,
     )
     uow.session.add(instance)
-    advance(uow, instance, "instance_started", {"definition": key, "version": definition.version, "timezone": timezone, "variables": variables}, actor)
+    advance(uow, instance, "instance_started", {
+        "definition": key, "version": definition.version, "sha256": definition.sha256, "timezone": timezone, "variables": variables,
+    }, actor)
     return instance
 
 

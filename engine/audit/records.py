@@ -28,6 +28,7 @@ RECORD_FORMAT = "yishi-record/1"
 KINDS: dict[str, type[m.Base]] = {
     "opinion": m.Opinion,
     "vote": m.Vote,
+    "convention": m.Convention,
     "convention_version": m.ConventionVersion,
     "drafting_round": m.DraftingRound,
     "amendment": m.Amendment,
