@@ -47,6 +47,10 @@ class ReplayReport:
         return not self.mismatches and self.final_state_matches
 
 
+HISTORY_DOES_NOT_APPLY = (YishiError, LookupError, TypeError, ValueError, AttributeError)
+"""What re-applying an altered or diverged history may raise (SpiffWorkflow included): a finding, not a crash."""
+
+
 class RecordedEvent(Protocol):
     """What replay (and time travel) reads of an event: a database row, or an entry of an audit bundle."""
 
@@ -86,7 +90,7 @@ def replay_events(document: dict[str, Any], instance_id: str, timezone: str, eve
                     now=event.at, local_tz=local_tz, instance_id=instance_id, seq=event.seq,
                     services=RecordedCalls(event.services or []),
                 )
-            except (YishiError, LookupError, TypeError, ValueError) as exc:  # an altered or diverged history may not apply
+            except HISTORY_DOES_NOT_APPLY as exc:
                 reason = exc.message if isinstance(exc, YishiError) else f"{type(exc).__name__}: {exc}"
                 report.mismatches.append(Mismatch(event.seq, event.type, event.state_digest, "", reason))
                 report.final_state_matches = False

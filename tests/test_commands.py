@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from engine import commands as c
 from engine import instances as instance_module
 from engine.errors import Conflict, InvalidInput, PermissionDenied
-from engine.models import Event, HumanTask, Instance
+from engine.models import Definition, Event, HumanTask, Instance
 from engine.replay import replay
 from engine.service import Engine
 from engine.stepping import WORKFLOW_ACTIONS
@@ -77,7 +77,10 @@ def test_every_command_records_one_event_with_seq_actor_time_input_and_digest(de
     events = events_of(engine, instance_id)
     assert [e.seq for e in events] == list(range(1, len(expected) + 1))
     assert [(e.type, e.actor_id, e.at) for e in events] == expected
-    assert events[0].input == {"definition": "consultation", "version": 1, "timezone": "Asia/Shanghai", "variables": {"ward": 3}}
+    with engine.read() as session:
+        sha256 = session.scalars(select(Definition.sha256).where(Definition.key == "consultation")).one()
+    assert events[0].input == {"definition": "consultation", "version": 1, "sha256": sha256, "timezone": "Asia/Shanghai",
+                               "variables": {"ward": 3}}
     assert events[1].input == {"task_id": draft, "data": TOPIC}
     assert events[2].input == {"opinion_id": alice.id, "text": "By the gate."}
     assert events[3].input == {"opinion_id": alice.id, "revision": 2, "text": "By the gate, with a roof."}

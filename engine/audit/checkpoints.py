@@ -85,7 +85,11 @@ def statement_hash(checkpoint: dict[str, Any]) -> str:
 
 
 def signature_valid(checkpoint: dict[str, Any], public_pem: str) -> bool:
-    public = serialization.load_pem_public_key(public_pem.encode())
+    """False for a key that is not a readable Ed25519 key, too: a bundle brings its own keys."""
+    try:
+        public = serialization.load_pem_public_key(public_pem.encode())
+    except (ValueError, TypeError):
+        return False
     if not isinstance(public, Ed25519PublicKey):
         return False
     try:

@@ -37,7 +37,7 @@ from engine.definitions import spec_document as definition_spec
 from engine.errors import Conflict, InvalidInput, NotFound, YishiError
 from engine.identity import zone
 from engine.models import Event, Instance
-from engine.replay import RecordedEvent
+from engine.replay import HISTORY_DOES_NOT_APPLY, RecordedEvent
 from engine.stepping import CONTINUE_AS_NEW_KEY, WORKFLOW_ACTIONS, StepResult, step
 
 FlowIndex = dict[tuple[str, str], str]
@@ -191,7 +191,7 @@ def _apply(
             input=event.input, now=event.at, local_tz=local_tz, instance_id=instance_id, seq=event.seq,
             services=RecordedCalls(event.services or []),
         )
-    except (YishiError, LookupError, TypeError, ValueError) as exc:  # an altered or diverged history may not apply
+    except HISTORY_DOES_NOT_APPLY as exc:
         reason = exc.message if isinstance(exc, YishiError) else f"{type(exc).__name__}: {exc}"
         raise Conflict(f"event {event.seq} ({event.type}) cannot be re-applied: {reason}", seq=event.seq) from exc
 

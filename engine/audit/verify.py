@@ -4,16 +4,21 @@ The checks, each naming what and where it failed:
 
 - **definitions**: each source still has the digest it was deployed with;
 - **chain**: per instance, sequence numbers 1…n without gaps, each event's hash recomputed from
-  its content and linked to the one before, the last one the instance's head;
+  its content and linked to the one before, the last one the instance's head and its stored state;
 - **replay** (full bundles): the recorded commands re-applied from nothing reproduce the recorded
   state digest after every event;
 - **records**: each record's latest binding in the history matches the record (a record bound as
   deleted must be absent; one never bound is reported);
-- **recount**: each closed vote's ballots give the bound Merkle root and recount to the bound result;
-- **checkpoints**: each is signed by a known key, chained to the one before, its proofs lead from
+- **recount**: each closed vote has its board, whose ballots give the bound Merkle root and recount
+  to the bound result;
+- **checkpoints**: each is signed by a known key, chained to the one before (the first to none:
+  a checkpoint missing from the start of the chain is reported too), its proofs lead from
   this bundle's heads to its signed root, and the histories still hold those heads.
 
-The API runs the same function on a bundle exported from the database.
+The API runs the same function on a bundle exported from the database. A bundle the checks cannot
+read (a field missing or of the wrong type) is refused with ``InvalidInput`` naming each field at
+fault, by the JSON Schema in ``engine.audit.bundle_schema`` — consulted only then, so a
+well-formed history of a hundred thousand events does not pay for validating its shape twice.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import cached_property
 from types import SimpleNamespace
 from typing import Any
 
-from engine.audit import chain, checkpoints, merkle, records
+from engine.audit import bundle_schema, chain, checkpoints, merkle, records
 from engine.audit.bundle import BUNDLE_FORMAT
 from engine.replay import replay_events
 from engine.voting import board
@@ -63,11 +69,15 @@ class Verdict:
 def verify(bundle: dict[str, Any], *, replay: bool = True, trusted_keys: dict[str, str] | None = None) -> Verdict:
     """Run every check; ``trusted_keys`` pins the signing keys instead of trusting the bundle's own."""
     verdict = Verdict()
-    if bundle.get("format") != BUNDLE_FORMAT:
+    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
         verdict.problems.append(Problem("bundle", f"not an audit bundle of format {BUNDLE_FORMAT}"))
         verdict.ok = False
         return verdict
-    Check(bundle, verdict, replay and not bundle.get("public"), trusted_keys).run()
+    try:
+        Check(bundle, verdict, replay and not bundle.get("public"), trusted_keys).run()
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        bundle_schema.check(bundle)  # a malformed bundle: refused with InvalidInput, naming each field at fault
+        raise  # a well-formed one: our bug, not the auditor's
     verdict.ok = not verdict.problems
     return verdict
 
@@ -83,6 +93,7 @@ class Check:
         self.definitions_unchanged()
         for instance in self.bundle["instances"]:
             self.chain(instance)
+            self.started_on_its_definition(instance)
             if self.replay:
                 self.replayed(instance)
         self.records()
@@ -125,6 +136,9 @@ class Check:
         if instance["last_seq"] != expected_seq - 1 or instance["head_hash"] != prev:
             self.problem("chain", f"instance {where} says its history ends at event {instance['last_seq']}, "
                                   f"the chain ends at event {expected_seq - 1} with another head", instance=where, seq=expected_seq - 1)
+        elif instance["events"] and instance["state_digest"] != instance["events"][-1]["state_digest"]:
+            self.problem("chain", f"instance {where}: its stored state is not the one event {expected_seq - 1}, its last, recorded",
+                         instance=where, seq=expected_seq - 1)
 
     def _hash(self, instance: dict[str, Any], event: dict[str, Any]) -> str:
         if "salt" in instance:
@@ -135,6 +149,21 @@ class Check:
         return chain.event_hash(
             instance_id=instance["id"], seq=event["seq"], type=event["type"], at=event["at"], disposition=event["disposition"],
             actor=actor, details=details, state_digest=event["state_digest"], records=event["records"], prev=event["prev_hash"])
+
+    def started_on_its_definition(self, instance: dict[str, Any]) -> None:
+        """The chain's first event names the definition (by digest) and the time zone the instance
+        runs on; the bundle's instance must say the same (a public bundle withholds that input)."""
+        first = instance["events"][0] if instance["events"] else None
+        if first is None or first["type"] != "instance_started" or "input" not in first:
+            return
+        started, definition = first["input"], self.definitions.get(instance["definition_id"], {})
+        ran_on = (started.get("definition"), started.get("version"), started.get("sha256"))
+        if ran_on != (definition.get("key"), definition.get("version"), definition.get("sha256")):
+            self.problem("definitions", f"event 1 of instance {instance['id']} started it on {ran_on[0]} v{ran_on[1]} "
+                                        f"(sha256 {str(ran_on[2])[:12]}…), not on the definition the bundle gives it", instance=instance["id"], seq=1)
+        elif started.get("timezone") != instance["timezone"]:
+            self.problem("definitions", f"event 1 of instance {instance['id']} started it in the time zone {started.get('timezone')}, "
+                                        f"the bundle says {instance['timezone']}", instance=instance["id"], seq=1)
 
     # ---- replay ----------------------------------------------------------------------------------
 
@@ -150,13 +179,11 @@ class Check:
             reason = f" ({mismatch.error})" if mismatch.error else ""
             self.problem("replay", f"replaying instance {instance['id']} gives another state after event {mismatch.seq} "
                                    f"({mismatch.event_type}){reason}", instance=instance["id"], seq=mismatch.seq)
-        if not report.mismatches and report.digests and report.digests[-1] != instance["state_digest"]:
-            self.problem("replay", f"instance {instance['id']}: its stored state is not the replayed one", instance=instance["id"])
 
     # ---- records ---------------------------------------------------------------------------------
 
     def records(self) -> None:
-        latest = self._latest_bindings()
+        latest = self.latest_bindings
         present = {(r["kind"], r["id"]): r for r in self.bundle["records"]}
         for key, (instance, seq, binding) in sorted(latest.items()):
             self.count("records")
@@ -172,7 +199,9 @@ class Check:
         for key in sorted(present.keys() - latest.keys()):
             self.problem("records", f"{key[0]} {key[1]} was not written by any event of the history", record=f"{key[0]} {key[1]}")
 
-    def _latest_bindings(self) -> dict[tuple[str, str], tuple[str, int, dict[str, Any]]]:
+    @cached_property
+    def latest_bindings(self) -> dict[tuple[str, str], tuple[str, int, dict[str, Any]]]:
+        """(kind, id) → the instance, seq and binding of the last event that wrote the record."""
         latest: dict[tuple[str, str], tuple[str, int, dict[str, Any]]] = {}
         for instance in self.bundle["instances"]:
             for event in instance["events"]:
@@ -191,20 +220,30 @@ class Check:
     # ---- recounts --------------------------------------------------------------------------------
 
     def recounts(self) -> None:
+        """Every closed vote has its board (a board dropped from the bundle hides nothing), and every board recounts."""
         votes = {r["id"]: r["public"] for r in self.bundle["records"] if r["kind"] == "vote"}
-        for published in self.bundle.get("boards", []):
+        boards = {b["vote_id"]: b for b in self.bundle.get("boards", [])}
+        closed = {vote_id for vote_id, vote in votes.items() if vote["status"] == "closed"}
+        for vote_id in sorted(closed | boards.keys()):
             self.count("recounts")
-            vote = votes.get(published["vote_id"])
-            name = f"vote {published['vote_id']}"
-            if vote is None:
-                self.problem("recount", f"{name}: the bundle has its board but not its record", record=name)
-                continue
-            row = SimpleNamespace(**vote)
-            document = board.document(tally_config(row), electorate_summary(row), published["ballots"], vote["result"])
-            document["root"] = vote["board_root"]
-            outcome = board.verify(document)
-            for problem in outcome.problems:
-                self.problem("recount", f"{name}: {problem}", instance=vote["instance_id"], record=name)
+            self._recount(vote_id, votes.get(vote_id), boards.get(vote_id))
+
+    def _recount(self, vote_id: str, vote: dict[str, Any] | None, published: dict[str, Any] | None) -> None:
+        name = f"vote {vote_id}"
+        if vote is None:
+            self.problem("recount", f"{name}: the bundle has its board but not its record", record=name)
+            return
+        instance, seq, _ = self.latest_bindings.get(("vote", vote_id), (vote["instance_id"], None, None))
+        where = {"instance": instance, "seq": seq, "record": name}
+        closed_by = f"{name}, closed by event {seq} of instance {instance}"
+        if published is None:
+            self.problem("recount", f"{closed_by}: the bundle has no bulletin board for it", **where)
+            return
+        row = SimpleNamespace(**vote)
+        document = board.document(tally_config(row), electorate_summary(row), published["ballots"], vote["result"])
+        document["root"] = vote["board_root"]
+        for problem in board.verify(document).problems:
+            self.problem("recount", f"{closed_by}: {problem}", **where)
 
     # ---- checkpoints -----------------------------------------------------------------------------
 
@@ -214,7 +253,9 @@ class Check:
         for checkpoint in self.bundle.get("checkpoints", []):
             self.count("checkpoints")
             self._signed(checkpoint)
-            if previous is not None and checkpoint["previous"] != checkpoints.statement_hash(previous):
+            if previous is None and checkpoint["previous"] != chain.GENESIS:
+                self.problem("checkpoints", f"checkpoint {checkpoint['id']} follows another, missing from the bundle")
+            elif previous is not None and checkpoint["previous"] != checkpoints.statement_hash(previous):
                 self.problem("checkpoints", f"checkpoint {checkpoint['id']} does not follow checkpoint {previous['id']}")
             for proof in checkpoint["heads"]:
                 self._head(checkpoint, proof)
@@ -230,13 +271,20 @@ class Check:
     def _head(self, checkpoint: dict[str, Any], proof: dict[str, Any]) -> None:
         _, instance_id, seq, head = proof["head"]
         if merkle.root_from_path(merkle.leaf_hash(proof["head"]), proof["index"], checkpoint["size"], proof["path"]) != checkpoint["root"]:
-            self.problem("checkpoints", f"checkpoint {checkpoint['id']}: the head of instance {instance_id} is not under its signed root",
+            self.problem("checkpoints", f"checkpoint {checkpoint['id']}: event {seq} of instance {instance_id}, as a head, is not under its signed root",
                          instance=instance_id, seq=seq)
             return
-        instance = self.instances.get(instance_id)
-        events = instance["events"] if instance else []
-        held = events[seq - 1]["hash"] if 0 < seq <= len(events) and events[seq - 1]["seq"] == seq else None
+        held = self._hash_at(instance_id, seq)
         if held != head:
             what = "no longer has that event" if held is None else "has another hash there: the history was rewritten"
             self.problem("checkpoints", f"checkpoint {checkpoint['id']} signed event {seq} of instance {instance_id} as {head[:12]}…; "
                                         f"the history {what}", instance=instance_id, seq=seq)
+
+    def _hash_at(self, instance_id: str, seq: int) -> str | None:
+        """The hash of an instance's event by its seq: by position when nothing before it is missing, else by search
+        (an event deleted earlier in the chain must not make a later, intact head look gone)."""
+        instance = self.instances.get(instance_id)
+        events = instance["events"] if instance else []
+        if 0 < seq <= len(events) and events[seq - 1]["seq"] == seq:
+            return events[seq - 1]["hash"]
+        return next((event["hash"] for event in events if event["seq"] == seq), None)
