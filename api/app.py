@@ -12,14 +12,14 @@ from flask_smorest import Api
 from api import auth, errors
 from api.fast_cast import FastCast
 from api.config import Config
-from api.resources import close_reader, communities, conventions, definitions, health, instances, opinions, pdca, tasks, votes
+from api.resources import audit, close_reader, communities, conventions, definitions, health, instances, opinions, pdca, tasks, votes
 from engine.clock import Clock
 from engine.db import Database
 from engine.service import Engine, EngineConfig
 
 BLUEPRINTS = (
     health.blp, communities.blp, definitions.blp, instances.blp, tasks.blp, opinions.blp, votes.blp, conventions.blp,
-    pdca.blp,
+    pdca.blp, audit.blp,
 )
 
 

@@ -15,11 +15,14 @@ from sqlalchemy import select
 
 from api.config import Config
 from engine import commands, identity
+from engine.audit import access, time_travel
+from engine.audit import verify as audit_verify
+from engine.audit.checkpoints import key_id
 from engine.errors import YishiError
 from engine.voting import board
 from engine.voting.tally import tally as voting_tally
 from engine.db import Database
-from engine.models import Community, Member
+from engine.models import Community, Instance, Member
 from engine.service import Engine, EngineConfig
 from engine.unit_of_work import UnitOfWork
 
@@ -200,3 +203,143 @@ def _gunicorn(bind: str, workers: int, threads: int, access_log: bool, obj: dict
             return create_app({"YISHI_DATABASE_URL": obj["database"], "YISHI_AUDIT_KEY": obj["audit_key"]})
 
     Server().run()
+
+
+# ---- the audit trail: the operator's commands (no role: whoever holds the database holds it all) ----
+
+
+def _community_id(session: Any, slug: str) -> int:
+    community = session.scalar(select(Community).where(Community.slug == slug))
+    if community is None:
+        raise click.ClickException(f"no community {slug!r}")
+    return community.id
+
+
+def _instance(session: Any, instance_id: str) -> Instance:
+    instance = session.get(Instance, instance_id)
+    if instance is None:
+        raise click.ClickException(f"no instance {instance_id!r}")
+    return instance
+
+
+def _echo_json(document: Any, output: Any = None) -> None:
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2), file=output)
+
+
+def _report(verdict: audit_verify.Verdict, what: str) -> bool:
+    """Print what was checked and every problem; whether it holds (the commands exit 1 when not, for scripts and cron)."""
+    click.echo(f"{what}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(verdict.counts.items())))
+    if verdict.key_ids:
+        click.echo("checkpoints signed by key " + ", ".join(verdict.key_ids))
+    for problem in verdict.problems:
+        click.echo(f"PROBLEM [{problem.check}] {problem.message}", err=True)
+    if verdict.ok:
+        click.echo("verified: the history holds")
+    return verdict.ok
+
+
+@main.command()
+@click.option("--community", "slug", required=True, help="The community's slug.")
+@click.option("--instance", "instance_id", help="Only this instance (default: the whole community).")
+@click.option("--public", is_flag=True, help="Digests in place of personal data and salts (cannot be replayed).")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="File to write (default: stdout).")
+@click.pass_obj
+def export(obj: dict[str, Any], slug: str, instance_id: str | None, public: bool, output: Any) -> None:
+    """Export an audit bundle: one JSON file that `yishi verify-bundle` checks with no database."""
+    engine = _engine(obj)
+    with engine.read() as session:
+        community_id = _community_id(session, slug)
+        if instance_id is not None and _instance(session, instance_id).community_id != community_id:
+            raise click.ClickException(f"instance {instance_id} is not of the community {slug!r}")
+        bundle = access.community_bundle(session, community_id, signer=engine.signer, now=engine.clock.now(),
+                                         instance_id=instance_id, public=public)
+    _echo_json(bundle, output)
+
+
+@main.command("verify")
+@click.option("--community", "slug", help="The community's slug (default: every community).")
+@click.option("--instance", "instance_id", help="Only this instance.")
+@click.pass_obj
+def verify_stored(obj: dict[str, Any], slug: str | None, instance_id: str | None) -> None:
+    """Verify the stored history: every check of `verify-bundle`, replay included, against this deployment's key."""
+    engine = _engine(obj)
+    with engine.read() as session:
+        if instance_id is not None:
+            scopes = [(_instance(session, instance_id).community_id, instance_id)]
+        elif slug is not None:
+            scopes = [(_community_id(session, slug), None)]
+        else:
+            scopes = [(community_id, None) for community_id in session.scalars(select(Community.id).order_by(Community.id))]
+        held = [_report(_verified(engine, session, community_id, scoped), f"community {community_id}" + (f", instance {scoped}" if scoped else ""))
+                for community_id, scoped in scopes]
+    if not all(held):
+        raise SystemExit(1)
+
+
+def _verified(engine: Engine, session: Any, community_id: int, instance_id: str | None) -> audit_verify.Verdict:
+    bundle = access.community_bundle(session, community_id, signer=engine.signer, now=engine.clock.now(), instance_id=instance_id)
+    return audit_verify.verify(bundle, trusted_keys=access.trusted_keys(engine.signer))
+
+
+@main.command("verify-bundle")
+@click.argument("bundle_file", type=click.File("r", encoding="utf-8"))
+@click.option("--public-key", "public_key", type=click.File("r", encoding="utf-8"),
+              help="PEM file of the deployment's key (GET /api/audit/public-key): trust it instead of the keys the bundle names.")
+@click.option("--no-replay", is_flag=True, help="Skip re-applying the commands (the slowest check).")
+def verify_bundle(bundle_file: Any, public_key: Any, no_replay: bool) -> None:
+    """Check an audit bundle offline: no database, no server, only the file (and the key you trust)."""
+    try:
+        bundle = json.load(bundle_file)
+    except ValueError as exc:
+        raise click.ClickException(f"not a JSON document: {exc}") from exc
+    trusted = None
+    if public_key is not None:
+        pem = public_key.read()
+        try:
+            trusted = {key_id(pem): pem}
+        except ValueError as exc:
+            raise click.ClickException(f"not a PEM public key: {exc}") from exc
+    try:
+        verdict = audit_verify.verify(bundle, replay=not no_replay, trusted_keys=trusted)
+    except YishiError as exc:
+        for error in exc.details.get("errors", []):
+            click.echo(f"  {error['field']}: {error['message']}", err=True)
+        raise click.ClickException(exc.message) from exc
+    if not _report(verdict, "checked"):
+        raise SystemExit(1)
+
+
+@main.command()
+@click.argument("instance_id")
+@click.pass_obj
+def replay(obj: dict[str, Any], instance_id: str) -> None:
+    """Replay an instance from its stored events and compare every state digest (exit 1 on a mismatch)."""
+    with _engine(obj).read() as session:
+        report = access.replay_report(session, _instance(session, instance_id))
+    _echo_json(report)
+    if not report["ok"]:
+        raise SystemExit(1)
+
+
+@main.command("as-of")
+@click.argument("instance_id")
+@click.argument("seq", type=click.IntRange(min=1))
+@click.pass_obj
+def as_of(obj: dict[str, Any], instance_id: str, seq: int) -> None:
+    """Time travel: the instance right after its event SEQ (open tasks, data, timers, the path taken)."""
+    with _engine(obj).read() as session:
+        try:
+            snapshot = time_travel.instance_as_of(session, _instance(session, instance_id), seq)
+        except YishiError as exc:
+            raise click.ClickException(exc.message) from exc
+    _echo_json(snapshot.as_dict())
+
+
+@main.command()
+@click.option("--reason", default="manual", show_default=True, help="Why it is signed (kept in the statement).")
+@click.pass_obj
+def checkpoint(obj: dict[str, Any], reason: str) -> None:
+    """Sign a checkpoint of every chain head now (the worker also signs one periodically)."""
+    signed = _engine(obj).checkpoint(reason)
+    assert signed is not None  # the CLI always has a key file
+    click.echo(f"checkpoint {signed.id} signed over {len(signed.heads)} chain head(s), root {signed.root}")

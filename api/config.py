@@ -14,6 +14,8 @@ class Config:
     YISHI_AUDIT_KEY = os.environ.get("YISHI_AUDIT_KEY", str(DEFAULT_AUDIT_KEY))
     """The Ed25519 key that signs checkpoints; keep it outside the database (and its backups)."""
     MAX_CONTENT_LENGTH = 4 * 1024 * 1024
+    MAX_BUNDLE_LENGTH = 64 * 1024 * 1024
+    """An audit bundle sent to POST /api/audit/verify-bundle may be this large; check larger ones offline."""
     JSON_SORT_KEYS = False
 
     API_TITLE = "Yishi (议事) API"
