@@ -286,7 +286,9 @@ def _verified(engine: Engine, session: Any, community_id: int, instance_id: str 
 @click.option("--public-key", "public_key", type=click.File("r", encoding="utf-8"),
               help="PEM file of the deployment's key (GET /api/audit/public-key): trust it instead of the keys the bundle names.")
 @click.option("--no-replay", is_flag=True, help="Skip re-applying the commands (the slowest check).")
-def verify_bundle(bundle_file: Any, public_key: Any, no_replay: bool) -> None:
+@click.option("--known-checkpoints", type=click.File("r", encoding="utf-8"),
+              help="JSON of checkpoints you kept (a list, or a page of GET /api/audit/checkpoints): each must still be in the bundle.")
+def verify_bundle(bundle_file: Any, public_key: Any, no_replay: bool, known_checkpoints: Any) -> None:
     """Check an audit bundle offline: no database, no server, only the file (and the key you trust)."""
     try:
         bundle = json.load(bundle_file)
@@ -300,13 +302,26 @@ def verify_bundle(bundle_file: Any, public_key: Any, no_replay: bool) -> None:
         except ValueError as exc:
             raise click.ClickException(f"not a PEM public key: {exc}") from exc
     try:
-        verdict = audit_verify.verify(bundle, replay=not no_replay, trusted_keys=trusted)
+        verdict = audit_verify.verify(bundle, replay=not no_replay, trusted_keys=trusted, known_checkpoints=_kept(known_checkpoints))
     except YishiError as exc:
         for error in exc.details.get("errors", []):
             click.echo(f"  {error['field']}: {error['message']}", err=True)
         raise click.ClickException(exc.message) from exc
     if not _report(verdict, "checked"):
         raise SystemExit(1)
+
+
+def _kept(file: Any) -> list[dict[str, Any]]:
+    if file is None:
+        return []
+    try:
+        kept = json.load(file)
+    except ValueError as exc:
+        raise click.ClickException(f"the known checkpoints are not a JSON document: {exc}") from exc
+    kept = kept.get("items") if isinstance(kept, dict) else kept
+    if not isinstance(kept, list) or not all(isinstance(c, dict) and {"id", "at", "reason", "size", "root", "previous"} <= c.keys() for c in kept):
+        raise click.ClickException("the known checkpoints must be a list of checkpoints (id, at, reason, size, root, previous)")
+    return kept
 
 
 @main.command()

@@ -11,17 +11,21 @@ reports: its check, instance, event and record, and what its message says.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import delete, insert, select, update
 
+from api.cli import main
 from engine import commands as c
 from engine import identity
-from engine.audit import chain, records
+from engine.audit import chain, checkpoints, records
 from engine.audit.bundle import export
 from engine.audit.verify import Verdict, verify
 from engine.clock import ManualClock
@@ -458,3 +462,18 @@ def test_a_forged_public_bundle_is_rejected(history: History, forge: Callable[[H
     expected = forge(history, bundle)
     verdict = verify(bundle, trusted_keys=history.trusted_keys)
     assert_first(verdict, expected)
+
+
+def test_the_latest_checkpoint_deleted_is_caught_by_an_auditor_who_kept_it(history: History, tmp_path: Path) -> None:
+    """Deleting the newest checkpoints breaks no chain; only a copy kept outside the deployment shows it.
+    The copy is what GET /api/audit/checkpoints returned, given to ``yishi verify-bundle --known-checkpoints``."""
+    with history.engine.read() as session:
+        kept = [checkpoints.as_dict(row) for row in session.scalars(select(Checkpoint).order_by(Checkpoint.id))]
+    sql(history, delete(Checkpoint).where(Checkpoint.id == kept[-1]["id"]))
+    bundle, known = tmp_path / "bundle.json", tmp_path / "kept.json"
+    bundle.write_text(json.dumps(history.bundle(public=True)))
+    known.write_text(json.dumps({"items": kept}))
+    assert CliRunner().invoke(main, ["verify-bundle", str(bundle)]).exit_code == 0  # unnoticed without the copy
+    result = CliRunner().invoke(main, ["verify-bundle", str(bundle), "--known-checkpoints", str(known)])
+    assert result.exit_code == 1
+    assert f"checkpoint {kept[-1]['id']}, which you kept, is missing from the bundle" in result.output

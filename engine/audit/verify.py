@@ -66,15 +66,25 @@ class Verdict:
                 "problems": [asdict(p) for p in self.problems], "key_ids": self.key_ids}
 
 
-def verify(bundle: dict[str, Any], *, replay: bool = True, trusted_keys: dict[str, str] | None = None) -> Verdict:
-    """Run every check; ``trusted_keys`` pins the signing keys instead of trusting the bundle's own."""
+def verify(
+    bundle: dict[str, Any], *, replay: bool = True, trusted_keys: dict[str, str] | None = None,
+    known_checkpoints: list[dict[str, Any]] | None = None,
+) -> Verdict:
+    """Run every check; ``trusted_keys`` pins the signing keys instead of trusting the bundle's own.
+
+    ``known_checkpoints`` are checkpoints the auditor kept from earlier (``GET /api/audit/checkpoints``):
+    each must still be in the bundle, unchanged. Without them, deleting the latest checkpoints would
+    leave a rewrite of what they signed unnoticed: the chain of checkpoints breaks only in the middle.
+    """
     verdict = Verdict()
     if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
         verdict.problems.append(Problem("bundle", f"not an audit bundle of format {BUNDLE_FORMAT}"))
         verdict.ok = False
         return verdict
     try:
-        Check(bundle, verdict, replay and not bundle.get("public"), trusted_keys).run()
+        check = Check(bundle, verdict, replay and not bundle.get("public"), trusted_keys)
+        check.run()
+        check.still_holds(known_checkpoints or [])
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
         bundle_schema.check(bundle)  # a malformed bundle: refused with InvalidInput, naming each field at fault
         raise  # a well-formed one: our bug, not the auditor's
@@ -260,6 +270,16 @@ class Check:
             for proof in checkpoint["heads"]:
                 self._head(checkpoint, proof)
             previous = checkpoint
+
+    def still_holds(self, known: list[dict[str, Any]]) -> None:
+        held = {c["id"]: checkpoints.statement_hash(c) for c in self.bundle.get("checkpoints", [])}
+        for checkpoint in known:
+            self.count("known checkpoints")
+            if checkpoint["id"] not in held:
+                self.problem("checkpoints", f"checkpoint {checkpoint['id']}, which you kept, is missing from the bundle: "
+                                            "what it signed may have been rewritten since")
+            elif held[checkpoint["id"]] != checkpoints.statement_hash(checkpoint):
+                self.problem("checkpoints", f"checkpoint {checkpoint['id']} in the bundle is not the one you kept")
 
     def _signed(self, checkpoint: dict[str, Any]) -> None:
         key = self.keys.get(checkpoint["key_id"])
