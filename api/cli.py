@@ -1,4 +1,5 @@
-"""The ``yishi`` command: serve the API, run the timer worker, migrate, deploy, seed a demo.
+"""The ``yishi`` command: serve the API, run the timer worker, migrate, deploy, seed a demo, recount
+a board, and audit: export bundles, verify them (offline too), replay, time travel, sign checkpoints.
 
 The server is gunicorn (a production WSGI server), never Flask's development server.
 """
