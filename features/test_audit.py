@@ -93,8 +93,8 @@ def verifies(ctx: dict[str, Any]) -> None:
 @when(parsers.parse('someone changes the opinion "{text}" to "{new}" in a copy of the bundle'))
 def tamper(text: str, new: str, ctx: dict[str, Any]) -> None:
     copy = json.loads(ctx["file"].read_text(encoding="utf-8"))
-    (record,) = [r for r in copy["records"] if r["kind"] == "opinion" and r["public"]["text"] == text]
-    record["public"]["text"] = new
+    (record,) = [r for r in copy["records"] if r["kind"] == "opinion" and r["personal"]["text"] == text]
+    record["personal"]["text"] = new
     ctx["tampered"] = ctx["file"].with_name("tampered.json")
     ctx["tampered"].write_text(json.dumps(copy, ensure_ascii=False), encoding="utf-8")
     ctx["opinion"] = record["id"]

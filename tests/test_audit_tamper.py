@@ -139,8 +139,12 @@ def test_a_public_bundle_carries_no_salt_and_no_personal_field(history: History)
     assert _keys(bundle) & (PERSONAL_EVENT_FIELDS | PERSONAL_RECORD_FIELDS | {"salt", "personal"}) == set()
     assert {record["kind"] for record in bundle["records"]} == set(records.KINDS), "the history lacks a kind of record"
     for record in bundle["records"]:
+        personal = PERSONAL_RECORD_FIELDS | records.PRIVATE_TEXT.get(record["kind"], frozenset())
         assert set(record) == {"kind", "id", "public", "personal_digests"}
-        assert record["personal_digests"].keys() <= PERSONAL_RECORD_FIELDS
+        assert record["personal_digests"].keys() <= personal
+        assert not record["public"].keys() & personal, record
+    opinions = [r for r in bundle["records"] if r["kind"] == "opinion"]
+    assert opinions and all({"text", "answer_reason"} <= r["personal_digests"].keys() for r in opinions)
 
 
 def _keys(document: Any, outside: str = "personal_digests") -> set[str]:

@@ -2,8 +2,9 @@
 
 The history says "opinion 12 was answered"; the opinion's row says what the answer is. To catch
 an edit of the row (or its deletion), the event that wrote a record carries the record's
-fingerprint: a hash of every column, with the columns that name a person (any reference to a
-member) committed to by salted digests, as in the event chain. The latest binding of a record
+fingerprint: a hash of every column, with the personal ones — any reference to a member, and the
+free text only its author and the staff may read — committed to by salted digests, as in the
+event chain. The latest binding of a record
 must match the row as it is.
 
 Ballots are deliberately not bound one by one: an event says who voted, and binding the ballot
@@ -45,6 +46,16 @@ KINDS: dict[str, type[m.Base]] = {
 """The records an auditor can check against the history, by the name bundles give them."""
 KIND_OF: dict[type[m.Base], str] = {model: kind for kind, model in KINDS.items()}
 
+PRIVATE_TEXT: dict[str, frozenset[str]] = {
+    "opinion": frozenset({"text", "answer_reason"}),
+    "rating": frozenset({"comment"}),
+    "service_request": frozenset({"text", "answer"}),
+    "service_record": frozenset({"subject", "description"}),
+    "measurement": frozenset({"subject", "note"}),
+}
+"""Free text the product shows only to its author and the staff (an opinion, a complaint, a note
+on a household's service): personal like a member reference, so a public bundle withholds it."""
+
 
 @dataclass(frozen=True)
 class RecordDump:
@@ -66,7 +77,8 @@ def dump(row: m.Base) -> RecordDump:
     personal: dict[str, Any] = {}
     for column in row.__table__.columns:
         value = _jsonable(getattr(row, column.key), column)
-        (personal if _names_a_person(column) else public)[column.key] = value
+        private = _names_a_person(column) or column.key in PRIVATE_TEXT.get(kind, ())
+        (personal if private else public)[column.key] = value
     return RecordDump(kind, record_id(row), public, personal)
 
 
