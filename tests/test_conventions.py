@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 
 from engine import commands as c
 from engine import conventions
+from engine.audit.bundle import export
+from engine.audit.verify import verify
 from engine.clock import ManualClock
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion
 from engine.models import Amendment, Convention, ConventionVersion, Instance, Vote
@@ -297,6 +299,12 @@ def test_adoption_then_an_amendment_process_from_the_adopted_text(deployed: Engi
         assert (version.kind, version.based_on, version.reason) == ("draft", 1, "The committee's draft.")
         assert session.get(Convention, convention_id).adopted_number == 1  # in force until another is adopted
         assert [r.number for r in conventions.rounds_of(session, community["bob"], convention_id)] == [1, 2]
+        # Each round is an instance of its own and both wrote the convention row: the audit takes the latest.
+        keys = {engine.signer.key_id: engine.signer.public_pem}
+        bundle = export(session, community["chair"].community_id, now=clock.now(), public_keys=keys)
+    for order in (bundle["instances"], bundle["instances"][::-1]):  # whichever round a bundle lists first
+        verdict = verify({**bundle, "instances": order}, replay=False, trusted_keys=keys)
+        assert verdict.ok, verdict.problems
 
 
 def test_abandoning_a_convention_never_adopted(deployed: Engine, community: Community, clock: ManualClock) -> None:

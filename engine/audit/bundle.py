@@ -94,7 +94,7 @@ def _records(
     histories: dict[str, list[dict[str, Any]]], salts: dict[str, str], public: bool,
 ) -> list[dict[str, Any]]:
     """Every record the histories bound, and every record of the scope they did not (which the audit reports)."""
-    bound_in = {key: instance_id for key, (instance_id, _) in latest_bindings(histories).items()}
+    bound_in = {key: instance_id for key, (instance_id, _, _) in latest_bindings(histories).items()}
     out = []
     for kind, model in records.KINDS.items():
         wanted = {record_id for k, record_id in bound_in if k == kind}
@@ -104,8 +104,8 @@ def _records(
     return out
 
 
-def latest_bindings(histories: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
-    """(kind, id) → the instance and event that last wrote the record.
+def latest_bindings(histories: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str], tuple[str, int, dict[str, Any]]]:
+    """(kind, id) → the instance, event seq and binding of the last event that wrote the record.
 
     A record is written by one instance's events, except a convention, which each drafting round
     (an instance of its own) writes in turn: the latest is the one with the latest time, and
@@ -113,7 +113,7 @@ def latest_bindings(histories: dict[str, list[dict[str, Any]]]) -> dict[tuple[st
     """
     written = [(instance_id, event) for instance_id, events in histories.items() for event in events if event["records"]]
     written.sort(key=lambda pair: (_moment(pair[1]["at"]), pair[1]["seq"]))
-    return {(b["kind"], b["id"]): (instance_id, event) for instance_id, event in written for b in event["records"]}
+    return {(b["kind"], b["id"]): (instance_id, event["seq"], b) for instance_id, event in written for b in event["records"]}
 
 
 def _moment(at: datetime | str) -> str:

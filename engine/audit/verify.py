@@ -32,7 +32,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from engine.audit import bundle_schema, chain, checkpoints, merkle, records
-from engine.audit.bundle import BUNDLE_FORMAT
+from engine.audit.bundle import BUNDLE_FORMAT, latest_bindings
 from engine.replay import replay_events
 from engine.voting import board
 from engine.votes import electorate_summary, tally_config
@@ -212,12 +212,7 @@ class Check:
     @cached_property
     def latest_bindings(self) -> dict[tuple[str, str], tuple[str, int, dict[str, Any]]]:
         """(kind, id) → the instance, seq and binding of the last event that wrote the record."""
-        latest: dict[tuple[str, str], tuple[str, int, dict[str, Any]]] = {}
-        for instance in self.bundle["instances"]:
-            for event in instance["events"]:
-                for binding in event["records"]:
-                    latest[(binding["kind"], binding["id"])] = (instance["id"], event["seq"], binding)
-        return latest
+        return latest_bindings({instance["id"]: instance["events"] for instance in self.bundle["instances"]})
 
     @staticmethod
     def _fingerprint(record: dict[str, Any], instance: dict[str, Any]) -> str:
