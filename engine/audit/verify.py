@@ -37,8 +37,6 @@ from engine.replay import replay_events
 from engine.voting import board
 from engine.votes import electorate_summary, tally_config
 
-CHECKS = ("definitions", "chain", "replay", "records", "recount", "checkpoints")
-
 
 @dataclass(frozen=True)
 class Problem:
