@@ -104,13 +104,8 @@ def list_checkpoints(session: Session, actor: Actor, page: int, page_size: int) 
     auditor who keeps them can later catch a rewrite of any of those histories. Another community's
     heads stay out; the signed root covers them without naming them."""
     found = paginate(session, select(Checkpoint).order_by(Checkpoint.id.desc()), page, page_size)
-    items = [_checkpoint(row, actor.community_id) for row in found.items]
+    items = [checkpoints.with_proofs(row, checkpoints.proofs(row, actor.community_id)) for row in found.items]
     return Page(items, found.total, found.page, found.page_size)
-
-
-def _checkpoint(row: Checkpoint, community_id: int) -> dict[str, Any]:
-    heads = [{"head": p.head, "index": p.index, "path": p.path} for p in checkpoints.proofs(row, community_id)]
-    return {**checkpoints.as_dict(row), "heads": heads}
 
 
 def public_key(signer: Signer | None) -> dict[str, str]:

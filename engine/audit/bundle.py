@@ -159,5 +159,5 @@ def _checkpoints(session: Session, community_id: int, instance_id: str | None) -
     for row in session.scalars(select(Checkpoint).order_by(Checkpoint.id)):
         proofs = [p for p in checkpoints.proofs(row, community_id, instance_id) if tuple(p.head) not in proven]
         proven.update(tuple(p.head) for p in proofs)
-        out.append({**checkpoints.as_dict(row), "heads": [{"head": p.head, "index": p.index, "path": p.path} for p in proofs]})
+        out.append(checkpoints.with_proofs(row, proofs))
     return out

@@ -146,6 +146,11 @@ class HeadProof:
     path: list[str]
 
 
+def with_proofs(row: Checkpoint, proofs: list[HeadProof]) -> dict[str, Any]:
+    """A checkpoint as bundles and the API show it: its signed statement, and the heads it proves."""
+    return {**as_dict(row), "heads": [{"head": p.head, "index": p.index, "path": p.path} for p in proofs]}
+
+
 def proofs(row: Checkpoint, community_id: int, instance_id: str | None = None) -> list[HeadProof]:
     """The proofs for a community's heads (or one instance's) in a checkpoint."""
     wanted = [i for i, head in enumerate(row.heads) if head[0] == community_id and instance_id in (None, head[1])]
