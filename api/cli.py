@@ -93,7 +93,7 @@ def demo(obj: dict[str, Any], slug: str) -> None:
 
 
 def seed_demo(engine: Engine, slug: str) -> list[tuple[str, list[str], str]]:
-    with UnitOfWork(engine.db.sessions, engine.clock) as uow:
+    with UnitOfWork(engine.db, engine.clock) as uow:
         community = uow.session.scalar(select(Community).where(Community.slug == slug))
         if community is None:
             community = identity.create_community(uow.session, slug, "和谐花园社区 Harmony Garden (demo)", "Asia/Shanghai", uow.now)

@@ -100,7 +100,7 @@ class Builder:
         self.units = 0
 
     def _community(self) -> tuple[int, Actor, Actor]:
-        with UnitOfWork(self.db.sessions, self.clock) as uow:
+        with UnitOfWork(self.db, self.clock) as uow:
             row = identity.create_community(uow.session, "bench", "Bench community", ZONE, uow.now)
             chair = identity.add_member(uow.session, row, "chair", ["committee"], uow.now)
             clerk = identity.add_member(uow.session, row, "clerk", ["committee"], uow.now)

@@ -107,7 +107,7 @@ def prepare(url: str, size: int) -> Electorate:
     db.migrate()
     engine = Engine(db)  # the real clock, as in the server
     engine.deploy_bundled()
-    with UnitOfWork(db.sessions, engine.clock) as uow:
+    with UnitOfWork(db, engine.clock) as uow:
         community = identity.create_community(uow.session, "bench", "Bench community", "Asia/Shanghai", uow.now)
         chair = identity.add_member(uow.session, community, "chair", ["committee"], uow.now)
         chair_actor, community_id = identity.actor_for(chair), community.id

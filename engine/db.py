@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -9,27 +12,35 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+WRITER = "yishi_writer"
+"""Execution option of the units of work's connections: on SQLite, their transactions begin as writers."""
 
 
 class Database:
-    """An SQLAlchemy engine and the session factory the units of work draw from."""
+    """An SQLAlchemy engine, the session factory the units of work draw from, and one for reads."""
 
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_options)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.engine.execution_options(**{WRITER: True}), expire_on_commit=False)
+        self._reads = sessionmaker(self.engine, expire_on_commit=False)
+        self.writer_lock = WriterLock.beside(url)
 
     def session(self) -> Session:
-        return self.sessions()
+        """A session for reading (on SQLite, a snapshot that never waits for the writer)."""
+        return self._reads()
 
     def autocommit(self) -> Connection:
         """A connection for one read statement, without the BEGIN and ROLLBACK a session's transaction
-        would add around it (two round trips to PostgreSQL); the bearer-token lookup of every request."""
-        return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        would add around it (two round trips to PostgreSQL); the bearer-token lookup of every request.
+        SQLite is in the process, so its BEGIN costs nothing, and its transactions stay ``_sqlite_begin``'s."""
+        connection = self.engine.connect()
+        return connection if self.engine.dialect.name == "sqlite" else connection.execution_options(isolation_level="AUTOCOMMIT")
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
@@ -49,12 +60,59 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+class WriterLock:
+    """Queues the units of work of every process on one SQLite database, before their transaction begins.
+
+    SQLite has one writer at a time. A writer that finds the database locked sleeps in SQLite's
+    busy handler (1, 2, 5, 10 ms …) and retries, so under load the lock sits free while the
+    waiters sleep: measured, half of a 2-core machine idle at 600 ballots/s. An ``flock`` on a
+    file beside the database queues them in the kernel instead, which wakes the next one the
+    moment the lock is released. A thread lock comes first, because ``flock`` excludes open
+    files, not the threads sharing one. Processes that do not take it (an ``sqlite3`` shell) are
+    still excluded by SQLite itself, through the busy timeout.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._threads = threading.Lock()
+        self._file: int | None = None
+        self._pid = 0
+
+    @classmethod
+    def beside(cls, url: str) -> WriterLock:
+        """The lock of a file-based SQLite database; a lock that only orders threads for anything else."""
+        parsed = make_url(url)
+        database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+        on_disk = database not in (None, "", ":memory:") and not str(database).startswith("file:")
+        return cls(Path(f"{database}.writer-lock") if on_disk else None)
+
+    def acquire(self) -> None:
+        if self._path is None:
+            return
+        self._threads.acquire()
+        try:
+            if self._pid != os.getpid():  # a forked child must not share its parent's open file (nor its lock)
+                self._file, self._pid = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def release(self) -> None:
+        if self._path is None:
+            return
+        assert self._file is not None
+        fcntl.flock(self._file, fcntl.LOCK_UN)
+        self._threads.release()
+
+
 def make_engine(url: str, **options: Any) -> Engine:
-    """Create an engine; SQLite gets the pragmas a multi-threaded server needs."""
+    """Create an engine; SQLite gets the pragmas a multi-threaded server needs, and real transactions."""
     if url.startswith("sqlite"):
         options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     engine = create_engine(url, **options)
     event.listen(engine, "checkout", lambda dbapi_connection, record, _proxy: _ping_if_rested(engine, dbapi_connection, record))
@@ -91,9 +149,22 @@ def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Enforce foreign keys, and use WAL so readers never block the writer."""
+    """Enforce foreign keys, use WAL so readers never block the writer, and let ``_sqlite_begin`` begin transactions."""
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Begin every transaction explicitly: a unit of work as the writer, anything else as a snapshot.
+
+    Left to itself, Python's ``sqlite3`` begins a transaction only at the first INSERT, UPDATE or
+    DELETE, so a command's reads ran outside its transaction, and a ballot could pass the "vote is
+    open" check just before the close committed. ``BEGIN IMMEDIATE`` takes the write lock at once:
+    a unit of work reads and writes one state of the database, as on PostgreSQL with its locks.
+    """
+    writer = connection.get_execution_options().get(WRITER, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")

@@ -6,17 +6,21 @@ from datetime import datetime
 from types import TracebackType
 
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.audit.checkpoints import PUBLISH
 from engine.audit.ledger import Ledger
 from engine.clock import Clock
+from engine.db import Database
 from engine.errors import Conflict
 
 
 class UnitOfWork:
     """A session plus the command's moment in time; commits all or nothing.
+
+    On SQLite, units of work take turns (``Database.writer_lock``) and each transaction is the
+    writer's from its first statement, so what a command read still holds when it writes.
 
     ``now`` is read from the clock once, when the unit starts, so everything the command writes
     (and the event that records it) carries the same time.
@@ -26,12 +30,17 @@ class UnitOfWork:
     now: datetime
     ledger: Ledger
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
-        self._sessions = sessions
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
         self._clock = clock
 
     def __enter__(self) -> UnitOfWork:
-        self.session = self._sessions()
+        self._db.writer_lock.acquire()
+        try:
+            self.session = self._db.sessions()
+        except BaseException:
+            self._db.writer_lock.release()
+            raise
         self.now = self._clock.now()
         self.ledger = Ledger()
         self.published: str | None = None
@@ -44,7 +53,10 @@ class UnitOfWork:
             if exc_type is not None:
                 self.session.rollback()
         finally:
-            self.session.close()
+            try:
+                self.session.close()
+            finally:
+                self._db.writer_lock.release()
         # A flush can happen before the commit (autoflush, when the command reads a lazy
         # relationship after changing the instance), so a concurrent change can surface anywhere
         # in the unit, not only in ``commit``: it is the same conflict, with nothing written.

@@ -152,7 +152,7 @@ Feature: A community consultation, from the topic to the published outcome
     Given the chair has started a consultation
     When the chair and the clerk complete "draft_topic" at the same moment, each with their own topic
     Then exactly one of them succeeds and the other is refused with 409 "conflict"
-    And the refusal says "changed by a concurrent request"
+    And the refusal says the task was completed meanwhile
     And the topic is the one of whoever succeeded
     And the history records "draft_topic" as completed exactly once, by whoever succeeded
     When the one who was refused sends the same request again

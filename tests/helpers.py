@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 
 from engine import identity
@@ -32,7 +34,7 @@ class Community:
 
 
 def make_community(engine: Engine, slug: str, timezone: str = "Asia/Shanghai") -> Community:
-    with UnitOfWork(engine.db.sessions, engine.clock) as uow:
+    with UnitOfWork(engine.db, engine.clock) as uow:
         row = identity.create_community(uow.session, slug, slug.title(), timezone, uow.now)
         community = Community(row.id, slug)
         for name, roles in PEOPLE.items():
@@ -41,3 +43,25 @@ def make_community(engine: Engine, slug: str, timezone: str = "Asia/Shanghai") -
             community.tokens[name] = identity.issue_token(uow.session, member, "test", uow.now)
         uow.commit()
     return community
+
+
+class Race:
+    """Where two racing requests meet: each waits there until both have read what they go on to write.
+
+    On SQLite that meeting cannot happen: units of work take turns (``engine.db.WriterLock``), so
+    the second request reads only after the first has written. There the first only lingers a
+    moment, so that the second is surely waiting for its turn.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.serialized = engine.db.engine.dialect.name == "sqlite"
+        self.barrier = threading.Barrier(1 if self.serialized else 2, timeout=10)
+
+    def meet(self) -> None:
+        self.barrier.wait()
+        if self.serialized:
+            time.sleep(0.1)
+
+    @property
+    def broken(self) -> bool:
+        return self.barrier.broken

@@ -106,7 +106,7 @@ def _pdca(engine: Engine, community: Community, clock: ManualClock) -> str:
 
 
 def _staff(engine: Engine, community: Community) -> dict[str, identity.Actor]:
-    with UnitOfWork(engine.db.sessions, engine.clock) as uow:
+    with UnitOfWork(engine.db, engine.clock) as uow:
         row = uow.session.get(identity.Community, community.id)
         provider = identity.add_member(uow.session, row, "provider", ["provider"], uow.now)
         uow.commit()

@@ -19,7 +19,7 @@ from engine.service import Engine
 from engine.stepping import WORKFLOW_ACTIONS
 from tests import bpmn_samples as b
 from tests.fixtures import bearer
-from tests.helpers import Community
+from tests.helpers import Community, Race
 
 TOPIC = {"title": "Bike shed", "description": "Where should it go?", "affected": "Buildings 2-4",
          "opinion_deadline": "2026-03-09T18:00"}
@@ -197,11 +197,11 @@ def test_two_concurrent_completions_of_one_task_one_wins_the_other_conflicts(
     draft = ready(deployed, instance_id)["draft_topic"]
     version_before = snapshot(deployed, instance_id)[1]
 
-    both_have_read = threading.Barrier(2, timeout=10)
+    both_have_read = Race(deployed)
     real_step = instance_module.step
 
     def step_once_both_have_read(**kwargs: Any) -> Any:
-        both_have_read.wait()  # each has loaded the task and the instance; neither has written
+        both_have_read.meet()  # each has loaded the task and the instance; neither has written
         return real_step(**kwargs)
 
     monkeypatch.setattr(instance_module, "step", step_once_both_have_read)

@@ -109,7 +109,7 @@ class Series:
 
 @pytest.fixture
 def staff(deployed: Engine, community: Community) -> dict[str, Actor]:
-    with UnitOfWork(deployed.db.sessions, deployed.clock) as uow:
+    with UnitOfWork(deployed.db, deployed.clock) as uow:
         row = uow.session.get(identity.Community, community.id)
         made = {name: identity.actor_for(identity.add_member(uow.session, row, name, [role], uow.now))
                 for name, role in (("provider", "provider"), ("street", "street_office"))}
@@ -355,7 +355,7 @@ def test_bad_requests_get_a_clear_4xx_in_the_error_shape(series: Series, client:
 
 
 def _token(series: Series, actor: Actor) -> str:
-    with UnitOfWork(series.engine.db.sessions, series.engine.clock) as uow:
+    with UnitOfWork(series.engine.db, series.engine.clock) as uow:
         token = identity.issue_token(uow.session, uow.session.get(identity.Member, actor.member_id), "test", uow.now)
         uow.commit()
     return token

@@ -136,7 +136,7 @@ def test_a_call_activity_counts_as_one_element_of_its_caller(deployed: Engine, c
 
 @pytest.fixture
 def series(deployed: Engine, community: Community, clock: ManualClock) -> Series:
-    with UnitOfWork(deployed.db.sessions, deployed.clock) as uow:
+    with UnitOfWork(deployed.db, deployed.clock) as uow:
         row = uow.session.get(identity.Community, community.id)
         staff = {name: identity.actor_for(identity.add_member(uow.session, row, name, [role], uow.now))
                  for name, role in (("provider", "provider"), ("street", "street_office"))}

@@ -29,7 +29,7 @@ from engine.replay import replay
 from engine.service import Engine
 from engine.voting import board as bulletin
 from tests.fixtures import bearer
-from tests.helpers import Community
+from tests.helpers import Community, Race
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG: dict[str, Any] = {
@@ -98,7 +98,8 @@ def test_one_ballot_per_voter_even_when_two_arrive_at_the_same_moment(
     """Both requests pass the "has not voted yet" check before either writes: only the database stops the second.
 
     ``_new_receipt`` runs after the participation check and before the insert, so a barrier there
-    holds each request until both have checked: a real race, whatever the scheduler does.
+    holds each request until both have checked: a real race, whatever the scheduler does (on SQLite,
+    where units of work take turns, the second checks after the first wrote: see ``Race``).
     """
     instance_id, vote_id = open_vote(deployed, community)
     alice = community["alice"]
@@ -107,11 +108,11 @@ def test_one_ballot_per_voter_even_when_two_arrive_at_the_same_moment(
         "rival": (c.CastBallot(vote_id, "no"), alice) if rival == "online"
         else (c.EnterPaperBallot(vote_id, alice.member_id, "no"), community["clerk"]),
     }
-    barrier = threading.Barrier(2, timeout=10)
+    barrier = Race(deployed)
     real_receipt = engine_votes._new_receipt
 
     def receipt_once_both_have_checked() -> str:
-        barrier.wait()
+        barrier.meet()
         return real_receipt()
 
     outcomes: dict[str, Any] = {}

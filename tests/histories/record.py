@@ -166,7 +166,7 @@ def record_retried(r: Recording) -> str:
 
 def _staff(r: Recording) -> dict[str, identity.Actor]:
     """The PDCA tests' provider and street office (a fixture there)."""
-    with UnitOfWork(r.engine.db.sessions, r.engine.clock) as uow:
+    with UnitOfWork(r.engine.db, r.engine.clock) as uow:
         row = uow.session.get(identity.Community, r.community.id)
         made = {name: identity.actor_for(identity.add_member(uow.session, row, name, [role], uow.now))
                 for name, role in (("provider", "provider"), ("street", "street_office"))}
