@@ -4,10 +4,11 @@
 request context, routing, flask-smorest's argument parsing and response dumping cost as much CPU
 as the ballot's own transaction, so a well-formed cast is answered here, as a WSGI middleware in
 front of the Flask app: the same bearer-token check, the same schemas (built once), the same
-command through ``Engine.execute``, the same JSON and the same error responses (rendered by
-``api.errors``). Anything else — another route or method, no token, an unknown token, a body that
-is not a JSON object the schemas accept — goes to Flask untouched, before anything is written, so
-every refusal keeps its one shape and status. The route stays in Flask (``api.resources.votes``),
+command (through ``Engine.execute_as``, which checks the token in the ballot's own transaction),
+the same JSON and the same error responses (rendered by ``api.errors``, an unknown token's 401
+included). Anything else — another route or method, no token, a body that is not a JSON object the
+schemas accept — goes to Flask untouched, before anything is written, so every refusal keeps its
+one shape and status. The route stays in Flask (``api.resources.votes``),
 which documents it in the OpenAPI description and serves whatever this path passes on.
 """
 
@@ -26,8 +27,6 @@ from api.auth import bearer_token
 from api.errors import error_for
 from api.schemas import CastSchema, IdempotencyHeader, ReceiptSchema
 from engine import commands
-from engine.errors import Unauthenticated
-from engine.identity import Actor, authenticate
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 CAST_PATH = re.compile(r"/api/votes/([A-Za-z0-9-]{1,64})/ballots")
@@ -52,23 +51,14 @@ class FastCast:
         vote_id, token, args = request
         engine = self.app.extensions["yishi"]
         try:
-            actor = self._actor(token)
-            if actor is None:
-                return self.wsgi_app(environ, start_response)  # Flask refuses it, in its own words
-            receipt = engine.execute(commands.CastBallot(vote_id, args["choice"], args["idempotency_key"], args["receipt"]), actor)
+            command = commands.CastBallot(vote_id, args["choice"], args["idempotency_key"], args["receipt"])
+            receipt = engine.execute_as(token, command)
             body = (self.app.json.dumps(_RECEIPT.dump(receipt), separators=(",", ":")) + "\n").encode()
         except Exception as exc:  # noqa: BLE001 — rendered exactly as the Flask route renders it, 500 included
             with self.app.app_context():
                 return error_for(exc)(environ, start_response)
         start_response("201 CREATED", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
-
-    def _actor(self, token: str) -> Actor | None:
-        try:
-            with self.app.extensions["yishi"].db.autocommit() as connection:
-                return authenticate(connection, token)
-        except Unauthenticated:
-            return None
 
     def _cast_request(self, environ: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
         """(vote id, token, arguments) of a well-formed cast; None for anything Flask must answer."""

@@ -91,9 +91,17 @@ class Engine:
 
     def execute(self, command: Any, actor: Actor | None = None) -> Any:
         """Run one command in one transaction; nothing is written unless all of it succeeds."""
+        return self._execute(command, lambda uow: actor)
+
+    def execute_as(self, token: str, command: Any) -> Any:
+        """``execute`` for the member an API token names, authenticated in the command's own transaction:
+        the busiest request, a ballot, then needs no connection and no transaction of its own for that."""
+        return self._execute(command, lambda uow: identity.authenticate(uow.session.connection(), token))
+
+    def _execute(self, command: Any, caller: Callable[[UnitOfWork], Actor | None]) -> Any:
         handler = self._handlers[type(command)]
-        with UnitOfWork(self.db.sessions, self.clock) as uow:
-            result = handler(uow, actor, command)
+        with UnitOfWork(self.db, self.clock) as uow:
+            result = handler(uow, caller(uow), command)
             uow.commit()
         if uow.published is not None:
             self._checkpoint_after(uow.published)
@@ -115,7 +123,7 @@ class Engine:
         """Sign every chain head now: after each published result, and periodically (the worker)."""
         if self.signer is None:
             return None
-        with UnitOfWork(self.db.sessions, self.clock) as uow:
+        with UnitOfWork(self.db, self.clock) as uow:
             row = checkpoints.make(uow.session, self.signer, uow.now, reason, only_if_changed=only_if_changed)
             uow.commit()
             return row
@@ -146,7 +154,7 @@ class Engine:
         return fired
 
     def deploy_bundled(self) -> list[definitions.Deployment]:
-        with UnitOfWork(self.db.sessions, self.clock) as uow:
+        with UnitOfWork(self.db, self.clock) as uow:
             deployments = definitions.deploy_directory(uow.session, self.config.processes_dir, now=uow.now)
             uow.commit()
             return deployments
