@@ -56,9 +56,16 @@ class Ledger:
         last = self.pending[-1]
         last.records = sorted(_bindings(touched.values(), last.salt), key=lambda b: (b["kind"], b["id"]))
         rows, heads = self._chained()
-        session.execute(insert(Event.__table__), rows)
+        connection = session.connection()
+        together = connection.dialect.name == "postgresql"
+        if not together:
+            connection.execute(insert(Event.__table__), rows)
         for instance_id, head in heads.items():
-            session.execute(_SET_HEAD, {"instance_id": instance_id, "head": head})
+            if together:  # one statement, one round trip: the instance's row stays locked for less
+                events = insert(Event.__table__).values([row for row in rows if row["instance_id"] == instance_id])
+                connection.execute(_SET_HEAD.add_cte(events.cte("sealed")), {"instance_id": instance_id, "head": head})
+            else:
+                connection.execute(_SET_HEAD, {"instance_id": instance_id, "head": head})
             loaded = session.identity_map.get(Session.identity_key(Instance, instance_id))
             if loaded is not None:
                 session.expire(loaded, ["head_hash"])
