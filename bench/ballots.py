@@ -37,6 +37,7 @@ import json
 import os
 import platform
 import random
+import re
 import resource
 import secrets
 import shutil
@@ -193,6 +194,12 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
+def client_cpu_seconds() -> float:
+    """CPU of the clients: this process (asyncio) and the wrk processes it has waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds the whole machine has spent busy (all cores), from /proc/stat."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -347,16 +354,27 @@ class Load:
         return sum(n for status, n in self.statuses.items() if status != 201) + len(self.failures)
 
 
-def ballot_requests(port: int, vote_id: str, tokens: list[str], rng: random.Random) -> list[bytes]:
-    """One raw HTTP/1.1 request per voter: a ballot with an Idempotency-Key."""
-    requests = []
-    for token in tokens:
-        body = json.dumps({"choice": rng.choice(("yes", "yes", "no", "abstain"))}).encode()
-        head = (f"POST /api/votes/{vote_id}/ballots HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                f"Authorization: Bearer {token}\r\nIdempotency-Key: {uuid.UUID(int=rng.getrandbits(128), version=4)}\r\n"
+@dataclass(frozen=True)
+class Ballot:
+    """One voter's ballot, as both clients send it."""
+
+    vote_id: str
+    token: str
+    key: str
+    choice: str
+
+    def http(self, port: int) -> bytes:
+        body = json.dumps({"choice": self.choice}).encode()
+        head = (f"POST /api/votes/{self.vote_id}/ballots HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"Authorization: Bearer {self.token}\r\nIdempotency-Key: {self.key}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
-        requests.append(head.encode() + body)
-    return requests
+        return head.encode() + body
+
+
+def ballot_requests(vote_id: str, tokens: list[str], rng: random.Random) -> list[Ballot]:
+    """One ballot per voter, each with its Idempotency-Key."""
+    return [Ballot(vote_id, token, str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                   rng.choice(("yes", "yes", "no", "abstain"))) for token in tokens]
 
 
 async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bytes, bool]:
@@ -406,10 +424,10 @@ async def _client(port: int, requests: Iterator[bytes], load: Load, deadline: fl
             writer.close()
 
 
-def drive(port: int, requests: list[bytes], clients: int) -> Load:
-    """Send every request once, from ``clients`` connections sharing one queue (kept alive when the server allows)."""
+def drive_python(port: int, ballots: list[Ballot], clients: int) -> Load:
+    """Send every ballot once, from ``clients`` connections sharing one queue (kept alive when the server allows)."""
     load = Load()
-    shared = iter(requests)  # one event loop: next() is never called concurrently
+    shared = iter([ballot.http(port) for ballot in ballots])  # one event loop: next() is never called concurrently
 
     async def run() -> None:
         deadline = time.monotonic() + LOAD_TIMEOUT
@@ -421,6 +439,67 @@ def drive(port: int, requests: list[bytes], clients: int) -> Load:
     # Non-201 answers are counted in statuses; keep only the first few messages.
     load.failures = load.failures[:10]
     return load
+
+
+WRK_SCRIPT = Path(__file__).with_name("ballots.lua")
+WRK_THREADS = 2
+_WRK_PERCENTILE = re.compile(r"^\s*(\d+)\s+([\d.]+)$")
+
+
+def drive_wrk(port: int, ballots: list[Ballot], clients: int, workdir: Path) -> Load:
+    """Send every ballot once with wrk (``bench/ballots.lua``): ``clients`` connections over its threads.
+
+    wrk is a load generator in C: at a few tens of microseconds of CPU per request, it leaves the
+    machine's two cores to the server and the database, where the asyncio clients took 0.3–0.4 ms.
+    """
+    threads = max(1, min(WRK_THREADS, len(ballots), clients))
+    run = workdir / f"wrk-{uuid.uuid4().hex[:8]}"
+    run.mkdir()
+    (run / "ballots").write_text("".join(f"{b.vote_id} {b.token} {b.key} {b.choice}\n" for b in ballots))
+    markers = [run / f"done{i}" for i in range(threads)]
+    argv = ["wrk", f"-t{threads}", f"-c{max(clients, threads)}", f"-d{LOAD_TIMEOUT:.0f}s", f"--timeout={REQUEST_TIMEOUT:.0f}s",
+            "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}", "--", str(run / "ballots"), str(threads), str(run / "done")]
+    load = Load()
+    started = time.perf_counter()
+    wrk = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env={**os.environ, "YISHI_WRK_PERCENTILES": str(run / "percentiles")})
+    while not all(m.exists() for m in markers) and wrk.poll() is None:
+        time.sleep(0.002)
+    load.seconds = time.perf_counter() - started
+    if wrk.poll() is None:
+        wrk.send_signal(signal.SIGINT)  # prints its summary and runs the script's done()
+    output, _ = wrk.communicate(timeout=30)
+    if not all(m.exists() for m in markers):
+        load.failures.append(f"wrk ended before every ballot was answered: {output[-500:]}")
+    for marker in markers:
+        for line in marker.read_text().split("\n") if marker.exists() else []:
+            if line.strip():
+                status, n = map(int, line.split())
+                load.statuses[status] = load.statuses.get(status, 0) + n
+    errors = re.search(r"Socket errors: (.*)", output)
+    if errors:
+        load.failures.append(f"wrk socket errors: {errors.group(1)}")
+    load.latencies = _wrk_latencies(run / "percentiles", sum(load.statuses.values()))
+    return load
+
+
+def _wrk_latencies(path: Path, answered: int) -> list[float]:
+    """The latency distribution wrk's done() wrote (percentiles 1–100), as that many samples per percentile,
+    so that two runs merge like the asyncio clients' raw samples."""
+    if not path.exists() or answered == 0:
+        return []
+    samples = []
+    for line in path.read_text().split("\n"):
+        match = _WRK_PERCENTILE.match(line)
+        if match:
+            samples += [float(match.group(2)) / 1e6] * max(1, round(answered / 100))
+    return samples
+
+
+def drive(port: int, ballots: list[Ballot], args: argparse.Namespace, workdir: Path) -> Load:
+    if args.client == "wrk":
+        return drive_wrk(port, ballots, args.clients, workdir)
+    return drive_python(port, ballots, args.clients)
 
 
 # ---- one backend, one size -------------------------------------------------------------------
@@ -488,23 +567,23 @@ def run_size(backend: str, url: str, size: int, args: argparse.Namespace, workdi
     voters = rng.sample(electorate.tokens, warmup + measured)
     notes = [] if measured == args.ballots else [f"{measured} ballots: the electorate of {size} minus {warmup} warm-up voters"]
     with Server(url, args.workers, args.threads, workdir / f"server-{backend}-{size}.log") as server:
-        warm = drive(server.port, ballot_requests(server.port, electorate.vote_id, voters[:warmup], rng), args.clients)
+        warm = drive(server.port, ballot_requests(electorate.vote_id, voters[:warmup], rng), args, workdir)
         if args.quiet_wait > 0:
             idle = wait_for_quiet(args.quiet_wait)
             if idle >= 0.25:
                 notes.append(f"the machine was not idle before the load ({idle:.2f} cores busy)")
         calibration = calibrate()
-        requests = ballot_requests(server.port, electorate.vote_id, voters[warmup:], rng)
+        requests = ballot_requests(electorate.vote_id, voters[warmup:], rng)
         postmaster = postmaster_of(db_port) if db_port else None
         db_pids = lambda: [postmaster, *children(postmaster)] if postmaster else []  # noqa: E731
         workers_before = {pid: cpu_seconds([pid]) for pid in server.pids()[1:]}
         server_before, db_before = cpu_seconds(server.pids()), cpu_seconds(db_pids())
-        client_before, machine_before = resource.getrusage(resource.RUSAGE_SELF), machine_busy_seconds()
-        load = drive(server.port, requests[:first], args.clients)
+        client_before, machine_before = client_cpu_seconds(), machine_busy_seconds()
+        load = drive(server.port, requests[:first], args, workdir)
         first_cost = cpu_seconds(server.pids()) - server_before + cpu_seconds(db_pids()) - db_before
         if first < len(requests):
-            load = merged(load, drive(server.port, requests[first:], args.clients))
-        client_after, machine_busy = resource.getrusage(resource.RUSAGE_SELF), machine_busy_seconds() - machine_before
+            load = merged(load, drive(server.port, requests[first:], args, workdir))
+        client_after, machine_busy = client_cpu_seconds(), machine_busy_seconds() - machine_before
         server_cpu, db_cpu = cpu_seconds(server.pids()) - server_before, cpu_seconds(db_pids()) - db_before
         split = sorted((cpu_seconds([pid]) - before for pid, before in workers_before.items()), reverse=True)
         peak_sum, peak_max = server.peak_memory_kb()
@@ -519,7 +598,7 @@ def run_size(backend: str, url: str, size: int, args: argparse.Namespace, workdi
     if load.errors:
         notes.append(f"errors: {load.statuses} {load.failures[:3]}")
     n = max(load.created, 1)
-    client_cpu = (client_after.ru_utime + client_after.ru_stime) - (client_before.ru_utime + client_before.ru_stime)
+    client_cpu = client_after - client_before
     others = max(0.0, machine_busy - server_cpu - db_cpu - client_cpu)
     return Row(
         backend=backend, size=size, ballots=measured, created=load.created, errors=load.errors,
@@ -596,7 +675,7 @@ def report(rows: list[Row], tallies: dict[str, dict[str, Any]] | None, args: arg
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}",
         f"server: yishi serve, gunicorn {args.workers} {'sync workers' if args.threads == 1 else f'workers x {args.threads} threads'}; "
-        f"{args.clients} concurrent clients; "
+        f"{args.clients} concurrent clients ({args.client}); "
         f"PostgreSQL {'durable (fsync, synchronous_commit on)' if args.durable else 'fsync=off, synchronous_commit=off'}, "
         f"autovacuum_naptime {args.autovacuum_naptime}",
         "",
@@ -646,6 +725,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ballots", type=int, default=5000, help="measured ballots per size (at most the electorate)")
     p.add_argument("--warmup", type=int, default=100, help="ballots cast before measuring (at most a tenth of the electorate)")
     p.add_argument("--clients", type=int, default=16, help="concurrent client connections")
+    p.add_argument("--client", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python",
+                   help="load generator: wrk (C, bench/ballots.lua; the default where installed) or asyncio clients in this process")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     p.add_argument("--threads", type=int, default=1,
                    help="threads per gunicorn worker (1: sync workers, which share the connections evenly)")
