@@ -12,24 +12,25 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-WRITER = "yishi_writer"
-"""Execution option of the units of work's connections: on SQLite, their transactions begin as writers."""
 
 
 class Database:
-    """An SQLAlchemy engine, the session factory the units of work draw from, and one for reads."""
+    """The engine for reads and migrations, the one units of work write through, and their sessions."""
 
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_options)
-        self.sessions = sessionmaker(self.engine.execution_options(**{WRITER: True}), expire_on_commit=False)
+        self.writer = make_engine(url, writer=True, **engine_options) if _sqlite_file(url) else self.engine
+        self.sessions = sessionmaker(self.writer, expire_on_commit=False)
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
-        self.writer_lock = WriterLock.beside(url)
+        self.writer_lock = WriterLock(Path(f"{make_url(url).database}.writer-lock") if _sqlite_file(url) else None)
 
     def session(self) -> Session:
         """A session for reading (on SQLite, a snapshot that never waits for the writer)."""
@@ -38,19 +39,24 @@ class Database:
     def autocommit(self) -> Connection:
         """A connection for one read statement, without the BEGIN and ROLLBACK a session's transaction
         would add around it (two round trips to PostgreSQL); the bearer-token lookup of every request.
-        SQLite is in the process, so its BEGIN costs nothing, and its transactions stay ``_sqlite_begin``'s."""
+        SQLite is in the process, so its BEGIN costs nothing, and its transactions stay ``SQLiteDialect``'s."""
         connection = self.engine.connect()
         return connection if self.engine.dialect.name == "sqlite" else connection.execution_options(isolation_level="AUTOCOMMIT")
 
     def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
-        with self.engine.begin() as connection:
-            config = alembic_config(self.url)
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        """Bring the schema to the newest Alembic revision (as a writer: the server and the worker may start together)."""
+        self.writer_lock.acquire()
+        try:
+            with self.writer.begin() as connection:
+                config = alembic_config(self.url)
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        finally:
+            self.writer_lock.release()
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.writer.dispose()
 
 
 def alembic_config(url: str) -> Config:
@@ -78,14 +84,6 @@ class WriterLock:
         self._file: int | None = None
         self._pid = 0
 
-    @classmethod
-    def beside(cls, url: str) -> WriterLock:
-        """The lock of a file-based SQLite database; a lock that only orders threads for anything else."""
-        parsed = make_url(url)
-        database = parsed.database if parsed.get_backend_name() == "sqlite" else None
-        on_disk = database not in (None, "", ":memory:") and not str(database).startswith("file:")
-        return cls(Path(f"{database}.writer-lock") if on_disk else None)
-
     def acquire(self) -> None:
         if self._path is None:
             return
@@ -106,18 +104,26 @@ class WriterLock:
         self._threads.release()
 
 
-def make_engine(url: str, **options: Any) -> Engine:
-    """Create an engine; SQLite gets the pragmas a multi-threaded server needs, and real transactions."""
+def make_engine(url: str, *, writer: bool = False, **options: Any) -> Engine:
+    """Create an engine; SQLite gets the pragmas a multi-threaded server needs, and real transactions
+    (``writer``: each begins as the writer, for the units of work)."""
     if url.startswith("sqlite"):
         options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
-        engine = create_engine(url, **options)
+        driver = "sqlite+yishi_writer" if writer or not _sqlite_file(url) else "sqlite+yishi"
+        engine = create_engine(make_url(url).set(drivername=driver), **options)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
         return engine
     engine = create_engine(url, **options)
     event.listen(engine, "checkout", lambda dbapi_connection, record, _proxy: _ping_if_rested(engine, dbapi_connection, record))
     event.listen(engine, "checkin", _note_checkin)
     return engine
+
+
+def _sqlite_file(url: str) -> bool:
+    """An SQLite database in a file (not in memory): several connections, and processes, share it."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+        and not str(parsed.database).startswith("file:")
 
 
 PING_AFTER_REST = 1.0
@@ -149,7 +155,7 @@ def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Enforce foreign keys, use WAL so readers never block the writer, and let ``_sqlite_begin`` begin transactions."""
+    """Enforce foreign keys, use WAL so readers never block the writer, and leave BEGIN to ``SQLiteDialect``."""
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -158,13 +164,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection: Connection) -> None:
-    """Begin every transaction explicitly: a unit of work as the writer, anything else as a snapshot.
+class SQLiteDialect(SQLiteDialect_pysqlite):
+    """pysqlite, with every transaction begun explicitly: reads as a snapshot.
 
     Left to itself, Python's ``sqlite3`` begins a transaction only at the first INSERT, UPDATE or
     DELETE, so a command's reads ran outside its transaction, and a ballot could pass the "vote is
-    open" check just before the close committed. ``BEGIN IMMEDIATE`` takes the write lock at once:
-    a unit of work reads and writes one state of the database, as on PostgreSQL with its locks.
+    open" check just before the close committed. (The connections are in ``sqlite3``'s autocommit
+    mode, see ``_sqlite_pragmas``, so these BEGINs are the only ones.)
     """
-    writer = connection.get_execution_options().get(WRITER, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    supports_statement_cache = True
+    begin = "BEGIN"
+
+    def do_begin(self, dbapi_connection: Any) -> None:
+        dbapi_connection.execute(self.begin)
+
+
+class SQLiteWriterDialect(SQLiteDialect):
+    """The units of work's: ``BEGIN IMMEDIATE`` takes the write lock at once, so a command reads and
+    writes one state of the database, as it does on PostgreSQL with its row locks."""
+
+    supports_statement_cache = True
+    begin = "BEGIN IMMEDIATE"
+
+
+registry.register("sqlite.yishi", __name__, "SQLiteDialect")
+registry.register("sqlite.yishi_writer", __name__, "SQLiteWriterDialect")
