@@ -57,15 +57,15 @@ class Ledger:
         last.records = sorted(_bindings(touched.values(), last.salt), key=lambda b: (b["kind"], b["id"]))
         rows, heads = self._chained()
         connection = session.connection()
-        together = connection.dialect.name == "postgresql"
-        if not together:
+        if connection.dialect.name == "postgresql" and len(rows) == 1:
+            # The usual unit (a ballot): one statement, one round trip less while the instance row is locked.
+            (row,) = rows
+            connection.execute(_INSERT_EVENT_SET_HEAD, {**{f"event_{k}": v for k, v in row.items()}, "head": row["hash"]})
+        else:
             connection.execute(insert(Event.__table__), rows)
-        for instance_id, head in heads.items():
-            if together:  # one statement, one round trip: the instance's row stays locked for less
-                events = insert(Event.__table__).values([row for row in rows if row["instance_id"] == instance_id])
-                connection.execute(_SET_HEAD.add_cte(events.cte("sealed")), {"instance_id": instance_id, "head": head})
-            else:
+            for instance_id, head in heads.items():
                 connection.execute(_SET_HEAD, {"instance_id": instance_id, "head": head})
+        for instance_id in heads:
             loaded = session.identity_map.get(Session.identity_key(Instance, instance_id))
             if loaded is not None:
                 session.expire(loaded, ["head_hash"])
@@ -86,8 +86,16 @@ class Ledger:
         return rows, heads
 
 
-_instances = Instance.__table__
+_instances, _events = Instance.__table__, Event.__table__
 _SET_HEAD = update(_instances).where(_instances.c.id == bindparam("instance_id")).values(head_hash=bindparam("head"))
+_EVENT_COLUMNS = ("instance_id", "seq", "type", "actor_id", "at", "input", "state_digest", "error", "services", "records",
+                  "prev_hash", "hash")
+_INSERT_EVENT_SET_HEAD = (
+    update(_instances).where(_instances.c.id == bindparam("event_instance_id")).values(head_hash=bindparam("head"))
+    .add_cte(insert(_events).values({name: bindparam(f"event_{name}", type_=_events.c[name].type) for name in _EVENT_COLUMNS})
+             .cte("sealed"))
+)
+"""PostgreSQL only (SQLite has no INSERT in a WITH clause); built once, like every statement of the ballot's path."""
 
 
 def _bindings(touched: Any, salt: str) -> list[dict[str, Any]]:
