@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import forms, preconditions, services
@@ -135,7 +135,8 @@ def record(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[str
     record_unloaded(uow, instance.id, event_type, input, actor)
 
 
-def record_unloaded(uow: UnitOfWork, instance_id: str, event_type: str, input: dict[str, Any], actor: Actor | None) -> None:
+def record_unloaded(uow: UnitOfWork, instance_id: str, event_type: str, input: dict[str, Any], actor: Actor | None,
+                    *, new_rows: tuple[RowsWithSeq, dict[str, dict[str, Any]]] | None = None) -> None:
     """``record`` without loading the instance, for the busiest domain command: a ballot.
 
     Its sequence number comes from one atomic UPDATE, not through the instance's version check:
@@ -145,9 +146,16 @@ def record_unloaded(uow: UnitOfWork, instance_id: str, event_type: str, input: d
     read or deserialized. The command's own changes are flushed first, so the UPDATE — which makes
     concurrent ballots queue on the instance row — is followed only by the event's insert and the
     commit, and the queue moves as fast as it can.
+
+    ``new_rows`` (the statement, and the values by table name) are the command's own new rows,
+    written by the same statement (``RowsWithSeq``).
     """
     uow.session.flush()
-    seq, digest, head, salt = uow.session.execute(_NEXT_SEQ, {"instance_id": instance_id, "now": uow.now}).one()
+    connection, params = uow.session.connection(), {"instance_id": instance_id, "now": uow.now}
+    if new_rows is not None:
+        seq, digest, head, salt = new_rows[0].execute(connection, new_rows[1], params)
+    else:
+        seq, digest, head, salt = connection.execute(_NEXT_SEQ, params).one()
     loaded = uow.session.identity_map.get(Session.identity_key(Instance, instance_id))
     if loaded is not None:
         uow.session.expire(loaded, ["last_seq", "updated_at"])
@@ -164,6 +172,33 @@ _NEXT_SEQ = (
     .values(last_seq=_instances.c.last_seq + 1, updated_at=bindparam("now", type_=_instances.c.updated_at.type))
     .returning(_instances.c.last_seq, _instances.c.state_digest, _instances.c.head_hash, _instances.c.salt)
 )
+
+
+class RowsWithSeq:
+    """New rows of some tables, inserted by the statement that takes the event's sequence number.
+
+    On PostgreSQL the INSERTs ride in the WITH clause of that UPDATE: a first ballot's participation
+    and ballot cost no round trip of their own. SQLite has no INSERT in a WITH clause (and no round
+    trips: it runs in the process), so there they are plain INSERTs before it. Built once per use.
+    """
+
+    def __init__(self, *tables: Table) -> None:
+        self._tables = tables
+        self._inserts = [insert(table) for table in tables]
+        together = _NEXT_SEQ
+        for table in tables:
+            columns = {c.name: bindparam(f"{table.name}_{c.name}", type_=c.type) for c in table.c}
+            together = together.add_cte(insert(table).values(columns).cte(f"new_{table.name}"))
+        self._together = together
+
+    def execute(self, connection: Connection, values: dict[str, dict[str, Any]], params: dict[str, Any]) -> Row[Any]:
+        """``values`` by table name; every column of each table must be given."""
+        if connection.dialect.name == "postgresql":
+            prefixed = {f"{name}_{column}": v for name, row in values.items() for column, v in row.items()}
+            return connection.execute(self._together, {**prefixed, **params}).one()
+        for table, statement in zip(self._tables, self._inserts, strict=True):
+            connection.execute(statement, values[table.name])
+        return connection.execute(_NEXT_SEQ, params).one()
 
 
 def _write_state(uow: UnitOfWork, instance: Instance, result: StepResult, seq: int) -> None:

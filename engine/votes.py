@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from engine.audit import checkpoints
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from engine.identity import Actor, zone
-from engine.instances import deliver, get_instance, record_unloaded
+from engine.instances import RowsWithSeq, deliver, get_instance, record_unloaded
 from engine.models import Ballot, ElectorateEntry, Instance, Member, Participation, Vote
 from engine.services import ServiceContext, operation
 from engine.unit_of_work import UnitOfWork
@@ -271,24 +271,21 @@ def _first_ballot(uow: UnitOfWork, actor: Actor, vote: Vote, entry: ElectorateEn
     }
     ballot = {"id": secrets.token_hex(16), "vote_id": vote.id, "fingerprint": fingerprint, "choice": choice,
               "weight": weight, "voter_key": None if vote.secret else voter_key}
+    rows = (_FIRST_BALLOT_ROWS, {"participations": participation, "ballots": ballot})
     try:
-        connection = uow.session.connection()
-        connection.execute(_INSERT_PARTICIPATION, participation)
-        connection.execute(_INSERT_BALLOT, ballot)
+        if voter is None:
+            _record(uow, vote, "ballot_cast", actor, {"channel": "online"}, choice, rows)
+        else:
+            _record(uow, vote, "paper_ballot_entered", actor, {"voter_id": voter.member_id}, choice, rows)
     except IntegrityError as exc:
         raise Conflict("this voter has already voted") from exc
-    if voter is None:
-        _record(uow, vote, "ballot_cast", actor, {"channel": "online"}, choice)
-    else:
-        _record(uow, vote, "paper_ballot_entered", actor, {"voter_id": voter.member_id}, choice)
     _close_if_everyone_voted(uow, vote)
     return Receipt(vote.id, receipt, fingerprint, False)
 
 
-_INSERT_PARTICIPATION = insert(Participation.__table__)
-_INSERT_BALLOT = insert(Ballot.__table__)
+_FIRST_BALLOT_ROWS = RowsWithSeq(Participation.__table__, Ballot.__table__)
 """A first ballot is the busiest write there is: two plain inserts, built once (the ORM's unit of work
-would cost more than the inserts themselves)."""
+would cost more than the inserts themselves), in the statement that numbers its event."""
 
 
 def _changed_ballot(uow: UnitOfWork, actor: Actor, vote: Vote, participation: Participation, choice: Any,
@@ -328,12 +325,13 @@ def _reissue(uow: UnitOfWork, ballot: Ballot, vote: Vote, choice: Any) -> str:
     return receipt
 
 
-def _record(uow: UnitOfWork, vote: Vote, event_type: str, actor: Actor, details: dict[str, Any], choice: Any) -> None:
+def _record(uow: UnitOfWork, vote: Vote, event_type: str, actor: Actor, details: dict[str, Any], choice: Any,
+            new_rows: tuple[RowsWithSeq, dict[str, dict[str, Any]]] | None = None) -> None:
     """The history says who voted (and when) — and what, only in a public vote."""
     input = {"vote_id": vote.id, **details}
     if not vote.secret:
         input["choice"] = choice
-    record_unloaded(uow, vote.instance_id, event_type, input, actor)
+    record_unloaded(uow, vote.instance_id, event_type, input, actor, new_rows=new_rows)
 
 
 def _close_if_everyone_voted(uow: UnitOfWork, vote: Vote) -> None:
