@@ -84,6 +84,11 @@ class WriterLock:
         self._file: int | None = None
         self._pid = 0
 
+    @property
+    def takes_turns(self) -> bool:
+        """Whether units of work queue here (a database in a file), rather than meet in the database's locks."""
+        return self._path is not None
+
     def acquire(self) -> None:
         if self._path is None:
             return

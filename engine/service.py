@@ -94,8 +94,17 @@ class Engine:
         return self._execute(command, lambda uow: actor)
 
     def execute_as(self, token: str, command: Any) -> Any:
-        """``execute`` for the member an API token names, authenticated in the command's own transaction:
-        the busiest request, a ballot, then needs no connection and no transaction of its own for that."""
+        """``execute`` for the member an API token names.
+
+        The busiest request, a ballot, should not pay for a connection and a transaction of its own
+        just to read the token, so it is read in the command's transaction — except where units of
+        work take turns (SQLite), since every other writer would wait through that read too; there a
+        read costs no round trip, so it comes first, outside the writer's turn.
+        """
+        if self.db.writer_lock.takes_turns:
+            with self.db.autocommit() as connection:
+                actor = identity.authenticate(connection, token)
+            return self.execute(command, actor)
         return self._execute(command, lambda uow: identity.authenticate(uow.session.connection(), token))
 
     def _execute(self, command: Any, caller: Callable[[UnitOfWork], Actor | None]) -> Any:
