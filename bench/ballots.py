@@ -5,9 +5,10 @@ electorate size N, the benchmark builds a fresh database: the schema, the bundle
 community of N residents with an API token each (bulk inserts), and a secret yes/no vote of the
 residents opened through the engine, so the electorate of N is frozen. Then it starts the real
 server (``yishi serve``: gunicorn) as a subprocess and casts ballots through it from concurrent
-clients (asyncio, HTTP/1.1 over loopback; a client reconnects whenever the server closes, as
-gunicorn's sync workers do after every response), each ballot by a distinct voter with an
-``Idempotency-Key``. It prints, per backend and size:
+connections (HTTP/1.1 over loopback, reconnecting whenever the server closes, as gunicorn's sync
+workers do after every response; wrk with ``bench/ballots.lua`` where installed, else asyncio
+clients in this process), each ballot by a distinct voter with an ``Idempotency-Key``. It prints,
+per backend and size:
 
 - ballots per second over the measured ballots, and the client-observed p50 and p99 latency;
 - the server's CPU seconds per ballot (gunicorn master and workers, from /proc; for PostgreSQL
