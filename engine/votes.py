@@ -278,6 +278,8 @@ def _first_ballot(uow: UnitOfWork, actor: Actor, vote: Vote, entry: ElectorateEn
         else:
             _record(uow, vote, "paper_ballot_entered", actor, {"voter_id": voter.member_id}, choice, rows)
     except IntegrityError as exc:
+        if "idempotency_hash" in str(exc.orig):  # the (idempotency_hash, vote_id) constraint, in either database's words
+            raise Conflict("this idempotency key was already used in this vote; send a new key (a UUID) with each new ballot") from exc
         raise Conflict("this voter has already voted") from exc
     _close_if_everyone_voted(uow, vote)
     return Receipt(vote.id, receipt, fingerprint, False)

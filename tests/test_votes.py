@@ -173,8 +173,9 @@ def test_a_retried_ballot_gets_the_same_receipt_and_a_reused_key_nothing_else(
     assert "different ballot" in other_choice.json["error"]["message"]
 
     someone_else = api(client, bob, "POST", path, {"choice": "yes"}, **{"Idempotency-Key": key})
-    assert someone_else.status_code == 409  # bob does not get alice's receipt back
+    assert someone_else.status_code == 409  # bob does not get alice's receipt back, and is told why
     assert "receipt" not in someone_else.json
+    assert "idempotency key was already used" in someone_else.json["error"]["message"]
 
     short = api(client, alice, "POST", path, {"choice": "yes"}, **{"Idempotency-Key": "too-short"})
     assert short.status_code == 422
