@@ -30,7 +30,9 @@ class Database:
         self.writer = make_engine(url, writer=True, **engine_options) if _sqlite_file(url) else self.engine
         self.sessions = sessionmaker(self.writer, expire_on_commit=False)
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
-        self.writer_lock = WriterLock(Path(f"{make_url(url).database}.writer-lock") if _sqlite_file(url) else None)
+        in_file = _sqlite_file(url)
+        self.writer_lock = WriterLock(Path(f"{make_url(url).database}.writer-lock") if in_file else None)
+        self._wal = Path(f"{make_url(url).database}-wal") if in_file else None
 
     def session(self) -> Session:
         """A session for reading (on SQLite, a snapshot that never waits for the writer)."""
@@ -43,6 +45,30 @@ class Database:
         connection = self.engine.connect()
         return connection if self.engine.dialect.name == "sqlite" else connection.execution_options(isolation_level="AUTOCOMMIT")
 
+    def sync_wal(self) -> None:
+        """Make every SQLite commit so far durable: fsync the write-ahead log (PostgreSQL: nothing to do).
+
+        The connections run with ``synchronous=NORMAL``, so a COMMIT writes the WAL without syncing
+        it; a unit of work calls this after its writer's turn and before it answers. Durability is
+        the same as ``synchronous=FULL`` — SQLite syncs the WAL before every checkpoint, the database
+        after, and the WAL's header before reusing it — but the fsync (0.3 ms here, a third of a
+        ballot's turn) no longer holds the other writers back, and overlapping fsyncs cover each
+        other's commits: SQLite's group commit. A commit is visible to readers for that moment before
+        it is durable; anything written on the strength of it comes later in the same WAL, so it is
+        durable only after it. The file is opened anew each time: SQLite deletes the WAL when the last
+        connection closes (after checkpointing it, which synced it) and creates a new one.
+        """
+        if self._wal is None:
+            return
+        try:
+            wal = os.open(self._wal, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        try:
+            os.fsync(wal)
+        finally:
+            os.close(wal)
+
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision (as a writer: the server and the worker may start together)."""
         self.writer_lock.acquire()
@@ -53,6 +79,7 @@ class Database:
                 command.upgrade(config, "head")
         finally:
             self.writer_lock.release()
+        self.sync_wal()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -160,11 +187,13 @@ def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Enforce foreign keys, use WAL so readers never block the writer, and leave BEGIN to ``SQLiteDialect``."""
+    """Enforce foreign keys, use WAL so readers never block the writer, leave BEGIN to ``SQLiteDialect``,
+    and leave the commits' fsync to ``Database.sync_wal``, after the writer's turn."""
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 

@@ -20,7 +20,8 @@ class UnitOfWork:
     """A session plus the command's moment in time; commits all or nothing.
 
     On SQLite, units of work take turns (``Database.writer_lock``) and each transaction is the
-    writer's from its first statement, so what a command read still holds when it writes.
+    writer's from its first statement, so what a command read still holds when it writes; its
+    commit is made durable after its turn (``Database.sync_wal``).
 
     ``now`` is read from the clock once, when the unit starts, so everything the command writes
     (and the event that records it) carries the same time.
@@ -44,6 +45,7 @@ class UnitOfWork:
         self.now = self._clock.now()
         self.ledger = Ledger()
         self.published: str | None = None
+        self._committed = False
         return self
 
     def __exit__(
@@ -57,6 +59,8 @@ class UnitOfWork:
                 self.session.close()
             finally:
                 self._db.writer_lock.release()
+        if self._committed:
+            self._db.sync_wal()  # durable before the caller answers anyone; outside the writer's turn
         # A flush can happen before the commit (autoflush, when the command reads a lazy
         # relationship after changing the instance), so a concurrent change can surface anywhere
         # in the unit, not only in ``commit``: it is the same conflict, with nothing written.
@@ -69,6 +73,7 @@ class UnitOfWork:
         try:
             self.ledger.seal(self.session)
             self.session.commit()
+            self._committed = True
             self.published = self.session.info.get(PUBLISH)
         except (StaleDataError, IntegrityError, OperationalError) as exc:
             self.session.rollback()
