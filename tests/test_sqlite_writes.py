@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from engine import db as db_module
 from engine import identity
@@ -69,6 +70,6 @@ def test_commits_leave_the_sync_to_the_unit_and_writers_begin_as_the_writer(data
         uow.session.execute(text("SELECT 1"))  # a read only, yet the database is already the unit's to write
         with database.engine.connect() as other:
             other.exec_driver_sql("PRAGMA busy_timeout=0")
-            with pytest.raises(Exception, match="locked"):
+            with pytest.raises(OperationalError, match="locked"):
                 other.exec_driver_sql("BEGIN IMMEDIATE")
             other.rollback()
