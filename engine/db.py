@@ -26,13 +26,13 @@ class Database:
 
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.url = url
+        sqlite_file = make_url(url).database if _sqlite_file(url) else None
         self.engine = make_engine(url, **engine_options)
-        self.writer = make_engine(url, writer=True, **engine_options) if _sqlite_file(url) else self.engine
+        self.writer = make_engine(url, writer=True, **engine_options) if sqlite_file else self.engine
         self.sessions = sessionmaker(self.writer, expire_on_commit=False)
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
-        in_file = _sqlite_file(url)
-        self.writer_lock = WriterLock(Path(f"{make_url(url).database}.writer-lock") if in_file else None)
-        self._wal = Path(f"{make_url(url).database}-wal") if in_file else None
+        self.writer_lock = WriterLock(Path(f"{sqlite_file}.writer-lock") if sqlite_file else None)
+        self._wal = Path(f"{sqlite_file}-wal") if sqlite_file else None
 
     def session(self) -> Session:
         """A session for reading (on SQLite, a snapshot that never waits for the writer)."""
