@@ -52,7 +52,7 @@ class FastCast:
         engine = self.app.extensions["yishi"]
         try:
             command = commands.CastBallot(vote_id, args["choice"], args["idempotency_key"], args["receipt"])
-            receipt = engine.execute_as(token, command)
+            receipt = engine.cast(token, command)
             body = (self.app.json.dumps(_RECEIPT.dump(receipt), separators=(",", ":")) + "\n").encode()
         except Exception as exc:  # noqa: BLE001 — rendered exactly as the Flask route renders it, 500 included
             with self.app.app_context():

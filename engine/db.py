@@ -6,12 +6,14 @@ import fcntl
 import os
 import threading
 import time
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import JSON, Connection, Engine, Insert, Table, bindparam, create_engine, event, func, insert, literal_column, select
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import make_url
@@ -84,6 +86,24 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         self.writer.dispose()
+
+
+def rows_from_json(table: Table, name: str, columns: Sequence[str] | None = None) -> Insert:
+    """PostgreSQL: INSERT into ``table`` the rows of the JSON array bound to ``name``.
+
+    However many rows there are, the statement is the same (one parameter), so it is built once and
+    stays in SQLAlchemy's statement cache, and it can ride in another statement's WITH clause, which
+    ``executemany`` cannot. Datetimes must be ISO strings (``json_ready``); PostgreSQL reads every
+    field as the column's type, a JSON null as NULL. ``columns``: those the rows give (default: all).
+    """
+    names = list(columns) if columns is not None else [c.name for c in table.c]
+    source = func.json_populate_recordset(literal_column(f"NULL::{table.name}"), bindparam(name, type_=JSON)).table_valued(*names)
+    return insert(table).from_select(names, select(*(source.c[n] for n in names)))
+
+
+def json_ready(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for ``rows_from_json``: datetimes as ISO strings (with their offset), everything else as it is."""
+    return [{k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()} for row in rows]
 
 
 def alembic_config(url: str) -> Config:

@@ -18,6 +18,7 @@ from engine import forms, preconditions, services
 from engine.audit import chain, checkpoints
 from engine.audit.ledger import PendingEvent
 from engine.bpmn.service_calls import LiveCalls
+from engine.db import json_ready, rows_from_json
 from engine.definitions import get_latest, spec_document
 from engine.errors import Conflict, NotFound, PermissionDenied
 from engine.identity import Actor, zone
@@ -156,9 +157,34 @@ def record_unloaded(uow: UnitOfWork, instance_id: str, event_type: str, input: d
         seq, digest, head, salt = new_rows[0].execute(connection, new_rows[1], params)
     else:
         seq, digest, head, salt = connection.execute(_NEXT_SEQ, params).one()
+    _expire_seq(uow, instance_id)
+    _append_domain_event(uow, instance_id, seq, event_type, input, actor, digest, head, salt)
+
+
+def record_many_unloaded(uow: UnitOfWork, instance_id: str, events: list[tuple[str, dict[str, Any], Actor | None]],
+                         *, new_rows: tuple[RowsWithSeq, dict[str, list[dict[str, Any]]]] | None = None) -> None:
+    """``record_unloaded`` for several events of one instance (ballots cast together): one UPDATE
+    numbers them all, and writes ``new_rows`` (many rows per table) as ``record_unloaded`` does."""
+    uow.session.flush()
+    connection, params = uow.session.connection(), {"instance_id": instance_id, "now": uow.now, "count": len(events)}
+    if new_rows is not None:
+        last, digest, head, salt = new_rows[0].execute_many(connection, new_rows[1], params)
+    else:
+        last, digest, head, salt = connection.execute(_NEXT_SEQS, params).one()
+    _expire_seq(uow, instance_id)
+    for seq, (event_type, input, actor) in enumerate(events, start=last - len(events) + 1):
+        _append_domain_event(uow, instance_id, seq, event_type, input, actor, digest, head, salt)
+
+
+def _expire_seq(uow: UnitOfWork, instance_id: str) -> None:
     loaded = uow.session.identity_map.get(Session.identity_key(Instance, instance_id))
     if loaded is not None:
         uow.session.expire(loaded, ["last_seq", "updated_at"])
+
+
+def _append_domain_event(uow: UnitOfWork, instance_id: str, seq: int, event_type: str, input: dict[str, Any],
+                         actor: Actor | None, digest: str, head: str, salt: str) -> None:
+    """A domain event leaves the state as it is (``digest``); the ledger chains it on ``head`` at commit."""
     uow.ledger.append(PendingEvent(
         instance_id=instance_id, seq=seq, type=event_type, actor_id=actor.member_id if actor else None, at=uow.now,
         input=input, state_digest=digest, error=None, services=None, prev_hash=head, salt=salt,
@@ -170,6 +196,13 @@ _NEXT_SEQ = (
     update(_instances)
     .where(_instances.c.id == bindparam("instance_id"))
     .values(last_seq=_instances.c.last_seq + 1, updated_at=bindparam("now", type_=_instances.c.updated_at.type))
+    .returning(_instances.c.last_seq, _instances.c.state_digest, _instances.c.head_hash, _instances.c.salt)
+)
+_NEXT_SEQS = (
+    update(_instances)
+    .where(_instances.c.id == bindparam("instance_id"))
+    .values(last_seq=_instances.c.last_seq + bindparam("count", type_=_instances.c.last_seq.type),
+            updated_at=bindparam("now", type_=_instances.c.updated_at.type))
     .returning(_instances.c.last_seq, _instances.c.state_digest, _instances.c.head_hash, _instances.c.salt)
 )
 
@@ -190,6 +223,21 @@ class RowsWithSeq:
             columns = {c.name: bindparam(f"{table.name}_{c.name}", type_=c.type) for c in table.c}
             together = together.add_cte(insert(table).values(columns).cte(f"new_{table.name}"))
         self._together = together
+        many_together = _NEXT_SEQS
+        for table in tables:
+            many_together = many_together.add_cte(rows_from_json(table, f"{table.name}_rows").cte(f"new_{table.name}"))
+        self._many_together = many_together
+
+    def execute_many(self, connection: Connection, values: dict[str, list[dict[str, Any]]], params: dict[str, Any]) -> Row[Any]:
+        """``execute`` for many rows of each table, numbering ``params["count"]`` events (``_NEXT_SEQS``).
+
+        On PostgreSQL every table's rows are one JSON parameter of the same single statement.
+        """
+        if connection.dialect.name == "postgresql":
+            return connection.execute(self._many_together, {**{f"{name}_rows": json_ready(rows) for name, rows in values.items()}, **params}).one()
+        for table, statement in zip(self._tables, self._inserts, strict=True):
+            connection.execute(statement, values[table.name])
+        return connection.execute(_NEXT_SEQS, params).one()
 
     def execute(self, connection: Connection, values: dict[str, dict[str, Any]], params: dict[str, Any]) -> Row[Any]:
         """``values`` by table name; every column of each table must be given."""

@@ -22,6 +22,7 @@ from engine.audit import checkpoints
 from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.errors import NotFound, YishiError
+from engine.group_commit import GroupCommit
 from engine.identity import Actor
 from engine.models import Checkpoint, Community
 from engine.unit_of_work import UnitOfWork
@@ -89,6 +90,8 @@ class Engine:
             c.VerifyCorrectiveAction: lambda uow, a, cmd: corrective_actions.verify(uow, _actor(a), cmd.action_id, cmd.effective, cmd.note),
         }
 
+        self._ballots: GroupCommit[tuple[str, c.CastBallot], votes.Receipt | None] = GroupCommit(self.cast_together)
+
     def execute(self, command: Any, actor: Actor | None = None) -> Any:
         """Run one command in one transaction; nothing is written unless all of it succeeds."""
         return self._execute(command, lambda uow: actor)
@@ -106,6 +109,38 @@ class Engine:
                 actor = identity.authenticate(connection, token)
             return self.execute(command, actor)
         return self._execute(command, lambda uow: identity.authenticate(uow.session.connection(), token))
+
+    def cast(self, token: str, command: c.CastBallot) -> votes.Receipt:
+        """A ballot from the API, written together with the other ballots this process is casting.
+
+        Threads of one process that cast at the same moment share a transaction (``GroupCommit``,
+        ``votes.cast_together``); a ballot the batch leaves aside — anything but a plain first
+        ballot — is cast on its own, exactly as ``execute_as`` casts it.
+        """
+        receipt = self._ballots.submit((token, command))
+        return receipt if receipt is not None else self.execute_as(token, command)
+
+    def cast_together(self, requests: list[tuple[str, c.CastBallot]]) -> list[votes.Receipt | BaseException | None]:
+        """Ballots (token, cast) in one transaction where they can share it: a receipt for each
+        ballot written, None for each the batch left aside (the caller casts it alone); a lone
+        ballot is cast alone at once, its refusal returned as its outcome."""
+        if len(requests) == 1:  # no one to share with: the single path costs fewer statements
+            try:
+                return [self.execute_as(*requests[0])]
+            except Exception as exc:  # noqa: BLE001 — raised in the caller's thread by GroupCommit
+                return [exc]
+        try:
+            with UnitOfWork(self.db, self.clock) as uow:
+                receipts: list[votes.Receipt | BaseException | None] = list(votes.cast_together(uow, requests))
+                uow.commit()
+        except YishiError:  # a concurrent writer took a voter or a key first: each ballot tries alone
+            return [None] * len(requests)
+        except Exception:  # noqa: BLE001 — nothing was written; the single path answers each ballot
+            log.exception("a batch of %d ballots failed; casting each on its own", len(requests))
+            return [None] * len(requests)
+        if uow.published is not None:
+            self._checkpoint_after(uow.published)
+        return receipts
 
     def _execute(self, command: Any, caller: Callable[[UnitOfWork], Actor | None]) -> Any:
         handler = self._handlers[type(command)]

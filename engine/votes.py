@@ -13,24 +13,27 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Row, String, bindparam, case, func, insert, literal, select
+from sqlalchemy import Connection, Row, String, bindparam, case, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine import identity
 from engine.audit import checkpoints
+from engine.commands import CastBallot
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from engine.identity import Actor, zone
-from engine.instances import RowsWithSeq, deliver, get_instance, record_unloaded
+from engine.identity import Actor, hash_token, holder, zone
+from engine.instances import RowsWithSeq, deliver, get_instance, record_many_unloaded, record_unloaded
 from engine.models import Ballot, ElectorateEntry, Instance, Member, Participation, Vote
 from engine.services import ServiceContext, operation
 from engine.unit_of_work import UnitOfWork
 from engine.voting import board
-from engine.voting.ballots import validate_choice
+from engine.voting.ballots import choice_problem, validate_choice
 from engine.voting.tally import tally
 
 BASES = {"residents": "residents", "households": "households", "owners": "owners"}
@@ -212,7 +215,7 @@ _CALLER_KEY = case(
      .where(_members.c.id == bindparam("household_member")).scalar_subquery()),
     else_=bindparam("member_key", type_=String),
 )
-"""``_entry_of``'s key in SQL: the member, or their household (if they are a resident and have one)."""
+"""``_voter_key`` in SQL: the member, or their household (if they are a resident and have one)."""
 _CAST_TARGET = (
     select(
         _votes.c.id, _votes.c.community_id, _votes.c.instance_id, _votes.c.status, _votes.c.deadline, _votes.c.method,
@@ -261,16 +264,9 @@ def correct_paper(uow: UnitOfWork, teller: Actor, vote_id: str, member_id: int, 
 
 def _first_ballot(uow: UnitOfWork, actor: Actor, vote: Vote, entry: ElectorateEntry, choice: Any, channel: str,
                   voter: Actor | None, idempotency_key: str | None, request_hash: str | None) -> Receipt:
-    receipt = _new_receipt()
-    voter_key, weight = entry.voter_key, entry.weight
-    fingerprint = board.fingerprint(vote.id, receipt)
-    participation = {
-        "vote_id": vote.id, "voter_key": voter_key, "member_id": (voter or actor).member_id, "channel": channel,
-        "teller_id": actor.member_id if voter else None, "cast_at": uow.now, "changes": 0,
-        **_idempotency(vote, idempotency_key, request_hash, receipt),
-    }
-    ballot = {"id": secrets.token_hex(16), "vote_id": vote.id, "fingerprint": fingerprint, "choice": choice,
-              "weight": weight, "voter_key": None if vote.secret else voter_key}
+    participation, ballot, receipt = _first_ballot_rows(
+        uow, actor, vote, entry.voter_key, entry.weight, choice, channel, voter, idempotency_key, request_hash)
+    fingerprint = ballot["fingerprint"]
     rows = (_FIRST_BALLOT_ROWS, {"participations": participation, "ballots": ballot})
     try:
         if voter is None:
@@ -283,6 +279,21 @@ def _first_ballot(uow: UnitOfWork, actor: Actor, vote: Vote, entry: ElectorateEn
         raise Conflict("this voter has already voted") from exc
     _close_if_everyone_voted(uow, vote)
     return Receipt(vote.id, receipt, fingerprint, False)
+
+
+def _first_ballot_rows(uow: UnitOfWork, actor: Actor, vote: Vote, voter_key: str, weight: str, choice: Any, channel: str,
+                       voter: Actor | None, idempotency_key: str | None,
+                       request_hash: str | None) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """A first ballot's participation and ballot (every column), and the receipt the voter gets."""
+    receipt = _new_receipt()
+    participation = {
+        "vote_id": vote.id, "voter_key": voter_key, "member_id": (voter or actor).member_id, "channel": channel,
+        "teller_id": actor.member_id if voter else None, "cast_at": uow.now, "changes": 0,
+        **_idempotency(vote, idempotency_key, request_hash, receipt),
+    }
+    ballot = {"id": secrets.token_hex(16), "vote_id": vote.id, "fingerprint": board.fingerprint(vote.id, receipt),
+              "choice": choice, "weight": weight, "voter_key": None if vote.secret else voter_key}
+    return participation, ballot, receipt
 
 
 _FIRST_BALLOT_ROWS = RowsWithSeq(Participation.__table__, Ballot.__table__)
@@ -329,11 +340,15 @@ def _reissue(uow: UnitOfWork, ballot: Ballot, vote: Vote, choice: Any) -> str:
 
 def _record(uow: UnitOfWork, vote: Vote, event_type: str, actor: Actor, details: dict[str, Any], choice: Any,
             new_rows: tuple[RowsWithSeq, dict[str, dict[str, Any]]] | None = None) -> None:
+    record_unloaded(uow, vote.instance_id, event_type, _event_input(vote, details, choice), actor, new_rows=new_rows)
+
+
+def _event_input(vote: Vote, details: dict[str, Any], choice: Any) -> dict[str, Any]:
     """The history says who voted (and when) — and what, only in a public vote."""
     input = {"vote_id": vote.id, **details}
     if not vote.secret:
         input["choice"] = choice
-    record_unloaded(uow, vote.instance_id, event_type, input, actor, new_rows=new_rows)
+    return input
 
 
 def _close_if_everyone_voted(uow: UnitOfWork, vote: Vote) -> None:
@@ -347,8 +362,12 @@ def _close_if_everyone_voted(uow: UnitOfWork, vote: Vote) -> None:
 
 
 def _require_open(vote: Vote, now: datetime) -> None:
-    if vote.status != "open" or now >= vote.deadline:
+    if not _is_open(vote, now):
         raise Conflict("the vote is closed")
+
+
+def _is_open(vote: Vote, now: datetime) -> bool:
+    return vote.status == "open" and now < vote.deadline
 
 
 def _new_receipt() -> str:
@@ -390,6 +409,99 @@ def _xor(data: bytes, pad: bytes) -> bytes:
     return bytes(a ^ b for a, b in zip(data, pad, strict=True))
 
 
+# ---- ballots cast together (group commit) ----------------------------------------------------
+
+def cast_together(uow: UnitOfWork, requests: Sequence[tuple[str, CastBallot]]) -> list[Receipt | None]:
+    """The first ballots among many (token, cast) requests, written in one transaction.
+
+    A busy vote is mostly first ballots from distinct voters, and a transaction per ballot spends
+    more on BEGIN, COMMIT, the durable flush and the statements' overhead than on the ballot: here
+    a batch shares them. A request gets its receipt when it is plainly a valid first ballot; any
+    other (an unknown token, a closed vote, a voter who has voted or is twice in the batch, a key
+    used before, a choice the vote refuses) gets None and goes through ``cast`` on its own, which
+    answers it exactly. Each ballot is written as ``cast`` writes it — participation, ballot and
+    ``ballot_cast`` event, all in this transaction; the batch's ballots are inserted in random
+    order, so that where a ballot lies says nothing of whose it is.
+    """
+    connection = uow.session.connection()
+    params = {"token_hashes": sorted({hash_token(token) for token, _ in requests}),
+              "vote_ids": sorted({cast.vote_id for _, cast in requests})}
+    callers = {(row.token_hash, row.id): row for row in connection.execute(_CALLERS_AND_VOTES, params)}
+    wanted = []
+    for i, (token, cast) in enumerate(requests):
+        row = callers.get((hash_token(token), cast.vote_id))  # None: unknown token, or no such vote in the caller's community
+        if row is not None and _is_open(row, uow.now):
+            actor = holder(row)
+            key = _voter_key(row.basis, actor, row.household)
+            if key is not None and choice_problem(row.method, cast.choice, [o["id"] for o in row.options]) is None:
+                wanted.append((i, actor, row, key, cast))
+    plain = _plain_first_ballots(connection, wanted)
+    if not plain:
+        return [None] * len(requests)
+    return _write_together(uow, plain, len(requests))
+
+
+def _plain_first_ballots(connection: Connection, wanted: list[tuple[int, Actor, Row[Any], str, CastBallot]]) -> list[
+        tuple[int, Actor, Row[Any], str, str, CastBallot]]:
+    """The wanted ballots whose voter is in the electorate, has not voted and is once in the batch,
+    and whose idempotency key (if any) is long enough and once in the batch; with each voter's weight.
+
+    A key that an earlier ballot used is not looked for: the unique index refuses it at the insert,
+    the whole batch with it, and each ballot is then cast alone (a client reusing keys is rare).
+    """
+    params = {"vote_ids": sorted({vote.id for _, _, vote, _, _ in wanted}), "voter_keys": sorted({key for _, _, _, key, _ in wanted})}
+    entries = {(row.vote_id, row.voter_key): row for row in connection.execute(_ENTRIES, params)}
+    claimed: set[tuple[str, str, str]] = set()
+    plain = []
+    for i, actor, vote, key, cast in wanted:
+        entry, claims = entries.get((vote.id, key)), {("voter", vote.id, key)}
+        if cast.idempotency_key is not None:
+            if len(cast.idempotency_key) < MIN_IDEMPOTENCY_KEY:
+                continue
+            claims.add(("key", vote.id, cast.idempotency_key))
+        if entry is None or entry.voted is not None or claims & claimed:
+            continue
+        claimed |= claims
+        plain.append((i, actor, vote, key, entry.weight, cast))
+    return plain
+
+
+def _write_together(uow: UnitOfWork, plain: list[tuple[int, Actor, Row[Any], str, str, CastBallot]],
+                    count: int) -> list[Receipt | None]:
+    receipts: dict[int, Receipt] = {}
+    by_instance: dict[str, tuple[Row[Any], list[Any], dict[str, list[dict[str, Any]]]]] = {}
+    for i, actor, vote, key, weight, cast in plain:
+        request_hash = _digest("request", repr((cast.choice, cast.previous_receipt)))
+        participation, ballot, receipt = _first_ballot_rows(
+            uow, actor, vote, key, weight, cast.choice, "online", None, cast.idempotency_key, request_hash)
+        _, events, rows = by_instance.setdefault(vote.instance_id, (vote, [], {"participations": [], "ballots": []}))
+        events.append(("ballot_cast", _event_input(vote, {"channel": "online"}, cast.choice), actor))
+        rows["participations"].append(participation)
+        rows["ballots"].append(ballot)
+        receipts[i] = Receipt(vote.id, receipt, ballot["fingerprint"], False)
+    for instance_id in sorted(by_instance):  # one order for every batch: two batches never wait on each other's rows in turn
+        vote, events, rows = by_instance[instance_id]
+        secrets.SystemRandom().shuffle(rows["ballots"])
+        record_many_unloaded(uow, instance_id, events, new_rows=(_FIRST_BALLOT_ROWS, rows))
+        _close_if_everyone_voted(uow, vote)
+    return [receipts.get(i) for i in range(count)]
+
+
+_CALLERS_AND_VOTES = identity.TOKENS_HOLDERS.add_columns(
+    _votes.c.id, _votes.c.instance_id, _votes.c.status, _votes.c.deadline, _votes.c.method, _votes.c.options,
+    _votes.c.secret, _votes.c.basis, _votes.c.close_when_all_voted, _votes.c.eligible_heads,
+).join(_votes, (_votes.c.community_id == _members.c.community_id) & _votes.c.id.in_(bindparam("vote_ids", expanding=True)))
+_ENTRIES = (
+    select(_electorate.c.vote_id, _electorate.c.voter_key, _electorate.c.weight, _participations.c.voter_key.label("voted"))
+    .select_from(_electorate)
+    .outerjoin(_participations, (_participations.c.vote_id == _electorate.c.vote_id) & (_participations.c.voter_key == _electorate.c.voter_key))
+    .where(_electorate.c.vote_id.in_(bindparam("vote_ids", expanding=True)),
+           _electorate.c.voter_key.in_(bindparam("voter_keys", expanding=True)))
+)
+"""The batch's reads, built once: what ``_CAST_TARGET`` reads for one ballot, for all of them, in two queries.
+A row of ``_CALLERS_AND_VOTES`` is a caller and a vote of their community: it stands in for the ``Vote``."""
+
+
 # ---- who may vote ----------------------------------------------------------------------------
 
 def voter_key_of(session: Session, vote: Vote, actor: Actor) -> str:
@@ -399,15 +511,20 @@ def voter_key_of(session: Session, vote: Vote, actor: Actor) -> str:
 
 def _entry_of(session: Session, vote: Vote, actor: Actor) -> ElectorateEntry:
     """The caller's entry in the electorate (with its weight); 403 when they have none."""
-    if vote.basis == "households":
-        household = session.scalar(select(Member.household).where(Member.id == actor.member_id))
-        key = f"h:{household}" if household and "resident" in actor.roles else None
-    else:
-        key = f"m:{actor.member_id}"
+    household = session.scalar(select(Member.household).where(Member.id == actor.member_id)) if vote.basis == "households" else None
+    key = _voter_key(vote.basis, actor, household)
     entry = session.get(ElectorateEntry, (vote.id, key)) if key is not None else None
     if entry is None:
         raise PermissionDenied("you are not in this vote's electorate")
     return entry
+
+
+def _voter_key(basis: str, actor: Actor, household: str | None) -> str | None:
+    """Who the caller votes as: themselves, or (a resident) their household; None if a household
+    vote finds them without one. ``_CALLER_KEY`` says the same in SQL."""
+    if basis == "households":
+        return f"h:{household}" if household and "resident" in actor.roles else None
+    return f"m:{actor.member_id}"
 
 
 def _member(session: Session, teller: Actor, member_id: int) -> Actor:

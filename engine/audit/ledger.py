@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, event, insert, update
 from sqlalchemy.orm import Session
 
 from engine.audit import chain, records
+from engine.db import json_ready, rows_from_json
 from engine.models import Event, Instance
 
 _TOUCHED = "yishi.audit.touched"
@@ -61,6 +62,10 @@ class Ledger:
             # The usual unit (a ballot): one statement, one round trip less while the instance row is locked.
             (row,) = rows
             connection.execute(_INSERT_EVENT_SET_HEAD, {**{f"event_{k}": v for k, v in row.items()}, "head": row["hash"]})
+        elif connection.dialect.name == "postgresql" and len(heads) == 1:
+            # Ballots cast together: their events in one statement too, whatever their number.
+            ((instance_id, head),) = heads.items()
+            connection.execute(_INSERT_EVENTS_SET_HEAD, {"events": json_ready(rows), "instance_id": instance_id, "head": head})
         else:
             connection.execute(insert(Event.__table__), rows)
             for instance_id, head in heads.items():
@@ -96,6 +101,8 @@ _INSERT_EVENT_SET_HEAD = (
              .cte("sealed"))
 )
 """PostgreSQL only (SQLite has no INSERT in a WITH clause); built once, like every statement of the ballot's path."""
+_INSERT_EVENTS_SET_HEAD = _SET_HEAD.add_cte(rows_from_json(_events, "events", _EVENT_COLUMNS).cte("sealed"))
+"""PostgreSQL only, as above, for many events of one instance."""
 
 
 def _bindings(touched: Any, salt: str) -> list[dict[str, Any]]:
