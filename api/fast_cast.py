@@ -4,9 +4,10 @@
 request context, routing, flask-smorest's argument parsing and response dumping cost as much CPU
 as the ballot's own transaction, so a well-formed cast is answered here, as a WSGI middleware in
 front of the Flask app: the same bearer-token check, the same schemas (built once), the same
-command (through ``Engine.execute_as``, which checks the token in the ballot's own transaction),
-the same JSON and the same error responses (rendered by ``api.errors``, an unknown token's 401
-included). Anything else — another route or method, no token, a body that is not a JSON object the
+command, the same JSON and the same error responses (rendered by ``api.errors``, an unknown
+token's 401 included). It casts through ``Engine.cast``: ballots that this worker's threads cast
+at the same moment share one transaction (group commit), and any ballot the batch leaves aside is
+cast alone through ``Engine.execute_as``, which checks the token in the ballot's own transaction. Anything else — another route or method, no token, a body that is not a JSON object the
 schemas accept — goes to Flask untouched, before anything is written, so every refusal keeps its
 one shape and status. The route stays in Flask (``api.resources.votes``),
 which documents it in the OpenAPI description and serves whatever this path passes on.

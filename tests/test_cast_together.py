@@ -138,6 +138,18 @@ def test_a_batch_that_fails_writes_nothing_and_each_ballot_is_cast_alone(
     assert all(isinstance(r, engine_votes.Receipt) for r in receipts)
 
 
+def test_a_key_an_earlier_ballot_used_fails_the_batch_and_the_single_path_names_it(deployed: Engine, community: Community) -> None:
+    """The batch does not look for keys used before: the unique index refuses one at the insert."""
+    _, vote_id = open_vote(deployed, community)
+    alice, bob, carol = (community.tokens[name] for name in ("alice", "bob", "carol"))
+    used = key()
+    deployed.execute_as(carol, c.CastBallot(vote_id, "yes", used))
+    assert deployed.cast_together([(alice, c.CastBallot(vote_id, "yes")), (bob, c.CastBallot(vote_id, "no", used))]) == [None, None]
+    assert isinstance(deployed.cast(alice, c.CastBallot(vote_id, "yes")), engine_votes.Receipt)
+    with pytest.raises(Conflict, match="idempotency key was already used"):
+        deployed.cast(bob, c.CastBallot(vote_id, "no", used))
+
+
 def test_the_batch_with_the_last_voters_closes_a_vote_that_closes_when_all_have_voted(
     deployed: Engine, community: Community
 ) -> None:
