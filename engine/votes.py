@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Connection, Row, String, bindparam, case, func, insert, literal, select
+from sqlalchemy import Row, String, bindparam, case, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -423,57 +423,49 @@ def cast_together(uow: UnitOfWork, requests: Sequence[tuple[str, CastBallot]]) -
     ``ballot_cast`` event, all in this transaction; the batch's ballots are inserted in random
     order, so that where a ballot lies says nothing of whose it is.
     """
-    connection = uow.session.connection()
     params = {"token_hashes": sorted({hash_token(token) for token, _ in requests}),
               "vote_ids": sorted({cast.vote_id for _, cast in requests})}
-    callers = {(row.token_hash, row.id): row for row in connection.execute(_CALLERS_AND_VOTES, params)}
-    wanted = []
+    targets = {(row.token_hash, row.id): row for row in uow.session.connection().execute(_TARGETS, params)}
+    claimed: set[tuple[str, str, str]] = set()
+    plain = []
     for i, (token, cast) in enumerate(requests):
-        row = callers.get((hash_token(token), cast.vote_id))  # None: unknown token, or no such vote in the caller's community
-        if row is not None and _is_open(row, uow.now):
-            actor = holder(row)
-            key = _voter_key(row.basis, actor, row.household)
-            if key is not None and choice_problem(row.method, cast.choice, [o["id"] for o in row.options]) is None:
-                wanted.append((i, actor, row, key, cast))
-    plain = _plain_first_ballots(connection, wanted)
+        # No row: an unknown or revoked token, no such vote in the caller's community, or no entry in its electorate.
+        target = targets.get((hash_token(token), cast.vote_id))
+        if target is None or not _is_plain_first_ballot(target, cast, uow.now):
+            continue
+        claims = {("voter", target.id, target.voter_key)}
+        if cast.idempotency_key is not None:
+            claims.add(("key", target.id, cast.idempotency_key))
+        if not claims & claimed:
+            claimed |= claims
+            plain.append((i, holder(target), target, cast))
     if not plain:
         return [None] * len(requests)
     return _write_together(uow, plain, len(requests))
 
 
-def _plain_first_ballots(connection: Connection, wanted: list[tuple[int, Actor, Row[Any], str, CastBallot]]) -> list[
-        tuple[int, Actor, Row[Any], str, str, CastBallot]]:
-    """The wanted ballots whose voter is in the electorate, has not voted and is once in the batch,
-    and whose idempotency key (if any) is long enough and once in the batch; with each voter's weight.
+def _is_plain_first_ballot(target: Row[Any], cast: CastBallot, now: datetime) -> bool:
+    """Whether ``cast`` would be a first ballot that ``cast`` accepts, as far as its target row tells.
 
     A key that an earlier ballot used is not looked for: the unique index refuses it at the insert,
     the whole batch with it, and each ballot is then cast alone (a client reusing keys is rare).
     """
-    params = {"vote_ids": sorted({vote.id for _, _, vote, _, _ in wanted}), "voter_keys": sorted({key for _, _, _, key, _ in wanted})}
-    entries = {(row.vote_id, row.voter_key): row for row in connection.execute(_ENTRIES, params)}
-    claimed: set[tuple[str, str, str]] = set()
-    plain = []
-    for i, actor, vote, key, cast in wanted:
-        entry, claims = entries.get((vote.id, key)), {("voter", vote.id, key)}
-        if cast.idempotency_key is not None:
-            if len(cast.idempotency_key) < MIN_IDEMPOTENCY_KEY:
-                continue
-            claims.add(("key", vote.id, cast.idempotency_key))
-        if entry is None or entry.voted is not None or claims & claimed:
-            continue
-        claimed |= claims
-        plain.append((i, actor, vote, key, entry.weight, cast))
-    return plain
+    return (
+        _is_open(target, now)
+        and target.voted is None
+        and _voter_key(target.basis, holder(target), target.household) == target.voter_key  # a household's resident
+        and (cast.idempotency_key is None or len(cast.idempotency_key) >= MIN_IDEMPOTENCY_KEY)
+        and choice_problem(target.method, cast.choice, [o["id"] for o in target.options]) is None
+    )
 
 
-def _write_together(uow: UnitOfWork, plain: list[tuple[int, Actor, Row[Any], str, str, CastBallot]],
-                    count: int) -> list[Receipt | None]:
+def _write_together(uow: UnitOfWork, plain: list[tuple[int, Actor, Row[Any], CastBallot]], count: int) -> list[Receipt | None]:
     receipts: dict[int, Receipt] = {}
     by_instance: dict[str, tuple[Row[Any], list[Any], dict[str, list[dict[str, Any]]]]] = {}
-    for i, actor, vote, key, weight, cast in plain:
+    for i, actor, vote, cast in plain:
         request_hash = _digest("request", repr((cast.choice, cast.previous_receipt)))
         participation, ballot, receipt = _first_ballot_rows(
-            uow, actor, vote, key, weight, cast.choice, "online", None, cast.idempotency_key, request_hash)
+            uow, actor, vote, vote.voter_key, vote.weight, cast.choice, "online", None, cast.idempotency_key, request_hash)
         _, events, rows = by_instance.setdefault(vote.instance_id, (vote, [], {"participations": [], "ballots": []}))
         events.append(("ballot_cast", _event_input(vote, {"channel": "online"}, cast.choice), actor))
         rows["participations"].append(participation)
@@ -487,19 +479,23 @@ def _write_together(uow: UnitOfWork, plain: list[tuple[int, Actor, Row[Any], str
     return [receipts.get(i) for i in range(count)]
 
 
-_CALLERS_AND_VOTES = identity.TOKENS_HOLDERS.add_columns(
-    _votes.c.id, _votes.c.instance_id, _votes.c.status, _votes.c.deadline, _votes.c.method, _votes.c.options,
-    _votes.c.secret, _votes.c.basis, _votes.c.close_when_all_voted, _votes.c.eligible_heads,
-).join(_votes, (_votes.c.community_id == _members.c.community_id) & _votes.c.id.in_(bindparam("vote_ids", expanding=True)))
-_ENTRIES = (
-    select(_electorate.c.vote_id, _electorate.c.voter_key, _electorate.c.weight, _participations.c.voter_key.label("voted"))
-    .select_from(_electorate)
-    .outerjoin(_participations, (_participations.c.vote_id == _electorate.c.vote_id) & (_participations.c.voter_key == _electorate.c.voter_key))
-    .where(_electorate.c.vote_id.in_(bindparam("vote_ids", expanding=True)),
-           _electorate.c.voter_key.in_(bindparam("voter_keys", expanding=True)))
+_TARGETS = (
+    identity.TOKENS_HOLDERS.add_columns(
+        _votes.c.id, _votes.c.instance_id, _votes.c.status, _votes.c.deadline, _votes.c.method, _votes.c.options,
+        _votes.c.secret, _votes.c.basis, _votes.c.close_when_all_voted, _votes.c.eligible_heads,
+        _electorate.c.voter_key, _electorate.c.weight, _participations.c.voter_key.label("voted"),
+    )
+    .join(_votes, (_votes.c.community_id == _members.c.community_id) & _votes.c.id.in_(bindparam("vote_ids", expanding=True)))
+    .join(_electorate, (_electorate.c.vote_id == _votes.c.id) & (_electorate.c.voter_key == case(
+        (_votes.c.basis == "households", literal("h:", String) + func.nullif(_members.c.household, "", type_=String)),
+        else_=literal("m:", String) + _members.c.id.cast(String),
+    )))
+    .outerjoin(_participations, (_participations.c.vote_id == _votes.c.id) & (_participations.c.voter_key == _electorate.c.voter_key))
 )
-"""The batch's reads, built once: what ``_CAST_TARGET`` reads for one ballot, for all of them, in two queries.
-A row of ``_CALLERS_AND_VOTES`` is a caller and a vote of their community: it stands in for the ``Vote``."""
+"""``_CAST_TARGET`` for a batch: each caller with each of the batch's votes in their community,
+their electorate entry there and their participation, in one query built once. A row stands in for
+the ``Vote`` (its ``id`` is the vote's). Its voter key leaves out the resident-role check that
+``_voter_key`` makes for households; ``_is_plain_first_ballot`` makes it."""
 
 
 # ---- who may vote ----------------------------------------------------------------------------

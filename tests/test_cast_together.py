@@ -111,6 +111,29 @@ def test_a_batch_writes_only_plain_first_ballots_and_leaves_every_other_to_the_s
         assert count(session, Ballot, vote_id) == 2
 
 
+def test_in_a_household_vote_a_batch_casts_once_per_household_and_only_for_its_residents(
+    deployed: Engine, community: Community
+) -> None:
+    members = {name: add_member(deployed, community, name, roles, household=household) for name, roles, household in (
+        ("dad", ["resident"], "5-101"), ("mum", ["resident"], "5-101"), ("lodger", ["resident"], "5-102"),
+        ("landlord", ["owner"], "5-102"), ("drifter", ["resident"], None))}
+    tokens = {name: identity_token(deployed, community, member) for name, member in members.items()}
+    instance_id, vote_id = open_vote(deployed, community, electorate="households")
+    names = ["landlord", "dad", "mum", "drifter", "lodger"]
+    outcomes = deployed.cast_together([(tokens[name], c.CastBallot(vote_id, "yes")) for name in names])
+    assert [isinstance(o, engine_votes.Receipt) for o in outcomes] == [False, True, False, False, True]
+    with pytest.raises(PermissionDenied, match="electorate"):
+        deployed.cast(tokens["landlord"], c.CastBallot(vote_id, "yes"))
+    with pytest.raises(Conflict, match="household"):
+        deployed.cast(tokens["mum"], c.CastBallot(vote_id, "no"))
+    with pytest.raises(PermissionDenied, match="electorate"):
+        deployed.cast(tokens["drifter"], c.CastBallot(vote_id, "yes"))
+    with deployed.read() as session:
+        voted = {p.voter_key: p.member_id for p in session.scalars(select(Participation).where(Participation.vote_id == vote_id))}
+        assert voted == {"h:5-101": members["dad"].member_id, "h:5-102": members["lodger"].member_id}
+        assert [e.actor_id for e in ballot_events(session, instance_id)] == [members["dad"].member_id, members["lodger"].member_id]
+
+
 def test_a_batch_that_fails_writes_nothing_and_each_ballot_is_cast_alone(
     deployed: Engine, community: Community, monkeypatch: pytest.MonkeyPatch
 ) -> None:
