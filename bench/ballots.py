@@ -195,6 +195,15 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
+def tree_cpu_seconds(root: int | None) -> float:
+    """CPU of a process and of its children, exited ones included: a parent that waited for a child
+    has its CPU in cutime and cstime. PostgreSQL's backends come and go with the server's pool."""
+    fields = _stat(root) if root else None
+    if fields is None:
+        return 0.0
+    return cpu_seconds([root, *children(root)]) + (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
+
+
 def client_cpu_seconds() -> float:
     """CPU of the clients: this process (asyncio) and the wrk processes it has waited for."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -577,16 +586,15 @@ def run_size(backend: str, url: str, size: int, args: argparse.Namespace, workdi
         calibration = calibrate()
         requests = ballot_requests(electorate.vote_id, voters[warmup:], rng)
         postmaster = postmaster_of(db_port) if db_port else None
-        db_pids = lambda: [postmaster, *children(postmaster)] if postmaster else []  # noqa: E731
         workers_before = {pid: cpu_seconds([pid]) for pid in server.pids()[1:]}
-        server_before, db_before = cpu_seconds(server.pids()), cpu_seconds(db_pids())
+        server_before, db_before = cpu_seconds(server.pids()), tree_cpu_seconds(postmaster)
         client_before, machine_before = client_cpu_seconds(), machine_busy_seconds()
         load = drive(server.port, requests[:first], args, workdir)
-        first_cost = cpu_seconds(server.pids()) - server_before + cpu_seconds(db_pids()) - db_before
+        first_cost = cpu_seconds(server.pids()) - server_before + tree_cpu_seconds(postmaster) - db_before
         if first < len(requests):
             load = merged(load, drive(server.port, requests[first:], args, workdir))
         client_after, machine_busy = client_cpu_seconds(), machine_busy_seconds() - machine_before
-        server_cpu, db_cpu = cpu_seconds(server.pids()) - server_before, cpu_seconds(db_pids()) - db_before
+        server_cpu, db_cpu = cpu_seconds(server.pids()) - server_before, tree_cpu_seconds(postmaster) - db_before
         split = sorted((cpu_seconds([pid]) - before for pid, before in workers_before.items()), reverse=True)
         peak_sum, peak_max = server.peak_memory_kb()
     counts = stored(url, electorate)
