@@ -13,9 +13,10 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import event, insert, select, text
 
 from engine import commands as c
+from engine import identity
 from engine import votes as engine_votes
 from engine.audit.bundle import export
 from engine.audit.verify import verify
@@ -244,3 +245,26 @@ def test_threads_casting_at_the_same_moment_are_written_in_one_batch(
     assert all(isinstance(outcomes[i], engine_votes.Receipt) for i in range(5))
     with deployed.read() as session:
         assert count(session, Ballot, vote_id) == 5
+
+
+def test_sqlite_reads_a_batch_by_its_tokens_not_by_the_whole_community(deployed: Engine, community: Community) -> None:
+    """Without statistics, SQLite's planner once read every member of the community for a batch of
+    a dozen tokens or more: the batch's cost grew with the electorate."""
+    if deployed.db.engine.dialect.name != "sqlite":
+        pytest.skip("a SQLite planner's choice")
+    tokens = voters(deployed, community, 20)
+    _, vote_id = open_vote(deployed, community)
+    statements: list[tuple[str, Any]] = []
+
+    def note(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        statements.append((statement, parameters))
+
+    params = {"token_hashes": [identity.hash_token(t) for t in tokens], "vote_ids": [vote_id]}
+    with deployed.read() as session:
+        connection = session.connection()
+        event.listen(connection, "before_cursor_execute", note)
+        assert len(connection.execute(engine_votes._TARGETS, params).all()) == 20
+        statement, parameters = statements[-1]
+        plan = " | ".join(row[3] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+    assert "api_tokens USING INDEX sqlite_autoindex_api_tokens_1 (token_hash=?)" in plan
+    assert "members USING INTEGER PRIMARY KEY" in plan
