@@ -423,8 +423,8 @@ def cast_together(uow: UnitOfWork, requests: Sequence[tuple[str, CastBallot]]) -
     ``ballot_cast`` event, all in this transaction; the batch's ballots are inserted in random
     order, so that where a ballot lies says nothing of whose it is.
     """
-    params = {"token_hashes": sorted({hash_token(token) for token, _ in requests}),
-              "vote_ids": sorted({cast.vote_id for _, cast in requests})}
+    params = {"token_hashes": _padded({hash_token(token) for token, _ in requests}),
+              "vote_ids": _padded({cast.vote_id for _, cast in requests})}
     targets = {(row.token_hash, row.id): row for row in uow.session.connection().execute(_TARGETS, params)}
     claimed: set[tuple[str, str, str]] = set()
     plain = []
@@ -444,6 +444,13 @@ def cast_together(uow: UnitOfWork, requests: Sequence[tuple[str, CastBallot]]) -
     return _write_together(uow, plain, len(requests))
 
 
+def _padded(values: set[str]) -> list[str]:
+    """The values, the last repeated up to a power of two: an IN list of each length is its own
+    statement to the database (parsed, planned and prepared anew), so lengths are kept to a few."""
+    ordered = sorted(values)
+    return ordered + ordered[-1:] * ((1 << (len(ordered) - 1).bit_length()) - len(ordered))
+
+
 def _is_plain_first_ballot(target: Row[Any], cast: CastBallot, now: datetime) -> bool:
     """Whether ``cast`` would be a first ballot that ``cast`` accepts, as far as its target row tells.
 
@@ -452,6 +459,7 @@ def _is_plain_first_ballot(target: Row[Any], cast: CastBallot, now: datetime) ->
     """
     return (
         _is_open(target, now)
+        and target.weight is not None
         and target.voted is None
         and _voter_key(target.basis, holder(target), target.household) == target.voter_key  # a household's resident
         and (cast.idempotency_key is None or len(cast.idempotency_key) >= MIN_IDEMPOTENCY_KEY)
@@ -479,25 +487,29 @@ def _write_together(uow: UnitOfWork, plain: list[tuple[int, Actor, Row[Any], Cas
     return [receipts.get(i) for i in range(count)]
 
 
-_TARGETS = (
-    identity.TOKENS_HOLDERS.add_columns(
-        _votes.c.id, _votes.c.instance_id, _votes.c.status, _votes.c.deadline, _votes.c.method, _votes.c.options,
-        _votes.c.secret, _votes.c.basis, _votes.c.close_when_all_voted, _votes.c.eligible_heads,
-        _electorate.c.voter_key, _electorate.c.weight, _participations.c.voter_key.label("voted"),
-    )
-    .join(_votes, (_votes.c.community_id == _members.c.community_id + 0) & _votes.c.id.in_(bindparam("vote_ids", expanding=True)))
-    .join(_electorate, (_electorate.c.vote_id == _votes.c.id) & (_electorate.c.voter_key == case(
-        (_votes.c.basis == "households", literal("h:", String) + func.nullif(_members.c.household, "", type_=String)),
-        else_=literal("m:", String) + _members.c.id.cast(String),
-    )))
-    .outerjoin(_participations, (_participations.c.vote_id == _votes.c.id) & (_participations.c.voter_key == _electorate.c.voter_key))
+_CALLERS = identity.TOKENS_HOLDERS.cte("callers").prefix_with("MATERIALIZED")
+_KEY = case(
+    (_votes.c.basis == "households", literal("h:", String) + func.nullif(_CALLERS.c.household, "", type_=String)),
+    else_=literal("m:", String) + _CALLERS.c.member_id.cast(String),
 )
-"""``_CAST_TARGET`` for a batch: each caller with each of the batch's votes in their community,
-their electorate entry there and their participation, in one query built once. A row stands in for
-the ``Vote`` (its ``id`` is the vote's). Its voter key leaves out the resident-role check that
-``_voter_key`` makes for households; ``_is_plain_first_ballot`` makes it. The ``+ 0`` keeps SQLite
-from the members' community index: without statistics, for a dozen tokens or more, its planner
-read every member of the community (100,000 of them) instead of following the tokens."""
+_TARGETS = select(
+    _CALLERS, _votes.c.id, _votes.c.instance_id, _votes.c.status, _votes.c.deadline, _votes.c.method, _votes.c.options,
+    _votes.c.secret, _votes.c.basis, _votes.c.close_when_all_voted, _votes.c.eligible_heads, _KEY.label("voter_key"),
+    select(_electorate.c.weight).where(_electorate.c.vote_id == _votes.c.id, _electorate.c.voter_key == _KEY)
+    .scalar_subquery().label("weight"),
+    select(_participations.c.voter_key).where(_participations.c.vote_id == _votes.c.id, _participations.c.voter_key == _KEY)
+    .scalar_subquery().label("voted"),
+).join_from(_CALLERS, _votes, (_votes.c.community_id == _CALLERS.c.community_id) & _votes.c.id.in_(bindparam("vote_ids", expanding=True)))
+"""``_CAST_TARGET`` for a batch, in one query built once: each caller with each of the batch's
+votes in their community, their voter key there, its weight in the electorate (None: not in it)
+and whether it has voted. A row stands in for the ``Vote`` (its ``id`` is the vote's). The key
+leaves out the resident-role check that ``_voter_key`` makes for households;
+``_is_plain_first_ballot`` makes it.
+
+The callers come first, found by their tokens, in a materialized CTE, and the entry and the
+participation are looked up by primary key for each: planners cannot reorder that. Joined
+plainly, SQLite (without statistics, for a dozen tokens or more) and PostgreSQL (for a small
+community) read every member of the community, or every entry of the electorate, per batch."""
 
 
 # ---- who may vote ----------------------------------------------------------------------------
