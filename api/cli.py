@@ -166,8 +166,9 @@ def worker(obj: dict[str, Any], once: bool, interval: float, checkpoint_every: f
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
-@click.option("--threads", default=4, show_default=True,
-              help="Threads per worker; 1 runs gunicorn's sync workers (one connection per request, no keep-alive).")
+@click.option("--threads", default=16, show_default=True,
+              help="Threads per worker: ballots its threads cast at the same moment share one transaction. "
+                   "1 runs gunicorn's sync workers (one connection per request, no keep-alive).")
 @click.option("--access-log/--no-access-log", default=True, show_default=True, help="Log every request to stdout.")
 @click.option("--demo/--no-demo", "with_demo", default=True, show_default=True, help="Seed the demo community.")
 @click.pass_obj

@@ -1,15 +1,17 @@
 -- wrk script for bench/ballots.py: each wrk thread casts its share of the prepared ballots once.
 --
---   wrk -t T -c C -d LIMIT -s bench/ballots.lua URL -- REQUESTS T MARKER
+--   wrk -t T -c C -d LIMIT -s bench/ballots.lua URL -- REQUESTS T MARKER WHEN_DONE
 --
 -- REQUESTS has one ballot per line: "<vote id> <bearer token> <idempotency key> <choice>". Thread i
 -- takes lines i, i + T, i + 2T, … When every one of its ballots has been answered, it writes the
 -- file MARKER<i> with its counts of answers by status; wrk itself runs until LIMIT, so
--- bench/ballots.py interrupts it once every thread has written its marker. A thread must not stop
--- before: its connections would stay open, and one that has not sent its request yet holds a
--- gunicorn sync worker until the worker's timeout. At the end, the latency percentiles 1 to 100
--- (microseconds; the few trailing health checks included) go to the file named by
--- $YISHI_WRK_PERCENTILES.
+-- bench/ballots.py interrupts it once every thread has written its marker. WHEN_DONE says what the
+-- thread does meanwhile. "stop": it stops, leaving its idle connections to the server, which a
+-- threaded gunicorn worker keeps in its poller at no cost. "linger": its connections send health
+-- checks until the end, for gunicorn's sync workers, where a connection that has not sent its
+-- request yet holds a worker until the worker's timeout; those checks load the server while the
+-- other thread finishes. At the end, the latency percentiles 1 to 100 (microseconds; any trailing
+-- health checks included) go to the file named by $YISHI_WRK_PERCENTILES.
 
 local created = 0
 
@@ -21,6 +23,7 @@ end
 function init(args)
   local path, count = args[1], tonumber(args[2])
   marker = args[3] .. id
+  stop_when_done = args[4] == "stop"
   health = wrk.format("GET", "/api/health")
   checking = id == 0
   ballots, sent, answered, statuses = {}, 0, 0, {}
@@ -32,6 +35,7 @@ function init(args)
         ["Authorization"] = "Bearer " .. token,
         ["Idempotency-Key"] = key,
         ["Content-Type"] = "application/json",
+        ["Connection"] = "close",  -- a voter's phone sends its one ballot and hangs up
       }, '{"choice": "' .. choice .. '"}')
     end
     line_number = line_number + 1
@@ -57,6 +61,7 @@ function response(status, headers, body)
     local out = io.open(marker, "w")
     for code, n in pairs(statuses) do out:write(code, " ", n, "\n") end
     out:close()
+    if stop_when_done then wrk.thread:stop() end
   end
 end
 

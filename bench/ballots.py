@@ -5,9 +5,9 @@ electorate size N, the benchmark builds a fresh database: the schema, the bundle
 community of N residents with an API token each (bulk inserts), and a secret yes/no vote of the
 residents opened through the engine, so the electorate of N is frozen. Then it starts the real
 server (``yishi serve``: gunicorn) as a subprocess and casts ballots through it from concurrent
-connections (HTTP/1.1 over loopback, reconnecting whenever the server closes, as gunicorn's sync
-workers do after every response; wrk with ``bench/ballots.lua`` where installed, else asyncio
-clients in this process), each ballot by a distinct voter with an ``Idempotency-Key``. It prints,
+clients (HTTP/1.1 over loopback, one connection per ballot with ``Connection: close``, as a voter's
+phone sends its one ballot; wrk with ``bench/ballots.lua`` where installed, else asyncio clients in
+this process), each ballot by a distinct voter with an ``Idempotency-Key``. It prints,
 per backend and size:
 
 - ballots per second over the measured ballots, and the client-observed p50 and p99 latency;
@@ -98,12 +98,15 @@ class Electorate:
     url: str
     vote_id: str
     instance_id: str
+    warmup_vote_id: str
+    """A second vote of the same electorate: the warm-up's ballots leave the measured vote untouched."""
     tokens: list[str]
     setup_seconds: float
 
 
 def prepare(url: str, size: int) -> Electorate:
-    """A fresh database with one open secret yes/no vote whose frozen electorate is ``size`` residents."""
+    """A fresh database with two open secret yes/no votes (the measured one, and one to warm the
+    server up with) whose frozen electorate is ``size`` residents."""
     started = time.perf_counter()
     db = Database(url)
     db.migrate()
@@ -128,21 +131,27 @@ def prepare(url: str, size: int) -> Electorate:
             {"member_id": member_id, "token_hash": identity.hash_token(token), "label": "bench", "created_at": now,
              "revoked_at": None} for member_id, token in zip(ids, tokens, strict=True)])
 
-    instance = engine.execute(commands.StartInstance("vote"), chair_actor)
+    warmup_vote_id, _ = _open_vote(engine, chair_actor, "Warm-up vote", size)
+    vote_id, instance_id = _open_vote(engine, chair_actor, "Bench vote", size)
+    db.dispose()
+    return Electorate(url, vote_id, instance_id, warmup_vote_id, tokens, time.perf_counter() - started)
+
+
+def _open_vote(engine: Engine, chair: identity.Actor, title: str, size: int) -> tuple[str, str]:
+    """Open a secret yes/no vote of the residents through the engine: the vote's id and its instance's."""
+    instance = engine.execute(commands.StartInstance("vote"), chair)
     with engine.read() as session:
         task_id = session.scalar(select(HumanTask.id).where(
             HumanTask.instance_id == instance.id, HumanTask.element_id == "configure_vote", HumanTask.state == "READY"))
     deadline = (engine.clock.now() + timedelta(days=30)).isoformat()
-    config = {"title": "Bench vote", "question": "Repaint the courtyard fence?", "method": "yes_no_abstain",
+    config = {"title": title, "question": "Repaint the courtyard fence?", "method": "yes_no_abstain",
               "rule": {}, "secret": True, "electorate": "residents", "deadline": deadline}
-    engine.execute(commands.CompleteTask(task_id, {"vote": config}), chair_actor)
+    engine.execute(commands.CompleteTask(task_id, {"vote": config}), chair)
     with engine.read() as session:
         vote = session.scalar(select(Vote).where(Vote.instance_id == instance.id))
         assert vote is not None and vote.status == "open", "the vote did not open"
         assert vote.eligible_heads == size, f"electorate of {vote.eligible_heads}, expected {size}"
-        vote_id = vote.id
-    db.dispose()
-    return Electorate(url, vote_id, instance.id, tokens, time.perf_counter() - started)
+        return vote.id, instance.id
 
 
 def stored(url: str, electorate: Electorate) -> dict[str, Any]:
@@ -377,7 +386,7 @@ class BallotRequest:
         body = json.dumps({"choice": self.choice}).encode()
         head = (f"POST /api/votes/{self.vote_id}/ballots HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                 f"Authorization: Bearer {self.token}\r\nIdempotency-Key: {self.key}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")
         return head.encode() + body
 
 
@@ -435,7 +444,7 @@ async def _client(port: int, requests: Iterator[bytes], load: Load, deadline: fl
 
 
 def drive_python(port: int, ballots: list[BallotRequest], clients: int) -> Load:
-    """Send every ballot once, from ``clients`` connections sharing one queue (kept alive when the server allows)."""
+    """Send every ballot once, from ``clients`` clients sharing one queue, each on a connection of its own."""
     load = Load()
     shared = iter([ballot.http(port) for ballot in ballots])  # one event loop: next() is never called concurrently
 
@@ -452,11 +461,11 @@ def drive_python(port: int, ballots: list[BallotRequest], clients: int) -> Load:
 
 
 WRK_SCRIPT = Path(__file__).with_name("ballots.lua")
-WRK_THREADS = 2
+WRK_THREADS = 1
 _WRK_PERCENTILE = re.compile(r"^\s*(\d+)\s+([\d.]+)$")
 
 
-def drive_wrk(port: int, ballots: list[BallotRequest], clients: int, workdir: Path) -> Load:
+def drive_wrk(port: int, ballots: list[BallotRequest], clients: int, workdir: Path, sync_workers: bool) -> Load:
     """Send every ballot once with wrk (``bench/ballots.lua``): ``clients`` connections over its threads.
 
     wrk is a load generator in C: at a few tens of microseconds of CPU per request, it leaves the
@@ -468,7 +477,8 @@ def drive_wrk(port: int, ballots: list[BallotRequest], clients: int, workdir: Pa
     (run / "ballots").write_text("".join(f"{b.vote_id} {b.token} {b.key} {b.choice}\n" for b in ballots))
     markers = [run / f"done{i}" for i in range(threads)]
     argv = ["wrk", f"-t{threads}", f"-c{max(clients, threads)}", f"-d{LOAD_TIMEOUT:.0f}s", f"--timeout={REQUEST_TIMEOUT:.0f}s",
-            "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}", "--", str(run / "ballots"), str(threads), str(run / "done")]
+            "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}", "--", str(run / "ballots"), str(threads), str(run / "done"),
+            "linger" if sync_workers else "stop"]
     load = Load()
     started = time.perf_counter()
     wrk = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -509,7 +519,7 @@ def _wrk_latencies(path: Path, answered: int) -> list[float]:
 
 def drive(port: int, ballots: list[BallotRequest], args: argparse.Namespace, workdir: Path) -> Load:
     if args.client == "wrk":
-        return drive_wrk(port, ballots, args.clients, workdir)
+        return drive_wrk(port, ballots, args.clients, workdir, sync_workers=args.threads == 1)
     return drive_python(port, ballots, args.clients)
 
 
@@ -554,13 +564,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def warmup_of(size: int, args: argparse.Namespace) -> int:
-    return min(args.warmup, size // 10)
+    return min(args.warmup, size)
 
 
 def comparable(args: argparse.Namespace) -> int:
     """How many ballots every size casts first: the cost per ballot is compared over those, since later
     ballots of the same vote cost a little more (its tables and the instance row's versions grow)."""
-    return min(min(args.ballots, size - warmup_of(size, args)) for size in args.sizes)
+    return min(min(args.ballots, size) for size in args.sizes)
 
 
 def merged(first: Load, rest: Load) -> Load:
@@ -573,18 +583,18 @@ def merged(first: Load, rest: Load) -> Load:
 def run_size(backend: str, url: str, size: int, args: argparse.Namespace, workdir: Path, db_port: int | None) -> Row:
     electorate = prepare(url, size)
     warmup = warmup_of(size, args)
-    measured, first = min(args.ballots, size - warmup), comparable(args)
+    measured, first = min(args.ballots, size), comparable(args)
     rng = random.Random(size)
-    voters = rng.sample(electorate.tokens, warmup + measured)
-    notes = [] if measured == args.ballots else [f"{measured} ballots: the electorate of {size} minus {warmup} warm-up voters"]
+    warmers, voters = rng.sample(electorate.tokens, warmup), rng.sample(electorate.tokens, measured)
+    notes = [] if measured == args.ballots else [f"{measured} ballots: the whole electorate of {size}"]
     with Server(url, args.workers, args.threads, workdir / f"server-{backend}-{size}.log") as server:
-        warm = drive(server.port, ballot_requests(electorate.vote_id, voters[:warmup], rng), args, workdir)
+        warm = drive(server.port, ballot_requests(electorate.warmup_vote_id, warmers, rng), args, workdir)
         if args.quiet_wait > 0:
             idle = wait_for_quiet(args.quiet_wait)
             if idle >= 0.25:
                 notes.append(f"the machine was not idle before the load ({idle:.2f} cores busy)")
         calibration = calibrate()
-        requests = ballot_requests(electorate.vote_id, voters[warmup:], rng)
+        requests = ballot_requests(electorate.vote_id, voters, rng)
         postmaster = postmaster_of(db_port) if db_port else None
         workers_before = {pid: cpu_seconds([pid]) for pid in server.pids()[1:]}
         server_before, db_before = cpu_seconds(server.pids()), tree_cpu_seconds(postmaster)
@@ -598,7 +608,7 @@ def run_size(backend: str, url: str, size: int, args: argparse.Namespace, workdi
         split = sorted((cpu_seconds([pid]) - before for pid, before in workers_before.items()), reverse=True)
         peak_sum, peak_max = server.peak_memory_kb()
     counts = stored(url, electorate)
-    accepted = warm.created + load.created
+    accepted = load.created
     stored_ok = (counts["participations"] == counts["ballots"] == counts["ballot_events"] == accepted
                  and counts["max_seq"] == counts["last_seq"] == counts["events"])
     if not stored_ok:
@@ -733,13 +743,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     p.add_argument("--sizes", default="1000,10000,100000", help="electorate sizes, comma-separated")
     p.add_argument("--ballots", type=int, default=5000, help="measured ballots per size (at most the electorate)")
-    p.add_argument("--warmup", type=int, default=100, help="ballots cast before measuring (at most a tenth of the electorate)")
-    p.add_argument("--clients", type=int, default=16, help="concurrent client connections")
+    p.add_argument("--warmup", type=int, default=1000,
+                   help="ballots cast in another vote of the same electorate before measuring (at most the electorate)")
+    p.add_argument("--clients", type=int, default=64,
+                   help="voters casting at the same moment (at 1,000 ballots/s and 50 ms each, 50 are under way at any time)")
     p.add_argument("--client", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python",
                    help="load generator: wrk (C, bench/ballots.lua; the default where installed) or asyncio clients in this process")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    p.add_argument("--threads", type=int, default=1,
-                   help="threads per gunicorn worker (1: sync workers, which share the connections evenly)")
+    p.add_argument("--threads", type=int, default=16,
+                   help="threads per gunicorn worker: ballots its threads cast at once share a transaction (1: sync workers)")
     p.add_argument("--durable", action=argparse.BooleanOptionalAction, default=True,
                    help="PostgreSQL with fsync and synchronous_commit on (--no-durable: the tests' unsafe settings)")
     p.add_argument("--autovacuum-naptime", default="1s",
