@@ -6,11 +6,12 @@
 -- takes lines i, i + T, i + 2T, … When every one of its ballots has been answered, it writes the
 -- file MARKER<i> with its counts of answers by status; wrk itself runs until LIMIT, so
 -- bench/ballots.py interrupts it once every thread has written its marker. WHEN_DONE says what the
--- thread does meanwhile. "stop": it stops, leaving its idle connections to the server, which a
--- threaded gunicorn worker keeps in its poller at no cost. "linger": its connections send health
--- checks until the end, for gunicorn's sync workers, where a connection that has not sent its
--- request yet holds a worker until the worker's timeout; those checks load the server while the
--- other thread finishes. At the end, the latency percentiles 1 to 100 (microseconds; any trailing
+-- thread does once its ballots are sent. "stop": its connections send nothing more, and the
+-- thread stops once every answer is in, leaving idle connections that a threaded gunicorn worker
+-- keeps in its poller at no cost (health checks there made the end of each load, and the start of
+-- the next, a burst of Flask requests and new database connections). "linger": its connections
+-- send health checks until the end, for gunicorn's sync workers, where a connection that has not
+-- sent its request yet holds a worker until the worker's timeout. At the end, the latency percentiles 1 to 100 (microseconds; any trailing
 -- health checks included) go to the file named by $YISHI_WRK_PERCENTILES.
 
 local created = 0
@@ -48,10 +49,12 @@ function request()
     return ballots[1] or health
   end
   sent = sent + 1
-  -- Once this thread's ballots are all sent, a connection that asks for more sends a health check
-  -- (a connection that sent nothing would hold a sync worker until its timeout), until wrk is
-  -- interrupted. Health checks are answered 200, which no first ballot is.
-  return ballots[sent] or health
+  -- Once this thread's ballots are all sent, a connection that asks for more sends nothing: it
+  -- stays open and idle, at no cost to a threaded worker, until the server closes it or wrk stops.
+  -- With sync workers ("linger"), where such a connection would hold a worker until its timeout,
+  -- it sends a health check instead, until wrk is interrupted; health checks are answered 200,
+  -- which no first ballot is.
+  return ballots[sent] or (stop_when_done and "" or health)
 end
 
 function response(status, headers, body)
