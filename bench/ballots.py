@@ -133,6 +133,11 @@ def prepare(url: str, size: int) -> Electorate:
 
     warmup_vote_id, _ = _open_vote(engine, chair_actor, "Warm-up vote", size)
     vote_id, instance_id = _open_vote(engine, chair_actor, "Bench vote", size)
+    if db.engine.dialect.name == "postgresql":
+        # What autovacuum would have done long before a vote in a community of that size: without
+        # it, the vacuum and analyze of the bulk-inserted tables ran into the first measured ballots.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
     db.dispose()
     return Electorate(url, vote_id, instance_id, warmup_vote_id, tokens, time.perf_counter() - started)
 
@@ -571,8 +576,10 @@ def warmup_of(size: int, args: argparse.Namespace) -> int:
 
 
 def comparable(args: argparse.Namespace) -> int:
-    """How many ballots every size casts first: the cost per ballot is compared over those, since later
-    ballots of the same vote cost a little more (its tables and the instance row's versions grow)."""
+    """How many ballots every size casts first; their cost is printed beside the whole run's. The
+    verdict takes the whole run, which is conservative (a larger electorate casts more ballots, and
+    later ones meet fuller tables): since ballots are cast together, the first 1,000 take under a
+    second, too short a window on this machine."""
     return min(min(args.ballots, size) for size in args.sizes)
 
 
@@ -719,13 +726,13 @@ def report(rows: list[Row], tallies: dict[str, dict[str, Any]] | None, args: arg
                      f"errors {sum(r.errors for r in mine)}")
         small, large = min(mine, key=lambda r: r.size), max(mine, key=lambda r: r.size)
         if small is not large:
-            cost = large.first_cost_ms / small.first_cost_ms
+            cost = large.cost_ms / small.cost_ms
             client = (large.seconds / max(large.created, 1)) / (small.seconds / max(small.created, 1))
             memory = large.peak_mb / small.peak_mb
             lines.append(f"{backend}: server CPU per ballot {large.size:,} / {small.size:,} = {cost:.2f} "
-                         f"({large.first_cost_ms:.2f} / {small.first_cost_ms:.2f} ms over the first {small.first_ballots:,} "
-                         f"ballots of each; target <= {TARGET_COST_RATIO}): {verdict(cost <= TARGET_COST_RATIO)}; "
-                         f"over all ballots {large.cost_ms / small.cost_ms:.2f}; wall time per ballot {client:.2f}")
+                         f"({large.cost_ms:.2f} / {small.cost_ms:.2f} ms over all ballots; target <= {TARGET_COST_RATIO}): "
+                         f"{verdict(cost <= TARGET_COST_RATIO)}; over the first {small.first_ballots:,} ballots of each "
+                         f"{large.first_cost_ms / small.first_cost_ms:.2f}; wall time per ballot {client:.2f}")
             lines.append(f"{backend}: peak server memory {large.size:,} / {small.size:,} = {memory:.2f} "
                          f"(within {TARGET_MEMORY_RATIO - 1:.0%}): {verdict(abs(memory - 1) <= TARGET_MEMORY_RATIO - 1)}")
         for r in mine:
