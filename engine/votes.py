@@ -418,8 +418,9 @@ def cast_together(uow: UnitOfWork, requests: Sequence[tuple[str, CastBallot]]) -
     more on BEGIN, COMMIT, the durable flush and the statements' overhead than on the ballot: here
     a batch shares them. A request gets its receipt when it is plainly a valid first ballot; any
     other (an unknown token, a closed vote, a voter who has voted or is twice in the batch, a key
-    used before, a choice the vote refuses) gets None and goes through ``cast`` on its own, which
-    answers it exactly. Each ballot is written as ``cast`` writes it — participation, ballot and
+    twice in the batch, a choice the vote refuses) gets None and goes through ``cast`` on its own,
+    which answers it exactly; a key that an earlier ballot used fails the whole batch instead (see
+    ``_is_plain_first_ballot``). Each ballot is written as ``cast`` writes it — participation, ballot and
     ``ballot_cast`` event, all in this transaction; the batch's ballots are inserted in random
     order, so that where a ballot lies says nothing of whose it is.
     """
