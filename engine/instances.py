@@ -133,72 +133,42 @@ def advance(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[st
 
 def record(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[str, Any], actor: Actor | None) -> None:
     """Record a domain event (an opinion, a ballot, …) that leaves the workflow as it is."""
-    record_unloaded(uow, instance.id, event_type, input, actor)
+    record_unloaded(uow, instance.id, [(event_type, input, actor)])
 
 
-def record_unloaded(uow: UnitOfWork, instance_id: str, event_type: str, input: dict[str, Any], actor: Actor | None,
-                    *, new_rows: tuple[RowsWithSeq, dict[str, dict[str, Any]]] | None = None) -> None:
-    """``record`` without loading the instance, for the busiest domain command: a ballot.
+def record_unloaded(uow: UnitOfWork, instance_id: str, events: list[tuple[str, dict[str, Any], Actor | None]],
+                    *, new_rows: tuple[RowsWithSeq, dict[str, list[dict[str, Any]]]] | None = None) -> None:
+    """``record`` without loading the instance, for the busiest domain command: ballots, one or a batch.
 
-    Its sequence number comes from one atomic UPDATE, not through the instance's version check:
+    Their sequence numbers come from one atomic UPDATE, not through the instance's version check:
     domain events (ballots above all) arrive concurrently and must queue, not fail. A workflow
     command racing with them still loses cleanly, on the event's unique (instance, seq). The same
     UPDATE gives the unchanged state digest and the chain's head and salt, so no instance row is
     read or deserialized. The command's own changes are flushed first, so the UPDATE — which makes
-    concurrent ballots queue on the instance row — is followed only by the event's insert and the
+    concurrent ballots queue on the instance row — is followed only by the events' insert and the
     commit, and the queue moves as fast as it can.
 
-    ``new_rows`` (the statement, and the values by table name) are the command's own new rows,
+    ``new_rows`` (the statement, and the rows by table name) are the command's own new rows,
     written by the same statement (``RowsWithSeq``).
     """
     uow.session.flush()
-    connection, params = uow.session.connection(), {"instance_id": instance_id, "now": uow.now}
-    if new_rows is not None:
-        seq, digest, head, salt = new_rows[0].execute(connection, new_rows[1], params)
-    else:
-        seq, digest, head, salt = connection.execute(_NEXT_SEQ, params).one()
-    _expire_seq(uow, instance_id)
-    _append_domain_event(uow, instance_id, seq, event_type, input, actor, digest, head, salt)
-
-
-def record_many_unloaded(uow: UnitOfWork, instance_id: str, events: list[tuple[str, dict[str, Any], Actor | None]],
-                         *, new_rows: tuple[RowsWithSeq, dict[str, list[dict[str, Any]]]] | None = None) -> None:
-    """``record_unloaded`` for several events of one instance (ballots cast together): one UPDATE
-    numbers them all, and writes ``new_rows`` (many rows per table) as ``record_unloaded`` does."""
-    uow.session.flush()
     connection, params = uow.session.connection(), {"instance_id": instance_id, "now": uow.now, "count": len(events)}
     if new_rows is not None:
-        last, digest, head, salt = new_rows[0].execute_many(connection, new_rows[1], params)
+        last, digest, head, salt = new_rows[0].execute(connection, new_rows[1], params)
     else:
-        last, digest, head, salt = connection.execute(_NEXT_SEQS, params).one()
-    _expire_seq(uow, instance_id)
-    for seq, (event_type, input, actor) in enumerate(events, start=last - len(events) + 1):
-        _append_domain_event(uow, instance_id, seq, event_type, input, actor, digest, head, salt)
-
-
-def _expire_seq(uow: UnitOfWork, instance_id: str) -> None:
+        last, digest, head, salt = connection.execute(_NEXT_SEQ, params).one()
     loaded = uow.session.identity_map.get(Session.identity_key(Instance, instance_id))
     if loaded is not None:
         uow.session.expire(loaded, ["last_seq", "updated_at"])
-
-
-def _append_domain_event(uow: UnitOfWork, instance_id: str, seq: int, event_type: str, input: dict[str, Any],
-                         actor: Actor | None, digest: str, head: str, salt: str) -> None:
-    """A domain event leaves the state as it is (``digest``); the ledger chains it on ``head`` at commit."""
-    uow.ledger.append(PendingEvent(
-        instance_id=instance_id, seq=seq, type=event_type, actor_id=actor.member_id if actor else None, at=uow.now,
-        input=input, state_digest=digest, error=None, services=None, prev_hash=head, salt=salt,
-    ))
+    for seq, (event_type, input, actor) in enumerate(events, start=last - len(events) + 1):
+        uow.ledger.append(PendingEvent(
+            instance_id=instance_id, seq=seq, type=event_type, actor_id=actor.member_id if actor else None, at=uow.now,
+            input=input, state_digest=digest, error=None, services=None, prev_hash=head, salt=salt,
+        ))
 
 
 _instances = Instance.__table__
 _NEXT_SEQ = (
-    update(_instances)
-    .where(_instances.c.id == bindparam("instance_id"))
-    .values(last_seq=_instances.c.last_seq + 1, updated_at=bindparam("now", type_=_instances.c.updated_at.type))
-    .returning(_instances.c.last_seq, _instances.c.state_digest, _instances.c.head_hash, _instances.c.salt)
-)
-_NEXT_SEQS = (
     update(_instances)
     .where(_instances.c.id == bindparam("instance_id"))
     .values(last_seq=_instances.c.last_seq + bindparam("count", type_=_instances.c.last_seq.type),
@@ -208,11 +178,13 @@ _NEXT_SEQS = (
 
 
 class RowsWithSeq:
-    """New rows of some tables, inserted by the statement that takes the event's sequence number.
+    """New rows of some tables, inserted by the statement that takes the events' sequence numbers.
 
-    On PostgreSQL the INSERTs ride in the WITH clause of that UPDATE: a first ballot's participation
-    and ballot cost no round trip of their own. SQLite has no INSERT in a WITH clause (and no round
-    trips: it runs in the process), so there they are plain INSERTs before it. Built once per use.
+    On PostgreSQL the INSERTs ride in the WITH clause of that UPDATE, each table's rows one JSON
+    parameter (``engine.db.rows_from_json``): a ballot's participation and ballot — or a batch's —
+    cost no round trip of their own, and one statement serves any number of rows. SQLite has no
+    INSERT in a WITH clause (and no round trips: it runs in the process), so there they are plain
+    INSERTs before it. Built once per use.
     """
 
     def __init__(self, *tables: Table) -> None:
@@ -220,30 +192,13 @@ class RowsWithSeq:
         self._inserts = [insert(table) for table in tables]
         together = _NEXT_SEQ
         for table in tables:
-            columns = {c.name: bindparam(f"{table.name}_{c.name}", type_=c.type) for c in table.c}
-            together = together.add_cte(insert(table).values(columns).cte(f"new_{table.name}"))
+            together = together.add_cte(rows_from_json(table, f"{table.name}_rows").cte(f"new_{table.name}"))
         self._together = together
-        many_together = _NEXT_SEQS
-        for table in tables:
-            many_together = many_together.add_cte(rows_from_json(table, f"{table.name}_rows").cte(f"new_{table.name}"))
-        self._many_together = many_together
 
-    def execute_many(self, connection: Connection, values: dict[str, list[dict[str, Any]]], params: dict[str, Any]) -> Row[Any]:
-        """``execute`` for many rows of each table, numbering ``params["count"]`` events (``_NEXT_SEQS``).
-
-        On PostgreSQL every table's rows are one JSON parameter of the same single statement.
-        """
+    def execute(self, connection: Connection, values: dict[str, list[dict[str, Any]]], params: dict[str, Any]) -> Row[Any]:
+        """``values``: rows by table name, every column given; ``params`` as ``_NEXT_SEQ`` takes them."""
         if connection.dialect.name == "postgresql":
-            return connection.execute(self._many_together, {**{f"{name}_rows": json_ready(rows) for name, rows in values.items()}, **params}).one()
-        for table, statement in zip(self._tables, self._inserts, strict=True):
-            connection.execute(statement, values[table.name])
-        return connection.execute(_NEXT_SEQS, params).one()
-
-    def execute(self, connection: Connection, values: dict[str, dict[str, Any]], params: dict[str, Any]) -> Row[Any]:
-        """``values`` by table name; every column of each table must be given."""
-        if connection.dialect.name == "postgresql":
-            prefixed = {f"{name}_{column}": v for name, row in values.items() for column, v in row.items()}
-            return connection.execute(self._together, {**prefixed, **params}).one()
+            return connection.execute(self._together, {**{f"{name}_rows": json_ready(rows) for name, rows in values.items()}, **params}).one()
         for table, statement in zip(self._tables, self._inserts, strict=True):
             connection.execute(statement, values[table.name])
         return connection.execute(_NEXT_SEQ, params).one()

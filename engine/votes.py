@@ -28,7 +28,7 @@ from engine.audit import checkpoints
 from engine.commands import CastBallot
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from engine.identity import Actor, hash_token, holder, zone
-from engine.instances import RowsWithSeq, deliver, get_instance, record_many_unloaded, record_unloaded
+from engine.instances import RowsWithSeq, deliver, get_instance, record_unloaded
 from engine.models import Ballot, ElectorateEntry, Instance, Member, Participation, Vote
 from engine.services import ServiceContext, operation
 from engine.unit_of_work import UnitOfWork
@@ -267,7 +267,7 @@ def _first_ballot(uow: UnitOfWork, actor: Actor, vote: Vote, entry: ElectorateEn
     participation, ballot, receipt = _first_ballot_rows(
         uow, actor, vote, entry.voter_key, entry.weight, choice, channel, voter, idempotency_key, request_hash)
     fingerprint = ballot["fingerprint"]
-    rows = (_FIRST_BALLOT_ROWS, {"participations": participation, "ballots": ballot})
+    rows = (_FIRST_BALLOT_ROWS, {"participations": [participation], "ballots": [ballot]})
     try:
         if voter is None:
             _record(uow, vote, "ballot_cast", actor, {"channel": "online"}, choice, rows)
@@ -339,8 +339,8 @@ def _reissue(uow: UnitOfWork, ballot: Ballot, vote: Vote, choice: Any) -> str:
 
 
 def _record(uow: UnitOfWork, vote: Vote, event_type: str, actor: Actor, details: dict[str, Any], choice: Any,
-            new_rows: tuple[RowsWithSeq, dict[str, dict[str, Any]]] | None = None) -> None:
-    record_unloaded(uow, vote.instance_id, event_type, _event_input(vote, details, choice), actor, new_rows=new_rows)
+            new_rows: tuple[RowsWithSeq, dict[str, list[dict[str, Any]]]] | None = None) -> None:
+    record_unloaded(uow, vote.instance_id, [(event_type, _event_input(vote, details, choice), actor)], new_rows=new_rows)
 
 
 def _event_input(vote: Vote, details: dict[str, Any], choice: Any) -> dict[str, Any]:
@@ -483,7 +483,7 @@ def _write_together(uow: UnitOfWork, plain: list[tuple[int, Actor, Row[Any], Cas
     for instance_id in sorted(by_instance):  # one order for every batch: two batches never wait on each other's rows in turn
         vote, events, rows = by_instance[instance_id]
         secrets.SystemRandom().shuffle(rows["ballots"])
-        record_many_unloaded(uow, instance_id, events, new_rows=(_FIRST_BALLOT_ROWS, rows))
+        record_unloaded(uow, instance_id, events, new_rows=(_FIRST_BALLOT_ROWS, rows))
         _close_if_everyone_voted(uow, vote)
     return [receipts.get(i) for i in range(count)]
 

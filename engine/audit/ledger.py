@@ -58,12 +58,9 @@ class Ledger:
         last.records = sorted(_bindings(touched.values(), last.salt), key=lambda b: (b["kind"], b["id"]))
         rows, heads = self._chained()
         connection = session.connection()
-        if connection.dialect.name == "postgresql" and len(rows) == 1:
-            # The usual unit (a ballot): one statement, one round trip less while the instance row is locked.
-            (row,) = rows
-            connection.execute(_INSERT_EVENT_SET_HEAD, {**{f"event_{k}": v for k, v in row.items()}, "head": row["hash"]})
-        elif connection.dialect.name == "postgresql" and len(heads) == 1:
-            # Ballots cast together: their events in one statement too, whatever their number.
+        if connection.dialect.name == "postgresql" and len(heads) == 1:
+            # The usual unit (a ballot, or ballots cast together): one statement, one round trip less
+            # while the instance row is locked.
             ((instance_id, head),) = heads.items()
             connection.execute(_INSERT_EVENTS_SET_HEAD, {"events": json_ready(rows), "instance_id": instance_id, "head": head})
         else:
@@ -95,14 +92,9 @@ _instances, _events = Instance.__table__, Event.__table__
 _SET_HEAD = update(_instances).where(_instances.c.id == bindparam("instance_id")).values(head_hash=bindparam("head"))
 _EVENT_COLUMNS = ("instance_id", "seq", "type", "actor_id", "at", "input", "state_digest", "error", "services", "records",
                   "prev_hash", "hash")
-_INSERT_EVENT_SET_HEAD = (
-    update(_instances).where(_instances.c.id == bindparam("event_instance_id")).values(head_hash=bindparam("head"))
-    .add_cte(insert(_events).values({name: bindparam(f"event_{name}", type_=_events.c[name].type) for name in _EVENT_COLUMNS})
-             .cte("sealed"))
-)
-"""PostgreSQL only (SQLite has no INSERT in a WITH clause); built once, like every statement of the ballot's path."""
 _INSERT_EVENTS_SET_HEAD = _SET_HEAD.add_cte(rows_from_json(_events, "events", _EVENT_COLUMNS).cte("sealed"))
-"""PostgreSQL only, as above, for many events of one instance."""
+"""PostgreSQL only (SQLite has no INSERT in a WITH clause): the events of one instance, however many, are
+one JSON parameter, so the statement is built once, like every statement of the ballot's path."""
 
 
 def _bindings(touched: Any, salt: str) -> list[dict[str, Any]]:
