@@ -424,22 +424,25 @@ def cast_together(uow: UnitOfWork, requests: Sequence[tuple[str, CastBallot]]) -
     ``ballot_cast`` event, all in this transaction; the batch's ballots are inserted in random
     order, so that where a ballot lies says nothing of whose it is.
     """
-    params = {"token_hashes": _padded({hash_token(token) for token, _ in requests}),
-              "vote_ids": _padded({cast.vote_id for _, cast in requests})}
+    hashes = [hash_token(token) for token, _ in requests]
+    params = {"token_hashes": _padded(set(hashes)), "vote_ids": _padded({cast.vote_id for _, cast in requests})}
     targets = {(row.token_hash, row.id): row for row in uow.session.connection().execute(_TARGETS, params)}
     claimed: set[tuple[str, str, str]] = set()
     plain = []
-    for i, (token, cast) in enumerate(requests):
+    for i, ((_, cast), token_hash) in enumerate(zip(requests, hashes, strict=True)):
         # No row: an unknown or revoked token, no such vote in the caller's community, or no entry in its electorate.
-        target = targets.get((hash_token(token), cast.vote_id))
-        if target is None or not _is_plain_first_ballot(target, cast, uow.now):
+        target = targets.get((token_hash, cast.vote_id))
+        if target is None:
+            continue
+        actor = holder(target)
+        if not _is_plain_first_ballot(target, actor, cast, uow.now):
             continue
         claims = {("voter", target.id, target.voter_key)}
         if cast.idempotency_key is not None:
             claims.add(("key", target.id, cast.idempotency_key))
         if not claims & claimed:
             claimed |= claims
-            plain.append((i, holder(target), target, cast))
+            plain.append((i, actor, target, cast))
     if not plain:
         return [None] * len(requests)
     return _write_together(uow, plain, len(requests))
@@ -452,7 +455,7 @@ def _padded(values: set[str]) -> list[str]:
     return ordered + ordered[-1:] * ((1 << (len(ordered) - 1).bit_length()) - len(ordered))
 
 
-def _is_plain_first_ballot(target: Row[Any], cast: CastBallot, now: datetime) -> bool:
+def _is_plain_first_ballot(target: Row[Any], actor: Actor, cast: CastBallot, now: datetime) -> bool:
     """Whether ``cast`` would be a first ballot that ``cast`` accepts, as far as its target row tells.
 
     A key that an earlier ballot used is not looked for: the unique index refuses it at the insert,
@@ -462,7 +465,7 @@ def _is_plain_first_ballot(target: Row[Any], cast: CastBallot, now: datetime) ->
         _is_open(target, now)
         and target.weight is not None
         and target.voted is None
-        and _voter_key(target.basis, holder(target), target.household) == target.voter_key  # a household's resident
+        and _voter_key(target.basis, actor, target.household) == target.voter_key  # a household's resident
         and (cast.idempotency_key is None or len(cast.idempotency_key) >= MIN_IDEMPOTENCY_KEY)
         and choice_problem(target.method, cast.choice, [o["id"] for o in target.options]) is None
     )
