@@ -280,8 +280,11 @@ class ReceiptCheckSchema(StrictSchema):
 
 class ReceiptCheckResultSchema(Schema):
     fingerprint = fields.String()
-    found = fields.Boolean()
-    choice = fields.Raw(allow_none=True)
+    found = fields.Boolean(metadata={"description": "The receipt was given for a ballot of this vote (current or replaced)."})
+    current = fields.Boolean(metadata={"description": "It is still the voter's current ballot: no later ballot replaced it."})
+    replaced = fields.Boolean(metadata={"description": "A later ballot of the same voter replaced it; it no longer counts."})
+    choice = fields.Raw(allow_none=True, metadata={
+        "description": "After the close only (as the bulletin board shows it): before, a receipt reveals nothing of the choice."})
     on_board = fields.Boolean()
 
 

@@ -279,6 +279,10 @@ class Vote(Base):
     closed_at: Mapped[datetime | None]
     result: Mapped[dict[str, Any] | None]
     board_root: Mapped[str | None] = mapped_column(String(64))
+    electorate_digest: Mapped[str | None] = mapped_column(String(64), info={"audit_omit_when_null": True})
+    """The frozen electorate's hash (``engine.voting.electorate.roll_digest``), bound to the history with
+    this record when the vote opens. None for votes opened before it existed, whose records were bound
+    without it: their fingerprints leave it out."""
 
 
 class ElectorateEntry(Base):
@@ -316,6 +320,9 @@ class Participation(Base):
     idempotency_hash: Mapped[str | None] = mapped_column(String(64))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     sealed_receipt: Mapped[str | None] = mapped_column(String(128))
+    receipt_tag: Mapped[str | None] = mapped_column(String(64))
+    """A keyed digest of the voter's latest receipt (``engine.voting.seals``): only that receipt changes
+    the ballot, and only once. None for ballots cast before it existed."""
 
 
 class Ballot(Base):
@@ -335,6 +342,18 @@ class Ballot(Base):
     weight: Mapped[str] = mapped_column(String(40))
     voter_key: Mapped[str | None] = mapped_column(String(120))
     """Only in public votes, where who voted what is visible to the community."""
+
+
+class ReplacedBallot(Base):
+    """The fingerprint of a ballot that a later one replaced: its receipt is spent, and the receipt
+    check can say it was recorded but is no longer current. No choice, no voter, no time; like
+    ``ballots``, kept without a rowid on SQLite, so the row's place says nothing of when."""
+
+    __tablename__ = "replaced_ballots"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    vote_id: Mapped[str] = mapped_column(ForeignKey("votes.id"), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class Convention(Base):

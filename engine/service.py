@@ -8,6 +8,7 @@ to the engine only through this class.
 from __future__ import annotations
 
 import logging
+import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,8 +27,11 @@ from engine.group_commit import GroupCommit
 from engine.identity import Actor
 from engine.models import Checkpoint, Community
 from engine.unit_of_work import UnitOfWork
+from engine.voting.seals import BallotSeal
 
 log = logging.getLogger(__name__)
+SEAL_PURPOSE = "yishi-ballot-seal/1"
+_PROCESS_SEAL = secrets.token_bytes(32)
 Handler = Callable[[UnitOfWork, Actor | None, Any], Any]
 
 
@@ -67,10 +71,10 @@ class Engine:
             c.CreateCommunity: lambda uow, a, cmd: identity.create_community(uow.session, cmd.slug, cmd.name, cmd.timezone, uow.now),
             c.AddMember: self._add_member,
             c.CastBallot: lambda uow, a, cmd: votes.cast(
-                uow, _actor(a), cmd.vote_id, cmd.choice, idempotency_key=cmd.idempotency_key, previous_receipt=cmd.previous_receipt),
-            c.EnterPaperBallot: lambda uow, a, cmd: votes.enter_paper(uow, _actor(a), cmd.vote_id, cmd.member_id, cmd.choice),
+                uow, self.seal, _actor(a), cmd.vote_id, cmd.choice, idempotency_key=cmd.idempotency_key, previous_receipt=cmd.previous_receipt),
+            c.EnterPaperBallot: lambda uow, a, cmd: votes.enter_paper(uow, self.seal, _actor(a), cmd.vote_id, cmd.member_id, cmd.choice),
             c.CorrectPaperBallot: lambda uow, a, cmd: votes.correct_paper(
-                uow, _actor(a), cmd.vote_id, cmd.member_id, cmd.receipt, cmd.choice),
+                uow, self.seal, _actor(a), cmd.vote_id, cmd.member_id, cmd.receipt, cmd.choice),
             c.IssueToken: self._issue_token,
             c.ProposeAmendment: lambda uow, a, cmd: conventions.propose(uow, _actor(a), cmd),
             c.SupportAmendment: lambda uow, a, cmd: conventions.support(uow, _actor(a), cmd.amendment_id),
@@ -131,7 +135,7 @@ class Engine:
                 return [exc]
         try:
             with UnitOfWork(self.db, self.clock) as uow:
-                receipts: list[votes.Receipt | BaseException | None] = list(votes.cast_together(uow, requests))
+                receipts: list[votes.Receipt | BaseException | None] = list(votes.cast_together(uow, self.seal, requests))
                 uow.commit()
         except YishiError:  # a concurrent writer took a voter or a key first: each ballot tries alone
             return [None] * len(requests)
@@ -162,6 +166,13 @@ class Engine:
     @cached_property
     def signer(self) -> checkpoints.Signer | None:
         return checkpoints.Signer.from_file(self.config.audit_key) if self.config.audit_key else None
+
+    @cached_property
+    def seal(self) -> BallotSeal:
+        """The secret that keys what participations keep of voters' requests, derived from the audit key
+        (outside the database, the same for every process of a deployment). An engine without a key
+        (tests, a one-off script) draws one per process: its idempotency keys then hold only as long."""
+        return BallotSeal(self.signer.derive(SEAL_PURPOSE) if self.signer else _PROCESS_SEAL)
 
     def checkpoint(self, reason: str, *, only_if_changed: bool = False) -> Checkpoint | None:
         """Sign every chain head now: after each published result, and periodically (the worker)."""

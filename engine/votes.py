@@ -10,7 +10,6 @@ secret vote — says who voted but never what.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Row, String, bindparam, case, func, insert, literal, select
+from sqlalchemy import Row, String, bindparam, case, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,11 +28,13 @@ from engine.commands import CastBallot
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from engine.identity import Actor, hash_token, holder, zone
 from engine.instances import RowsWithSeq, deliver, get_instance, record_unloaded
-from engine.models import Ballot, ElectorateEntry, Instance, Member, Participation, Vote
+from engine.models import Ballot, ElectorateEntry, Instance, Member, Participation, ReplacedBallot, Vote
 from engine.services import ServiceContext, operation
 from engine.unit_of_work import UnitOfWork
 from engine.voting import board
 from engine.voting.ballots import choice_problem, validate_choice
+from engine.voting.electorate import roll_digest
+from engine.voting.seals import BallotSeal
 from engine.voting.tally import tally
 
 BASES = {"residents": "residents", "households": "households", "owners": "owners"}
@@ -58,7 +59,7 @@ def open_vote(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]
         rule=config["rule"], secret=config["secret"], basis=config["electorate"], weighted=config["electorate"] == "owners",
         close_when_all_voted=config.get("close_when_all_voted", False), deadline=config["deadline"], status="open",
         eligible_heads=len(entries), eligible_weight=str(sum(Decimal(e["weight"]) for e in entries)),
-        opened_at=context.now,
+        electorate_digest=roll_digest(entries), opened_at=context.now,
     )
     try:
         tally([], tally_config(vote), electorate_summary(vote))  # refuses a bad rule now, not at the close
@@ -177,7 +178,7 @@ class Receipt:
     changed: bool
 
 
-def cast(uow: UnitOfWork, actor: Actor, vote_id: str, choice: Any, *,
+def cast(uow: UnitOfWork, seal: BallotSeal, actor: Actor, vote_id: str, choice: Any, *,
          idempotency_key: str | None = None, previous_receipt: str | None = None) -> Receipt:
     """Cast (or change) the caller's ballot; a retried request with the same key gets the same receipt.
 
@@ -189,15 +190,14 @@ def cast(uow: UnitOfWork, actor: Actor, vote_id: str, choice: Any, *,
     if target.voter_key is None:
         raise PermissionDenied("you are not in this vote's electorate")
     validate_choice(target.method, choice, [o["id"] for o in target.options])
-    request_hash = _digest("request", repr((choice, previous_receipt)))
+    keys = _Keys(seal, target.id, idempotency_key, choice, previous_receipt)
     if target.channel is None:
-        return _first_ballot(uow, actor, target, target, choice, "online", None, idempotency_key, request_hash)
-    if idempotency_key is not None:
-        replayed = _replayed(target, target, idempotency_key, request_hash)
-        if replayed is not None:
-            return replayed
+        return _first_ballot(uow, seal, actor, target, target, choice, "online", None, keys)
+    replayed = _replayed(target, keys)
+    if replayed is not None:
+        return replayed
     participation = uow.session.get(Participation, (target.id, target.voter_key))
-    return _changed_ballot(uow, actor, target, participation, choice, previous_receipt, idempotency_key, request_hash)
+    return _changed_ballot(uow, seal, actor, target, participation, choice, previous_receipt, keys)
 
 
 def _cast_target(uow: UnitOfWork, actor: Actor, vote_id: str) -> Row[Any]:
@@ -209,6 +209,7 @@ def _cast_target(uow: UnitOfWork, actor: Actor, vote_id: str) -> Row[Any]:
 
 
 _votes, _electorate, _participations, _members = (model.__table__ for model in (Vote, ElectorateEntry, Participation, Member))
+_ballots, _replaced = Ballot.__table__, ReplacedBallot.__table__
 _CALLER_KEY = case(
     (_votes.c.basis == "households",
      select(literal("h:", String) + func.nullif(_members.c.household, "", type_=String))
@@ -231,7 +232,7 @@ _CAST_TARGET = (
 )
 
 
-def enter_paper(uow: UnitOfWork, teller: Actor, vote_id: str, member_id: int, choice: Any) -> Receipt:
+def enter_paper(uow: UnitOfWork, seal: BallotSeal, teller: Actor, vote_id: str, member_id: int, choice: Any) -> Receipt:
     """A teller enters a named voter's paper ballot; the receipt goes back to the voter on paper."""
     teller.require(*TELLER_ROLES)
     vote = get_vote(uow.session, teller, vote_id)
@@ -241,31 +242,30 @@ def enter_paper(uow: UnitOfWork, teller: Actor, vote_id: str, member_id: int, ch
     validate_choice(vote.method, choice, [o["id"] for o in vote.options])
     if uow.session.get(Participation, (vote.id, entry.voter_key)) is not None:
         raise Conflict("this voter has already voted (online or on paper); correct the paper ballot instead")
-    return _first_ballot(uow, teller, vote, entry, choice, "paper", voter, None, None)
+    return _first_ballot(uow, seal, teller, vote, entry, choice, "paper", voter, _Keys(seal, vote.id, None, choice, None))
 
 
-def correct_paper(uow: UnitOfWork, teller: Actor, vote_id: str, member_id: int, receipt: str, choice: Any) -> Receipt:
+def correct_paper(uow: UnitOfWork, seal: BallotSeal, teller: Actor, vote_id: str, member_id: int, receipt: str,
+                  choice: Any) -> Receipt:
     """A teller corrects a paper ballot they (or another teller) entered; recorded with who did it."""
     teller.require(*TELLER_ROLES)
     vote = get_vote(uow.session, teller, vote_id)
     _require_open(vote, uow.now)
     voter = _member(uow.session, teller, member_id)
-    participation = uow.session.get(Participation, (vote.id, voter_key_of(uow.session, vote, voter)))
+    voter_key = voter_key_of(uow.session, vote, voter)
+    participation = uow.session.get(Participation, (vote.id, voter_key))
     if participation is None or participation.channel != "paper":
         raise Conflict("there is no paper ballot of this voter to correct")
     validate_choice(vote.method, choice, [o["id"] for o in vote.options])
-    ballot = _ballot_to_change(uow.session, vote, participation, receipt)
-    fresh = _reissue(uow, ballot, vote, choice)
-    participation.changes += 1
-    participation.teller_id = teller.member_id
+    fresh, fingerprint = _replace_ballot(uow, seal, vote, participation, receipt, choice, {"teller_id": teller.member_id})
     _record(uow, vote, "paper_ballot_corrected", teller, {"voter_id": voter.member_id}, choice)
-    return Receipt(vote.id, fresh, ballot.fingerprint, True)
+    return Receipt(vote.id, fresh, fingerprint, True)
 
 
-def _first_ballot(uow: UnitOfWork, actor: Actor, vote: Vote, entry: ElectorateEntry, choice: Any, channel: str,
-                  voter: Actor | None, idempotency_key: str | None, request_hash: str | None) -> Receipt:
-    participation, ballot, receipt = _first_ballot_rows(
-        uow, actor, vote, entry.voter_key, entry.weight, choice, channel, voter, idempotency_key, request_hash)
+def _first_ballot(uow: UnitOfWork, seal: BallotSeal, actor: Actor, vote: Vote, entry: ElectorateEntry, choice: Any,
+                  channel: str, voter: Actor | None, keys: _Keys) -> Receipt:
+    participation, ballot, receipt = _first_ballot_rows(uow, seal, actor, vote, entry.voter_key, entry.weight, choice,
+                                                        channel, voter, keys)
     fingerprint = ballot["fingerprint"]
     rows = (_FIRST_BALLOT_ROWS, {"participations": [participation], "ballots": [ballot]})
     try:
@@ -275,21 +275,25 @@ def _first_ballot(uow: UnitOfWork, actor: Actor, vote: Vote, entry: ElectorateEn
             _record(uow, vote, "paper_ballot_entered", actor, {"voter_id": voter.member_id}, choice, rows)
     except IntegrityError as exc:
         if "idempotency_hash" in str(exc.orig):  # the (idempotency_hash, vote_id) constraint, in either database's words
-            raise Conflict("this idempotency key was already used in this vote; send a new key (a UUID) with each new ballot") from exc
+            raise Conflict(KEY_USED) from exc
         raise Conflict("this voter has already voted") from exc
     _close_if_everyone_voted(uow, vote)
     return Receipt(vote.id, receipt, fingerprint, False)
 
 
-def _first_ballot_rows(uow: UnitOfWork, actor: Actor, vote: Vote, voter_key: str, weight: str, choice: Any, channel: str,
-                       voter: Actor | None, idempotency_key: str | None,
-                       request_hash: str | None) -> tuple[dict[str, Any], dict[str, Any], str]:
+KEY_USED = ("this idempotency key was already used for another ballot in this vote; "
+            "send a new key (a UUID) with each new ballot")
+
+
+def _first_ballot_rows(uow: UnitOfWork, seal: BallotSeal, actor: Actor, vote: Vote, voter_key: str, weight: str,
+                       choice: Any, channel: str, voter: Actor | None,
+                       keys: _Keys) -> tuple[dict[str, Any], dict[str, Any], str]:
     """A first ballot's participation and ballot (every column), and the receipt the voter gets."""
     receipt = _new_receipt()
     participation = {
         "vote_id": vote.id, "voter_key": voter_key, "member_id": (voter or actor).member_id, "channel": channel,
         "teller_id": actor.member_id if voter else None, "cast_at": uow.now, "changes": 0,
-        **_idempotency(vote, idempotency_key, request_hash, receipt),
+        "receipt_tag": seal.receipt_tag(vote.id, receipt), **keys.stored(receipt),
     }
     ballot = {"id": secrets.token_hex(16), "vote_id": vote.id, "fingerprint": board.fingerprint(vote.id, receipt),
               "choice": choice, "weight": weight, "voter_key": None if vote.secret else voter_key}
@@ -301,41 +305,106 @@ _FIRST_BALLOT_ROWS = RowsWithSeq(Participation.__table__, Ballot.__table__)
 would cost more than the inserts themselves), in the statement that numbers its event."""
 
 
-def _changed_ballot(uow: UnitOfWork, actor: Actor, vote: Vote, participation: Participation, choice: Any,
-                    previous_receipt: str | None, idempotency_key: str | None, request_hash: str) -> Receipt:
+def _changed_ballot(uow: UnitOfWork, seal: BallotSeal, actor: Actor, vote: Vote, participation: Participation,
+                    choice: Any, previous_receipt: str | None, keys: _Keys) -> Receipt:
     if participation.member_id != actor.member_id:
         raise Conflict("your household has already voted: one ballot per household, changed only by whoever cast it")
     if participation.channel == "paper":
         raise Conflict("your ballot was entered on paper by a teller; ask a teller to correct it")
-    ballot = _ballot_to_change(uow.session, vote, participation, previous_receipt)
-    receipt = _reissue(uow, ballot, vote, choice)
-    participation.changes += 1
-    for key, value in _idempotency(vote, idempotency_key, request_hash, receipt).items():
-        setattr(participation, key, value)
+    try:
+        receipt, fingerprint = _replace_ballot(uow, seal, vote, participation, previous_receipt, choice, keys)
+    except ReceiptSpent:
+        replayed = _replayed(_fresh(uow, participation), keys)  # the same request, sent twice at once: the first won
+        if replayed is not None:
+            return replayed
+        raise
     _record(uow, vote, "ballot_changed", actor, {"channel": "online"}, choice)
-    return Receipt(vote.id, receipt, ballot.fingerprint, True)
+    return Receipt(vote.id, receipt, fingerprint, True)
 
 
-def _ballot_to_change(session: Session, vote: Vote, participation: Participation, receipt: str | None) -> Ballot:
-    """In a secret vote only the last receipt finds the ballot: nothing stored leads from the voter to it."""
-    if vote.secret:
-        if not receipt:
-            raise Conflict("you have already voted; to change your ballot, send the receipt of your last ballot")
-        found = session.scalar(select(Ballot).where(Ballot.vote_id == vote.id, Ballot.fingerprint == board.fingerprint(vote.id, receipt)))
+class ReceiptSpent(Conflict):
+    """The receipt presented was the voter's, but a later ballot (perhaps a concurrent request) replaced it."""
+
+
+def _replace_ballot(uow: UnitOfWork, seal: BallotSeal, vote: Vote, participation: Participation, receipt: str | None,
+                    choice: Any, also: _Keys | dict[str, Any]) -> tuple[str, str]:
+    """Spend the voter's latest receipt: its ballot takes the new choice under a new receipt.
+
+    A receipt is spent once, whatever runs concurrently: the participation's receipt tag moves
+    from the old receipt to the new one in one conditional UPDATE (and the change count with it,
+    in SQL), so of two requests presenting the same receipt the second finds the tag moved —
+    PostgreSQL re-reads the row once the first commits — and is refused; its ballot is never
+    applied over the first. The old fingerprint is kept as replaced: no choice, no voter.
+    """
+    old = _receipt_to_replace(uow.session, vote, participation, receipt)
+    new = _new_receipt()
+    tag = seal.receipt_tag(vote.id, receipt) if receipt else None
+    values = {"changes": _participations.c.changes + 1, "receipt_tag": seal.receipt_tag(vote.id, new),
+              **(also.stored(new) if isinstance(also, _Keys) else also)}
+    spent = (_participations.c.receipt_tag == tag) | _participations.c.receipt_tag.is_(None) if tag else literal(True)
+    try:
+        moved = uow.session.execute(
+            update(_participations).where(_participations.c.vote_id == vote.id, _participations.c.voter_key == participation.voter_key,
+                                          _participations.c.changes == participation.changes, spent).values(values)
+        ).rowcount
+    except IntegrityError as exc:  # the new idempotency key is another ballot's
+        raise Conflict(KEY_USED) from exc
+    if moved != 1:
+        raise _why_not_moved(uow.session, vote, participation, receipt)
+    replaced = uow.session.execute(
+        update(_ballots).where(_ballots.c.vote_id == vote.id, _ballots.c.fingerprint == old)
+        .values(choice=choice, fingerprint=board.fingerprint(vote.id, new))
+    ).rowcount
+    if replaced != 1:
+        raise ReceiptSpent(REPLACED)
+    uow.session.execute(insert(_replaced), {"vote_id": vote.id, "fingerprint": old})
+    uow.session.expire(participation)
+    return new, board.fingerprint(vote.id, new)
+
+
+REPLACED = "this receipt was already replaced by a later ballot; send the receipt of your latest ballot"
+
+
+def _receipt_to_replace(session: Session, vote: Vote, participation: Participation, receipt: str | None) -> str:
+    """The fingerprint of the ballot to change. In a secret vote only the voter's latest receipt
+    finds it: nothing stored leads from the voter to their ballot. In a public vote the ballot
+    names its voter, so no receipt is needed (one given must still be the latest, and theirs)."""
+    if receipt:
+        fingerprint = board.fingerprint(vote.id, receipt)
+        if session.scalar(select(literal(1)).where(_replaced.c.vote_id == vote.id, _replaced.c.fingerprint == fingerprint)):
+            raise ReceiptSpent(REPLACED)
+        found = session.execute(select(_ballots.c.voter_key).where(_ballots.c.vote_id == vote.id, _ballots.c.fingerprint == fingerprint)).first()
         if found is None:
             raise Conflict("that receipt is not the one of a ballot in this vote (only the latest receipt counts)")
-        return found
-    found = session.scalar(select(Ballot).where(Ballot.vote_id == vote.id, Ballot.voter_key == participation.voter_key))
-    if found is None:
+        if not vote.secret and found.voter_key != participation.voter_key:
+            raise Conflict(NOT_YOURS)
+        return fingerprint
+    if vote.secret:
+        raise Conflict("you have already voted; to change your ballot, send the receipt of your last ballot")
+    fingerprint = session.scalar(select(_ballots.c.fingerprint).where(
+        _ballots.c.vote_id == vote.id, _ballots.c.voter_key == participation.voter_key))
+    if fingerprint is None:
         raise NotFound("ballot not found")
-    return found
+    return fingerprint
 
 
-def _reissue(uow: UnitOfWork, ballot: Ballot, vote: Vote, choice: Any) -> str:
-    receipt = _new_receipt()
-    ballot.choice = choice
-    ballot.fingerprint = board.fingerprint(vote.id, receipt)
-    return receipt
+NOT_YOURS = "that receipt is not the one of this voter's latest ballot"
+
+
+def _why_not_moved(session: Session, vote: Vote, participation: Participation, receipt: str | None) -> Conflict:
+    """The conditional UPDATE found the participation otherwise than this request read it: changed
+    meanwhile by a concurrent request (read again: PostgreSQL's READ COMMITTED shows its commit),
+    or holding another receipt's tag."""
+    changes = session.scalar(select(_participations.c.changes).where(
+        _participations.c.vote_id == vote.id, _participations.c.voter_key == participation.voter_key))
+    if changes != participation.changes:
+        return ReceiptSpent(REPLACED if receipt else "your ballot was changed by another request meanwhile; reload and try again")
+    return Conflict(NOT_YOURS)
+
+
+def _fresh(uow: UnitOfWork, participation: Participation) -> Participation:
+    uow.session.refresh(participation)
+    return participation
 
 
 def _record(uow: UnitOfWork, vote: Vote, event_type: str, actor: Actor, details: dict[str, Any], choice: Any,
@@ -374,35 +443,40 @@ def _new_receipt() -> str:
     return secrets.token_urlsafe(24)
 
 
-def _digest(kind: str, value: str) -> str:
-    return hashlib.sha256(f"yishi-{kind}|{value}".encode()).hexdigest()
+@dataclass(frozen=True)
+class _Keys:
+    """A request's idempotency key, and what a participation keeps of it (``BallotSeal``)."""
+
+    seal: BallotSeal
+    vote_id: str
+    key: str | None
+    choice: Any
+    previous_receipt: str | None
+
+    def __post_init__(self) -> None:
+        if self.key is not None and len(self.key) < MIN_IDEMPOTENCY_KEY:
+            raise InvalidInput(f"an idempotency key needs at least {MIN_IDEMPOTENCY_KEY} characters (use a UUID)",
+                               errors=[{"field": "Idempotency-Key", "message": "too short"}])
+
+    def stored(self, receipt: str) -> dict[str, Any]:
+        """The participation's columns for this request: its receipt sealed with a pad only the key rebuilds."""
+        if self.key is None:
+            return {"idempotency_hash": None, "request_hash": None, "sealed_receipt": None}
+        return {"idempotency_hash": self.seal.lookup(self.vote_id, self.key),
+                "request_hash": self.seal.request(self.vote_id, self.key, self.choice, self.previous_receipt),
+                "sealed_receipt": _xor(receipt.encode(), self.seal.pad(self.vote_id, self.key)).hex()}
 
 
-def _idempotency(vote: Vote, key: str | None, request_hash: str | None, receipt: str) -> dict[str, Any]:
-    """Seal the receipt with a pad only the client's idempotency key can rebuild."""
-    if key is None:
-        return {"idempotency_hash": None, "request_hash": None, "sealed_receipt": None}
-    if len(key) < MIN_IDEMPOTENCY_KEY:
-        raise InvalidInput(f"an idempotency key needs at least {MIN_IDEMPOTENCY_KEY} characters (use a UUID)",
-                           errors=[{"field": "Idempotency-Key", "message": "too short"}])
-    return {"idempotency_hash": _digest("idempotency", f"{vote.id}|{key}"), "request_hash": request_hash,
-            "sealed_receipt": _xor(receipt.encode(), _pad(vote, key)).hex()}
-
-
-def _replayed(earlier: Participation, vote: Vote, key: str, request_hash: str) -> Receipt | None:
+def _replayed(earlier: Any, keys: _Keys) -> Receipt | None:
     """The receipt of an earlier request with this key — the caller's own only (``earlier`` is the caller's
     participation): another voter sending the same key must not get a receipt that would let them change
     someone else's ballot."""
-    if earlier.idempotency_hash != _digest("idempotency", f"{vote.id}|{key}"):
+    if keys.key is None or earlier.idempotency_hash != keys.seal.lookup(keys.vote_id, keys.key):
         return None
-    if earlier.request_hash != request_hash:
+    if earlier.request_hash != keys.seal.request(keys.vote_id, keys.key, keys.choice, keys.previous_receipt):
         raise Conflict("this idempotency key was used for a different ballot")
-    receipt = _xor(bytes.fromhex(earlier.sealed_receipt), _pad(vote, key)).decode()
-    return Receipt(vote.id, receipt, board.fingerprint(vote.id, receipt), earlier.changes > 0)
-
-
-def _pad(vote: Vote, key: str) -> bytes:
-    return hashlib.sha256(f"yishi-seal|{vote.id}|{key}".encode()).digest()
+    receipt = _xor(bytes.fromhex(earlier.sealed_receipt), keys.seal.pad(keys.vote_id, keys.key)).decode()
+    return Receipt(keys.vote_id, receipt, board.fingerprint(keys.vote_id, receipt), earlier.changes > 0)
 
 
 def _xor(data: bytes, pad: bytes) -> bytes:
@@ -411,7 +485,7 @@ def _xor(data: bytes, pad: bytes) -> bytes:
 
 # ---- ballots cast together (group commit) ----------------------------------------------------
 
-def cast_together(uow: UnitOfWork, requests: Sequence[tuple[str, CastBallot]]) -> list[Receipt | None]:
+def cast_together(uow: UnitOfWork, seal: BallotSeal, requests: Sequence[tuple[str, CastBallot]]) -> list[Receipt | None]:
     """The first ballots among many (token, cast) requests, written in one transaction.
 
     A busy vote is mostly first ballots from distinct voters, and a transaction per ballot spends
@@ -445,7 +519,7 @@ def cast_together(uow: UnitOfWork, requests: Sequence[tuple[str, CastBallot]]) -
             plain.append((i, actor, target, cast))
     if not plain:
         return [None] * len(requests)
-    return _write_together(uow, plain, len(requests))
+    return _write_together(uow, seal, plain, len(requests))
 
 
 def _padded(values: set[str]) -> list[str]:
@@ -471,13 +545,14 @@ def _is_plain_first_ballot(target: Row[Any], actor: Actor, cast: CastBallot, now
     )
 
 
-def _write_together(uow: UnitOfWork, plain: list[tuple[int, Actor, Row[Any], CastBallot]], count: int) -> list[Receipt | None]:
+def _write_together(uow: UnitOfWork, seal: BallotSeal, plain: list[tuple[int, Actor, Row[Any], CastBallot]],
+                    count: int) -> list[Receipt | None]:
     receipts: dict[int, Receipt] = {}
     by_instance: dict[str, tuple[Row[Any], list[Any], dict[str, list[dict[str, Any]]]]] = {}
     for i, actor, vote, cast in plain:
-        request_hash = _digest("request", repr((cast.choice, cast.previous_receipt)))
+        keys = _Keys(seal, vote.id, cast.idempotency_key, cast.choice, cast.previous_receipt)
         participation, ballot, receipt = _first_ballot_rows(
-            uow, actor, vote, vote.voter_key, vote.weight, cast.choice, "online", None, cast.idempotency_key, request_hash)
+            uow, seal, actor, vote, vote.voter_key, vote.weight, cast.choice, "online", None, keys)
         _, events, rows = by_instance.setdefault(vote.instance_id, (vote, [], {"participations": [], "ballots": []}))
         events.append(("ballot_cast", _event_input(vote, {"channel": "online"}, cast.choice), actor))
         rows["participations"].append(participation)
@@ -592,11 +667,20 @@ def bulletin_board(session: Session, vote: Vote) -> dict[str, Any]:
 
 
 def check_receipt(session: Session, vote: Vote, receipt: str) -> dict[str, Any]:
-    """Was the ballot behind this receipt counted, and as what? (Only the receipt's holder can ask.)"""
+    """Is the ballot behind this receipt recorded, and is it still the voter's current ballot?
+
+    Before the close it says no more: whoever holds a receipt (a vote buyer collecting them)
+    must not learn how it was voted. After the close the board shows every current ballot's
+    choice by its fingerprint, so the check shows it too.
+    """
     fingerprint = board.fingerprint(vote.id, receipt)
-    ballot = session.scalar(select(Ballot).where(Ballot.vote_id == vote.id, Ballot.fingerprint == fingerprint))
-    return {"fingerprint": fingerprint, "found": ballot is not None, "choice": ballot.choice if ballot else None,
-            "on_board": ballot is not None and vote.status == "closed"}
+    choice = session.execute(select(Ballot.choice).where(Ballot.vote_id == vote.id, Ballot.fingerprint == fingerprint)).first()
+    replaced = choice is None and session.scalar(select(literal(1)).where(
+        ReplacedBallot.vote_id == vote.id, ReplacedBallot.fingerprint == fingerprint)) is not None
+    closed = vote.status == "closed"
+    return {"fingerprint": fingerprint, "found": choice is not None or replaced, "current": choice is not None,
+            "replaced": replaced, "on_board": choice is not None and closed,
+            "choice": choice.choice if choice is not None and closed else None}
 
 
 def my_participation(session: Session, actor: Actor, vote: Vote) -> dict[str, Any]:

@@ -352,8 +352,9 @@ def gets_new_receipt(pronoun: str, client: FlaskClient, community: Community, ct
     assert latest["fingerprint"] != first["fingerprint"]
     mine = ok(as_member(client, community, ctx, voter, "GET", f"/api/votes/{ctx['vote']}/me"))
     assert (mine["voted"], mine["channel"], mine["changes"]) == (True, "online", 1)
-    assert check_receipt(client, community, ctx, voter, latest["receipt"])["found"] is True
-    assert check_receipt(client, community, ctx, voter, first["receipt"])["found"] is False
+    assert check_receipt(client, community, ctx, voter, latest["receipt"])["current"] is True
+    replaced = check_receipt(client, community, ctx, voter, first["receipt"])
+    assert (replaced["found"], replaced["current"], replaced["replaced"], replaced["choice"]) == (True, False, True, None)
 
 
 @then(parsers.parse("{member} is told they may not vote"))
@@ -628,23 +629,25 @@ def board_verifies(client: FlaskClient, community: Community, ctx: dict[str, Any
 def receipt_on_board(voter: str, choice: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
     ballot = ctx["ballots"][voter]
     checked = check_receipt(client, community, ctx, voter, ballot["receipt"])
-    assert checked == {"fingerprint": ballot["fingerprint"], "found": True, "choice": choice_of(ctx, choice), "on_board": True}
+    assert checked == {"fingerprint": ballot["fingerprint"], "found": True, "current": True, "replaced": False,
+                       "choice": choice_of(ctx, choice), "on_board": True}
     board = board_of(client, community, ctx)
     assert [e["choice"] for e in board["ballots"] if e["fingerprint"] == ballot["fingerprint"]] == [choice_of(ctx, choice)]
 
 
-@then(parsers.parse('{voter}\'s receipt shows {pronoun:w} ballot as "{choice}", not yet on the board'))
-def receipt_before_close(voter: str, pronoun: str, choice: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
+@then(parsers.parse("{voter}'s receipt shows {pronoun:w} ballot recorded and current, but not its choice before the close"))
+def receipt_before_close(voter: str, pronoun: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
     ballot = ctx["ballots"][voter]
     checked = check_receipt(client, community, ctx, voter, ballot["receipt"])
-    assert checked == {"fingerprint": ballot["fingerprint"], "found": True, "choice": choice, "on_board": False}
+    assert checked == {"fingerprint": ballot["fingerprint"], "found": True, "current": True, "replaced": False,
+                       "choice": None, "on_board": False}
 
 
-@then(parsers.parse("{voter}'s first receipt is no longer on the board"))
+@then(parsers.parse("{voter}'s first receipt is no longer on the board: it was replaced"))
 def first_receipt_gone(voter: str, client: FlaskClient, community: Community, ctx: dict[str, Any]) -> None:
     (first,) = ctx["earlier"][voter]
     assert check_receipt(client, community, ctx, voter, first["receipt"]) == {
-        "fingerprint": first["fingerprint"], "found": False, "choice": None, "on_board": False}
+        "fingerprint": first["fingerprint"], "found": True, "current": False, "replaced": True, "choice": None, "on_board": False}
     assert first["fingerprint"] not in {e["fingerprint"] for e in board_of(client, community, ctx)["ballots"]}
 
 

@@ -157,7 +157,7 @@ Feature: Community votes, from the configuration to a result anyone can check
       | no      | 2     |
       | abstain | 0     |
     And alice's receipt shows her ballot on the board as "no"
-    And alice's first receipt is no longer on the board
+    And alice's first receipt is no longer on the board: it was replaced
     And the auditor reads these ballot events in the history, none with a choice:
       | type           | by    | voter |
       | ballot_cast    | alice |       |
@@ -172,7 +172,7 @@ Feature: Community votes, from the configuration to a result anyone can check
       | bob   | no      |
       | carol | abstain |
       | chair | yes     |
-    Then alice's receipt shows her ballot as "yes", not yet on the board
+    Then alice's receipt shows her ballot recorded and current, but not its choice before the close
     When the deadline passes and the worker fires the due timers
     Then alice's receipt shows her ballot on the board as "yes"
     And the bulletin board lists every counted ballot once, with no voter

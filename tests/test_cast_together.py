@@ -222,9 +222,9 @@ def test_threads_casting_at_the_same_moment_are_written_in_one_batch(
         assert others_waiting.wait(10)
         return real_execute_as(token, command)
 
-    def counted(uow: Any, requests: Any) -> Any:
+    def counted(uow: Any, seal: Any, requests: Any) -> Any:
         batches.append(len(requests))
-        return real_together(uow, requests)
+        return real_together(uow, seal, requests)
 
     monkeypatch.setattr(deployed, "execute_as", slow_first)
     monkeypatch.setattr(engine_votes, "cast_together", counted)

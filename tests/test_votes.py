@@ -365,8 +365,10 @@ def test_a_secret_ballot_changes_only_with_the_latest_receipt_and_only_the_last_
         deployed.execute(c.CastBallot(vote_id, "no", previous_receipt="not-a-receipt-of-this-vote"), alice)
     second = deployed.execute(c.CastBallot(vote_id, "no", previous_receipt=first.receipt), alice)
     assert second.changed and second.receipt != first.receipt and second.fingerprint != first.fingerprint
-    with pytest.raises(Conflict, match="latest receipt"):
+    with pytest.raises(Conflict, match="already replaced by a later ballot"):
         deployed.execute(c.CastBallot(vote_id, "abstain", previous_receipt=first.receipt), alice)
+    with pytest.raises(Conflict, match="not the one of this voter's latest ballot"):  # a receipt bob handed over
+        deployed.execute(c.CastBallot(vote_id, "abstain", previous_receipt=second.receipt), community["bob"])
     third = deployed.execute(c.CastBallot(vote_id, "no", previous_receipt=second.receipt), alice)
 
     close_by_deadline(deployed, clock, instance_id)
@@ -378,9 +380,11 @@ def test_a_secret_ballot_changes_only_with_the_latest_receipt_and_only_the_last_
         assert fingerprints[third.fingerprint] == "no"
         assert len(fingerprints) == 2
         assert vote.result["counts"]["options"]["yes"]["heads"] == 1 and vote.result["counts"]["options"]["no"]["heads"] == 1
-        assert engine_votes.check_receipt(session, vote, first.receipt)["found"] is False
+        assert engine_votes.check_receipt(session, vote, first.receipt) == {
+            "fingerprint": first.fingerprint, "found": True, "current": False, "replaced": True, "choice": None, "on_board": False}
         assert engine_votes.check_receipt(session, vote, third.receipt) == {
-            "fingerprint": third.fingerprint, "found": True, "choice": "no", "on_board": True}
+            "fingerprint": third.fingerprint, "found": True, "current": True, "replaced": False, "choice": "no", "on_board": True}
+        assert engine_votes.check_receipt(session, vote, "never-issued-receipt")["found"] is False
         assert session.get(Participation, (vote_id, f"m:{alice.member_id}")).changes == 2
 
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -59,6 +60,13 @@ class Signer:
 
     def sign(self, message: bytes) -> str:
         return self._private.sign(message).hex()
+
+    def derive(self, purpose: str) -> bytes:
+        """A secret of its own for ``purpose`` (HKDF over the private key): one file to keep outside the
+        database, and a leaked derived secret reveals neither the key nor another purpose's secret."""
+        raw = self._private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                          serialization.NoEncryption())
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(raw)
 
 
 def _create_key(path: Path) -> None:

@@ -77,6 +77,8 @@ def dump(row: m.Base) -> RecordDump:
     personal: dict[str, Any] = {}
     for column in row.__table__.columns:
         value = _jsonable(getattr(row, column.key), column)
+        if value is None and column.info.get("audit_omit_when_null"):
+            continue  # a column added after records were first bound: old bindings never held it
         private = _names_a_person(column) or column.key in PRIVATE_TEXT.get(kind, ())
         (personal if private else public)[column.key] = value
     return RecordDump(kind, record_id(row), public, personal)

@@ -6,6 +6,8 @@ unweighted one weighs every voter 1, so the same counting code serves both.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -52,3 +54,17 @@ def _label(data: dict[str, Any], key: str, default: str) -> str:
         refuse(f"electorate.{key}", "a non-empty text")
     return label
 
+
+
+ROLL_FORMAT = "yishi-electorate/1"
+
+
+def roll_digest(entries: list[dict[str, Any]]) -> str:
+    """The frozen electorate (each voter key, label and weight), as one hash the vote's record carries.
+
+    The vote's record is bound to the history when the vote opens, so an entry added, dropped or
+    reweighted afterwards no longer gives this digest: ``verify`` recomputes it from the rows.
+    """
+    rows = sorted([e["voter_key"], e["label"], e["weight"]] for e in entries)
+    document = json.dumps({"format": ROLL_FORMAT, "entries": rows}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(document.encode()).hexdigest()
