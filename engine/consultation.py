@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from engine.identity import Actor
-from engine.instances import get_instance, record
+from engine.instances import get_instance, lock, record
 from engine.models import Instance, Opinion
 from engine.preconditions import precondition
 from engine.unit_of_work import UnitOfWork
@@ -33,6 +33,7 @@ COLLECTS = "collects"
 def submit(uow: UnitOfWork, actor: Actor, instance_id: str, text: str) -> Opinion:
     instance = get_instance(uow.session, actor, instance_id)
     actor.require("resident")
+    lock(uow.session, instance)
     _require_collecting(instance, "opinions", "the opinion period is not open")
     opinion = Opinion(
         instance_id=instance.id, community_id=instance.community_id, author_id=actor.member_id,
@@ -48,8 +49,9 @@ def submit(uow: UnitOfWork, actor: Actor, instance_id: str, text: str) -> Opinio
 def edit(uow: UnitOfWork, actor: Actor, opinion_id: int, text: str) -> Opinion:
     opinion, instance = _own_opinion(uow.session, actor, opinion_id)
     opinion.text = _text(text, MAX_OPINION_LENGTH, "text")
-    opinion.revision += 1
+    opinion.revision = Opinion.revision + 1
     opinion.updated_at = uow.now
+    uow.session.flush()
     record(uow, instance, "opinion_edited", {"opinion_id": opinion.id, "revision": opinion.revision, "text": opinion.text}, actor)
     return opinion
 
@@ -66,6 +68,7 @@ def answer(uow: UnitOfWork, actor: Actor, opinion_id: int, verdict: str, reason:
     opinion = get_opinion(uow.session, actor, opinion_id)
     instance = get_instance(uow.session, actor, opinion.instance_id)
     actor.require("committee")
+    lock(uow.session, instance, opinion)
     _require_collecting(instance, "opinion_answers", "opinions can be answered only while the answering task is open")
     if opinion.status == "withdrawn":
         raise Conflict("a withdrawn opinion needs no answer")
@@ -123,9 +126,10 @@ def _own_opinion(session: Session, actor: Actor, opinion_id: int) -> tuple[Opini
     opinion = get_opinion(session, actor, opinion_id)
     if opinion.author_id != actor.member_id:
         raise PermissionDenied("only its author can change an opinion")
+    instance = get_instance(session, actor, opinion.instance_id)
+    lock(session, instance, opinion)
     if opinion.status == "withdrawn":
         raise Conflict("the opinion was withdrawn")
-    instance = get_instance(session, actor, opinion.instance_id)
     _require_collecting(instance, "opinions", "the opinion period is closed")
     return opinion, instance
 

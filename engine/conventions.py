@@ -25,7 +25,7 @@ from engine import commands as c
 from engine.audit import checkpoints
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion
 from engine.identity import Actor, zone
-from engine.instances import record
+from engine.instances import lock, record
 from engine.models import (
     Amendment, AmendmentSupport, ArticleComment, Convention, ConventionVersion, DraftingRound, Event, Instance, Vote,
 )
@@ -426,6 +426,7 @@ def decide(uow: UnitOfWork, actor: Actor, cmd: c.DecideAmendment) -> Amendment:
     amendment = get_amendment(uow.session, actor, cmd.amendment_id)
     actor.require("committee")
     drafting = amendment.round
+    lock(uow.session, drafting.instance, drafting, amendment)
     if drafting.status != "reviewing" or not _collecting(drafting.instance, "amendment_decisions"):
         raise Conflict("amendments are decided while the committee reviews them, after the amendment period")
     if amendment.status == "withdrawn":
@@ -457,7 +458,9 @@ def _amending_round(uow: UnitOfWork, convention: Convention) -> DraftingRound:
     between the deadline and the worker firing its timer."""
     drafting = uow.session.scalar(select(DraftingRound).where(
         DraftingRound.convention_id == convention.id, DraftingRound.status == "amending"))
-    if drafting is None or not _collecting(drafting.instance, "amendments"):
+    if drafting is not None:
+        lock(uow.session, drafting.instance, drafting)
+    if drafting is None or drafting.status != "amending" or not _collecting(drafting.instance, "amendments"):
         raise Conflict("the convention has no amendment period open")
     if uow.now >= drafting.amendment_deadline:
         raise Conflict(f"the amendment period closed at {_utc(drafting.amendment_deadline)}",
@@ -466,9 +469,12 @@ def _amending_round(uow: UnitOfWork, convention: Convention) -> DraftingRound:
 
 
 def _require_open_for(uow: UnitOfWork, amendment: Amendment) -> None:
+    """The amendment's round still in its amendment period (its instance and the amendment locked, then read)."""
+    round_id = _amending_round(uow, _convention(uow.session, amendment.convention_id)).id
+    lock(uow.session, amendment)
     if amendment.status == "withdrawn":
         raise Conflict("the amendment was withdrawn")
-    if _amending_round(uow, _convention(uow.session, amendment.convention_id)).id != amendment.round_id:
+    if round_id != amendment.round_id:
         raise Conflict("the amendment period of this amendment's round is over")
 
 

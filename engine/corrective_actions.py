@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, InvalidInput, PermissionDenied
 from engine.identity import Actor, zone
-from engine.instances import record
+from engine.instances import lock, record
 from engine.models import CorrectiveAction, IndicatorResult, Instance, ServiceCycle
 from engine.pdca import by_id, get_cycle, get_series, member_of, require_phase, series_of, text_field
 from engine.preconditions import precondition
@@ -63,6 +63,7 @@ def report_done(uow: UnitOfWork, actor: Actor, action_id: int, report: str) -> C
         raise PermissionDenied("only the action's owner or the series' provider may report it done")
     instance = require_phase(uow.session, cycle, "acting", "action_reports",
                              "actions are reported done only while the task carry_out_actions is open")
+    lock(uow.session, action)
     if action.status != "assigned":
         raise Conflict(f"the action is {action.status}, not waiting to be carried out")
     errors: list[dict[str, str]] = []
@@ -80,6 +81,7 @@ def verify(uow: UnitOfWork, actor: Actor, action_id: int, effective: Any, note: 
     actor.require("committee")
     instance = require_phase(uow.session, cycle, "acting", "action_verifications",
                              "actions are verified only while the task verify_actions is open")
+    lock(uow.session, action)
     if action.status != "done":
         raise Conflict("only an action reported done can be verified" if action.status == "assigned"
                        else "the action is already verified and closed", action_status=action.status)

@@ -131,6 +131,21 @@ def advance(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[st
     return instance
 
 
+def lock(session: Session, *rows: Any) -> None:
+    """Re-read rows under a row lock (``SELECT … FOR UPDATE``), in the order given, before a domain
+    command checks and changes them.
+
+    A domain command reads, checks, then writes; two of them racing on one row under PostgreSQL's
+    READ COMMITTED would both pass the check and the second would write over the first. Locked,
+    the second waits for the first to commit and then reads what it wrote. Commands lock their
+    instance first, then its rows, always in that order, so two of them never wait on each other in
+    turn; a workflow step racing with them loses on the instance's version or the event's seq, as
+    ever. On SQLite units of work take turns (``engine.db.WriterLock``) and FOR UPDATE is not rendered.
+    """
+    for row in rows:
+        session.refresh(row, with_for_update=True)
+
+
 def record(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[str, Any], actor: Actor | None) -> None:
     """Record a domain event (an opinion, a ballot, …) that leaves the workflow as it is."""
     record_unloaded(uow, instance.id, [(event_type, input, actor)])

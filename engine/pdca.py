@@ -34,7 +34,7 @@ from engine.consultation import COLLECTS
 from engine.definitions import latest_version
 from engine.errors import Conflict, InvalidInput, PermissionDenied, ScriptError
 from engine.identity import Actor
-from engine.instances import record
+from engine.instances import lock, record
 from engine.models import (
     Definition, HumanTask, IndicatorResult, Instance, Measurement, Member, ServiceCycle, ServiceRating,
     ServiceRecord, ServiceSeries,
@@ -136,6 +136,7 @@ def tighten_standard(uow: UnitOfWork, actor: Actor, series_id: int, targets: dic
     """
     series = get_series(uow.session, actor, series_id)
     actor.require("committee")
+    lock(uow.session, instance_of(uow.session, series), series)
     _require_active(series)
     by_key = {item["key"]: item for item in series.standard}
     errors: list[dict[str, str]] = []
@@ -160,6 +161,7 @@ def end_series(uow: UnitOfWork, actor: Actor, series_id: int, reason: str) -> Se
     """End the series after its running cycle: the cycle still goes through check and act."""
     series = get_series(uow.session, actor, series_id)
     actor.require("committee")
+    lock(uow.session, instance_of(uow.session, series), series)
     _require_active(series)
     if series.end_requested_at is not None:
         raise Conflict("the end of this series has already been requested")
@@ -366,6 +368,7 @@ def require_phase(session: Session, cycle: ServiceCycle, phase: str, collects: s
     has moved on are refused even while the next cycle's service period is open.
     """
     instance = instance_of(session, cycle.series)
+    lock(session, instance, cycle)
     open_properties = session.scalars(
         select(HumanTask.properties).where(HumanTask.instance_id == instance.id, HumanTask.state == "READY")
     )

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from engine.identity import Actor, zone
-from engine.instances import record
+from engine.instances import lock, record
 from engine.models import Measurement, Member, ServiceCycle, ServiceRating, ServiceRecord, ServiceRequest
 from engine.pdca import (
     MAX_TEXT, READ_ALL_ROLES, by_id, get_cycle, instance_of, require_phase, require_provider_or_committee, text_field,
@@ -281,6 +281,8 @@ def answer_request(uow: UnitOfWork, actor: Actor, request_id: int, answer: str) 
     cycle = uow.session.get(ServiceCycle, request.cycle_id)
     assert cycle is not None
     require_provider_or_committee(actor, cycle.series, "answer requests")
+    instance = instance_of(uow.session, cycle.series)
+    lock(uow.session, instance, request)
     if request.answered_at is not None:
         raise Conflict("this request has already been answered")
     errors: Errors = []
@@ -288,7 +290,7 @@ def answer_request(uow: UnitOfWork, actor: Actor, request_id: int, answer: str) 
     if errors:
         raise InvalidInput("the answer is not valid", errors=errors)
     request.answered_by, request.answered_at = actor.member_id, uow.now
-    record(uow, instance_of(uow.session, cycle.series), "service_request_answered", {"request_id": request.id}, actor)
+    record(uow, instance, "service_request_answered", {"request_id": request.id}, actor)
     return request
 
 

@@ -371,10 +371,10 @@ def _receipt_to_replace(session: Session, vote: Vote, participation: Participati
     names its voter, so no receipt is needed (one given must still be the latest, and theirs)."""
     if receipt:
         fingerprint = board.fingerprint(vote.id, receipt)
-        if session.scalar(select(literal(1)).where(_replaced.c.vote_id == vote.id, _replaced.c.fingerprint == fingerprint)):
-            raise ReceiptSpent(REPLACED)
         found = session.execute(select(_ballots.c.voter_key).where(_ballots.c.vote_id == vote.id, _ballots.c.fingerprint == fingerprint)).first()
-        if found is None:
+        if found is None:  # looked for second: a change committing meanwhile moves it from the ballots to the replaced
+            if session.scalar(select(literal(1)).where(_replaced.c.vote_id == vote.id, _replaced.c.fingerprint == fingerprint)):
+                raise ReceiptSpent(REPLACED)
             raise Conflict("that receipt is not the one of a ballot in this vote (only the latest receipt counts)")
         if not vote.secret and found.voter_key != participation.voter_key:
             raise Conflict(NOT_YOURS)

@@ -65,3 +65,41 @@ class Race:
     @property
     def broken(self) -> bool:
         return self.barrier.broken
+
+
+def race(engine: Engine, attempts: list[tuple[object, Actor]], patch: object, linger: float = 0.15) -> list[object]:
+    """Run the commands at once, one thread each; each command's outcome (its result, or the exception).
+
+    Every command lingers ``linger`` seconds after its reads and checks, just before its writes are
+    flushed (at ``record_unloaded``, which every domain command goes through): without a row lock
+    or a conditional write, each would pass its checks on what the others have not yet written.
+    ``patch`` is pytest's ``monkeypatch``.
+    """
+    from engine import instances, votes
+
+    real = instances.record_unloaded
+
+    def lingering(*args: object, **kwargs: object) -> None:
+        time.sleep(linger)
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    patch.setattr(instances, "record_unloaded", lingering)  # type: ignore[attr-defined]
+    patch.setattr(votes, "record_unloaded", lingering)  # type: ignore[attr-defined]
+    outcomes: list[object] = [None] * len(attempts)
+    start = threading.Barrier(len(attempts), timeout=30)
+
+    def attempt(i: int) -> None:
+        command, actor = attempts[i]
+        start.wait()
+        try:
+            outcomes[i] = engine.execute(command, actor)
+        except BaseException as exc:  # noqa: BLE001 - the caller checks each outcome
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(attempts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a request hung"
+    return outcomes

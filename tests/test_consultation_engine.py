@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from engine import commands as c
+from engine.audit.bundle import export
+from engine.audit.verify import verify
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from engine.models import Instance
+from engine.models import Event, Instance, Opinion
 from engine.replay import replay
 from engine.service import Engine
-from tests.helpers import Community
+from tests.helpers import Community, race
 
 
 def open_tasks(engine: Engine, instance_id: str) -> dict[str, str]:
@@ -119,3 +122,53 @@ def test_other_community_sees_nothing(deployed: Engine, community: Community, ot
         deployed.execute(c.CompleteTask(task_id, topic("2026-03-09T18:00")), other_community["chair"])
     with pytest.raises(NotFound):
         deployed.execute(c.SubmitOpinion(instance_id, "hello"), other_community["alice"])
+
+
+# --- racing requests ------------------------------------------------------------------------------
+
+
+def test_racing_edits_each_count_and_none_lands_after_a_withdrawal(deployed: Engine, community: Community,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five edits and a withdrawal at once, each lingering after its checks: every edit that
+    succeeds gets its own revision, and no edit is recorded after the withdrawal."""
+    engine = deployed
+    instance_id = start(engine, community)
+    engine.execute(c.CompleteTask(open_tasks(engine, instance_id)["draft_topic"], topic("2026-03-09T18:00")), community["chair"])
+    alice = community["alice"]
+    opinion = engine.execute(c.SubmitOpinion(instance_id, "Next to the gate."), alice)
+    attempts = [(c.EditOpinion(opinion.id, f"Next to the gate, take {n}."), alice) for n in range(5)]
+    outcomes = race(engine, [*attempts, (c.WithdrawOpinion(opinion.id), alice)], monkeypatch)
+
+    refused = [o for o in outcomes if isinstance(o, Exception)]
+    assert all(isinstance(o, Conflict) and "withdrawn" in o.message for o in refused), refused
+    with engine.read() as session:
+        events = [e for e in session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.seq))
+                  if e.type.startswith("opinion_")]
+        stored = session.get(Opinion, opinion.id)
+        edits = [e for e in events if e.type == "opinion_edited"]
+        assert [e.input["revision"] for e in edits] == list(range(2, 2 + len(edits)))
+        assert stored.revision == 1 + len(edits) == 1 + len(outcomes) - 1 - len(refused)
+        assert events[-1].type == "opinion_withdrawn" and stored.status == "withdrawn"
+        assert replay(session, session.get(Instance, instance_id)).ok
+
+
+def test_racing_answers_leave_the_opinion_as_the_last_one_recorded(deployed: Engine, community: Community,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = deployed
+    instance_id = start(engine, community)
+    engine.execute(c.CompleteTask(open_tasks(engine, instance_id)["draft_topic"], topic("2026-03-09T18:00")), community["chair"])
+    opinion = engine.execute(c.SubmitOpinion(instance_id, "Next to the gate."), community["alice"])
+    engine.execute(c.CompleteTask(open_tasks(engine, instance_id)["opinion_period"], {"reason": "enough"}), community["chair"])
+    engine.execute(c.CompleteTask(open_tasks(engine, instance_id)["record_deliberation"], {
+        "meeting_date": "2026-03-10", "attendees": ["chair", "clerk"], "minutes": "Discussed it."}), community["clerk"])
+    verdicts = ["adopted", "not_adopted", "partly_adopted", "adopted"]
+    outcomes = race(engine, [(c.AnswerOpinion(opinion.id, v, f"Reason {i}"), community["chair" if i % 2 else "clerk"])
+                             for i, v in enumerate(verdicts)], monkeypatch)
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    with engine.read() as session:
+        answers = [e for e in session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.seq))
+                   if e.type == "opinion_answered"]
+        stored = session.get(Opinion, opinion.id)
+        assert len(answers) == len(verdicts)
+        assert (stored.answer_verdict, stored.answer_reason) == (answers[-1].input["verdict"], answers[-1].input["reason"])
+        assert verify(export(session, community.id, now=engine.clock.now(), public_keys={}), replay=False).ok

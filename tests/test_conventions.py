@@ -14,11 +14,11 @@ from engine.audit.bundle import export
 from engine.audit.verify import verify
 from engine.clock import ManualClock
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion
-from engine.models import Amendment, Convention, ConventionVersion, Instance, Vote
+from engine.models import Amendment, Convention, ConventionVersion, Event, Instance, Vote
 from engine.replay import replay
 from engine.service import Engine
 from tests.fixtures import bearer
-from tests.helpers import Community
+from tests.helpers import Community, race
 
 DEADLINE = "2026-03-09T18:00"
 FIRST_DRAFT = [{"text": "晚上十点后不得大声喧哗。"}, {"text": "Keep the stairwells clear of bicycles."}, {"text": "宠物狗出门须拴绳。"}]
@@ -350,3 +350,23 @@ def test_bad_requests_get_a_clear_error_and_other_communities_see_nothing(
         response = client.get(path, headers=bearer(other_community.tokens["chair"]))
         assert (response.status_code, response.get_json()["error"]["code"]) == (404, "not_found"), path
     assert client.get("/api/conventions", headers=bearer(other_community.tokens["chair"])).get_json()["total"] == 0
+
+
+def test_racing_supports_and_withdrawals_each_count_once(deployed: Engine, community: Community,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bob supports four times at once and alice withdraws twice at once, each request lingering
+    after its checks: one support, one withdrawal, one event each; the rest are refused."""
+    engine = deployed
+    instance_id = open_drafting(engine, community)
+    convention_id = convention_of(engine, instance_id)
+    amendment = propose(engine, community, convention_id, "alice", "delete", "a3")
+    supports = race(engine, [(c.SupportAmendment(amendment.id), community["bob"])] * 4, monkeypatch)
+    withdrawals = race(engine, [(c.WithdrawAmendment(amendment.id), community["alice"])] * 2, monkeypatch)
+    for outcomes, refusal in ((supports, "you already support this amendment"), (withdrawals, "the amendment was withdrawn")):
+        refused = [o for o in outcomes if isinstance(o, Exception)]
+        assert len(refused) == len(outcomes) - 1 and all(isinstance(o, Conflict) and o.message == refusal for o in refused), outcomes
+    with engine.read() as session:
+        assert [s.member_id for s in session.get(Amendment, amendment.id).supports] == [community["bob"].member_id]
+        types = list(session.scalars(select(Event.type).where(Event.instance_id == instance_id)))
+        assert (types.count("amendment_supported"), types.count("amendment_withdrawn")) == (1, 1)
+        assert verify(export(session, community.id, now=engine.clock.now(), public_keys={}), replay=False).ok

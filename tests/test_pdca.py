@@ -16,11 +16,11 @@ from engine import identity
 from engine.clock import ManualClock
 from engine.errors import Conflict, DefinitionError, InvalidInput, NotFound, PermissionDenied
 from engine.identity import Actor
-from engine.models import CorrectiveAction, Instance, ServiceCycle, ServiceRecord, ServiceSeries
+from engine.models import CorrectiveAction, Event, Instance, ServiceCycle, ServiceRecord, ServiceSeries
 from engine.replay import replay
 from engine.service import Engine
 from engine.unit_of_work import UnitOfWork
-from tests.helpers import Community
+from tests.helpers import Community, race
 
 QUALITY_DMN = (Path(__file__).resolve().parent.parent / "processes" / "quality.dmn").read_bytes()
 RESIDENTS = ("alice", "bob", "carol", "chair")
@@ -370,3 +370,46 @@ def test_the_deploy_endpoint_takes_a_decision_table(deployed: Engine, community:
         "key": "indicator_status", "kind": "dmn", "version": 2}
     refused = client.post("/api/definitions", json={"filename": "quality.dmn", "source": "<definitions/>"}, headers=admin)
     assert (refused.status_code, refused.get_json()["error"]["code"]) == (422, "invalid_definition")
+
+
+# --- racing requests ------------------------------------------------------------------------------
+
+
+def _events(series: Series, event_type: str) -> int:
+    with series.engine.read() as session:
+        return session.scalar(select(func.count()).select_from(Event).where(
+            Event.instance_id == series.instance_id, Event.type == event_type)) or 0
+
+
+def _one_succeeded(outcomes: list[Any], refusal: str) -> None:
+    refused = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(refused) == len(outcomes) - 1, outcomes
+    assert all(isinstance(o, Conflict) and refusal in o.message for o in refused), refused
+
+
+def test_racing_reports_verifications_and_answers_each_happen_once(series: Series, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every request lingers after its checks; of each kind sent three times at once, one succeeds
+    and one event records it: an action reported, verified, a service request answered, the series' end."""
+    series.define()
+    request = series.engine.execute(c.FileServiceRequest(series.cycle_id, "complaint", "The lift is noisy."), series.community["alice"])
+    answers = race(series.engine, [(c.AnswerServiceRequest(request.id, f"Fixed, take {n}."), series.provider) for n in range(3)], monkeypatch)
+    _one_succeeded(answers, "already been answered")
+    series_id = series.instance()["data"]["cycle"]["series_id"]
+    ends = race(series.engine, [(c.EndSeries(series_id, f"Contract ends, take {n}."), series.chair) for n in range(3)], monkeypatch)
+    _one_succeeded(ends, "already been requested")
+    series.serve(residents=("alice",))
+    series.rate({"alice": 2})
+    action = series.assign("satisfaction")
+    series.complete("assign_actions")
+    reports = race(series.engine, [(c.ReportCorrectiveAction(action.id, f"Trained, take {n}."), series.provider) for n in range(3)], monkeypatch)
+    _one_succeeded(reports, "not waiting to be carried out")
+    series.complete("carry_out_actions", actor=series.provider)
+    checks = race(series.engine, [(c.VerifyCorrectiveAction(action.id, n == 0, f"Checked, take {n}."), series.chair) for n in range(3)], monkeypatch)
+    _one_succeeded(checks, "already verified")
+    assert [_events(series, t) for t in ("service_request_answered", "series_end_requested", "corrective_action_reported",
+                                         "corrective_action_verified")] == [1, 1, 1, 1]
+    with series.engine.read() as session:
+        stored = session.get(CorrectiveAction, action.id)
+        verified = [o for o in checks if not isinstance(o, Exception)][0]
+        assert (stored.status, stored.effective, stored.verification) == ("closed", verified.effective, verified.verification)
+    assert series.replayed()

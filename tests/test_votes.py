@@ -24,12 +24,14 @@ from engine import votes as engine_votes
 from engine.clock import ManualClock
 from engine.errors import Conflict, InvalidInput, PermissionDenied
 from engine.identity import Actor
-from engine.models import Ballot, ElectorateEntry, Event, HumanTask, Instance, Member, Participation, Vote
+from engine.audit.bundle import export
+from engine.audit.verify import verify
+from engine.models import Ballot, ElectorateEntry, Event, HumanTask, Instance, Member, Participation, ReplacedBallot, Vote
 from engine.replay import replay
 from engine.service import Engine
 from engine.voting import board as bulletin
 from tests.fixtures import bearer
-from tests.helpers import Community, Race
+from tests.helpers import Community, Race, race
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG: dict[str, Any] = {
@@ -527,3 +529,56 @@ def test_a_bad_configuration_is_refused_with_its_fields_and_nothing_is_written(
         assert session.scalar(select(func.count()).select_from(ElectorateEntry)) == 0
         assert session.get(HumanTask, task_id).state == "READY"
         assert "vote" not in instance.data
+
+
+# --- racing changes: a receipt is spent once ----------------------------------------------------
+
+
+@pytest.mark.parametrize("channel", ["online", "paper"])
+def test_of_racing_changes_presenting_one_receipt_exactly_one_is_acknowledged(
+    deployed: Engine, community: Community, monkeypatch: pytest.MonkeyPatch, channel: str
+) -> None:
+    """Six changes of alice's ballot at once, each presenting her first receipt and lingering after
+    its checks (on PostgreSQL all six read the ballot before any writes): one new receipt, five
+    refusals, one change counted — and the acknowledged receipt is the ballot on the board."""
+    instance_id, vote_id = open_vote(deployed, community)
+    alice, clerk = community["alice"], community["clerk"]
+    if channel == "online":
+        first = deployed.execute(c.CastBallot(vote_id, "yes"), alice)
+        attempts = [(c.CastBallot(vote_id, choice, f"change-{n:02d}-{uuid.uuid4()}", first.receipt), alice)
+                    for n, choice in enumerate(["no", "abstain"] * 3)]
+    else:
+        first = deployed.execute(c.EnterPaperBallot(vote_id, alice.member_id, "yes"), clerk)
+        attempts = [(c.CorrectPaperBallot(vote_id, alice.member_id, first.receipt, choice), clerk)
+                    for choice in ["no", "abstain"] * 3]
+    outcomes = race(deployed, attempts, monkeypatch)
+
+    receipts = [o for o in outcomes if isinstance(o, engine_votes.Receipt)]
+    refused = [o for o in outcomes if not isinstance(o, engine_votes.Receipt)]
+    assert len(receipts) == 1, outcomes
+    assert all(isinstance(o, Conflict) and "already replaced by a later ballot" in o.message for o in refused), refused
+    (won,) = receipts
+    won_choice = attempts[outcomes.index(won)][0].choice
+    with deployed.read() as session:
+        vote = session.get(Vote, vote_id)
+        assert engine_votes.check_receipt(session, vote, won.receipt)["current"] is True
+        assert engine_votes.check_receipt(session, vote, first.receipt)["replaced"] is True
+        (ballot,) = session.scalars(select(Ballot).where(Ballot.vote_id == vote_id))
+        assert (ballot.fingerprint, ballot.choice) == (won.fingerprint, won_choice)
+        assert session.get(Participation, (vote_id, f"m:{alice.member_id}")).changes == 1
+        assert len(ballot_events(session, instance_id)) == 2
+        assert count(session, ReplacedBallot, vote_id) == 1
+        assert verify(export(session, community.id, now=deployed.clock.now(), public_keys={}), replay=False).ok
+
+
+def test_a_reused_key_in_a_change_is_named_as_such(deployed: Engine, community: Community) -> None:
+    """Bob sends, with his change, the key alice's ballot was cast with: his change is refused for
+    the key, not as a second ballot or a concurrent write."""
+    _, vote_id = open_vote(deployed, community)
+    key = str(uuid.uuid4())
+    deployed.execute(c.CastBallot(vote_id, "yes", key), community["alice"])
+    bobs = deployed.execute(c.CastBallot(vote_id, "yes"), community["bob"])
+    with pytest.raises(Conflict, match="this idempotency key was already used for another ballot in this vote"):
+        deployed.execute(c.CastBallot(vote_id, "no", key, bobs.receipt), community["bob"])
+    with pytest.raises(Conflict, match="this idempotency key was already used for another ballot in this vote"):
+        deployed.execute(c.CastBallot(vote_id, "no", key), community["carol"])
