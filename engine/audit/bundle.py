@@ -17,11 +17,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.audit import chain, checkpoints, records
-from engine.models import Checkpoint, Definition, Event, Instance, ServiceCycle, Vote
+from engine.models import (Ballot, Checkpoint, Definition, ElectorateEntry, Event, Instance, Participation, ReplacedBallot,
+                           ServiceCycle, Vote)
 from engine.votes import bulletin_board
 
 BUNDLE_FORMAT = "yishi-audit-bundle/1"
@@ -48,6 +49,7 @@ def export(
         "instances": [_instance(instance, histories[instance.id], public) for instance in instances],
         "records": _records(session, ids, community_id, instance_id is None, histories, salts, public),
         "boards": _boards(session, ids),
+        "ballot_boxes": _ballot_boxes(session, ids, public),
         "checkpoints": _checkpoints(session, community_id, instance_id),
         "public_keys": public_keys,
     }
@@ -149,6 +151,35 @@ def _boards(session: Session, ids: set[str]) -> list[dict[str, Any]]:
     closed = session.scalars(select(Vote).where(Vote.instance_id.in_(ids), Vote.status == "closed").order_by(Vote.id))
     boards = ((vote.id, bulletin_board(session, vote)) for vote in closed)
     return [{"vote_id": vote_id, "config": b["vote"], "electorate": b["electorate"], "ballots": b["ballots"]} for vote_id, b in boards]
+
+
+def _ballot_boxes(session: Session, ids: set[str], public: bool) -> list[dict[str, Any]]:
+    """Each vote's ballot box as its rows hold it, for ``verify`` to hold against the history.
+
+    Ballots are not bound to the events one by one (that would say who voted what); what binds
+    them is that the counts agree: as many ballots as participations as first-ballot events, as
+    many replaced fingerprints as changes as change events. A full bundle also carries who took
+    part and the frozen electorate, checked one by one; a public one, only the counts (turnout is
+    public) and the replaced fingerprints (no choice, no voter).
+    """
+    out = []
+    for vote in session.scalars(select(Vote).where(Vote.instance_id.in_(ids)).order_by(Vote.id)):
+        taking_part = session.execute(select(
+            Participation.voter_key, Participation.member_id, Participation.channel, Participation.teller_id,
+            Participation.cast_at, Participation.changes).where(Participation.vote_id == vote.id).order_by(Participation.voter_key)).all()
+        box: dict[str, Any] = {
+            "vote_id": vote.id, "instance_id": vote.instance_id, "turnout": len(taking_part),
+            "changes": sum(p.changes for p in taking_part),
+            "ballots": session.scalar(select(func.count()).select_from(Ballot).where(Ballot.vote_id == vote.id)),
+            "replaced": sorted(session.scalars(select(ReplacedBallot.fingerprint).where(ReplacedBallot.vote_id == vote.id))),
+        }
+        if not public:
+            box["participations"] = [{**p._asdict(), "cast_at": chain.timestamp(p.cast_at)} for p in taking_part]
+            box["electorate"] = [dict(e._asdict()) for e in session.execute(select(
+                ElectorateEntry.voter_key, ElectorateEntry.label, ElectorateEntry.weight).where(ElectorateEntry.vote_id == vote.id)
+                .order_by(ElectorateEntry.voter_key))]
+        out.append(box)
+    return out
 
 
 def _checkpoints(session: Session, community_id: int, instance_id: str | None) -> list[dict[str, Any]]:

@@ -81,6 +81,16 @@ _VOTE_RECORD = {
 
 _BOARD = _object({"vote_id": {"type": "string"}, "ballots": {"type": "array", "items": _object({"fingerprint": {"type": "string"}})}})
 
+_PARTICIPATION = _object({"voter_key": {"type": "string"}, "member_id": {"type": "integer"}, "channel": {"type": "string"},
+                          "teller_id": {"type": ["integer", "null"]}, "cast_at": _MOMENT, "changes": {"type": "integer"}})
+_BALLOT_BOX = _object(
+    {"vote_id": {"type": "string"}, "instance_id": {"type": "string"}, "turnout": {"type": "integer"}, "changes": {"type": "integer"},
+     "ballots": {"type": "integer"}, "replaced": {"type": "array", "items": _HASH}},
+    {"participations": {"type": "array", "items": _PARTICIPATION},
+     "electorate": {"type": "array", "items": _object({"voter_key": {"type": "string"}, "label": {"type": "string"},
+                                                       "weight": {"type": "string"}})}},
+)
+
 _HEAD_PROOF = _object({
     "head": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}, _SEQ, _HASH],
              "minItems": 4, "maxItems": 4},
@@ -103,6 +113,7 @@ def _bundle(public: bool) -> dict[str, Any]:
              "instances": {"type": "array", "items": _instance(public)},
              "records": {"type": "array", "items": {"allOf": [_RECORD, _VOTE_RECORD]}}},
             {"public": {"type": "boolean"}, "boards": {"type": "array", "items": _BOARD},
+             "ballot_boxes": {"type": "array", "items": _BALLOT_BOX},
              "checkpoints": {"type": "array", "items": _CHECKPOINT},
              "public_keys": {"type": "object", "additionalProperties": _PEM}},
         ),
