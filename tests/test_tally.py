@@ -168,6 +168,18 @@ def test_art_278_passes_by_area_but_fails_by_heads() -> None:
     assert result["outcome"] == "rejected"
 
 
+def test_a_dual_majority_that_fails_on_area_alone_is_rejected_not_a_tie() -> None:
+    # Heads 5 to 3 for yes; the area level, 450 to 450 m²: a majority of owners, none of area.
+    yes_and_no_only = {"preset": "civil_code_278",
+                       "threshold": {"kind": "simple_majority", "basis": "both", "abstentions_in_base": False}}
+    result = owners_vote(yes_and_no_only, (5, "yes", "90"), (3, "no", "150"))
+    assert [c["met"] for c in result["threshold"][0]["checks"]] == [True, False]
+    assert (result["outcome"], result["ties"]) == ("rejected", [])
+    assert result["explanation"][-1] == "Outcome: rejected — the majority by m² was not reached."
+    level = owners_vote(yes_and_no_only, (4, "yes", "100"), (4, "no", "100"))  # level on both counts: a tie
+    assert level["outcome"] == "tie"
+
+
 def test_art_278_abstentions_participate_and_weigh_against() -> None:
     # 8 owners, 800 m² take part: yes 4 large flats (600 m²), no 1 small, 3 small flats abstain.
     # Abstainers participate, so yes has 4 of 8 owners — exactly half, not more than half: rejected.

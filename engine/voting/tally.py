@@ -184,6 +184,10 @@ def _decide_yes_no(vote: Vote, rule: Rule, voters: Electorate, count: Count, tur
         tie = {"kind": "yes_no", "tied": ["yes", "no"], "resolved_by": "unresolved",
                "explanation": f"Tie: yes and no had {level} each; a yes/no vote is never decided by lot."}
         return Decision("tie", None, published, reasons, "Outcome: tie — yes and no were level.", [tie])
+    failed = [c for c in checks if not c.met]
+    if len(checks) > 1:  # a dual majority: say which of the two was not reached
+        which = " and ".join(f"by {voters.heads_label}" if c.basis == "heads" else f"by {voters.weight_unit}" for c in failed)
+        return Decision("rejected", None, published, reasons, f"Outcome: rejected — the majority {which} was not reached.")
     return Decision("rejected", None, published, reasons, "Outcome: rejected.")
 
 
@@ -220,11 +224,13 @@ def _threshold_checks(rule: Rule, count: Count, contenders: list[str], turnout: 
 
 
 def _level(rule: Rule, checks: list[Check], yes: Amount, no: Amount) -> bool:
-    """Yes and no level wherever a majority failed; a missed supermajority or share of the eligible is no tie."""
+    """Yes and no exactly level on every count that decides (both, in a dual majority: heads 5 to 3 with the
+    area level is a majority of heads and no majority of area, so rejected, not a tie); a missed
+    supermajority or share of the eligible is no tie."""
     threshold = rule.threshold
     assert threshold is not None
     return (threshold.share == Fraction(1, 2) and not threshold.of_eligible and yes.heads > 0
-            and all(yes.of(c.basis) == no.of(c.basis) for c in checks if not c.met))
+            and all(yes.of(c.basis) == no.of(c.basis) for c in checks))
 
 
 def _quorum_checks(rule: Rule, turnout: Turnout, voters: Electorate) -> list[Check]:
