@@ -389,16 +389,26 @@ def _one_succeeded(outcomes: list[Any], refusal: str) -> None:
 
 def test_racing_reports_verifications_and_answers_each_happen_once(series: Series, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every request lingers after its checks; of each kind sent three times at once, one succeeds
-    and one event records it: an action reported, verified, a service request answered, the series' end."""
+    and one event records it: a service request answered, the series' end, a rating, an action
+    reported, verified; two tightenings of the standard at once both hold."""
     series.define()
     request = series.engine.execute(c.FileServiceRequest(series.cycle_id, "complaint", "The lift is noisy."), series.community["alice"])
     answers = race(series.engine, [(c.AnswerServiceRequest(request.id, f"Fixed, take {n}."), series.provider) for n in range(3)], monkeypatch)
     _one_succeeded(answers, "already been answered")
     series_id = series.instance()["data"]["cycle"]["series_id"]
+    tightened = race(series.engine, [(c.TightenStandard(series_id, {"satisfaction": 90}), series.chair),
+                                     (c.TightenStandard(series_id, {"response": 12}), series.chair)], monkeypatch)
+    assert not [o for o in tightened if isinstance(o, Exception)], tightened
+    with series.engine.read() as session:  # neither overwrote the other's target
+        assert {i["key"]: i["target"] for i in session.get(ServiceSeries, series_id).standard} == {"satisfaction": 90, "response": 12}
     ends = race(series.engine, [(c.EndSeries(series_id, f"Contract ends, take {n}."), series.chair) for n in range(3)], monkeypatch)
     _one_succeeded(ends, "already been requested")
     series.serve(residents=("alice",))
-    series.rate({"alice": 2})
+    series.close_period()
+    ratings = race(series.engine, [(c.RateService(series.cycle_id, 2, f"Slow, take {n}."), series.community["alice"]) for n in range(3)],
+                   monkeypatch)
+    _one_succeeded(ratings, "already rated")
+    series.complete("rating_window", {"reason": "Everyone served has rated."})
     action = series.assign("satisfaction")
     series.complete("assign_actions")
     reports = race(series.engine, [(c.ReportCorrectiveAction(action.id, f"Trained, take {n}."), series.provider) for n in range(3)], monkeypatch)
@@ -406,8 +416,8 @@ def test_racing_reports_verifications_and_answers_each_happen_once(series: Serie
     series.complete("carry_out_actions", actor=series.provider)
     checks = race(series.engine, [(c.VerifyCorrectiveAction(action.id, n == 0, f"Checked, take {n}."), series.chair) for n in range(3)], monkeypatch)
     _one_succeeded(checks, "already verified")
-    assert [_events(series, t) for t in ("service_request_answered", "series_end_requested", "corrective_action_reported",
-                                         "corrective_action_verified")] == [1, 1, 1, 1]
+    assert [_events(series, t) for t in ("service_request_answered", "series_end_requested", "service_rated",
+                                         "corrective_action_reported", "corrective_action_verified")] == [1, 1, 1, 1, 1]
     with series.engine.read() as session:
         stored = session.get(CorrectiveAction, action.id)
         verified = [o for o in checks if not isinstance(o, Exception)][0]

@@ -582,3 +582,21 @@ def test_a_reused_key_in_a_change_is_named_as_such(deployed: Engine, community: 
         deployed.execute(c.CastBallot(vote_id, "no", key, bobs.receipt), community["bob"])
     with pytest.raises(Conflict, match="this idempotency key was already used for another ballot in this vote"):
         deployed.execute(c.CastBallot(vote_id, "no", key), community["carol"])
+
+
+def test_the_last_two_ballots_cast_at_once_close_the_vote_once(deployed: Engine, community: Community,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A vote that closes when everyone has voted: the last two voters cast at the same moment
+    (each lingering before its write); the second to commit sees the first's ballot and closes it."""
+    instance_id, vote_id = open_vote(deployed, community, close_when_all_voted=True)
+    with deployed.read() as session:
+        voters = [identity.actor_for(m) for m in session.scalars(select(Member).where(Member.community_id == community.id))
+                  if "resident" in m.roles]
+    for voter in voters[:-2]:
+        deployed.execute(c.CastBallot(vote_id, "yes"), voter)
+    outcomes = race(deployed, [(c.CastBallot(vote_id, "no"), voter) for voter in voters[-2:]], monkeypatch)
+    assert all(isinstance(o, engine_votes.Receipt) for o in outcomes), outcomes
+    with deployed.read() as session:
+        assert session.get(Vote, vote_id).status == "closed"
+        delivered = [e for e in events_of(session, instance_id) if e.type == "message_delivered"]
+        assert [e.input["message"] for e in delivered] == [engine_votes.ALL_VOTED_MESSAGE]
