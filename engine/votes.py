@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -34,7 +34,7 @@ from engine.unit_of_work import UnitOfWork
 from engine.voting import board
 from engine.voting.ballots import choice_problem, validate_choice
 from engine.voting.electorate import roll_digest
-from engine.voting.seals import BallotSeal
+from engine.voting.seals import BallotSeal, RequestKey
 from engine.voting.tally import tally
 
 BASES = {"residents": "residents", "households": "households", "owners": "owners"}
@@ -190,7 +190,7 @@ def cast(uow: UnitOfWork, seal: BallotSeal, actor: Actor, vote_id: str, choice: 
     if target.voter_key is None:
         raise PermissionDenied("you are not in this vote's electorate")
     validate_choice(target.method, choice, [o["id"] for o in target.options])
-    keys = _Keys(seal, target.id, idempotency_key, choice, previous_receipt)
+    keys = _Keys.of(seal, target.id, idempotency_key, choice, previous_receipt)
     if target.channel is None:
         return _first_ballot(uow, seal, actor, target, target, choice, "online", None, keys)
     replayed = _replayed(target, keys)
@@ -242,7 +242,7 @@ def enter_paper(uow: UnitOfWork, seal: BallotSeal, teller: Actor, vote_id: str, 
     validate_choice(vote.method, choice, [o["id"] for o in vote.options])
     if uow.session.get(Participation, (vote.id, entry.voter_key)) is not None:
         raise Conflict("this voter has already voted (online or on paper); correct the paper ballot instead")
-    return _first_ballot(uow, seal, teller, vote, entry, choice, "paper", voter, _Keys(seal, vote.id, None, choice, None))
+    return _first_ballot(uow, seal, teller, vote, entry, choice, "paper", voter, _Keys.of(seal, vote.id, None, choice, None))
 
 
 def correct_paper(uow: UnitOfWork, seal: BallotSeal, teller: Actor, vote_id: str, member_id: int, receipt: str,
@@ -257,7 +257,7 @@ def correct_paper(uow: UnitOfWork, seal: BallotSeal, teller: Actor, vote_id: str
     if participation is None or participation.channel != "paper":
         raise Conflict("there is no paper ballot of this voter to correct")
     validate_choice(vote.method, choice, [o["id"] for o in vote.options])
-    fresh, fingerprint = _replace_ballot(uow, seal, vote, participation, receipt, choice, {"teller_id": teller.member_id})
+    fresh, fingerprint = _replace_ballot(uow, seal, vote, participation, receipt, choice, lambda _: {"teller_id": teller.member_id})
     _record(uow, vote, "paper_ballot_corrected", teller, {"voter_id": voter.member_id}, choice)
     return Receipt(vote.id, fresh, fingerprint, True)
 
@@ -312,7 +312,7 @@ def _changed_ballot(uow: UnitOfWork, seal: BallotSeal, actor: Actor, vote: Vote,
     if participation.channel == "paper":
         raise Conflict("your ballot was entered on paper by a teller; ask a teller to correct it")
     try:
-        receipt, fingerprint = _replace_ballot(uow, seal, vote, participation, previous_receipt, choice, keys)
+        receipt, fingerprint = _replace_ballot(uow, seal, vote, participation, previous_receipt, choice, keys.stored)
     except ReceiptSpent:
         replayed = _replayed(_fresh(uow, participation), keys)  # the same request, sent twice at once: the first won
         if replayed is not None:
@@ -327,7 +327,7 @@ class ReceiptSpent(Conflict):
 
 
 def _replace_ballot(uow: UnitOfWork, seal: BallotSeal, vote: Vote, participation: Participation, receipt: str | None,
-                    choice: Any, also: _Keys | dict[str, Any]) -> tuple[str, str]:
+                    choice: Any, columns: Callable[[str], dict[str, Any]]) -> tuple[str, str]:
     """Spend the voter's latest receipt: its ballot takes the new choice under a new receipt.
 
     A receipt is spent once, whatever runs concurrently: the participation's receipt tag moves
@@ -340,7 +340,7 @@ def _replace_ballot(uow: UnitOfWork, seal: BallotSeal, vote: Vote, participation
     new = _new_receipt()
     tag = seal.receipt_tag(vote.id, receipt) if receipt else None
     values = {"changes": _participations.c.changes + 1, "receipt_tag": seal.receipt_tag(vote.id, new),
-              **(also.stored(new) if isinstance(also, _Keys) else also)}
+              **columns(new)}
     spent = (_participations.c.receipt_tag == tag) | _participations.c.receipt_tag.is_(None) if tag else literal(True)
     try:
         moved = uow.session.execute(
@@ -445,38 +445,38 @@ def _new_receipt() -> str:
 
 @dataclass(frozen=True)
 class _Keys:
-    """A request's idempotency key, and what a participation keeps of it (``BallotSeal``)."""
+    """A request's idempotency key, and what a participation keeps of it (``engine.voting.seals``)."""
 
-    seal: BallotSeal
-    vote_id: str
-    key: str | None
+    request_key: RequestKey | None
     choice: Any
     previous_receipt: str | None
 
-    def __post_init__(self) -> None:
-        if self.key is not None and len(self.key) < MIN_IDEMPOTENCY_KEY:
+    @classmethod
+    def of(cls, seal: BallotSeal, vote_id: str, key: str | None, choice: Any, previous_receipt: str | None) -> _Keys:
+        if key is not None and len(key) < MIN_IDEMPOTENCY_KEY:
             raise InvalidInput(f"an idempotency key needs at least {MIN_IDEMPOTENCY_KEY} characters (use a UUID)",
                                errors=[{"field": "Idempotency-Key", "message": "too short"}])
+        return cls(seal.request_key(vote_id, key) if key is not None else None, choice, previous_receipt)
 
     def stored(self, receipt: str) -> dict[str, Any]:
         """The participation's columns for this request: its receipt sealed with a pad only the key rebuilds."""
-        if self.key is None:
+        if self.request_key is None:
             return {"idempotency_hash": None, "request_hash": None, "sealed_receipt": None}
-        return {"idempotency_hash": self.seal.lookup(self.vote_id, self.key),
-                "request_hash": self.seal.request(self.vote_id, self.key, self.choice, self.previous_receipt),
-                "sealed_receipt": _xor(receipt.encode(), self.seal.pad(self.vote_id, self.key)).hex()}
+        return {"idempotency_hash": self.request_key.lookup(), "request_hash": self.request_key.request(self.choice, self.previous_receipt),
+                "sealed_receipt": _xor(receipt.encode(), self.request_key.pad()).hex()}
 
 
 def _replayed(earlier: Any, keys: _Keys) -> Receipt | None:
     """The receipt of an earlier request with this key — the caller's own only (``earlier`` is the caller's
     participation): another voter sending the same key must not get a receipt that would let them change
     someone else's ballot."""
-    if keys.key is None or earlier.idempotency_hash != keys.seal.lookup(keys.vote_id, keys.key):
+    request_key = keys.request_key
+    if request_key is None or earlier.idempotency_hash != request_key.lookup():
         return None
-    if earlier.request_hash != keys.seal.request(keys.vote_id, keys.key, keys.choice, keys.previous_receipt):
+    if earlier.request_hash != request_key.request(keys.choice, keys.previous_receipt):
         raise Conflict("this idempotency key was used for a different ballot")
-    receipt = _xor(bytes.fromhex(earlier.sealed_receipt), keys.seal.pad(keys.vote_id, keys.key)).decode()
-    return Receipt(keys.vote_id, receipt, board.fingerprint(keys.vote_id, receipt), earlier.changes > 0)
+    receipt = _xor(bytes.fromhex(earlier.sealed_receipt), request_key.pad()).decode()
+    return Receipt(request_key.vote_id, receipt, board.fingerprint(request_key.vote_id, receipt), earlier.changes > 0)
 
 
 def _xor(data: bytes, pad: bytes) -> bytes:
@@ -550,7 +550,7 @@ def _write_together(uow: UnitOfWork, seal: BallotSeal, plain: list[tuple[int, Ac
     receipts: dict[int, Receipt] = {}
     by_instance: dict[str, tuple[Row[Any], list[Any], dict[str, list[dict[str, Any]]]]] = {}
     for i, actor, vote, cast in plain:
-        keys = _Keys(seal, vote.id, cast.idempotency_key, cast.choice, cast.previous_receipt)
+        keys = _Keys.of(seal, vote.id, cast.idempotency_key, cast.choice, cast.previous_receipt)
         participation, ballot, receipt = _first_ballot_rows(
             uow, seal, actor, vote, vote.voter_key, vote.weight, cast.choice, "online", None, keys)
         _, events, rows = by_instance.setdefault(vote.instance_id, (vote, [], {"participations": [], "ballots": []}))

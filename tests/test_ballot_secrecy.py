@@ -72,7 +72,7 @@ def test_a_database_reader_finds_no_choice_beside_any_voter(deployed: Engine, co
                   for digest in _encodings(choice, previous)}
     for secret, key, choice, previous in itertools.product((b"", b"\0" * 32, b"yishi"), keys.values(), CHOICES,
                                                            (None, *receipts.values())):
-        dictionary[BallotSeal(secret).request(vote_id, key, choice, previous)] = choice
+        dictionary[BallotSeal(secret).request_key(vote_id, key).request(choice, previous)] = choice
 
     with deployed.read() as session:
         found = []

@@ -37,22 +37,29 @@ class BallotSeal:
 
     secret: bytes
 
-    def _key(self, vote_id: str, idempotency_key: str) -> bytes:
-        return hmac.new(self.secret, _canonical(["yishi-idempotency", vote_id, idempotency_key]), hashlib.sha256).digest()
-
-    def lookup(self, vote_id: str, idempotency_key: str) -> str:
-        """Finds the participation an idempotency key was used for (unique within a vote)."""
-        return hmac.new(self._key(vote_id, idempotency_key), b"lookup", hashlib.sha256).hexdigest()
-
-    def request(self, vote_id: str, idempotency_key: str, choice: Any, previous_receipt: str | None) -> str:
-        """Tells a retry of the same request from the same key sent with another ballot."""
-        return hmac.new(self._key(vote_id, idempotency_key), b"request|" + _canonical([choice, previous_receipt]),
-                        hashlib.sha256).hexdigest()
-
-    def pad(self, vote_id: str, idempotency_key: str) -> bytes:
-        """Seals the receipt for a retry: only the client's key (with the server secret) rebuilds it."""
-        return hmac.new(self._key(vote_id, idempotency_key), b"seal", hashlib.sha256).digest()
+    def request_key(self, vote_id: str, idempotency_key: str) -> RequestKey:
+        """The key of one client's request in one vote: its idempotency key and the server secret together."""
+        return RequestKey(vote_id, hmac.new(self.secret, _canonical(["yishi-idempotency", vote_id, idempotency_key]),
+                                            hashlib.sha256).digest())
 
     def receipt_tag(self, vote_id: str, receipt: str) -> str:
         """What the participation keeps of its latest receipt: only that receipt changes the ballot."""
         return hmac.new(self.secret, _canonical(["yishi-receipt-tag", vote_id, receipt]), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class RequestKey:
+    vote_id: str
+    key: bytes
+
+    def lookup(self) -> str:
+        """Finds the participation an idempotency key was used for (unique within a vote)."""
+        return hmac.new(self.key, b"lookup", hashlib.sha256).hexdigest()
+
+    def request(self, choice: Any, previous_receipt: str | None) -> str:
+        """Tells a retry of the same request from the same key sent with another ballot."""
+        return hmac.new(self.key, b"request|" + _canonical([choice, previous_receipt]), hashlib.sha256).hexdigest()
+
+    def pad(self) -> bytes:
+        """Seals the receipt for a retry: only the client's key (with the server secret) rebuilds it."""
+        return hmac.new(self.key, b"seal", hashlib.sha256).digest()
