@@ -9,6 +9,7 @@ tests hang rather than fail, which is loud enough.
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -23,6 +24,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn import isolation
 from engine.bpmn.determinism import deterministic
 from engine.bpmn.sandbox import (
     MAX_INT_BITS,
@@ -503,3 +505,30 @@ def test_a_definition_with_a_refused_script_cannot_be_deployed(build, element_id
 def test_a_definition_with_ordinary_scripts_can_be_deployed() -> None:
     deploy_check(gateway_workflow("count = 3\nlabel = f'{count:>3}'", "count > 2"))
     deploy_check(timer_workflow("timeDate", '"2025-01-02T00:00:00Z"'))
+
+
+# --- bounded from outside the interpreter (engine.bpmn.isolation) ----------------------------------------
+
+C_LEVEL_COMPARISON = "a1 = [1]*100000\na2 = [1]*100000\nb1 = [a1]*100000\nb2 = [a2]*100000\nsame = b1 == b2\ndel a1, a2, b1, b2"
+"""Ten billion comparisons inside one C call: no step budget sees them (it froze a gunicorn worker for 31 s)."""
+
+
+def test_c_level_work_is_stopped_from_outside_and_the_next_script_runs() -> None:
+    started = time.monotonic()
+    with pytest.raises(ScriptError, match="hard time limit of 3 s") as stopped:
+        SandboxEnvironment().execute(C_LEVEL_COMPARISON, {})
+    assert stopped.value.details["limit"] == "HARD_TIME_LIMIT_SECONDS"
+    assert time.monotonic() - started < isolation.HARD_TIME_LIMIT_SECONDS + 2
+    assert SandboxEnvironment().evaluate("1 + 1", {}) == 2  # a fresh child took the killed one's place
+
+
+def test_memory_past_the_childs_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(isolation, "MEMORY_LIMIT_BYTES", 300 * 2**20)
+    monkeypatch.setattr(isolation, "SCRIPTS", isolation.Isolation(size=1))
+    try:
+        with pytest.raises(ScriptError, match="memory limit of 300 MB") as refused:
+            SandboxEnvironment().execute("x = [[0]*100000 for i in range(1000)]\nx = 1", {})
+        assert refused.value.details["limit"] == "MEMORY_LIMIT_BYTES"
+        assert SandboxEnvironment().evaluate("2 + 2", {}) == 4
+    finally:
+        isolation.SCRIPTS.close()

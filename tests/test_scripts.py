@@ -89,7 +89,9 @@ def test_run_time_refusals_outside_script_tasks_stop_the_instance(
 @pytest.mark.parametrize(("script", "message"), [
     ("while True: pass", "step budget"),
     ("x = 9**9**9", "4096 bits"),
-], ids=["endless loop", "huge power"])
+    ("a1 = [1]*100000\na2 = [1]*100000\nb1 = [a1]*100000\nb2 = [a2]*100000\nsame = b1 == b2\ndel a1, a2, b1, b2",
+     "hard time limit"),
+], ids=["endless loop", "huge power", "C-level comparison"])
 def test_a_runaway_script_is_stopped_and_an_admin_can_see_and_retry_it(
     client, community: Community, script: str, message: str
 ) -> None:

@@ -18,13 +18,13 @@ could run anything on the server. This module replaces it with a sandbox built o
 Every refusal or failure is a :class:`~engine.errors.ScriptError`. SpiffWorkflow wraps it in a
 ``WorkflowTaskException``; :func:`script_error_from` digs it out again.
 
-Known limits (a sandbox inside the server process cannot do better; isolate engine steps in a worker process
-with a memory rlimit and a kill timer if that matters):
+What a sandbox inside one interpreter cannot bound — total memory, and C-level operations over large
+aliased structures (``str()`` or ``==`` on a list holding the same 100 000-item list 100 000 times), which run
+uninterrupted and can outlast the time budget — is bounded from outside: every script runs in a child process
+with an address-space limit and a kill timer (``engine.bpmn.isolation``).
 
-* Total memory is not bounded. A script may allocate what it can copy within ``TIME_BUDGET_SECONDS``, each
-  single allocation bounded by ``MAX_SEQUENCE_LENGTH``.
-* C-level operations over large aliased structures (``str()`` or ``==`` on a list holding the same
-  100 000-item list 100 000 times) run uninterrupted and can outlast the time budget.
+Known limits:
+
 * Conversions between ``int`` and ``str`` rely on CPython's default ``sys.int_max_str_digits`` (4300).
 """
 
@@ -47,7 +47,7 @@ from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locati
 from SpiffWorkflow.bpmn.script_engine import BasePythonScriptEngineEnvironment, PythonScriptEngine
 from SpiffWorkflow.specs.base import TaskSpec
 
-from engine.bpmn import service_calls
+from engine.bpmn import isolation, service_calls
 from engine.errors import DefinitionError, ScriptError
 
 STEP_BUDGET = 100_000
@@ -694,9 +694,8 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
         """The value of ``expression``; the task data is a copy, so an expression cannot change it."""
-        code = _compile(expression, "eval")
-        value = _run(code, self._namespace(context, external_context))
-        return _PlainCopier().copy(value, "the expression's value")
+        _compile(expression, "eval")  # a refused expression is refused here, before its data is copied out
+        return isolation.SCRIPTS.run("eval", expression, self._data(context), self._borrowed(external_context))
 
     def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
         """Run ``script`` with the task data as its namespace, then write its variables back as task data.
@@ -705,19 +704,28 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         leaves a value that is not plain JSON, so a refused script leaves ``context`` as it found it.
         Returns True, which SpiffWorkflow takes as "task complete".
         """
-        code = _compile(script, "exec")
-        namespace = self._namespace(context, external_context)
-        _run(code, namespace)
-        borrowed = (self.globals.keys() | (external_context or {}).keys()) - context.keys()
-        results = _copy_task_data({k: v for k, v in namespace.items() if _is_data_name(k) and k not in borrowed})
+        _compile(script, "exec")
+        results = isolation.SCRIPTS.run("exec", script, self._data(context), self._borrowed(external_context))
         for name in [name for name in context if _is_data_name(name) and name not in results]:
             del context[name]
         context.update(results)
         return True
 
-    def _namespace(self, context: Mapping[str, Any], external_context: Mapping[str, Any] | None) -> dict[str, Any]:
-        data = _copy_task_data({name: value for name, value in context.items() if _is_data_name(name)})
-        return {**self.globals, **(external_context or {}), **data}
+    def _data(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        return _copy_task_data({name: value for name, value in context.items() if _is_data_name(name)})
+
+    def _borrowed(self, external_context: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {**self.globals, **(external_context or {})}
+
+
+def run_here(mode: Literal["exec", "eval"], source: str, data: dict[str, Any], borrowed: dict[str, Any]) -> Any:
+    """Run a script or expression in this process, on plain task data (``engine.bpmn.isolation`` calls
+    it in a script's child): an expression's value, or a script's task data after it ran."""
+    namespace = {**borrowed, **data}
+    value = _run(_compile(source, mode), namespace)
+    if mode == "eval":
+        return _PlainCopier().copy(value, "the expression's value")
+    return _copy_task_data({k: v for k, v in namespace.items() if _is_data_name(k) and (k in data or k not in borrowed)})
 
 
 def _run(code: CodeType, namespace: dict[str, Any]) -> Any:

@@ -1,0 +1,165 @@
+"""Scripts run in child processes: bounded time and memory whatever the script does.
+
+The sandbox (``engine.bpmn.sandbox``) bounds what a script may do by counting its steps and
+guarding single operations, but a sandbox inside the server process cannot see C-level work —
+``c == d`` over nested aliased lists runs in C holding the GIL, and froze a gunicorn worker until
+it was killed — nor bound total memory. So every script and expression of a definition is run in
+a child process, from outside the interpreter that runs it:
+
+- **memory**: the child runs under ``RLIMIT_AS`` (``MEMORY_LIMIT_BYTES``): an allocation past it
+  fails in the child, which the parent reports as the script exceeding its memory;
+- **time**: the parent waits ``HARD_TIME_LIMIT_SECONDS`` for the answer, then kills the child
+  (``SIGKILL``: nothing a script does can ignore it) and reports the script as over its time.
+
+The children are started once per server process (fresh interpreters, see ``_Child``) and reused; a child that was killed or died is
+replaced on the next use. What crosses the pipe is plain JSON-like data (the sandbox copies task
+data in and out as plain values anyway): the source, the task data and SpiffWorkflow's external
+context. A script's refusal or failure comes back as the same ``ScriptError`` it would raise in
+the process, so the engine's handling (the instance fails, an admin may retry) is unchanged.
+
+Cost: one round trip over a pipe per script or expression — measured by ``bench/workflows.py``
+and in ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import resource
+import signal
+import socket
+import subprocess
+import sys
+from multiprocessing.connection import Connection
+from typing import Any, Literal
+
+from engine.errors import ScriptError
+
+HARD_TIME_LIMIT_SECONDS = 3.0
+"""Wall-clock time a script may take before its child is killed: three times the sandbox's own
+budget (``TIME_BUDGET_SECONDS``), which refuses a runaway Python loop long before; this one stops
+what the sandbox cannot interrupt (C-level work)."""
+
+MEMORY_LIMIT_BYTES = 768 * 1024 * 1024
+"""Address space of a script's child (the interpreter and its libraries take about 150 MB of it)."""
+
+POOL_SIZE = 2
+"""Children per server process: scripts are short, and a process's threads take turns at a free child."""
+
+Mode = Literal["eval", "exec"]
+
+
+def serve(fd: int, memory_limit: int) -> None:
+    """The child's loop (``python -c``, on its end of a socket pair): run each request in the sandbox,
+    answer with its value or its error."""
+    resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the child ends
+    from engine.bpmn import sandbox
+
+    connection = Connection(fd)
+    while True:
+        try:
+            mode, source, data, external = connection.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            connection.send(("ok", sandbox.run_here(mode, source, data, external)))
+        except ScriptError as error:
+            if error.details.get("error_type") == "MemoryError":  # the sandbox's word for what the limit refused
+                connection.send(("memory", None))
+            else:
+                connection.send(("script_error", (error.message, dict(error.details))))
+        except MemoryError:
+            connection.send(("memory", None))
+        except BaseException as error:  # noqa: BLE001 - reported to the parent, which raises it as a ScriptError
+            connection.send(("error", f"{type(error).__name__}: {error}"))
+
+
+class _Child:
+    """A fresh interpreter (not a fork: a fork of a threaded gunicorn worker could inherit locks other
+    threads held; not multiprocessing's spawn either, which re-imports the parent's main module)."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        program = f"from engine.bpmn.isolation import serve; serve({theirs.fileno()}, {MEMORY_LIMIT_BYTES})"
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self.process = subprocess.Popen([sys.executable, "-c", program], pass_fds=[theirs.fileno()], env=environment,
+                                        stdin=subprocess.DEVNULL)
+        theirs.close()
+        self.connection = Connection(ours.detach())
+        self.owner = os.getpid()
+
+    def run(self, request: tuple[Mode, str, dict[str, Any], dict[str, Any]]) -> tuple[str, Any]:
+        self.connection.send(request)
+        if not self.connection.poll(HARD_TIME_LIMIT_SECONDS):
+            self.kill()
+            return "time", None
+        try:
+            return self.connection.recv()
+        except (EOFError, OSError):
+            self.kill()
+            return "memory", None  # the child died mid-script: the address-space limit is the only thing that kills it
+
+    @property
+    def alive(self) -> bool:
+        return self.owner == os.getpid() and self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.owner != os.getpid():
+            return  # a forked copy of another process's child: not ours to end
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=5)
+        self.connection.close()
+
+
+class Isolation:
+    """A pool of script children for this process (gunicorn workers each start their own)."""
+
+    def __init__(self, size: int = POOL_SIZE) -> None:
+        self._idle: queue.LifoQueue[_Child | None] = queue.LifoQueue()
+        for _ in range(size):
+            self._idle.put(None)  # started on first use
+
+    def run(self, mode: Mode, source: str, data: dict[str, Any], external: dict[str, Any]) -> Any:
+        child = self._idle.get()
+        try:
+            if child is None or not child.alive:
+                child = _Child()
+            outcome, value = child.run((mode, source, data, external))
+        except BaseException:
+            if child is not None:
+                child.kill()
+            self._idle.put(None)
+            raise
+        self._idle.put(child if child.alive else None)
+        return _answer(outcome, value)
+
+    def close(self) -> None:
+        """Stop every child (the server's shutdown; tests)."""
+        while True:
+            try:
+                child = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            if child is not None:
+                child.kill()
+
+
+def _answer(outcome: str, value: Any) -> Any:
+    if outcome == "ok":
+        return value
+    if outcome == "script_error":
+        message, details = value
+        raise ScriptError(message, **details)
+    if outcome == "time":
+        raise ScriptError(f"the script ran past the hard time limit of {HARD_TIME_LIMIT_SECONDS:g} s and was stopped",
+                          limit="HARD_TIME_LIMIT_SECONDS", seconds=HARD_TIME_LIMIT_SECONDS)
+    if outcome == "memory":
+        raise ScriptError(f"the script used more than the memory limit of {MEMORY_LIMIT_BYTES // 2**20} MB and was stopped",
+                          limit="MEMORY_LIMIT_BYTES", megabytes=MEMORY_LIMIT_BYTES // 2**20)
+    raise ScriptError(f"the script failed in its sandbox: {value}")
+
+
+SCRIPTS = Isolation()
+"""This process's children, used by every workflow's script engine."""
