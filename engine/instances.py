@@ -7,7 +7,7 @@ state, the task index, the pending timers and the event together.
 
 from __future__ import annotations
 
-import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from engine import forms, preconditions, services
 from engine.audit import chain, checkpoints
 from engine.audit.ledger import PendingEvent
-from engine.bpmn.service_calls import LiveCalls
+from engine.bpmn import isolation
+from engine.bpmn.service_calls import LiveCalls, NeedsWriter, ProbeCalls, ServiceCalls
+from engine.bpmn.workflows import canonical_json
 from engine.db import json_ready, rows_from_json
 from engine.definitions import get_latest, spec_document
 from engine.errors import Conflict, NotFound, PermissionDenied
@@ -34,7 +36,7 @@ STARTER_ROLES = ("committee",)
 def start(uow: UnitOfWork, actor: Actor, key: str, variables: dict[str, Any]) -> Instance:
     actor.require(*STARTER_ROLES)
     definition = get_latest(uow.session, key)
-    instance_id = str(uuid.uuid4())
+    instance_id = uow.new_instance_id()
     timezone = _community_of(uow.session, actor.community_id).timezone
     instance = Instance(
         id=instance_id,
@@ -107,19 +109,30 @@ def retry(uow: UnitOfWork, actor: Actor, instance_id: str, data: dict[str, Any])
 
 
 def advance(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[str, Any], actor: Actor | None) -> Instance:
-    """Apply one workflow event and write everything it changed, in the caller's transaction."""
+    """Apply one workflow event and write everything it changed, in the caller's transaction.
+
+    No step holds the database writer while it runs: the engine first runs the command in a unit
+    that reads a snapshot and writes nothing (``uow.ahead``), where the step is computed and handed
+    back (``ComputedAhead``); the command then runs again in its real unit of work, which writes
+    that result if the instance is still as it was (else the engine runs both again). A step that
+    reaches a service task cannot be computed ahead (its operation writes domain records): it is
+    run in the transaction, its scripts before the task answered from what was computed ahead and
+    those after it held to ``isolation.WRITER_SCRIPT_SECONDS``.
+    """
     seq = instance.last_seq + 1
-    result = step(
-        spec_document=spec_document(instance.definition),
-        state_before=instance.state or None,
-        event_type=event_type,
-        input=input,
-        now=uow.now,
-        local_tz=zone(instance.timezone),
-        instance_id=instance.id,
-        seq=seq,
-        services=LiveCalls(lambda name, params: services.run(name, ServiceContext(uow.session, instance, actor, uow.now), params)),
-    )
+    key = (instance.id, instance.version, seq, event_type, canonical_json(input))
+    ahead: Ahead | None = uow.precomputed
+    uow.precomputed = None  # for the unit's first step only
+    if uow.ahead:
+        raise ComputedAhead(_compute_ahead(uow, instance, event_type, input, seq, key))
+    if ahead is not None and ahead.key != key:
+        raise InstanceMoved("the instance was changed by a concurrent request; reload and try again")
+    if ahead is not None and ahead.result is not None:
+        result = ahead.result
+    else:
+        live = LiveCalls(lambda name, params: services.run(name, ServiceContext(uow.session, instance, actor, uow.now), params))
+        with isolation.remembering(ahead.memo if ahead else {}), isolation.holding_the_writer():
+            result = _step(uow, instance, event_type, input, seq, live)
     _write_state(uow, instance, result, seq)
     _write_tasks(uow, instance, result, seq, actor if event_type == "task_completed" else None, input.get("task_id"))
     _write_timers(instance, result)
@@ -144,6 +157,51 @@ def lock(session: Session, *rows: Any) -> None:
     """
     for row in rows:
         session.refresh(row, with_for_update=True)
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """A workflow step computed before its transaction (``advance``), for the unit that writes it."""
+
+    key: tuple[Any, ...]
+    """The instance, its version, the event's seq, type and input: the step holds for these only."""
+    result: StepResult | None
+    """None: the step reached a service task, and is run in the transaction."""
+    memo: dict[bytes, Any]
+    """The answers of the scripts it ran (``isolation.remembering``)."""
+    instance_id: str
+    now: datetime
+
+
+class InstanceMoved(Conflict):
+    """The instance changed between its step's computation ahead and its transaction (the engine computes it again)."""
+
+
+class ComputedAhead(BaseException):
+    """Carries a step computed ahead out of the command (a BaseException: no handler mistakes it for a failure)."""
+
+    def __init__(self, ahead: Ahead) -> None:
+        super().__init__(ahead.instance_id)
+        self.ahead = ahead
+
+
+def _compute_ahead(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[str, Any], seq: int,
+                   key: tuple[Any, ...]) -> Ahead:
+    memo: dict[bytes, Any] = {}
+    try:
+        with isolation.remembering(memo):
+            result: StepResult | None = _step(uow, instance, event_type, input, seq, ProbeCalls())
+    except NeedsWriter:
+        result = None
+    return Ahead(key, result, memo, instance.id, uow.now)
+
+
+def _step(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[str, Any], seq: int,
+          calls: ServiceCalls) -> StepResult:
+    return step(
+        spec_document=spec_document(instance.definition), state_before=instance.state or None, event_type=event_type,
+        input=input, now=uow.now, local_tz=zone(instance.timezone), instance_id=instance.id, seq=seq, services=calls,
+    )
 
 
 def record(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[str, Any], actor: Actor | None) -> None:

@@ -30,6 +30,10 @@ from engine.unit_of_work import UnitOfWork
 from engine.voting.seals import BallotSeal
 
 log = logging.getLogger(__name__)
+WORKFLOW_COMMANDS = (c.StartInstance, c.CompleteTask, c.DeliverMessage, c.FireDueTimers, c.RetryInstance)
+"""Commands that run a workflow step: computed before their transaction takes the writer."""
+AHEAD_ATTEMPTS = 3
+"""Times a workflow command is computed ahead again when its instance moved in between."""
 SEAL_PURPOSE = "yishi-ballot-seal/1"
 _PROCESS_SEAL = secrets.token_bytes(32)
 Handler = Callable[[UnitOfWork, Actor | None, Any], Any]
@@ -148,12 +152,33 @@ class Engine:
 
     def _execute(self, command: Any, caller: Callable[[UnitOfWork], Actor | None]) -> Any:
         handler = self._handlers[type(command)]
-        with UnitOfWork(self.db, self.clock) as uow:
-            result = handler(uow, caller(uow), command)
-            uow.commit()
-        if uow.published is not None:
-            self._checkpoint_after(uow.published)
-        return result
+        for attempt in range(1, AHEAD_ATTEMPTS + 1):
+            ahead = self._computed_ahead(handler, command, caller) if isinstance(command, WORKFLOW_COMMANDS) else None
+            try:
+                with UnitOfWork(self.db, self.clock, precomputed=ahead, now=ahead.now if ahead else None) as uow:
+                    result = handler(uow, caller(uow), command)
+                    uow.commit()
+            except instances.InstanceMoved:
+                if attempt == AHEAD_ATTEMPTS:
+                    raise
+                continue
+            if uow.published is not None:
+                self._checkpoint_after(uow.published)
+            return result
+        raise AssertionError("unreachable")
+
+    def _computed_ahead(self, handler: Handler, command: Any, caller: Callable[[UnitOfWork], Actor | None]) -> instances.Ahead | None:
+        """The command's workflow step, computed on a snapshot before its unit of work takes the writer
+        (``instances.advance``); None when the command refuses or makes no step, which its real unit then
+        says again, as of the moment it writes."""
+        try:
+            with UnitOfWork(self.db, self.clock, ahead=True) as uow:
+                handler(uow, caller(uow), command)
+        except instances.ComputedAhead as computed:
+            return computed.ahead
+        except YishiError:
+            return None
+        return None
 
     def _checkpoint_after(self, published: str) -> None:
         """The command has committed: a checkpoint lost to a concurrent one must not fail it (the

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -31,18 +33,27 @@ class UnitOfWork:
     now: datetime
     ledger: Ledger
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, *, ahead: bool = False, precomputed: Any = None,
+                 now: datetime | None = None) -> None:
+        """``ahead``: a unit that computes its workflow step before the transaction that writes it
+        (``engine.instances.advance``): it reads a snapshot, takes no writer and writes nothing.
+        ``precomputed`` (with its ``now``): what such a unit computed, for the unit that writes it."""
         self._db = db
         self._clock = clock
+        self.ahead, self.precomputed, self._now = ahead, precomputed, now
 
     def __enter__(self) -> UnitOfWork:
-        self._db.writer_lock.acquire()
-        try:
-            self.session = self._db.sessions()
-        except BaseException:
-            self._db.writer_lock.release()
-            raise
-        self.now = self._clock.now()
+        if self.ahead:
+            self.session = self._db.session()
+            self.session.autoflush = False
+        else:
+            self._db.writer_lock.acquire()
+            try:
+                self.session = self._db.sessions()
+            except BaseException:
+                self._db.writer_lock.release()
+                raise
+        self.now = self._now or self._clock.now()
         self.ledger = Ledger()
         self.published: str | None = None
         self._committed = False
@@ -52,13 +63,14 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            if exc_type is not None:
+            if exc_type is not None or self.ahead:
                 self.session.rollback()
         finally:
             try:
                 self.session.close()
             finally:
-                self._db.writer_lock.release()
+                if not self.ahead:
+                    self._db.writer_lock.release()
         if self._committed:
             self._db.sync_wal()  # durable before the caller answers anyone; outside the writer's turn
         # A flush can happen before the commit (autoflush, when the command reads a lazy
@@ -67,6 +79,14 @@ class UnitOfWork:
         conflict = _as_conflict(exc)
         if conflict is not None:
             raise conflict from exc
+
+    def new_instance_id(self) -> str:
+        """A new instance's id: the one its step was computed ahead with, if it was."""
+        reserved = getattr(self.precomputed, "instance_id", None)
+        if reserved is not None:
+            return reserved
+        self.reserved_id = str(uuid.uuid4())
+        return self.reserved_id
 
     def commit(self) -> None:
         """Seal the history and commit; a concurrent change to the same rows surfaces as a Conflict, with nothing written."""

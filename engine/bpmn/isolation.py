@@ -23,6 +23,8 @@ and in ``docs/architecture.md``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import queue
 import resource
@@ -30,6 +32,10 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from multiprocessing.connection import Connection
 from typing import Any, Literal
 
@@ -42,6 +48,12 @@ what the sandbox cannot interrupt (C-level work)."""
 
 MEMORY_LIMIT_BYTES = 768 * 1024 * 1024
 """Address space of a script's child (the interpreter and its libraries take about 150 MB of it)."""
+
+WRITER_SCRIPT_SECONDS = 0.5
+"""What the scripts of a step may take, together, while the step holds the database writer: a step
+is computed before its transaction takes the writer (``engine.instances.advance``), except from
+its first service task on, whose operation writes domain records; the scripts after that task run
+in the transaction, under this budget (what ran before is remembered, not run again)."""
 
 POOL_SIZE = 2
 """Children per server process: scripts are short, and a process's threads take turns at a free child."""
@@ -89,9 +101,9 @@ class _Child:
         self.connection = Connection(ours.detach())
         self.owner = os.getpid()
 
-    def run(self, request: tuple[Mode, str, dict[str, Any], dict[str, Any]]) -> tuple[str, Any]:
+    def run(self, request: tuple[Mode, str, dict[str, Any], dict[str, Any]], seconds: float) -> tuple[str, Any]:
         self.connection.send(request)
-        if not self.connection.poll(HARD_TIME_LIMIT_SECONDS):
+        if not self.connection.poll(seconds):
             self.kill()
             return "time", None
         try:
@@ -122,18 +134,32 @@ class Isolation:
             self._idle.put(None)  # started on first use
 
     def run(self, mode: Mode, source: str, data: dict[str, Any], external: dict[str, Any]) -> Any:
+        memo, key = _memo.get(), None
+        if memo is not None:
+            key = _memo_key(mode, source, data, external)
+            if key in memo:
+                return _answer(*memo[key])
+        outcome, value = self._run_in_child(mode, source, data, external, *_time_limit())
+        if memo is not None and key is not None:
+            memo[key] = (outcome, value)
+        return _answer(outcome, value)
+
+    def _run_in_child(self, mode: Mode, source: str, data: dict[str, Any], external: dict[str, Any], seconds: float,
+                      writer: bool) -> tuple[str, Any]:
+        if seconds <= 0:
+            return "writer", None
         child = self._idle.get()
         try:
             if child is None or not child.alive:
                 child = _Child()
-            outcome, value = child.run((mode, source, data, external))
+            outcome, value = child.run((mode, source, data, external), seconds)
         except BaseException:
             if child is not None:
                 child.kill()
             self._idle.put(None)
             raise
         self._idle.put(child if child.alive else None)
-        return _answer(outcome, value)
+        return ("writer", None) if outcome == "time" and writer else (outcome, value)
 
     def close(self) -> None:
         """Stop every child (the server's shutdown; tests)."""
@@ -155,10 +181,54 @@ def _answer(outcome: str, value: Any) -> Any:
     if outcome == "time":
         raise ScriptError(f"the script ran past the hard time limit of {HARD_TIME_LIMIT_SECONDS:g} s and was stopped",
                           limit="HARD_TIME_LIMIT_SECONDS", seconds=HARD_TIME_LIMIT_SECONDS)
+    if outcome == "writer":
+        raise ScriptError(f"the scripts this step runs after its service task took more than the {WRITER_SCRIPT_SECONDS:g} s "
+                          "they may take while the step holds the database writer: compute before the service task, "
+                          "or in a step of its own", limit="WRITER_SCRIPT_SECONDS", seconds=WRITER_SCRIPT_SECONDS)
     if outcome == "memory":
         raise ScriptError(f"the script used more than the memory limit of {MEMORY_LIMIT_BYTES // 2**20} MB and was stopped",
                           limit="MEMORY_LIMIT_BYTES", megabytes=MEMORY_LIMIT_BYTES // 2**20)
     raise ScriptError(f"the script failed in its sandbox: {value}")
+
+
+_memo: ContextVar[dict[bytes, tuple[str, Any]] | None] = ContextVar("yishi_script_memo", default=None)
+_writer_deadline: ContextVar[float | None] = ContextVar("yishi_writer_deadline", default=None)
+
+
+@contextmanager
+def remembering(memo: dict[bytes, tuple[str, Any]]) -> Iterator[None]:
+    """Scripts answered from ``memo`` where it holds them, and their answers kept there: a script is a
+    pure function of its source and data (the sandbox gives it no clock, no randomness, no I/O), so a
+    step computed ahead of its transaction lends its scripts' answers to the same step run in it."""
+    token = _memo.set(memo)
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+@contextmanager
+def holding_the_writer() -> Iterator[None]:
+    """Scripts run from here on share ``WRITER_SCRIPT_SECONDS`` of wall-clock time."""
+    token = _writer_deadline.set(time.monotonic() + WRITER_SCRIPT_SECONDS)
+    try:
+        yield
+    finally:
+        _writer_deadline.reset(token)
+
+
+def _time_limit() -> tuple[float, bool]:
+    """Seconds this script may take, and whether the writer's budget (not the hard limit) sets them."""
+    deadline = _writer_deadline.get()
+    if deadline is None:
+        return HARD_TIME_LIMIT_SECONDS, False
+    left = deadline - time.monotonic()
+    return (left, True) if left < HARD_TIME_LIMIT_SECONDS else (HARD_TIME_LIMIT_SECONDS, False)
+
+
+def _memo_key(mode: Mode, source: str, data: dict[str, Any], external: dict[str, Any]) -> bytes:
+    document = json.dumps([mode, source, data, external], sort_keys=True, default=repr, separators=(",", ":"))
+    return hashlib.sha256(document.encode()).digest()
 
 
 SCRIPTS = Isolation()

@@ -64,6 +64,23 @@ class NoCalls:
         raise ScriptError(f"service task {operation} cannot run here")
 
 
+class NeedsWriter(BaseException):
+    """A step computed ahead of its transaction reached a service task (``ProbeCalls``).
+
+    A BaseException, so that no handler in SpiffWorkflow or in the step takes it for the step's own failure.
+    """
+
+
+class ProbeCalls:
+    """For a step computed before its unit of work takes the database writer: an operation writes
+    domain records, so reaching one stops the computation (the step is then run in the transaction)."""
+
+    recorded: list[dict[str, Any]] = []
+
+    def call(self, operation: str, params: dict[str, Any]) -> Any:
+        raise NeedsWriter(operation)
+
+
 _current: ContextVar[ServiceCalls] = ContextVar("yishi_service_calls", default=NoCalls())
 
 
