@@ -50,10 +50,14 @@ MEMORY_LIMIT_BYTES = 768 * 1024 * 1024
 """Address space of a script's child (the interpreter and its libraries take about 150 MB of it)."""
 
 WRITER_SCRIPT_SECONDS = 0.5
-"""What the scripts of a step may take, together, while the step holds the database writer: a step
-is computed before its transaction takes the writer (``engine.instances.advance``), except from
-its first service task on, whose operation writes domain records; the scripts after that task run
-in the transaction, under this budget (what ran before is remembered, not run again)."""
+"""CPU time the scripts of a step may use, together, while the step holds the database writer: a
+step is computed before its transaction takes the writer (``engine.instances.advance``), except
+from its first service task on, whose operation writes domain records; the scripts after that task
+run in the transaction, under this budget (what ran before is remembered, not run again). CPU
+time, as the children measure it, not wall-clock time: a loaded machine must not fail a process
+whose scripts are quick; the wait for each answer is cut to ``WRITER_WAIT_FACTOR`` times what is left."""
+
+WRITER_WAIT_FACTOR = 4
 
 POOL_SIZE = 2
 """Children per server process: scripts are short, and a process's threads take turns at a free child."""
@@ -74,17 +78,19 @@ def serve(fd: int, memory_limit: int) -> None:
             mode, source, data, external = connection.recv()
         except (EOFError, OSError):
             return
+        started = time.process_time()
         try:
-            connection.send(("ok", sandbox.run_here(mode, source, data, external)))
+            answer: tuple[str, Any] = ("ok", sandbox.run_here(mode, source, data, external))
         except ScriptError as error:
             if error.details.get("error_type") == "MemoryError":  # the sandbox's word for what the limit refused
-                connection.send(("memory", None))
+                answer = ("memory", None)
             else:
-                connection.send(("script_error", (error.message, dict(error.details))))
+                answer = ("script_error", (error.message, dict(error.details)))
         except MemoryError:
-            connection.send(("memory", None))
+            answer = ("memory", None)
         except BaseException as error:  # noqa: BLE001 - reported to the parent, which raises it as a ScriptError
-            connection.send(("error", f"{type(error).__name__}: {error}"))
+            answer = ("error", f"{type(error).__name__}: {error}")
+        connection.send((*answer, time.process_time() - started))
 
 
 class _Child:
@@ -101,16 +107,17 @@ class _Child:
         self.connection = Connection(ours.detach())
         self.owner = os.getpid()
 
-    def run(self, request: tuple[Mode, str, dict[str, Any], dict[str, Any]], seconds: float) -> tuple[str, Any]:
+    def run(self, request: tuple[Mode, str, dict[str, Any], dict[str, Any]], seconds: float) -> tuple[str, Any, float]:
+        """The answer, and the CPU seconds the script used (the whole wait, when it had to be stopped)."""
         self.connection.send(request)
         if not self.connection.poll(seconds):
             self.kill()
-            return "time", None
+            return "time", None, seconds
         try:
             return self.connection.recv()
         except (EOFError, OSError):
             self.kill()
-            return "memory", None  # the child died mid-script: the address-space limit is the only thing that kills it
+            return "memory", None, 0.0  # the child died mid-script: the address-space limit is the only thing that kills it
 
     @property
     def alive(self) -> bool:
@@ -139,27 +146,32 @@ class Isolation:
             key = _memo_key(mode, source, data, external)
             if key in memo:
                 return _answer(*memo[key])
-        outcome, value = self._run_in_child(mode, source, data, external, *_time_limit())
+        outcome, value = self._run_in_child(mode, source, data, external)
         if memo is not None and key is not None:
             memo[key] = (outcome, value)
         return _answer(outcome, value)
 
-    def _run_in_child(self, mode: Mode, source: str, data: dict[str, Any], external: dict[str, Any], seconds: float,
-                      writer: bool) -> tuple[str, Any]:
-        if seconds <= 0:
+    def _run_in_child(self, mode: Mode, source: str, data: dict[str, Any], external: dict[str, Any]) -> tuple[str, Any]:
+        left = _writer_left.get()
+        if left is not None and left[0] <= 0:
             return "writer", None
+        seconds = HARD_TIME_LIMIT_SECONDS if left is None else min(HARD_TIME_LIMIT_SECONDS, left[0] * WRITER_WAIT_FACTOR + 0.25)
         child = self._idle.get()
         try:
             if child is None or not child.alive:
                 child = _Child()
-            outcome, value = child.run((mode, source, data, external), seconds)
+            outcome, value, used = child.run((mode, source, data, external), seconds)
         except BaseException:
             if child is not None:
                 child.kill()
             self._idle.put(None)
             raise
         self._idle.put(child if child.alive else None)
-        return ("writer", None) if outcome == "time" and writer else (outcome, value)
+        if left is not None:
+            left[0] -= used
+            if left[0] < 0 or (outcome == "time" and seconds < HARD_TIME_LIMIT_SECONDS):
+                return "writer", None
+        return outcome, value
 
     def close(self) -> None:
         """Stop every child (the server's shutdown; tests)."""
@@ -192,7 +204,8 @@ def _answer(outcome: str, value: Any) -> Any:
 
 
 _memo: ContextVar[dict[bytes, tuple[str, Any]] | None] = ContextVar("yishi_script_memo", default=None)
-_writer_deadline: ContextVar[float | None] = ContextVar("yishi_writer_deadline", default=None)
+_writer_left: ContextVar[list[float] | None] = ContextVar("yishi_writer_left", default=None)
+"""CPU seconds left to the scripts of a step holding the writer (a one-item list: the step's scripts share it)."""
 
 
 @contextmanager
@@ -209,21 +222,12 @@ def remembering(memo: dict[bytes, tuple[str, Any]]) -> Iterator[None]:
 
 @contextmanager
 def holding_the_writer() -> Iterator[None]:
-    """Scripts run from here on share ``WRITER_SCRIPT_SECONDS`` of wall-clock time."""
-    token = _writer_deadline.set(time.monotonic() + WRITER_SCRIPT_SECONDS)
+    """Scripts run from here on share ``WRITER_SCRIPT_SECONDS`` of CPU time."""
+    token = _writer_left.set([WRITER_SCRIPT_SECONDS])
     try:
         yield
     finally:
-        _writer_deadline.reset(token)
-
-
-def _time_limit() -> tuple[float, bool]:
-    """Seconds this script may take, and whether the writer's budget (not the hard limit) sets them."""
-    deadline = _writer_deadline.get()
-    if deadline is None:
-        return HARD_TIME_LIMIT_SECONDS, False
-    left = deadline - time.monotonic()
-    return (left, True) if left < HARD_TIME_LIMIT_SECONDS else (HARD_TIME_LIMIT_SECONDS, False)
+        _writer_left.reset(token)
 
 
 def _memo_key(mode: Mode, source: str, data: dict[str, Any], external: dict[str, Any]) -> bytes:
