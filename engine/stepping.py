@@ -16,6 +16,7 @@ from typing import Any, Callable
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn.arming import arming_error, rearm
 from engine.bpmn.determinism import deterministic
 from engine.bpmn.service_calls import RecordedCalls, ServiceCalls, service_calls
 from engine.bpmn.workflows import (
@@ -26,6 +27,7 @@ from engine.bpmn.workflows import (
     complete_task,
     deliver_message,
     dump_state,
+    find_task,
     fire_timers,
     new_workflow,
     open_tasks,
@@ -34,6 +36,7 @@ from engine.bpmn.workflows import (
     run_forward,
     sha256_hex,
 )
+from engine.errors import Conflict
 
 Action = Callable[[BpmnWorkflow, dict[str, Any]], None]
 CONTINUE_AS_NEW_KEY = "continue_as_new"
@@ -47,10 +50,15 @@ def _start(workflow: BpmnWorkflow, input: dict[str, Any]) -> None:
 
 def _retry(workflow: BpmnWorkflow, input: dict[str, Any]) -> None:
     """Retrying runs the workflow forward again, after merging the admin's corrections (if any)
-    into the data of the task that failed — as an operator sets variables before a retry."""
+    into the data of the task that failed — as an operator sets variables before a retry. A task
+    whose element could not be armed (a bad timer value, …) is armed again, on the corrected data."""
+    task = find_task(workflow, input["task_id"]) if input.get("task_id") else None
     if input.get("data"):
-        task = workflow.get_task_from_id(uuid.UUID(input["task_id"]))
+        if task is None:
+            raise Conflict("the failed task was never reached, so there is no task data to correct: retry without data")
         task.data.update(input["data"])
+    if task is not None and arming_error(task) is not None:
+        rearm(task)
 
 
 WORKFLOW_ACTIONS: dict[str, Action] = {
@@ -100,7 +108,9 @@ def step(
     half-advanced workflow is discarded and the step is done again on a fresh copy, halting just
     before the failing task (or, if the failure does not come from running a task, right after
     the action): the command still counts, and the instance waits in status ``error`` with the
-    failed task visible, for an admin to retry.
+    failed task visible, for an admin to retry. A value that fails while an element is being armed
+    (a timer's, a multi-instance count's: see ``engine.bpmn.arming``) raises nothing and leaves a
+    consistent workflow, which is kept as it ran, with that element's task waiting unarmed.
     """
     action = WORKFLOW_ACTIONS[event_type]
     input = json.loads(canonical_json(input))  # key order reaches the state's digest; the chain commits to sorted keys
@@ -112,7 +122,7 @@ def step(
         action(workflow, input)
         workflow, failure = run_forward(workflow, continue_as_new=loops, cut=cut)
     calls = services.recorded
-    if failure is not None:
+    if failure is not None and not failure.kept:
         cut = []
         with deterministic(*seed), service_calls(RecordedCalls(calls)):
             workflow = _load(spec_document, state_before)

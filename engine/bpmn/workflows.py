@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -26,6 +26,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn import determinism  # noqa: F401  (installs the deterministic hooks)
+from engine.bpmn.arming import arming_error, arming_failure
 from engine.bpmn.sandbox import SandboxScriptEngine, script_error_from
 from engine.errors import Conflict, InvalidInput, ScriptError
 
@@ -103,6 +104,9 @@ class EngineFailure:
     task_id: str | None
     element_id: str | None
     message: str
+    kept: bool = field(default=False, compare=False)
+    """The workflow that failed is consistent and is kept as it is: an element could not be armed (see
+    ``engine.bpmn.arming``), so its task waits unarmed while the rest of the step completed."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"task_id": self.task_id, "element_id": self.element_id, "message": self.message}
@@ -160,7 +164,15 @@ def run_forward(
             continue
         except (WorkflowException, ScriptError, RecursionError, MemoryError) as exc:
             return workflow, describe_failure(exc)
-        return workflow, None
+        return workflow, unarmed_failure(workflow)
+
+
+def unarmed_failure(workflow: BpmnWorkflow) -> EngineFailure | None:
+    """The failure of a step that left an element unarmed (a bad timer value, too many instances, …)."""
+    task = arming_failure(workflow)
+    if task is None:
+        return None
+    return EngineFailure(str(task.id), task.task_spec.bpmn_id, arming_error(task) or "", kept=True)
 
 
 def _looped_back(workflow: BpmnWorkflow, task: Task) -> bool:
@@ -261,13 +273,13 @@ class OpenTaskView:
 def open_tasks(workflow: BpmnWorkflow, failure: EngineFailure | None = None) -> list[OpenTaskView]:
     """Ready user tasks, plus the task that failed (state ERROR), whatever SpiffWorkflow's state for it."""
     views = [_view(task, "READY", None) for task in workflow.get_tasks(state=TaskState.READY) if task.task_spec.manual]
-    failed = _task_or_none(workflow, failure.task_id) if failure and failure.task_id else None
+    failed = find_task(workflow, failure.task_id) if failure and failure.task_id else None
     if failed is not None and not failed.has_state(TaskState.FINISHED_MASK):
         views = [v for v in views if v.id != failure.task_id] + [_view(failed, "ERROR", failure.message)]
     return views
 
 
-def _task_or_none(workflow: BpmnWorkflow, task_id: str) -> Task | None:
+def find_task(workflow: BpmnWorkflow, task_id: str) -> Task | None:
     """The task, or None when the kept workflow never reached it (a failure while arming an event, say)."""
     try:
         return workflow.get_task_from_id(UUID(task_id))
