@@ -45,6 +45,22 @@ SpiffWorkflow's multi-instance tasks cost quadratic time in their count (3,000 t
 instance 0.1 s, with a 230 KB answer. A list of participants longer than that belongs in domain rows (as
 ballots are), not in task instances."""
 
+MAX_STEP_TASKS: Final = 5_000
+"""Most tasks one step may run (automatic tasks: scripts, gateways, events, service tasks, …).
+
+Each script has its own budget (``engine.bpmn.sandbox``), but nothing else bounded how many tasks one step
+runs: a multi-instance subprocess holding another multi-instance activity runs their product. 5,000 is five
+times ``MAX_MULTI_INSTANCES``, and far above any step of the bundled processes."""
+
+MAX_TASK_DEPTH: Final = 900
+"""Deepest a task may sit in its workflow's task tree when it runs.
+
+Every task a token passes through is a child of the one before, so a loop deepens the tree on every round;
+SpiffWorkflow's task iterator stops looking at depth 1,000 (its ``max_depth``), and a loop that got there
+(a gateway loop of 333 rounds, measured) stalled without a word: every task completed, none ready, the
+instance running for ever. Failing at 900 says so, naming the task; a process that loops that long needs
+``continueAsNew`` (docs/architecture.md)."""
+
 MIN_CYCLE_INTERVAL: Final = timedelta(minutes=1)
 """Shortest interval between two firings of a ``timeCycle``: ``R/PT0S`` fired without end inside one
 step, at 100 % CPU, while holding the writer's turn. The timer worker polls every few seconds anyway."""

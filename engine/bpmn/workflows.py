@@ -27,6 +27,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn import determinism  # noqa: F401  (installs the deterministic hooks)
 from engine.bpmn.arming import arming_error, arming_failure
+from engine.bpmn.limits import MAX_STEP_TASKS, MAX_TASK_DEPTH
 from engine.bpmn.sandbox import SandboxScriptEngine, script_error_from
 from engine.errors import Conflict, InvalidInput, ScriptError
 
@@ -116,6 +117,14 @@ class _StopBefore(Exception):
     """Raised from SpiffWorkflow's will-complete hook to halt just before a known failing task."""
 
 
+class _OverBudget(Exception):
+    """Raised from the will-complete hook when a step runs too many tasks or too deep (``engine.bpmn.limits``)."""
+
+    def __init__(self, task: Task, message: str) -> None:
+        super().__init__(message)
+        self.task = task
+
+
 class _ContinueAsNew(Exception):
     """Raised from the will-complete hook when a loop comes back to a ``continueAsNew`` element."""
 
@@ -142,9 +151,20 @@ def run_forward(
     completed is in no state, and time travel counts it from them.
     """
 
+    ran = 0
+
     def halt(task: Task) -> None:
+        nonlocal ran
         if str(task.id) == stop_before:
             raise _StopBefore
+        ran += 1
+        if ran > MAX_STEP_TASKS:
+            raise _OverBudget(task, f"this step ran more than MAX_STEP_TASKS ({MAX_STEP_TASKS}) tasks")
+        if task.depth > MAX_TASK_DEPTH:
+            raise _OverBudget(task, (
+                f"the task is {task.depth} tasks deep in its workflow, more than MAX_TASK_DEPTH ({MAX_TASK_DEPTH}):"
+                " a loop that runs this many rounds needs continueAsNew"
+            ))
         if task.task_spec.bpmn_id in continue_as_new and _looped_back(workflow, task):
             raise _ContinueAsNew(task)
 
@@ -153,6 +173,8 @@ def run_forward(
             workflow.do_engine_steps(will_complete_task=halt)
         except _StopBefore:
             return workflow, None
+        except _OverBudget as over:
+            return workflow, EngineFailure(str(over.task.id), over.task.task_spec.bpmn_id, str(over))
         except _ContinueAsNew as loop:
             try:
                 fresh = continue_as_new_from(workflow, loop.task)
