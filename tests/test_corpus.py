@@ -24,7 +24,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     # file: ("refused", what the refusal says) or (instance status, element ids of its open tasks and timers…)
     "a_callee": ("running", "confirm"),
     "call_activity_with_timer": ("running", "confirm", "timer:delegate_late"),
-    "event_based_gateway": ("running",),
+    "event_based_gateway": ("running", "timer:first_of"),
     "gateway_loop": ("running", "review"),
     "mi_parallel_empty_input": ("completed",),
     "mi_parallel_input_output": ("running", "look"),

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -338,8 +339,8 @@ def pending_timers(workflow: BpmnWorkflow) -> list[TimerView]:
     """Armed timers and when they fall due (read from the value SpiffWorkflow fixed when arming)."""
     timers = []
     for task in workflow.get_tasks(state=TaskState.WAITING):
-        definition = getattr(task.task_spec, "event_definition", None)
-        if not isinstance(definition, TimerEventDefinition):
+        definition = _timer_of(getattr(task.task_spec, "event_definition", None))
+        if definition is None:
             continue
         value = task._get_internal_data("event_value")
         if isinstance(value, dict):
@@ -350,6 +351,17 @@ def pending_timers(workflow: BpmnWorkflow) -> list[TimerView]:
             TimerView(str(task.id), task.task_spec.bpmn_id, definition.name or task.task_spec.bpmn_id, _due(value))
         )
     return timers
+
+
+def _timer_of(definition: Any) -> TimerEventDefinition | None:
+    """The timer a waiting event waits for: its own, or the one timer among the events of an event-based
+    gateway (or a multiple event), which SpiffWorkflow arms on the gateway's task."""
+    if isinstance(definition, TimerEventDefinition):
+        return definition
+    if isinstance(definition, MultipleEventDefinition):
+        timers = [d for d in definition.event_definitions if isinstance(d, TimerEventDefinition)]
+        return timers[0] if len(timers) == 1 else None
+    return None
 
 
 def _due(value: str) -> datetime:
