@@ -101,6 +101,37 @@ def test_a_boundary_timer_is_checked_too(client, community: Community) -> None:
     assert (error["details"]["element_id"], error["details"]["limit"]) == ("too_late", "MAX_TIMER_DURATION")
 
 
+def test_an_event_based_gateway_waiting_for_two_timers_is_refused(client, community: Community) -> None:
+    def catch(id: str, definition: str) -> str:
+        return (f'<bpmn:intermediateCatchEvent id="{id}"><bpmn:incoming>to_{id}</bpmn:incoming>'
+                f'<bpmn:outgoing>{id}_end</bpmn:outgoing>{definition}</bpmn:intermediateCatchEvent>'
+                f'<bpmn:sequenceFlow id="to_{id}" sourceRef="first_of" targetRef="{id}" />'
+                f'<bpmn:sequenceFlow id="{id}_end" sourceRef="{id}" targetRef="end" />')
+
+    def timer(id: str, duration: str) -> str:
+        return (f'<bpmn:timerEventDefinition id="{id}_timer"><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">'
+                f'"{duration}"</bpmn:timeDuration></bpmn:timerEventDefinition>')
+
+    def gateway(key: str, second: str) -> bytes:
+        return b.definitions(
+            f'<bpmn:process id="{key}" isExecutable="true">'
+            '<bpmn:startEvent id="start"><bpmn:outgoing>to_gateway</bpmn:outgoing></bpmn:startEvent>'
+            '<bpmn:sequenceFlow id="to_gateway" sourceRef="start" targetRef="first_of" />'
+            '<bpmn:eventBasedGateway id="first_of"><bpmn:incoming>to_gateway</bpmn:incoming>'
+            '<bpmn:outgoing>to_soon</bpmn:outgoing><bpmn:outgoing>to_late</bpmn:outgoing></bpmn:eventBasedGateway>'
+            + catch("soon", timer("soon", "P1D")) + catch("late", second)
+            + '<bpmn:endEvent id="end"><bpmn:incoming>soon_end</bpmn:incoming><bpmn:incoming>late_end</bpmn:incoming></bpmn:endEvent>'
+            "</bpmn:process>"
+        )
+
+    error = refused(client, community, "two_timers", gateway("two_timers", timer("late", "P7D")))
+    assert error["details"]["element_id"] == "first_of"
+    assert "one timer only" in error["message"] and "soon, late" in error["message"]
+    signal = '<bpmn:signalEventDefinition id="late_signal" signalRef="stop" />'
+    one_timer = gateway("one_timer", signal).replace(b"</bpmn:definitions>", b'<bpmn:signal id="stop" name="stop" /></bpmn:definitions>')
+    assert deploy(client, community, "one_timer", one_timer).status_code == 201
+
+
 # -- Multi-instance cardinality --------------------------------------------------------------------------------
 
 

@@ -43,6 +43,7 @@ def check_definition(tree: etree._ElementTree, file: str) -> None:
     for process in tree.getroot().iter(f"{{{BPMN_NS}}}process"):
         _check_flow_depth(process, file)
     _check_timers(tree, file)
+    _check_shared_timers(tree, file)
     _check_cardinalities(tree, file)
 
 
@@ -160,6 +161,24 @@ def _check_timers(tree: etree._ElementTree, file: str) -> None:
                 check_timer_value(kind, value)
             except TimerValueError as exc:
                 raise _refuse(f"timer {exc.message}", file, _event_of(element), exc.limit, element.sourceline) from exc
+
+
+def _check_shared_timers(tree: etree._ElementTree, file: str) -> None:
+    """SpiffWorkflow 3.2 arms the events after an event-based gateway (and those of a multiple event) on one
+    task, which keeps one timer value: with two timers, the second reads the first's deadline as its own."""
+    timer = f"{{{BPMN_NS}}}timerEventDefinition"
+    for gateway in tree.getroot().iter(f"{{{BPMN_NS}}}eventBasedGateway"):
+        container = gateway.getparent()
+        targets = container.xpath("bpmn:sequenceFlow[@sourceRef=$id]/@targetRef", namespaces=_NS, id=gateway.get("id"))
+        timed = [t for t in targets if container.xpath("bpmn:*[@id=$id]/bpmn:timerEventDefinition", namespaces=_NS, id=t)]
+        if len(timed) > 1:
+            raise _refuse(
+                f"an event-based gateway may wait for one timer only (it waits for {', '.join(timed)}):"
+                " SpiffWorkflow 3.2 keeps one timer value per gateway", file, gateway)
+    for element in tree.getroot().iter(etree.Element):
+        if _local(element) in FLOW_NODES and len(element.findall(timer)) > 1:
+            raise _refuse("an event may have one timer definition only: SpiffWorkflow 3.2 keeps one timer value per event",
+                          file, element)
 
 
 def _check_cardinalities(tree: etree._ElementTree, file: str) -> None:
