@@ -16,7 +16,7 @@ from typing import Any, Callable
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn.arming import arming_error, rearm
+from engine.bpmn.arming import arming_error, deferred_failures, rearm
 from engine.bpmn.determinism import deterministic
 from engine.bpmn.service_calls import RecordedCalls, ServiceCalls, service_calls
 from engine.bpmn.workflows import (
@@ -117,14 +117,14 @@ def step(
     seed = (now, local_tz, uuid.UUID(instance_id), str(seq))
     loops = frozenset(spec_document.get(CONTINUE_AS_NEW_KEY, ()))
     cut: list[BpmnWorkflow] = []
-    with deterministic(*seed), service_calls(services):
+    with deterministic(*seed), service_calls(services), deferred_failures():
         workflow = _load(spec_document, state_before)
         action(workflow, input)
         workflow, failure = run_forward(workflow, continue_as_new=loops, cut=cut)
     calls = services.recorded
     if failure is not None and not failure.kept:
         cut = []
-        with deterministic(*seed), service_calls(RecordedCalls(calls)):
+        with deterministic(*seed), service_calls(RecordedCalls(calls)), deferred_failures():
             workflow = _load(spec_document, state_before)
             action(workflow, input)
             workflow, refailed = run_forward(workflow, stop_before=failure.task_id, continue_as_new=loops, cut=cut)

@@ -10,7 +10,8 @@ not halt before it, so no failed task was left for an admin to see.
 
 The hooks installed here (once, at import, like ``engine.bpmn.determinism``) check the value first,
 with ``engine.bpmn.timer_values`` and ``engine.bpmn.limits``. A value that passes is armed exactly as
-SpiffWorkflow arms it. A value that fails, or an expression that fails to evaluate, does not raise: the
+SpiffWorkflow arms it. Inside an engine step (``deferred_failures``, entered by
+``engine.stepping.step``), a value that fails, or an expression that fails to evaluate, does not raise: the
 element stays unarmed (a timer waits with no deadline, a multi-instance activity creates no instance),
 the reason is noted in its task's internal data, and the rest of the step completes normally, so the
 workflow is consistent and can be kept. ``arming_failure`` then reports the task as failed, the instance
@@ -20,6 +21,9 @@ if need be) arms it again.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timezone
 from typing import Any, Callable
 
@@ -35,6 +39,7 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import (
     ParallelMultiInstanceTask,
     SequentialMultiInstanceTask,
 )
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task
@@ -47,6 +52,23 @@ from engine.bpmn.timer_values import TimerKind, TimerValueError, check_timer_val
 
 ARMING_ERROR = "arming_error"
 """Internal-data key of a task whose element could not be armed; its value is the reason."""
+
+_deferring: ContextVar[bool] = ContextVar("yishi_arming_deferred", default=False)
+
+
+@contextmanager
+def deferred_failures() -> Iterator[None]:
+    """Inside an engine step, an element that cannot be armed is left unarmed instead of raising.
+
+    Outside (SpiffWorkflow driven directly, as some tests do), the hooks still check values but fail as
+    SpiffWorkflow does, by raising: the evaluation's own error, or a ``WorkflowTaskException`` naming
+    the task for a bad value.
+    """
+    token = _deferring.set(True)
+    try:
+        yield
+    finally:
+        _deferring.reset(token)
 
 
 class ArmingFailed(Exception):
@@ -80,7 +102,23 @@ def rearm(task: Task) -> None:
         del task._inherit_data
 
 
-def _fail(task: Task, reason: str) -> None:
+def _attempt(arm: Callable[..., None], *args: Any) -> ArmingFailed | None:
+    try:
+        arm(*args)
+    except ArmingFailed as failure:
+        return failure
+    return None
+
+
+def _fail(task: Task, reason: str, failure: ArmingFailed) -> None:
+    """Note why the task is unarmed (in a step), or raise as SpiffWorkflow would (outside one).
+
+    Called outside any ``except`` block, so that re-raising the evaluation's own error keeps its chain
+    (the ``ScriptError`` behind it, which ``script_error_from`` finds through ``__context__``)."""
+    if not _deferring.get():
+        if isinstance(failure.__cause__, WorkflowException):
+            raise failure.__cause__
+        raise WorkflowTaskException(reason, task=task) from failure
     task.internal_data[ARMING_ERROR] = reason
 
 
@@ -139,10 +177,9 @@ def _arm_cycle(task: Task, definition: CycleTimerEventDefinition) -> None:
 def _guard_timer(original: Callable[[Any, Task], Any], arm: Callable[[Task, Any], None], unarmed: Any) -> Callable[[Any, Task], Any]:
     def guarded(self: Any, my_task: Task) -> Any:
         if my_task._get_internal_data("event_value") is None and not my_task._get_internal_data("event_fired", False):
-            try:
-                arm(my_task, self)
-            except ArmingFailed as exc:
-                _fail(my_task, f"{my_task.task_spec.bpmn_id}: {exc}")
+            failure = _attempt(arm, my_task, self)
+            if failure is not None:
+                _fail(my_task, f"{my_task.task_spec.bpmn_id}: {failure}", failure)
                 return unarmed
             my_task.internal_data.pop(ARMING_ERROR, None)
         return original(self, my_task)
@@ -181,10 +218,9 @@ def _instance_count(spec: MultiInstanceTask, task: Task) -> None:
 def _guard_multi_instance(original: Callable[[Any, Task], Any]) -> Callable[[Any, Task], Any]:
     def guarded(self: MultiInstanceTask, my_task: Task) -> Any:
         my_task._inherit_data()  # as the original begins by doing, so that the check reads the same data
-        try:
-            _instance_count(self, my_task)
-        except ArmingFailed as exc:
-            _fail(my_task, f"{self.bpmn_id}: {exc}")
+        failure = _attempt(_instance_count, self, my_task)
+        if failure is not None:
+            _fail(my_task, f"{self.bpmn_id}: {failure}", failure)
             return None
         my_task.internal_data.pop(ARMING_ERROR, None)
         return original(self, my_task)
