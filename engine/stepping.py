@@ -14,6 +14,7 @@ from datetime import datetime, tzinfo
 from typing import Any, Callable
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.arming import arming_error, deferred_failures, rearm
@@ -26,6 +27,7 @@ from engine.bpmn.workflows import (
     canonical_json,
     complete_task,
     deliver_message,
+    describe_failure,
     dump_state,
     find_task,
     fire_timers,
@@ -36,7 +38,7 @@ from engine.bpmn.workflows import (
     run_forward,
     sha256_hex,
 )
-from engine.errors import Conflict
+from engine.errors import Conflict, ScriptError
 
 Action = Callable[[BpmnWorkflow, dict[str, Any]], None]
 CONTINUE_AS_NEW_KEY = "continue_as_new"
@@ -110,7 +112,9 @@ def step(
     the action): the command still counts, and the instance waits in status ``error`` with the
     failed task visible, for an admin to retry. A value that fails while an element is being armed
     (a timer's, a multi-instance count's: see ``engine.bpmn.arming``) raises nothing and leaves a
-    consistent workflow, which is kept as it ran, with that element's task waiting unarmed.
+    consistent workflow, which is kept as it ran, with that element's task waiting unarmed. If the
+    action itself fails (a user task's post-script), the state stays as it was before the action,
+    and the instance waits in ``error`` with that task visible; a retry makes it ready again.
     """
     action = WORKFLOW_ACTIONS[event_type]
     input = json.loads(canonical_json(input))  # key order reaches the state's digest; the chain commits to sorted keys
@@ -119,10 +123,15 @@ def step(
     cut: list[BpmnWorkflow] = []
     with deterministic(*seed), service_calls(services), deferred_failures():
         workflow = _load(spec_document, state_before)
-        action(workflow, input)
-        workflow, failure = run_forward(workflow, continue_as_new=loops, cut=cut)
+        failure = _apply(action, workflow, input)
+        acted = failure is None
+        if acted:
+            workflow, failure = run_forward(workflow, continue_as_new=loops, cut=cut)
     calls = services.recorded
-    if failure is not None and not failure.kept:
+    if not acted:
+        with deterministic(*seed):
+            workflow = _load(spec_document, state_before)
+    elif failure is not None and not failure.kept:
         cut = []
         with deterministic(*seed), service_calls(RecordedCalls(calls)), deferred_failures():
             workflow = _load(spec_document, state_before)
@@ -134,6 +143,16 @@ def step(
                 action(workflow, input)
     with deterministic(*seed):
         return _result(workflow, failure, calls, cut)
+
+
+def _apply(action: Action, workflow: BpmnWorkflow, input: dict[str, Any]) -> EngineFailure | None:
+    """Apply the action; a failure of the definition while it runs (a user task's post-script, say) is
+    reported, not raised. Refusals of the command itself (a task no longer ready: ``Conflict``) propagate."""
+    try:
+        action(workflow, input)
+    except (WorkflowException, ScriptError, RecursionError, MemoryError) as exc:
+        return describe_failure(exc)
+    return None
 
 
 def _load(spec_document: dict[str, Any], state_before: str | None) -> BpmnWorkflow:
