@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session
 
 from engine import forms, preconditions, services
 from engine.bpmn.decisions import parse_decision
-from engine.bpmn.parsing import BPMN_NS, ParsedProcess, called_elements, continue_as_new_elements, parse_process
+from engine.bpmn.parsing import (
+    BPMN_NS,
+    ParsedProcess,
+    called_elements,
+    continue_as_new_elements,
+    parse_process,
+    too_deep,
+)
 from engine.bpmn.sandbox import check_definition_scripts
 from engine.bpmn.workflows import canonical_json, serialize_spec
 from engine.errors import DefinitionError, NotFound
@@ -173,7 +180,10 @@ def _spec_document(parsed: ParsedProcess, filename: str, forms_dir: Path) -> dic
         if operation is not None and not services.known(operation):
             raise DefinitionError(f"unknown service operation {operation!r}", file=filename, element_id=task_spec.bpmn_id)
     check_definition_scripts(parsed.task_specs(), filename)
-    document = serialize_spec(parsed.spec, parsed.subprocess_specs)
+    try:
+        document = serialize_spec(parsed.spec, parsed.subprocess_specs)
+    except RecursionError as exc:
+        raise too_deep(filename) from exc
     document["forms"] = form_schemas
     return document
 

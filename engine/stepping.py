@@ -14,8 +14,10 @@ from datetime import datetime, tzinfo
 from typing import Any, Callable
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn.arming import arming_error, deferred_failures, rearm
 from engine.bpmn.determinism import deterministic
 from engine.bpmn.service_calls import RecordedCalls, ServiceCalls, service_calls
 from engine.bpmn.workflows import (
@@ -25,7 +27,9 @@ from engine.bpmn.workflows import (
     canonical_json,
     complete_task,
     deliver_message,
+    describe_failure,
     dump_state,
+    find_task,
     fire_timers,
     new_workflow,
     open_tasks,
@@ -34,6 +38,7 @@ from engine.bpmn.workflows import (
     run_forward,
     sha256_hex,
 )
+from engine.errors import Conflict, ScriptError
 
 Action = Callable[[BpmnWorkflow, dict[str, Any]], None]
 CONTINUE_AS_NEW_KEY = "continue_as_new"
@@ -47,10 +52,15 @@ def _start(workflow: BpmnWorkflow, input: dict[str, Any]) -> None:
 
 def _retry(workflow: BpmnWorkflow, input: dict[str, Any]) -> None:
     """Retrying runs the workflow forward again, after merging the admin's corrections (if any)
-    into the data of the task that failed — as an operator sets variables before a retry."""
+    into the data of the task that failed — as an operator sets variables before a retry. A task
+    whose element could not be armed (a bad timer value, …) is armed again, on the corrected data."""
+    task = find_task(workflow, input["task_id"]) if input.get("task_id") else None
     if input.get("data"):
-        task = workflow.get_task_from_id(uuid.UUID(input["task_id"]))
+        if task is None:
+            raise Conflict("the failed task was never reached, so there is no task data to correct: retry without data")
         task.data.update(input["data"])
+    if task is not None and arming_error(task) is not None:
+        rearm(task)
 
 
 WORKFLOW_ACTIONS: dict[str, Action] = {
@@ -100,21 +110,30 @@ def step(
     half-advanced workflow is discarded and the step is done again on a fresh copy, halting just
     before the failing task (or, if the failure does not come from running a task, right after
     the action): the command still counts, and the instance waits in status ``error`` with the
-    failed task visible, for an admin to retry.
+    failed task visible, for an admin to retry. A value that fails while an element is being armed
+    (a timer's, a multi-instance count's: see ``engine.bpmn.arming``) raises nothing and leaves a
+    consistent workflow, which is kept as it ran, with that element's task waiting unarmed. If the
+    action itself fails (a user task's post-script), the state stays as it was before the action,
+    and the instance waits in ``error`` with that task visible; a retry makes it ready again.
     """
     action = WORKFLOW_ACTIONS[event_type]
     input = json.loads(canonical_json(input))  # key order reaches the state's digest; the chain commits to sorted keys
     seed = (now, local_tz, uuid.UUID(instance_id), str(seq))
     loops = frozenset(spec_document.get(CONTINUE_AS_NEW_KEY, ()))
     cut: list[BpmnWorkflow] = []
-    with deterministic(*seed), service_calls(services):
+    with deterministic(*seed), service_calls(services), deferred_failures():
         workflow = _load(spec_document, state_before)
-        action(workflow, input)
-        workflow, failure = run_forward(workflow, continue_as_new=loops, cut=cut)
+        failure = _apply(action, workflow, input)
+        acted = failure is None
+        if acted:
+            workflow, failure = run_forward(workflow, continue_as_new=loops, cut=cut)
     calls = services.recorded
-    if failure is not None:
+    if not acted:
+        with deterministic(*seed):
+            workflow = _load(spec_document, state_before)
+    elif failure is not None and not failure.kept:
         cut = []
-        with deterministic(*seed), service_calls(RecordedCalls(calls)):
+        with deterministic(*seed), service_calls(RecordedCalls(calls)), deferred_failures():
             workflow = _load(spec_document, state_before)
             action(workflow, input)
             workflow, refailed = run_forward(workflow, stop_before=failure.task_id, continue_as_new=loops, cut=cut)
@@ -124,6 +143,16 @@ def step(
                 action(workflow, input)
     with deterministic(*seed):
         return _result(workflow, failure, calls, cut)
+
+
+def _apply(action: Action, workflow: BpmnWorkflow, input: dict[str, Any]) -> EngineFailure | None:
+    """Apply the action; a failure of the definition while it runs (a user task's post-script, say) is
+    reported, not raised. Refusals of the command itself (a task no longer ready: ``Conflict``) propagate."""
+    try:
+        action(workflow, input)
+    except (WorkflowException, ScriptError, RecursionError, MemoryError) as exc:
+        return describe_failure(exc)
+    return None
 
 
 def _load(spec_document: dict[str, Any], state_before: str | None) -> BpmnWorkflow:

@@ -162,3 +162,32 @@ def test_an_admin_retry_can_correct_the_failed_tasks_data(client, deployed, comm
     assert events[-1]["error"] is None
     with deployed.read() as session:
         assert replay(session, session.get(Instance, instance["id"])).ok
+
+
+def test_a_failing_post_script_fails_the_instance_not_the_request_and_a_retry_lets_the_task_be_done_again(
+    client, deployed, community: Community
+) -> None:
+    decide = b.Node("decide", '<bpmn:userTask id="decide"><bpmn:extensionElements><spiffworkflow:postScript>'
+                              "share = 100 // members</spiffworkflow:postScript></bpmn:extensionElements>{flows}</bpmn:userTask>")
+    assert deploy(client, community, "shares", b.linear("shares", decide, b.user_task("after"))).status_code == 201
+    started = client.post("/api/instances", json={"definition_key": "shares", "variables": {"members": 0}},
+                          headers=bearer(community.tokens["chair"])).json
+    (task,) = started["open_tasks"]
+    completed = client.post(f"/api/tasks/{task['id']}/complete", json={}, headers=bearer(community.tokens["chair"]))
+    assert completed.status_code == 200
+    assert completed.json["status"] == "error"
+    (failed,) = completed.json["open_tasks"]
+    assert (failed["id"], failed["state"]) == (task["id"], "ERROR")
+    assert "ZeroDivisionError" in failed["error"]
+    assert "share" not in completed.json["data"]
+
+    url = f"/api/instances/{started['id']}/retry"
+    retried = client.post(url, json={"data": {"members": 4}}, headers=bearer(community.tokens["admin"]))
+    assert retried.json["status"] == "running"
+    assert [(t["id"], t["state"]) for t in retried.json["open_tasks"]] == [(task["id"], "READY")]
+    done = client.post(f"/api/tasks/{task['id']}/complete", json={}, headers=bearer(community.tokens["chair"]))
+    assert done.json["status"] == "running"
+    assert [t["element_id"] for t in done.json["open_tasks"]] == ["after"]
+    assert done.json["data"]["share"] == 25
+    with deployed.read() as session:
+        assert replay(session, session.get(Instance, started["id"])).ok

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 
@@ -163,3 +164,16 @@ def test_the_worker_command_fires_timers_due_by_the_wall_clock(
 
     again = CliRunner().invoke(main, ["--database", database_url, "worker", "--once"])
     assert "fired timers of 0 instance(s)" in again.output
+
+
+def test_a_timer_after_an_event_based_gateway_falls_due_and_fires(engine: Engine, community: Community, clock) -> None:
+    source = (Path(__file__).parent / "corpus" / "event_based_gateway.bpmn").read_bytes()  # a reply, or 7 days
+    engine.execute(c.DeployDefinition("event_based_gateway.bpmn", source))
+    instance_id = engine.execute(c.StartInstance("event_based_gateway"), community["chair"]).id
+    assert look(engine, instance_id) == ([clock.now() + timedelta(days=7)], {}, "running")
+    clock.advance(timedelta(days=7, seconds=1))
+    assert engine.fire_due_timers() == 1
+    assert look(engine, instance_id) == ([], {}, "completed")
+    with engine.read() as session:
+        assert [e.type for e in session.query(Event).filter_by(instance_id=instance_id).order_by(Event.seq)] == [
+            "instance_started", "timers_fired"]

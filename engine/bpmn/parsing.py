@@ -16,6 +16,8 @@ from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.specs.base import TaskSpec
 
+from engine.bpmn.checks import check_definition
+from engine.bpmn.limits import MAX_FLOW_DEPTH, MAX_NESTING_DEPTH
 from engine.bpmn.xml import check_supported, read_xml, validate_bpmn
 from engine.errors import DefinitionError
 
@@ -46,6 +48,7 @@ def called_elements(filename: str, source: bytes) -> tuple[etree._ElementTree, s
     tree = read_xml(source, filename)
     validate_bpmn(tree, filename)
     check_supported(tree, filename)
+    check_definition(tree, filename)
     ns = {"bpmn": BPMN_NS}
     own = set(tree.xpath("//bpmn:process/@id", namespaces=ns))
     called = set(tree.xpath("//bpmn:callActivity/@calledElement", namespaces=ns))
@@ -68,6 +71,8 @@ def parse_process(filename: str, tree: etree._ElementTree, library: Mapping[str,
         subprocess_specs = parser.get_subprocess_specs(key)
     except ValidationException as exc:
         raise _definition_error(exc, filename) from exc
+    except RecursionError as exc:
+        raise too_deep(filename) from exc
     missing = sorted(name for name, sub in subprocess_specs.items() if sub is None)
     if missing:
         raise DefinitionError(f"call activities need processes that are not deployed: {', '.join(missing)}", file=filename)
@@ -129,8 +134,20 @@ def _main_process(filename: str, tree: etree._ElementTree, local_ids: list[str])
     return mains[0]
 
 
+def too_deep(filename: str, element_id: str | None = None, line: int | None = None) -> DefinitionError:
+    """SpiffWorkflow's parser and serializer recurse along flows and into subprocesses; the limits
+    checked before them should keep them clear of Python's recursion limit, and this is the refusal if not."""
+    return DefinitionError(
+        f"the process is too deep to read: keep chains of flow nodes within MAX_FLOW_DEPTH ({MAX_FLOW_DEPTH})"
+        f" and subprocess nesting within MAX_NESTING_DEPTH ({MAX_NESTING_DEPTH})",
+        file=filename, element_id=element_id, line=line, limit="MAX_FLOW_DEPTH",
+    )
+
+
 def _definition_error(exc: ValidationException, filename: str) -> DefinitionError:
     message = str(exc.args[0]) if exc.args else str(exc)
+    if isinstance(exc.__cause__ or exc.__context__, RecursionError) or message.startswith("RecursionError("):
+        return too_deep(filename, getattr(exc, "id", None) or None, getattr(exc, "line_number", None) or None)
     return DefinitionError(
         message,
         file=getattr(exc, "file_name", None) or filename,

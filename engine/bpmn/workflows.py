@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -26,6 +27,8 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn import determinism  # noqa: F401  (installs the deterministic hooks)
+from engine.bpmn.arming import arming_error, arming_failure
+from engine.bpmn.limits import MAX_STEP_TASKS, MAX_TASK_DEPTH
 from engine.bpmn.sandbox import SandboxScriptEngine, script_error_from
 from engine.errors import Conflict, InvalidInput, ScriptError
 
@@ -103,6 +106,9 @@ class EngineFailure:
     task_id: str | None
     element_id: str | None
     message: str
+    kept: bool = field(default=False, compare=False)
+    """The workflow that failed is consistent and is kept as it is: an element could not be armed (see
+    ``engine.bpmn.arming``), so its task waits unarmed while the rest of the step completed."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"task_id": self.task_id, "element_id": self.element_id, "message": self.message}
@@ -110,6 +116,14 @@ class EngineFailure:
 
 class _StopBefore(Exception):
     """Raised from SpiffWorkflow's will-complete hook to halt just before a known failing task."""
+
+
+class _OverBudget(Exception):
+    """Raised from the will-complete hook when a step runs too many tasks or too deep (``engine.bpmn.limits``)."""
+
+    def __init__(self, task: Task, message: str) -> None:
+        super().__init__(message)
+        self.task = task
 
 
 class _ContinueAsNew(Exception):
@@ -138,9 +152,20 @@ def run_forward(
     completed is in no state, and time travel counts it from them.
     """
 
+    ran = 0
+
     def halt(task: Task) -> None:
+        nonlocal ran
         if str(task.id) == stop_before:
             raise _StopBefore
+        ran += 1
+        if ran > MAX_STEP_TASKS:
+            raise _OverBudget(task, f"this step ran more than MAX_STEP_TASKS ({MAX_STEP_TASKS}) tasks")
+        if task.depth > MAX_TASK_DEPTH:
+            raise _OverBudget(task, (
+                f"the task is {task.depth} tasks deep in its workflow, more than MAX_TASK_DEPTH ({MAX_TASK_DEPTH}):"
+                " a loop that runs this many rounds needs continueAsNew"
+            ))
         if task.task_spec.bpmn_id in continue_as_new and _looped_back(workflow, task):
             raise _ContinueAsNew(task)
 
@@ -149,6 +174,8 @@ def run_forward(
             workflow.do_engine_steps(will_complete_task=halt)
         except _StopBefore:
             return workflow, None
+        except _OverBudget as over:
+            return workflow, EngineFailure(str(over.task.id), over.task.task_spec.bpmn_id, str(over))
         except _ContinueAsNew as loop:
             try:
                 fresh = continue_as_new_from(workflow, loop.task)
@@ -160,7 +187,15 @@ def run_forward(
             continue
         except (WorkflowException, ScriptError, RecursionError, MemoryError) as exc:
             return workflow, describe_failure(exc)
-        return workflow, None
+        return workflow, unarmed_failure(workflow)
+
+
+def unarmed_failure(workflow: BpmnWorkflow) -> EngineFailure | None:
+    """The failure of a step that left an element unarmed (a bad timer value, too many instances, …)."""
+    task = arming_failure(workflow)
+    if task is None:
+        return None
+    return EngineFailure(str(task.id), task.task_spec.bpmn_id, arming_error(task) or "", kept=True)
 
 
 def _looped_back(workflow: BpmnWorkflow, task: Task) -> bool:
@@ -261,13 +296,13 @@ class OpenTaskView:
 def open_tasks(workflow: BpmnWorkflow, failure: EngineFailure | None = None) -> list[OpenTaskView]:
     """Ready user tasks, plus the task that failed (state ERROR), whatever SpiffWorkflow's state for it."""
     views = [_view(task, "READY", None) for task in workflow.get_tasks(state=TaskState.READY) if task.task_spec.manual]
-    failed = _task_or_none(workflow, failure.task_id) if failure and failure.task_id else None
+    failed = find_task(workflow, failure.task_id) if failure and failure.task_id else None
     if failed is not None and not failed.has_state(TaskState.FINISHED_MASK):
         views = [v for v in views if v.id != failure.task_id] + [_view(failed, "ERROR", failure.message)]
     return views
 
 
-def _task_or_none(workflow: BpmnWorkflow, task_id: str) -> Task | None:
+def find_task(workflow: BpmnWorkflow, task_id: str) -> Task | None:
     """The task, or None when the kept workflow never reached it (a failure while arming an event, say)."""
     try:
         return workflow.get_task_from_id(UUID(task_id))
@@ -304,8 +339,8 @@ def pending_timers(workflow: BpmnWorkflow) -> list[TimerView]:
     """Armed timers and when they fall due (read from the value SpiffWorkflow fixed when arming)."""
     timers = []
     for task in workflow.get_tasks(state=TaskState.WAITING):
-        definition = getattr(task.task_spec, "event_definition", None)
-        if not isinstance(definition, TimerEventDefinition):
+        definition = _timer_of(getattr(task.task_spec, "event_definition", None))
+        if definition is None:
             continue
         value = task._get_internal_data("event_value")
         if isinstance(value, dict):
@@ -316,6 +351,17 @@ def pending_timers(workflow: BpmnWorkflow) -> list[TimerView]:
             TimerView(str(task.id), task.task_spec.bpmn_id, definition.name or task.task_spec.bpmn_id, _due(value))
         )
     return timers
+
+
+def _timer_of(definition: Any) -> TimerEventDefinition | None:
+    """The timer a waiting event waits for: its own, or the one timer among the events of an event-based
+    gateway (or a multiple event), which SpiffWorkflow arms on the gateway's task."""
+    if isinstance(definition, TimerEventDefinition):
+        return definition
+    if isinstance(definition, MultipleEventDefinition):
+        timers = [d for d in definition.event_definitions if isinstance(d, TimerEventDefinition)]
+        return timers[0] if len(timers) == 1 else None
+    return None
 
 
 def _due(value: str) -> datetime:

@@ -111,7 +111,10 @@ def read_xml(source: bytes, file: str, *, max_bytes: int = MAX_DEFINITION_BYTES)
     so no declaration is ever processed, then a pass that builds the tree with line numbers.
     """
     if len(source) > max_bytes:
-        raise DefinitionError(f"definition too large: {len(source)} bytes, the limit is {max_bytes}", file=file)
+        raise DefinitionError(
+            f"definition too large: {len(source)} bytes, more than MAX_DEFINITION_BYTES ({max_bytes})",
+            file=file, limit="MAX_DEFINITION_BYTES",
+        )
     _parse(source, etree.XMLParser(target=_DoctypeRefuser(file), **PARSER_OPTIONS), file)
     tree = _parse(source, etree.XMLParser(**PARSER_OPTIONS), file).getroottree()
     _refuse_processing_instructions(tree, file)
