@@ -1,12 +1,127 @@
-"""Bad input at the HTTP edge is a clear 4xx in the one error shape, never a 500."""
+"""Bad input at the HTTP edge is a clear 4xx in the one error shape, never a 500.
+
+Integers too large for the database (in a query, a path or a body) are refused naming the
+parameter.
+"""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+import pytest
+
+from api.limits import DB_INT_MAX, MAX_PAGE
 from tests.fixtures import bearer
 from tests.helpers import Community
+
+HUGE = 2**63 - 1
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def spec_of(client: Any) -> dict[str, Any]:
+    return client.get("/api/openapi.json").get_json()
+
+
+def refused_naming(response: Any, status: int, field: str) -> dict[str, Any]:
+    assert response.status_code == status, response.get_json()
+    error = response.get_json()["error"]
+    assert [e["field"] for e in error["details"]["errors"]] == [field], error
+    assert all(e["message"] for e in error["details"]["errors"])
+    return error
+
+
+def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], list[dict[str, Any]]]]:
+    """(method, path, operation, parameters with the path's own) of every operation in the document."""
+    found = []
+    for path, item in spec["paths"].items():
+        for method in METHODS:
+            if method in item:
+                operation = item[method]
+                found.append((method, path, operation, item.get("parameters", []) + operation.get("parameters", [])))
+    return found
+
+
+def fill(path: str, parameters: list[dict[str, Any]], community: Community, **values: int) -> str:
+    """The path with each parameter filled in: ``values`` first, the caller's community, then 1 or "x"."""
+    kinds = {p["name"]: p["schema"].get("type") for p in parameters if p["in"] == "path"}
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in values:
+            return str(values[name])
+        if name == "community_id":
+            return str(community.id)
+        return "1" if kinds[name] == "integer" else "x"
+
+    return re.sub(r"\{(\w+)\}", value, path)
 
 
 def test_an_id_too_large_for_the_database_is_not_found(client, community: Community) -> None:
     response = client.get(f"/api/opinions/{2**40}", headers=bearer(community.tokens["alice"]))
     assert response.status_code == 404
     assert response.json["error"]["code"] == "not_found"
+
+
+def test_the_last_page_of_every_list_is_bounded_and_a_larger_one_is_refused_naming_page(client, community: Community) -> None:
+    spec = spec_of(client)
+    paginated = [(path, params) for method, path, _, params in operations(spec)
+                 if method == "get" and any(p["name"] == "page" for p in params)]
+    assert len(paginated) >= 21
+    headers = bearer(community.tokens["chair"])
+    for path, params in paginated:
+        page = next(p for p in params if p["name"] == "page")
+        assert page["schema"]["maximum"] == MAX_PAGE, path
+        url = fill(path, params, community)
+        for huge in (HUGE, 2**70, MAX_PAGE + 1):
+            refused_naming(client.get(f"{url}?page={huge}", headers=headers), 422, "page")
+        refused_naming(client.get(f"{url}?page_size={HUGE}", headers=headers), 422, "page_size")
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("from=9223372036854775807&to=1", "from"),
+    ("from=1&to=9223372036854775807", "to"),
+    (f"from=1&to={DB_INT_MAX + 1}", "to"),
+])
+def test_a_huge_version_in_a_diff_is_refused_naming_it(client, community: Community, query: str, field: str) -> None:
+    refused_naming(client.get(f"/api/conventions/1/diff?{query}", headers=bearer(community.tokens["alice"])), 422, field)
+
+
+@pytest.mark.parametrize("path", ["/api/conventions/1/amendments", "/api/conventions/1/comments"])
+def test_a_huge_round_filter_is_refused_naming_it(client, community: Community, path: str) -> None:
+    refused_naming(client.get(f"{path}?round={HUGE}", headers=bearer(community.tokens["alice"])), 422, "round")
+
+
+def test_every_integer_path_parameter_is_bounded_and_a_larger_one_is_not_found_naming_it(client, community: Community) -> None:
+    headers = bearer(community.tokens["chair"])
+    checked = 0
+    for method, path, _, params in operations(spec_of(client)):
+        for param in (p for p in params if p["in"] == "path" and p["schema"].get("type") == "integer"):
+            assert param["schema"]["maximum"] == DB_INT_MAX, (path, param)
+            for huge in (DB_INT_MAX + 1, HUGE, 2**100):
+                response = client.open(fill(path, params, community, **{param["name"]: huge}), method=method.upper(),
+                                       headers=headers, json={})
+                error = refused_naming(response, 404, param["name"])
+                assert error["code"] == "not_found"
+            checked += 1
+    assert checked >= 40
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/api/votes/x/paper-ballots", {"member_id": HUGE, "choice": "yes"}, "member_id"),
+    ("/api/votes/x/paper-ballots", {"member_id": 2**100, "choice": "yes"}, "member_id"),
+    ("/api/conventions/1/amendments", {"version": HUGE, "kind": "delete", "article_id": "a1", "rationale": "r"}, "version"),
+    ("/api/conventions/1/comments", {"version": DB_INT_MAX + 1, "article_id": "a1", "text": "t"}, "version"),
+    ("/api/pdca/cycles/1/corrective-actions",
+     {"indicator": "i", "description": "d", "owner_id": HUGE, "due_date": "2030-01-01"}, "owner_id"),
+])
+def test_a_huge_integer_in_a_body_is_refused_naming_it(client, community: Community, path: str, body: dict[str, Any],
+                                                         field: str) -> None:
+    refused_naming(client.post(path, json=body, headers=bearer(community.tokens["chair"])), 422, field)
+
+
+@pytest.mark.parametrize("number", ["1e400", "Infinity", "-Infinity"])
+def test_an_infinite_number_for_an_id_is_refused_naming_it(client, community: Community, number: str) -> None:
+    response = client.post("/api/votes/x/paper-ballots", data=f'{{"member_id": {number}, "choice": "yes"}}',
+                           content_type="application/json", headers=bearer(community.tokens["chair"]))
+    refused_naming(response, 422, "member_id")

@@ -1,0 +1,46 @@
+"""Bounds on what a request may carry: integers that fit the database.
+
+An integer larger than the database's integer columns used to reach the query and fail there
+(``OverflowError`` on SQLite, ``NumericValueOutOfRange`` on PostgreSQL): a 500. Every integer the
+API reads — in a path, a query or a body — is bounded here or in its marshmallow schema
+(``api.schemas``), and a value out of bounds is a 4xx that names the parameter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from werkzeug.routing import IntegerConverter, ValidationError
+
+from engine.errors import NotFound
+
+DB_INT_MAX = 2**31 - 1
+"""The largest value of the database's integer columns (PostgreSQL's INTEGER is 32 bits): ids, versions, rounds, seqs."""
+MAX_PAGE = 1_000_000
+"""The last page a list can be asked for: 100 million rows at the largest page size."""
+
+
+class DatabaseInteger(IntegerConverter):
+    """Integers in URLs, documented (in the OpenAPI document) as fitting the database's integer columns.
+
+    A larger value still matches its route, so that :func:`check_path_integers` can answer 404 and
+    name the parameter, rather than the router answering a bare 404 for "no such URL".
+    """
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", DB_INT_MAX)
+        super().__init__(url_map, *args, **kwargs)
+
+    def to_python(self, value: str) -> int:
+        try:
+            return int(value)
+        except ValueError as exc:  # more digits than Python converts (sys.get_int_max_str_digits)
+            raise ValidationError() from exc
+
+
+def check_path_integers(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A ``url_value_preprocessor``: an integer path parameter out of bounds names nothing that exists."""
+    for name, value in (values or {}).items():
+        if isinstance(value, int) and not 0 <= value <= DB_INT_MAX:
+            message = f"{name} must be between 0 and {DB_INT_MAX}"
+            raise NotFound(f"nothing has this {name}: {message}", errors=[{"field": name, "message": message}])
