@@ -10,7 +10,7 @@ from flask_smorest import Api
 
 from api import auth, errors
 from api.fast_cast import FastCast
-from api.limits import DatabaseInteger, check_path_integers
+from api.limits import BoundedRequest, DatabaseInteger, check_path_integers
 from api.config import Config
 from api.resources import audit, close_reader, communities, conventions, definitions, health, instances, opinions, pdca, tasks, votes
 from engine.clock import Clock
@@ -26,6 +26,7 @@ BLUEPRINTS = (
 def create_app(config: type | dict[str, Any] = Config, *, engine: Engine | None = None, clock: Clock | None = None) -> Flask:
     """Build the app; tests pass their own ``engine`` (and clock) instead of a database URL."""
     app = Flask(__name__)
+    app.request_class = BoundedRequest
     app.url_map.converters["int"] = DatabaseInteger
     app.url_value_preprocessor(check_path_integers)
     if isinstance(config, dict):

@@ -1,4 +1,4 @@
-"""Bounds on what a request may carry: integers that fit the database.
+"""Bounds on what a request may carry: integers that fit the database, and bodies that fit the limit.
 
 An integer larger than the database's integer columns used to reach the query and fail there
 (``OverflowError`` on SQLite, ``NumericValueOutOfRange`` on PostgreSQL): a 500. Every integer the
@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter, ValidationError
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream, get_input_stream
 
 from engine.errors import NotFound
 
@@ -44,3 +48,37 @@ def check_path_integers(endpoint: str | None, values: dict[str, Any] | None) -> 
         if isinstance(value, int) and not 0 <= value <= DB_INT_MAX:
             message = f"{name} must be between 0 and {DB_INT_MAX}"
             raise NotFound(f"nothing has this {name}: {message}", errors=[{"field": name, "message": message}])
+
+
+class CappedStream(LimitedStream):
+    """A request body that may be at most ``limit`` bytes, however it is read.
+
+    werkzeug's own cap (``LimitedStream(..., is_max=True)``) raises only when a read goes *past*
+    the limit; reading the whole body in one go stops at the limit and returns its first ``limit``
+    bytes without complaint, so a chunked upload (no Content-Length) larger than the limit reached
+    the JSON parser cut short: "not valid JSON" instead of 413. This reads one byte further, and a
+    body that has it is too large.
+    """
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        super().__init__(stream, limit + 1, is_max=True)
+        self.max_length = limit
+
+    def readinto(self, b: Any) -> int | None:  # type: ignore[override]
+        size = super().readinto(b)
+        if self._pos > self.max_length:
+            raise RequestEntityTooLarge()
+        return size
+
+
+class BoundedRequest(Request):
+    """Flask's request, whose streamed bodies (chunked, with no Content-Length) are held to ``max_content_length`` too."""
+
+    @cached_property
+    def stream(self) -> Any:  # type: ignore[override]
+        if self.shallow:
+            raise RuntimeError("This request was created with 'shallow=True', reading from the input stream is disabled.")
+        limit = self.max_content_length
+        if limit is None or self.content_length is not None or "wsgi.input_terminated" not in self.environ:
+            return get_input_stream(self.environ, max_content_length=limit)
+        return CappedStream(self.environ["wsgi.input"], limit)

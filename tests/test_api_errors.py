@@ -1,15 +1,18 @@
 """Bad input at the HTTP edge is a clear 4xx in the one error shape, never a 500.
 
 Integers too large for the database (in a query, a path or a body) are refused naming the
-parameter.
+parameter; a body over the size limit is a 413 however it is sent.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from typing import Any
 
 import pytest
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from api.limits import DB_INT_MAX, MAX_PAGE
 from tests.fixtures import bearer
@@ -125,3 +128,77 @@ def test_an_infinite_number_for_an_id_is_refused_naming_it(client, community: Co
     response = client.post("/api/votes/x/paper-ballots", data=f'{{"member_id": {number}, "choice": "yes"}}',
                            content_type="application/json", headers=bearer(community.tokens["chair"]))
     refused_naming(response, 422, "member_id")
+
+
+class Endless(io.RawIOBase):
+    """A body of ``size`` bytes made on demand, counting what the server read of it."""
+
+    def __init__(self, size: int, head: bytes = b"") -> None:
+        self.data = io.BytesIO(head)
+        self.left = size - len(head)
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self.data.readinto(buffer)
+        if n == 0:
+            n = min(len(buffer), self.left)
+            buffer[:n] = b" " * n
+            self.left -= n
+        self.read_bytes += n
+        return n
+
+
+def send_chunked(client: Any, path: str, body: io.RawIOBase, token: str) -> tuple[int, dict[str, Any]]:
+    """POST a body with no Content-Length, as a server hands on a ``Transfer-Encoding: chunked`` request.
+
+    The test client always sets a Content-Length, so this builds the WSGI environ itself, as
+    gunicorn does for chunked requests (``wsgi.input_terminated``).
+    """
+    environ = EnvironBuilder(path=path, method="POST", headers={**bearer(token), "Content-Type": "application/json",
+                                                                  "Transfer-Encoding": "chunked"}).get_environ()
+    environ.pop("CONTENT_LENGTH", None)
+    environ["wsgi.input"] = body
+    environ["wsgi.input_terminated"] = True
+    app_iter, status, _ = run_wsgi_app(client.application, environ, buffered=True)
+    return int(status.split()[0]), json.loads(b"".join(app_iter))
+
+
+def test_a_chunked_body_over_the_limit_is_too_large_and_not_read_to_the_end(client, community: Community) -> None:
+    limit = client.application.config["MAX_CONTENT_LENGTH"]
+    body = Endless(50 * 1024 * 1024, b'{"definition_key": "consultation", "variables": {}}')
+    status, document = send_chunked(client, "/api/instances", body, community.tokens["chair"])
+    assert status == 413, document
+    assert document["error"]["code"] == "request_entity_too_large"
+    assert body.read_bytes <= limit + 1
+
+
+def test_a_chunked_body_one_byte_over_the_limit_is_too_large(client, community: Community) -> None:
+    limit = client.application.config["MAX_CONTENT_LENGTH"]
+    status, document = send_chunked(client, "/api/instances", Endless(limit + 1, b'{"definition_key": "consultation"}'),
+                                    community.tokens["chair"])
+    assert (status, document["error"]["code"]) == (413, "request_entity_too_large")
+
+
+def test_a_chunked_body_within_the_limit_is_served(client, community: Community) -> None:
+    limit = client.application.config["MAX_CONTENT_LENGTH"]
+    # Exactly at the limit: JSON padded with trailing spaces.
+    status, document = send_chunked(client, "/api/instances", Endless(limit, b'{"definition_key": "consultation"}'),
+                                    community.tokens["chair"])
+    assert status == 201, document
+    assert document["definition_key"] == "consultation"
+
+
+def test_a_declared_content_length_over_the_limit_is_too_large(client, community: Community) -> None:
+    limit = client.application.config["MAX_CONTENT_LENGTH"]
+    environ = EnvironBuilder(path="/api/instances", method="POST", data=b"{}", content_type="application/json",
+                             headers=bearer(community.tokens["chair"])).get_environ()
+    environ["CONTENT_LENGTH"] = str(limit + 1)  # declared, never sent: refused before anything is read
+    app_iter, status, _ = run_wsgi_app(client.application, environ, buffered=True)
+    assert int(status.split()[0]) == 413
+    assert json.loads(b"".join(app_iter))["error"]["code"] == "request_entity_too_large"
+    response = client.post("/api/instances", data=b" " * (limit + 1), content_type="application/json",
+                           headers=bearer(community.tokens["chair"]))
+    assert (response.status_code, response.json["error"]["code"]) == (413, "request_entity_too_large")
