@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask_smorest import Api
 
 from api import auth, errors
 from api.fast_cast import FastCast
 from api.limits import BoundedRequest, DatabaseInteger, check_path_integers
+from api.openapi import ErrorResponses, YishiApi
 from api.config import Config
 from api.resources import audit, close_reader, communities, conventions, definitions, health, instances, opinions, pdca, tasks, votes
 from engine.clock import Clock
@@ -38,7 +38,7 @@ def create_app(config: type | dict[str, Any] = Config, *, engine: Engine | None 
         engine = Engine(Database(app.config["YISHI_DATABASE_URL"]), clock, EngineConfig(audit_key=Path(app.config["YISHI_AUDIT_KEY"])))
     app.extensions["yishi"] = engine
 
-    api = Api(app)
+    api = YishiApi(app, spec_kwargs={"extra_plugins": [ErrorResponses()]})
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     errors.register(app)

@@ -1,7 +1,8 @@
 """Bad input at the HTTP edge is a clear 4xx in the one error shape, never a 500.
 
 Integers too large for the database (in a query, a path or a body) are refused naming the
-parameter; a body over the size limit is a 413 however it is sent.
+parameter; a body over the size limit is a 413 however it is sent; every error body matches the
+``Error`` schema of the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import re
 from typing import Any
 
+import jsonschema
 import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
@@ -24,6 +26,11 @@ METHODS = ("get", "post", "put", "patch", "delete")
 
 def spec_of(client: Any) -> dict[str, Any]:
     return client.get("/api/openapi.json").get_json()
+
+
+def error_validator(spec: dict[str, Any]) -> jsonschema.Validator:
+    """A validator for the OpenAPI document's ``Error`` schema (OpenAPI 3.0 schemas are JSON Schema draft 4, nearly)."""
+    return jsonschema.Draft4Validator({"$ref": "#/components/schemas/Error", "components": spec["components"]})
 
 
 def refused_naming(response: Any, status: int, field: str) -> dict[str, Any]:
@@ -202,3 +209,47 @@ def test_a_declared_content_length_over_the_limit_is_too_large(client, community
     response = client.post("/api/instances", data=b" " * (limit + 1), content_type="application/json",
                            headers=bearer(community.tokens["chair"]))
     assert (response.status_code, response.json["error"]["code"]) == (413, "request_entity_too_large")
+
+
+def test_every_error_body_matches_the_error_schema_of_the_openapi_document(client, community: Community) -> None:
+    spec = spec_of(client)
+    validator = error_validator(spec)
+    chair, alice = bearer(community.tokens["chair"]), bearer(community.tokens["alice"])
+    responses = {
+        400: client.post("/api/instances", data="{not json", content_type="application/json", headers=chair),
+        401: client.get("/api/instances"),
+        403: client.post("/api/instances", json={"definition_key": "consultation"}, headers=alice),
+        404: client.get("/api/opinions/12345", headers=alice),
+        413: client.post("/api/instances", data=b" " * (client.application.config["MAX_CONTENT_LENGTH"] + 1),
+                         content_type="application/json", headers=chair),
+        422: client.get("/api/instances?page=0", headers=alice),
+    }
+    for status, response in responses.items():
+        assert response.status_code == status, response.get_json()
+        validator.validate(response.get_json())
+    assert responses[422].json["error"]["details"]["errors"][0]["field"] == "page"
+    # And the schema is the one the API sends, not flask-smorest's default body.
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate({"code": 404, "status": "Not Found", "message": "gone"})
+
+
+def test_every_operation_documents_its_errors_with_the_one_error_shape(client) -> None:
+    spec = spec_of(client)
+    error_ref = {"$ref": "#/components/schemas/Error"}
+    documented = 0
+    for method, path, operation, params in operations(spec):
+        responses = operation["responses"]
+        assert "default" in responses, (method, path)
+        for status, response in responses.items():
+            if status.startswith("2"):
+                continue
+            name = response["$ref"].rsplit("/", 1)[1]
+            assert spec["components"]["responses"][name]["content"]["application/json"]["schema"] == error_ref, (path, status)
+            documented += 1
+        public = operation.get("security") == []
+        assert ("401" in responses) != public, (method, path)
+        if "requestBody" in operation:
+            assert {"413", "422"} <= set(responses), (method, path)
+        if any(p["in"] == "path" for p in params):
+            assert "404" in responses, (method, path)
+    assert documented > 89
