@@ -9,7 +9,7 @@ from flask import Flask
 
 from api import auth, errors
 from api.fast_cast import FastCast
-from api.limits import BoundedRequest, DatabaseInteger, check_path_integers
+from api.limits import BoundedRequest, DatabaseInteger, check_path_values
 from api.openapi import ErrorResponses, YishiApi
 from api.config import Config
 from api.resources import audit, close_reader, communities, conventions, definitions, health, instances, opinions, pdca, tasks, votes
@@ -28,7 +28,7 @@ def create_app(config: type | dict[str, Any] = Config, *, engine: Engine | None 
     app = Flask(__name__)
     app.request_class = BoundedRequest
     app.url_map.converters["int"] = DatabaseInteger
-    app.url_value_preprocessor(check_path_integers)
+    app.url_value_preprocessor(check_path_values)
     if isinstance(config, dict):
         app.config.from_object(Config)
         app.config.update(config)

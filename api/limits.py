@@ -1,16 +1,21 @@
-"""Bounds on what a request may carry: integers that fit the database, and bodies that fit the limit.
+"""Bounds on what a request may carry: integers that fit the database, text the database can hold,
+and bodies that fit the limit.
 
 An integer larger than the database's integer columns used to reach the query and fail there
 (``OverflowError`` on SQLite, ``NumericValueOutOfRange`` on PostgreSQL): a 500. Every integer the
 API reads — in a path, a query or a body — is bounded here or in its marshmallow schema
-(``api.schemas``), and a value out of bounds is a 4xx that names the parameter.
+(``api.schemas``), and a value out of bounds is a 4xx that names the parameter. Likewise a NUL
+character, which PostgreSQL's text and jsonb cannot hold (``DataError``, a 500 there), is refused
+wherever the API reads text: path, query, headers, JSON body (``Parser``) and CSV uploads.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 from flask import Request
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter, ValidationError
 from werkzeug.utils import cached_property
@@ -42,12 +47,61 @@ class DatabaseInteger(IntegerConverter):
             raise ValidationError() from exc
 
 
-def check_path_integers(endpoint: str | None, values: dict[str, Any] | None) -> None:
-    """A ``url_value_preprocessor``: an integer path parameter out of bounds names nothing that exists."""
+NUL_MESSAGE = "must not contain NUL characters (U+0000)"
+
+
+def check_path_values(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A ``url_value_preprocessor``: an integer out of bounds or a NUL character in the path names nothing that exists."""
     for name, value in (values or {}).items():
         if isinstance(value, int) and not 0 <= value <= DB_INT_MAX:
             message = f"{name} must be between 0 and {DB_INT_MAX}"
             raise NotFound(f"nothing has this {name}: {message}", errors=[{"field": name, "message": message}])
+        if isinstance(value, str) and "\x00" in value:
+            raise NotFound(f"nothing has this {name}: it {NUL_MESSAGE}", errors=[{"field": name, "message": NUL_MESSAGE}])
+
+
+def nul_errors(value: Any) -> Any:
+    """Where ``value`` (parsed JSON) holds a NUL character, as marshmallow nests messages; None if nowhere."""
+    if isinstance(value, str):
+        return [NUL_MESSAGE] if "\x00" in value else None
+    if isinstance(value, dict):
+        found = {}
+        for key, item in value.items():
+            if "\x00" in str(key):
+                found[str(key).replace("\x00", "\\u0000")] = [f"its name {NUL_MESSAGE}"]
+            elif (inner := nul_errors(item)) is not None:
+                found[key] = inner
+        return found or None
+    if isinstance(value, list):
+        found_items = {index: inner for index, item in enumerate(value) if (inner := nul_errors(item)) is not None}
+        return found_items or None
+    return None
+
+
+class Parser(FlaskParser):
+    """webargs' parser for flask-smorest's ``@arguments``, refusing NUL characters (422 naming each field) wherever it reads.
+
+    A body schema with ``accepts_nul = True`` takes them: it is checked in memory and never stored.
+    """
+
+    def load_json(self, req: Any, schema: ma.Schema) -> Any:
+        data = super().load_json(req, schema)
+        return data if getattr(schema, "accepts_nul", False) else self._refuse_nul(data)
+
+    def load_querystring(self, req: Any, schema: ma.Schema) -> Any:
+        self._refuse_nul({key: "".join(req.args.getlist(key)) for key in req.args})
+        return super().load_querystring(req, schema)
+
+    def load_headers(self, req: Any, schema: ma.Schema) -> Any:
+        self._refuse_nul(dict(req.headers.items()))
+        return super().load_headers(req, schema)
+
+    @staticmethod
+    def _refuse_nul(data: Any) -> Any:
+        found = nul_errors(data)
+        if found is not None:
+            raise ma.ValidationError(found if isinstance(found, dict) else {"_schema": found})
+        return data
 
 
 class CappedStream(LimitedStream):

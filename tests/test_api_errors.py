@@ -253,3 +253,57 @@ def test_every_operation_documents_its_errors_with_the_one_error_shape(client) -
         if any(p["in"] == "path" for p in params):
             assert "404" in responses, (method, path)
     assert documented > 89
+
+
+@pytest.mark.parametrize(("method", "path", "field"), [
+    ("GET", "/api/instances/a%00b", "instance_id"),
+    ("GET", "/api/votes/%00", "vote_id"),
+    ("GET", "/api/definitions/consultation%00", "key"),
+    ("POST", "/api/tasks/%00/complete", "task_id"),
+])
+def test_a_nul_character_in_the_path_names_nothing(client, community: Community, method: str, path: str, field: str) -> None:
+    """PostgreSQL's text cannot hold U+0000: looking it up used to be a DataError, a 500 there."""
+    error = refused_naming(client.open(path, method=method, json={}, headers=bearer(community.tokens["chair"])), 404, field)
+    assert error["code"] == "not_found"
+
+
+@pytest.mark.parametrize(("path", "field"), [
+    ("/api/instances?definition_key=a%00b", "definition_key"),
+    ("/api/tasks?instance_id=%00", "instance_id"),
+    ("/api/definitions?key=x%00", "key"),
+    ("/api/audit/bundle?public=true&instance=%00", "instance"),
+])
+def test_a_nul_character_in_the_query_is_refused_naming_it(client, community: Community, path: str, field: str) -> None:
+    refused_naming(client.get(path, headers=bearer(community.tokens["chair"])), 422, field)
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/api/instances", {"definition_key": "consultation\x00"}, "definition_key"),
+    ("/api/instances", {"definition_key": "consultation", "variables": {"notes": ["ok", "a\x00b"]}}, "variables.notes.1"),
+    ("/api/audit/verify", {"instance": "\x00"}, "instance"),
+    ("/api/pdca/cycles/1/records", {"records": [{"subject": "flat\x00"}]}, "records.0.subject"),
+])
+def test_a_nul_character_in_a_json_body_is_refused_naming_the_field(client, community: Community, path: str,
+                                                                     body: dict[str, Any], field: str) -> None:
+    refused_naming(client.post(path, json=body, headers=bearer(community.tokens["chair"])), 422, field)
+
+
+def test_a_nul_character_in_a_ballot_or_its_idempotency_key_is_refused_naming_it(client, community: Community) -> None:
+    chair, alice = bearer(community.tokens["chair"]), bearer(community.tokens["alice"])
+    instance = client.post("/api/instances", json={"definition_key": "vote"}, headers=chair).get_json()
+    (task,) = instance["open_tasks"]
+    configured = client.post(f"/api/tasks/{task['id']}/complete", headers=chair, json={"data": {"vote": {
+        "title": "Chargers", "question": "Adopt the north gate site?", "method": "yes_no_abstain",
+        "rule": {"quorum": {"share": "1/2"}}, "secret": True, "electorate": "residents", "deadline": "2030-07-10T18:00"}}})
+    assert configured.status_code == 200, configured.get_json()
+    vote = client.get(f"/api/instances/{instance['id']}/votes", headers=chair).get_json()[0]["id"]
+    refused_naming(client.post(f"/api/votes/{vote}/ballots", json={"choice": "yes\x00"}, headers=alice), 422, "choice")
+    refused_naming(client.post(f"/api/votes/{vote}/ballots", json={"choice": "yes"},
+                               headers={**alice, "Idempotency-Key": "0123456789abcdef\x00"}), 422, "Idempotency-Key")
+    assert client.post(f"/api/votes/{vote}/ballots", json={"choice": "yes"}, headers=alice).status_code == 201
+
+
+def test_a_nul_character_in_a_csv_upload_is_refused(client, community: Community) -> None:
+    response = client.post("/api/pdca/cycles/1/records.csv", data="served_at,subject\n2026-03-02T09:30,flat\x00\n",
+                           content_type="text/csv", headers=bearer(community.tokens["chair"]))
+    refused_naming(response, 422, "csv")

@@ -10,14 +10,13 @@ import json
 from typing import Any
 
 from flask import Response, current_app, request
-from flask_smorest import Blueprint
 
 from api.audit_schemas import (
     AuditBundleSchema, BundleQuery, CheckpointSchema, PublicKeySchema, ReplaySchema, SnapshotSchema, VerdictSchema,
     VerifyBundleQuery, VerifyStoredSchema,
 )
 from api.auth import actor
-from api.resources import engine, reader
+from api.resources import Blueprint, engine, reader
 from api.schemas import PageQuery, page_of
 from engine.audit import access
 
