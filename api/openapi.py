@@ -18,6 +18,8 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 
+from api.limits import DB_INT_MAX
+
 ERROR_RESPONSES = {
     400: "The request body is not valid JSON.",
     401: "No valid API token: send `Authorization: Bearer <token>`.",
@@ -44,10 +46,30 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorBodySchema, required=True)
 
 
+def integer_bounds(self: Any, field: fields.Field, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Every integer in the document has bounds (an apispec attribute function).
+
+    An integer a request carries has its own ``Range`` validator, enforced and documented as such
+    (tests/test_api_errors.py checks that each has one). The integers of responses — ids, counts,
+    positions, numbers — are those of the database's integer columns: 0 to ``DB_INT_MAX``.
+    """
+    if isinstance(field, fields.Integer) and ret.get("type") == "integer":
+        return {"minimum": ret.get("minimum", 0), "maximum": ret.get("maximum", DB_INT_MAX)}
+    return {}
+
+
 class YishiApi(Api):
-    """flask-smorest's ``Api``, documenting the API's own error shape."""
+    """flask-smorest's ``Api``, documenting the API's own error shape and the bounds of every integer."""
 
     ERROR_SCHEMA = ErrorSchema
+
+    def _init_spec(self, *args: Any, **kwargs: Any) -> None:
+        super()._init_spec(*args, **kwargs)
+        self.ma_plugin.converter.add_attribute_function(integer_bounds)
+
+    def _register_pagination_header(self) -> None:
+        """Lists carry their page in the body (``api.schemas.page_of``), not in flask-smorest's
+        ``X-Pagination`` header: the document keeps no unused header and schema for it."""
 
     def _register_responses(self) -> None:
         for status in http.HTTPStatus:

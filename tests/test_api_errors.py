@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 import jsonschema
+import marshmallow as ma
 import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
@@ -65,6 +66,49 @@ def fill(path: str, parameters: list[dict[str, Any]], community: Community, **va
         return "1" if kinds[name] == "integer" else "x"
 
     return re.sub(r"\{(\w+)\}", value, path)
+
+
+def integers_of(node: Any, where: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every integer schema in a piece of the OpenAPI document, with where it is."""
+    if isinstance(node, dict):
+        found = [(where, node)] if node.get("type") == "integer" else []
+        return found + [hit for key, value in node.items() for hit in integers_of(value, f"{where}/{key}")]
+    if isinstance(node, list):
+        return [hit for index, value in enumerate(node) for hit in integers_of(value, f"{where}/{index}")]
+    return []
+
+
+def integer_fields(schema: ma.Schema, prefix: str = "") -> list[tuple[str, ma.fields.Integer]]:
+    """Every Integer field of a marshmallow schema, nested ones included."""
+    found: list[tuple[str, ma.fields.Integer]] = []
+    for name, field in schema.fields.items():
+        inner = [field] + [f for f in (getattr(field, "inner", None), getattr(field, "value_field", None)) if f]
+        for candidate in inner:
+            if isinstance(candidate, ma.fields.Integer):
+                found.append((f"{prefix}{name}", candidate))
+            if isinstance(candidate, ma.fields.Nested):
+                found += integer_fields(candidate.schema, f"{prefix}{name}.")
+    return found
+
+
+def test_every_integer_in_the_openapi_document_has_bounds(client) -> None:
+    integers = integers_of(spec_of(client))
+    assert len(integers) > 100
+    unbounded = [where for where, schema in integers if "minimum" not in schema or "maximum" not in schema]
+    assert not unbounded
+
+
+def test_every_integer_a_request_carries_is_bounded_by_a_validator(client) -> None:
+    """Documented bounds are not enough: the schemas of ``@arguments`` enforce them."""
+    checked = []
+    for endpoint, view in client.application.view_functions.items():
+        for argument in getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", []):
+            schema = argument["schema"]() if isinstance(argument["schema"], type) else argument["schema"]
+            for name, field in integer_fields(schema):
+                ranges = [v for v in field.validators if isinstance(v, ma.validate.Range)]
+                assert any(r.min is not None and r.max is not None for r in ranges), (endpoint, name)
+                checked.append((endpoint, name))
+    assert len(checked) >= 40
 
 
 def test_an_id_too_large_for_the_database_is_not_found(client, community: Community) -> None:
