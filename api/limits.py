@@ -6,11 +6,13 @@ An integer larger than the database's integer columns used to reach the query an
 API reads — in a path, a query or a body — is bounded here or in its marshmallow schema
 (``api.schemas``), and a value out of bounds is a 4xx that names the parameter. Likewise a NUL
 character, which PostgreSQL's text and jsonb cannot hold (``DataError``, a 500 there), is refused
-wherever the API reads text: path, query, headers, JSON body (``Parser``) and CSV uploads.
+wherever the API reads text: path, query, headers, JSON body (``Parser``) and CSV uploads; and so
+is a number that is not finite in a JSON body.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import marshmallow as ma
@@ -60,45 +62,59 @@ def check_path_values(endpoint: str | None, values: dict[str, Any] | None) -> No
             raise NotFound(f"nothing has this {name}: it {NUL_MESSAGE}", errors=[{"field": name, "message": NUL_MESSAGE}])
 
 
-def nul_errors(value: Any) -> Any:
-    """Where ``value`` (parsed JSON) holds a NUL character, as marshmallow nests messages; None if nowhere."""
+FINITE_MESSAGE = "must be a finite number (JSON has no NaN or Infinity, and this one is too large for a double)"
+
+
+def unstorable(value: Any) -> Any:
+    """Where ``value`` (parsed JSON) holds what the database cannot store, as marshmallow nests messages; None if nowhere.
+
+    That is a NUL character in a string or a key, or a number that is not finite: ``NaN`` and
+    ``Infinity``, which Python's JSON parser accepts though JSON has neither, and ``1e400``, which
+    it reads as infinity. Both would be stored in a form or a row and sent back as invalid JSON.
+    """
     if isinstance(value, str):
         return [NUL_MESSAGE] if "\x00" in value else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else [FINITE_MESSAGE]
     if isinstance(value, dict):
         found = {}
         for key, item in value.items():
             if "\x00" in str(key):
                 found[str(key).replace("\x00", "\\u0000")] = [f"its name {NUL_MESSAGE}"]
-            elif (inner := nul_errors(item)) is not None:
+            elif (inner := unstorable(item)) is not None:
                 found[key] = inner
         return found or None
     if isinstance(value, list):
-        found_items = {index: inner for index, item in enumerate(value) if (inner := nul_errors(item)) is not None}
+        found_items = {index: inner for index, item in enumerate(value) if (inner := unstorable(item)) is not None}
         return found_items or None
     return None
 
 
 class Parser(FlaskParser):
-    """webargs' parser for flask-smorest's ``@arguments``, refusing NUL characters (422 naming each field) wherever it reads.
+    """webargs' parser for flask-smorest's ``@arguments``: what the database cannot store is refused (422 naming each
+    field) wherever it reads, and a JSON number of more digits than Python reads is invalid JSON (400), not a 500.
 
-    A body schema with ``accepts_nul = True`` takes them: it is checked in memory and never stored.
+    A body schema with ``verified_in_memory = True`` takes anything: it is checked in memory and never stored.
     """
 
     def load_json(self, req: Any, schema: ma.Schema) -> Any:
-        data = super().load_json(req, schema)
-        return data if getattr(schema, "accepts_nul", False) else self._refuse_nul(data)
+        try:
+            data = super().load_json(req, schema)
+        except ValueError as exc:  # not a JSONDecodeError: a number of more than 4,300 digits (int_max_str_digits)
+            self._handle_invalid_json_error(exc, req)  # type: ignore[arg-type]
+        return data if getattr(schema, "verified_in_memory", False) else self._refuse(data)
 
     def load_querystring(self, req: Any, schema: ma.Schema) -> Any:
-        self._refuse_nul({key: "".join(req.args.getlist(key)) for key in req.args})
+        self._refuse({key: "".join(req.args.getlist(key)) for key in req.args})
         return super().load_querystring(req, schema)
 
     def load_headers(self, req: Any, schema: ma.Schema) -> Any:
-        self._refuse_nul(dict(req.headers.items()))
+        self._refuse(dict(req.headers.items()))
         return super().load_headers(req, schema)
 
     @staticmethod
-    def _refuse_nul(data: Any) -> Any:
-        found = nul_errors(data)
+    def _refuse(data: Any) -> Any:
+        found = unstorable(data)
         if found is not None:
             raise ma.ValidationError(found if isinstance(found, dict) else {"_schema": found})
         return data

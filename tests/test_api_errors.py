@@ -332,7 +332,7 @@ def test_a_nul_character_in_a_json_body_is_refused_naming_the_field(client, comm
     refused_naming(client.post(path, json=body, headers=bearer(community.tokens["chair"])), 422, field)
 
 
-def test_a_nul_character_in_a_ballot_or_its_idempotency_key_is_refused_naming_it(client, community: Community) -> None:
+def test_a_nul_character_or_nan_in_a_ballot_or_its_idempotency_key_is_refused_naming_it(client, community: Community) -> None:
     chair, alice = bearer(community.tokens["chair"]), bearer(community.tokens["alice"])
     instance = client.post("/api/instances", json={"definition_key": "vote"}, headers=chair).get_json()
     (task,) = instance["open_tasks"]
@@ -342,6 +342,8 @@ def test_a_nul_character_in_a_ballot_or_its_idempotency_key_is_refused_naming_it
     assert configured.status_code == 200, configured.get_json()
     vote = client.get(f"/api/instances/{instance['id']}/votes", headers=chair).get_json()[0]["id"]
     refused_naming(client.post(f"/api/votes/{vote}/ballots", json={"choice": "yes\x00"}, headers=alice), 422, "choice")
+    refused_naming(client.post(f"/api/votes/{vote}/ballots", data='{"choice": NaN}', content_type="application/json",
+                               headers=alice), 422, "choice")
     refused_naming(client.post(f"/api/votes/{vote}/ballots", json={"choice": "yes"},
                                headers={**alice, "Idempotency-Key": "0123456789abcdef\x00"}), 422, "Idempotency-Key")
     assert client.post(f"/api/votes/{vote}/ballots", json={"choice": "yes"}, headers=alice).status_code == 201
@@ -351,3 +353,21 @@ def test_a_nul_character_in_a_csv_upload_is_refused(client, community: Community
     response = client.post("/api/pdca/cycles/1/records.csv", data="served_at,subject\n2026-03-02T09:30,flat\x00\n",
                            content_type="text/csv", headers=bearer(community.tokens["chair"]))
     refused_naming(response, 422, "csv")
+
+
+@pytest.mark.parametrize("path", ["/api/instances", "/api/votes/x/paper-ballots", "/api/votes/x/ballots"])
+def test_a_number_of_more_digits_than_python_reads_is_invalid_json(client, community: Community, path: str) -> None:
+    """json.loads refuses an integer of over 4,300 digits with a ValueError webargs does not expect: it was a 500."""
+    body = f'{{"definition_key": "consultation", "member_id": 1{"0" * 5000}, "choice": 1{"0" * 5000}}}'
+    response = client.post(path, data=body, content_type="application/json", headers=bearer(community.tokens["chair"]))
+    assert (response.status_code, response.json["error"]["code"]) == (400, "invalid_json")
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_a_number_that_is_not_finite_is_refused_naming_the_field(client, community: Community, number: str) -> None:
+    """Python's JSON parser takes NaN and Infinity; stored in a form they came back as invalid JSON."""
+    body = f'{{"definition_key": "consultation", "variables": {{"ok": 1.5, "x": [{number}]}}}}'
+    response = client.post("/api/instances", data=body, content_type="application/json",
+                           headers=bearer(community.tokens["chair"]))
+    error = refused_naming(response, 422, "variables.x.0")
+    assert "finite" in error["details"]["errors"][0]["message"]
