@@ -63,38 +63,60 @@ def check_path_values(endpoint: str | None, values: dict[str, Any] | None) -> No
 
 
 FINITE_MESSAGE = "must be a finite number (JSON has no NaN or Infinity, and this one is too large for a double)"
+MAX_JSON_DEPTH = 32
+"""How deeply a JSON body may nest arrays and objects: forms nest a few levels, and a body nested a
+thousand deep made the parser (or anything after it that recurses) raise RecursionError, a 500."""
+DEPTH_MESSAGE = f"nests arrays and objects more than {MAX_JSON_DEPTH} deep"
 
 
-def unstorable(value: Any) -> Any:
-    """Where ``value`` (parsed JSON) holds what the database cannot store, as marshmallow nests messages; None if nowhere.
+def unstorable(value: Any, *, stored: bool = True) -> Any:
+    """What in ``value`` (parsed JSON) the API refuses, as marshmallow nests messages; None if nothing.
 
-    That is a NUL character in a string or a key, or a number that is not finite: ``NaN`` and
+    Nesting deeper than ``MAX_JSON_DEPTH``; and in what is ``stored``, what the database cannot store:
+    a NUL character in a string or a key, or a number that is not finite (``NaN`` and
     ``Infinity``, which Python's JSON parser accepts though JSON has neither, and ``1e400``, which
-    it reads as infinity. Both would be stored in a form or a row and sent back as invalid JSON.
+    it reads as infinity), which would be stored in a form or a row and sent back as invalid JSON.
+    The walk keeps its own stack: it must not recurse on what it is there to refuse.
     """
-    if isinstance(value, str):
-        return [NUL_MESSAGE] if "\x00" in value else None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else [FINITE_MESSAGE]
-    if isinstance(value, dict):
-        found = {}
-        for key, item in value.items():
-            if "\x00" in str(key):
-                found[str(key).replace("\x00", "\\u0000")] = [f"its name {NUL_MESSAGE}"]
-            elif (inner := unstorable(item)) is not None:
-                found[key] = inner
-        return found or None
-    if isinstance(value, list):
-        found_items = {index: inner for index, item in enumerate(value) if (inner := unstorable(item)) is not None}
-        return found_items or None
-    return None
+    found: list[tuple[tuple[Any, ...], str]] = []
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, (dict, list)) and len(path) >= MAX_JSON_DEPTH:
+            found.append((path, DEPTH_MESSAGE))
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if stored and "\x00" in str(key):
+                    found.append(((*path, str(key).replace("\x00", "\\u0000")), f"its name {NUL_MESSAGE}"))
+                else:
+                    stack.append(((*path, key), inner))
+        elif isinstance(item, list):
+            stack.extend(((*path, index), inner) for index, inner in enumerate(item))
+        elif stored and isinstance(item, str) and "\x00" in item:
+            found.append((path, NUL_MESSAGE))
+        elif stored and isinstance(item, float) and not math.isfinite(item):
+            found.append((path, FINITE_MESSAGE))
+    if not found:
+        return None
+    messages: dict[Any, Any] = {}
+    for path, message in sorted(found, key=lambda entry: [str(step) for step in entry[0]]):
+        if not path:
+            return {"_schema": [message]}
+        node = messages
+        for step in path[:-1]:
+            node = node.setdefault(step, {})
+            if not isinstance(node, dict):  # a message already stands higher up
+                break
+        else:
+            node.setdefault(path[-1], []).append(message)
+    return messages
 
 
 class Parser(FlaskParser):
     """webargs' parser for flask-smorest's ``@arguments``: what the database cannot store is refused (422 naming each
     field) wherever it reads, and a JSON number of more digits than Python reads is invalid JSON (400), not a 500.
 
-    A body schema with ``verified_in_memory = True`` takes anything: it is checked in memory and never stored.
+    A body schema with ``verified_in_memory = True`` takes NUL and NaN: it is checked in memory and never stored.
     """
 
     def load_json(self, req: Any, schema: ma.Schema) -> Any:
@@ -102,7 +124,9 @@ class Parser(FlaskParser):
             data = super().load_json(req, schema)
         except ValueError as exc:  # not a JSONDecodeError: a number of more than 4,300 digits (int_max_str_digits)
             self._handle_invalid_json_error(exc, req)  # type: ignore[arg-type]
-        return data if getattr(schema, "verified_in_memory", False) else self._refuse(data)
+        except RecursionError as exc:  # nested deeper than the parser goes
+            raise ma.ValidationError({"_schema": [DEPTH_MESSAGE]}) from exc
+        return self._refuse(data, stored=not getattr(schema, "verified_in_memory", False))
 
     def load_querystring(self, req: Any, schema: ma.Schema) -> Any:
         self._refuse({key: "".join(req.args.getlist(key)) for key in req.args})
@@ -113,10 +137,10 @@ class Parser(FlaskParser):
         return super().load_headers(req, schema)
 
     @staticmethod
-    def _refuse(data: Any) -> Any:
-        found = unstorable(data)
+    def _refuse(data: Any, *, stored: bool = True) -> Any:
+        found = unstorable(data, stored=stored)
         if found is not None:
-            raise ma.ValidationError(found if isinstance(found, dict) else {"_schema": found})
+            raise ma.ValidationError(found)
         return data
 
 

@@ -371,3 +371,22 @@ def test_a_number_that_is_not_finite_is_refused_naming_the_field(client, communi
                            headers=bearer(community.tokens["chair"]))
     error = refused_naming(response, 422, "variables.x.0")
     assert "finite" in error["details"]["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("depth", [33, 900, 100_000])
+@pytest.mark.parametrize("path", ["/api/instances", "/api/votes/x/ballots"])
+def test_a_body_nested_too_deeply_is_refused(client, community: Community, path: str, depth: int) -> None:
+    """A thousand nested arrays made the JSON parser raise RecursionError: a 500."""
+    nested = "[" * depth + "]" * depth
+    body = f'{{"definition_key": "consultation", "variables": {{"x": {nested}}}, "choice": {nested}}}'
+    response = client.post(path, data=body, content_type="application/json", headers=bearer(community.tokens["chair"]))
+    assert response.status_code == 422, response.get_json()
+    messages = [e["message"] for e in response.json["error"]["details"]["errors"]]
+    assert messages and all("more than 32 deep" in m for m in messages), messages
+
+
+def test_a_body_nested_32_deep_is_accepted(client, community: Community) -> None:
+    nested = "[" * 30 + "]" * 30  # variables.x is two levels down
+    body = f'{{"definition_key": "consultation", "variables": {{"x": {nested}}}}}'
+    response = client.post("/api/instances", data=body, content_type="application/json", headers=bearer(community.tokens["chair"]))
+    assert response.status_code == 201, response.get_json()
