@@ -34,7 +34,7 @@ MAX_PAGE = 1_000_000
 class DatabaseInteger(IntegerConverter):
     """Integers in URLs, documented (in the OpenAPI document) as fitting the database's integer columns.
 
-    A larger value still matches its route, so that :func:`check_path_integers` can answer 404 and
+    A larger value still matches its route, so that :func:`check_path_values` can answer 404 and
     name the parameter, rather than the router answering a bare 404 for "no such URL".
     """
 
