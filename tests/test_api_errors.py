@@ -17,6 +17,7 @@ import marshmallow as ma
 import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+from api import create_app
 from api.limits import DB_INT_MAX, MAX_PAGE
 from tests.fixtures import bearer
 from tests.helpers import Community
@@ -240,6 +241,17 @@ def test_a_chunked_body_within_the_limit_is_served(client, community: Community)
                                     community.tokens["chair"])
     assert status == 201, document
     assert document["definition_key"] == "consultation"
+
+
+def test_a_chunked_bundle_may_be_as_large_as_the_bundle_limit_and_no_larger(deployed, community: Community) -> None:
+    client = create_app({"TESTING": True, "MAX_CONTENT_LENGTH": 1000, "MAX_BUNDLE_LENGTH": 2000}, engine=deployed).test_client()
+    head = b'{"format": "something-else/1"}'
+    status, document = send_chunked(client, "/api/audit/verify-bundle", Endless(1500, head), community.tokens["auditor"])
+    assert status == 200, document  # a verdict (not a yishi bundle), over the usual limit but within the bundle's
+    status, document = send_chunked(client, "/api/audit/verify-bundle", Endless(2001, head), community.tokens["auditor"])
+    assert (status, document["error"]["code"]) == (413, "request_entity_too_large")
+    status, document = send_chunked(client, "/api/instances", Endless(1001, b'{"definition_key": "x"}'), community.tokens["chair"])
+    assert (status, document["error"]["code"]) == (413, "request_entity_too_large")
 
 
 def test_a_declared_content_length_over_the_limit_is_too_large(client, community: Community) -> None:
