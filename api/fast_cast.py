@@ -26,6 +26,7 @@ from flask import Flask
 
 from api.auth import bearer_token
 from api.errors import error_for
+from api.limits import unstorable
 from api.schemas import CastSchema, IdempotencyHeader, ReceiptSchema
 from engine import commands
 
@@ -75,6 +76,8 @@ class FastCast:
         try:
             args = _BODY.load(json.loads(raw)) | _HEADERS.load(_idempotency_header(environ))
         except Exception:  # noqa: BLE001 — invalid JSON, a schema error, anything: Flask answers it
+            return None
+        if unstorable(args) is not None:  # Flask refuses it, naming the field
             return None
         return match.group(1), token, args
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import fields
 from sqlalchemy import select
 
 from api.auth import actor
-from api.resources import engine, reader
+from api.resources import Blueprint, engine, reader
 from api.schemas import DefinitionDetailSchema, DefinitionSchema, DeploymentSchema, DeploySchema, PageQuery, page_of
 from engine import commands, definitions, queries
 from engine.errors import NotFound

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from sqlalchemy import text
 
-from api.resources import engine, reader
+from api.resources import Blueprint, engine, reader
 from api.schemas import HealthSchema
 
 blp = Blueprint("health", __name__, url_prefix="/api", description="Service health")
