@@ -21,7 +21,7 @@ from engine import commands as c
 from engine import consultation, conventions, corrective_actions, definitions, identity, instances, pdca, service_records, votes
 from engine.audit import checkpoints
 from engine.clock import Clock, SystemClock
-from engine.db import Database
+from engine.db import MIGRATION_LOCK, TIMER_CLAIM, Database, advisory_xact_lock, claimed
 from engine.errors import NotFound, YishiError
 from engine.group_commit import GroupCommit
 from engine.identity import Actor
@@ -221,20 +221,32 @@ class Engine:
     def fire_due_timers(self, limit: int = 500) -> int:
         """Fire every instance's due timers, one instance per transaction; returns how many fired.
 
-        One instance's trouble (a concurrent worker got there first) must not stop the sweep.
+        Several workers may sweep one PostgreSQL database, each from its own list of due instances.
+        So that two never compute the same step (and one lose on the version check), a sweep claims
+        each instance (``engine.db.claimed``: an advisory lock, ``TIMER_CLAIM``) for the whole command —
+        the step computed ahead and the transaction that writes it — and skips an instance another
+        sweep holds; a sweep that claims it after another has fired it finds nothing due. (On SQLite,
+        which writes one at a time, a second sweep leaves the firing to the first.) One instance's
+        trouble (a user's request changed it in the same moment) must not stop the sweep.
         """
         with self.read() as session:
             due = instances.due_instance_ids(session, self.clock.now(), limit)
         fired = 0
         for instance_id in due:
-            try:
-                fired += self.execute(c.FireDueTimers(instance_id)) is not None
-            except YishiError as exc:
-                log.warning("timers of instance %s not fired: %s", instance_id, exc.message)
+            with claimed(self.db, TIMER_CLAIM, instance_id) as ours:
+                if not ours:
+                    continue  # another sweep is firing it
+                try:
+                    fired += self.execute(c.FireDueTimers(instance_id)) is not None
+                except YishiError as exc:
+                    log.warning("timers of instance %s not fired: %s", instance_id, exc.message)
         return fired
 
     def deploy_bundled(self) -> list[definitions.Deployment]:
+        """Deploy the bundled processes (identical content is a no-op); servers starting together on one
+        PostgreSQL database take turns (``MIGRATION_LOCK``) rather than deploy the same version twice."""
         with UnitOfWork(self.db, self.clock) as uow:
+            advisory_xact_lock(uow.session.connection(), MIGRATION_LOCK)
             deployments = definitions.deploy_directory(uow.session, self.config.processes_dir, now=uow.now)
             uow.commit()
             return deployments
