@@ -7,6 +7,7 @@ The server is gunicorn (a production WSGI server), never Flask's development ser
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -142,11 +143,26 @@ def tally(board_file: Any, verify: bool) -> None:
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between polls.")
 @click.option("--checkpoint-every", default=600.0, show_default=True,
               help="Seconds between signed checkpoints of every chain head (only when a history grew).")
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve Prometheus metrics (commands, timers fired, incidents) on this port, at /metrics.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics listen on.")
 @click.pass_obj
-def worker(obj: dict[str, Any], once: bool, interval: float, checkpoint_every: float) -> None:
-    """Fire due BPMN timers, and sign checkpoints periodically."""
+def worker(obj: dict[str, Any], once: bool, interval: float, checkpoint_every: float,
+           metrics_port: int | None, metrics_host: str) -> None:
+    """Fire due BPMN timers, and sign checkpoints periodically.
+
+    Several workers may run against one PostgreSQL database: each claims an instance before firing
+    its timers, and checkpoints are signed one at a time.
+    """
     engine = _engine(obj)
     engine.db.migrate()
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from api import metrics
+
+        metrics.watch(engine)
+        start_http_server(metrics_port, metrics_host, registry=metrics.registry())
     next_checkpoint = time.monotonic()
     while True:
         fired = engine.fire_due_timers()
@@ -187,7 +203,19 @@ def serve(obj: dict[str, Any], host: str, port: int, workers: int, threads: int,
     click.echo(f"Checkpoints are signed with key {engine.signer.key_id[:16]}… ({obj['audit_key']})")
     click.echo(f"Swagger UI: http://{host}:{port}/api/docs   OpenAPI: http://{host}:{port}/api/openapi.json")
     engine.db.dispose()
+    _empty_metrics_dir()
     _gunicorn(f"{host}:{port}", workers, threads, access_log, obj)
+
+
+def _empty_metrics_dir() -> None:
+    """Multiprocess metrics (``PROMETHEUS_MULTIPROC_DIR``, see ``api.metrics``): create the directory, or
+    empty it of the previous run's samples, before gunicorn's processes count anew (as their counters do)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    for stale in Path(directory).glob("*.db"):
+        stale.unlink()
 
 
 def _gunicorn(bind: str, workers: int, threads: int, access_log: bool, obj: dict[str, Any]) -> None:
@@ -197,7 +225,8 @@ def _gunicorn(bind: str, workers: int, threads: int, access_log: bool, obj: dict
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            settings = {"bind": bind, "workers": workers, "threads": threads, "accesslog": "-" if access_log else None}
+            settings = {"bind": bind, "workers": workers, "threads": threads, "accesslog": "-" if access_log else None,
+                        "child_exit": lambda _server, worker: _process_exited(worker.pid)}
             for key, value in settings.items():
                 self.cfg.set(key, value)
 
@@ -205,6 +234,14 @@ def _gunicorn(bind: str, workers: int, threads: int, access_log: bool, obj: dict
             return create_app({"YISHI_DATABASE_URL": obj["database"], "YISHI_AUDIT_KEY": obj["audit_key"]})
 
     Server().run()
+
+
+def _process_exited(pid: int) -> None:
+    """gunicorn's ``child_exit`` hook: in multiprocess mode, forget the live samples of a worker process that is gone."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
 
 
 # ---- the audit trail: the operator's commands (no role: whoever holds the database holds it all) ----

@@ -14,6 +14,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import JSON, Connection, Engine, Insert, Table, bindparam, create_engine, event, func, insert, literal_column, select, text
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
@@ -49,6 +51,7 @@ class Database:
         self._wal = Path(f"{sqlite_file}-wal") if sqlite_file else None
         self.sqlite_file = sqlite_file
         """The SQLite database's file, or None (PostgreSQL, or SQLite in memory)."""
+        self._head: str | None = None
 
     def session(self) -> Session:
         """A session for reading (on SQLite, a snapshot that never waits for the writer)."""
@@ -98,6 +101,16 @@ class Database:
         finally:
             self.writer_lock.release()
         self.sync_wal()
+
+    def revisions(self) -> tuple[str | None, str | None]:
+        """(the schema's Alembic revision in the database, the newest this code knows): equal once migrated.
+        Raises what the driver raises when the database cannot be reached."""
+        if self._head is None:
+            self._head = ScriptDirectory.from_config(alembic_config(self.url)).get_current_head()
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            connection.rollback()
+        return current, self._head
 
     def dispose(self) -> None:
         self.engine.dispose()

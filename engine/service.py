@@ -25,7 +25,7 @@ from engine.db import MIGRATION_LOCK, TIMER_CLAIM, Database, advisory_xact_lock,
 from engine.errors import NotFound, YishiError
 from engine.group_commit import GroupCommit
 from engine.identity import Actor
-from engine.models import Checkpoint, Community
+from engine.models import Checkpoint, Community, Instance
 from engine.unit_of_work import UnitOfWork
 from engine.voting.seals import BallotSeal
 
@@ -37,6 +37,20 @@ AHEAD_ATTEMPTS = 3
 SEAL_PURPOSE = "yishi-ballot-seal/1"
 _PROCESS_SEAL = secrets.token_bytes(32)
 Handler = Callable[[UnitOfWork, Actor | None, Any], Any]
+CommandObserver = Callable[[str, str], None]
+"""Told of every command the engine ran: its type's name and its outcome (``outcome``)."""
+
+
+def outcome(result: Any = None, error: BaseException | None = None) -> str:
+    """A command's outcome, for metrics: ``ok``; ``incident`` when it left its instance failed (in
+    ``error``, for an admin to retry); ``noop`` when there was nothing to do (a timer no longer due);
+    else the refusal's error code (``conflict``, ``permission_denied``,
+    …) or ``internal_error``."""
+    if error is not None:
+        return error.code if isinstance(error, YishiError) else "internal_error"
+    if result is None:
+        return "noop"
+    return "incident" if isinstance(result, Instance) and result.status == "error" else "ok"
 
 
 def _actor(actor: Actor | None) -> Actor:
@@ -99,6 +113,8 @@ class Engine:
         }
 
         self._ballots: GroupCommit[tuple[str, c.CastBallot], votes.Receipt | None] = GroupCommit(self.cast_together)
+        self.observers: list[CommandObserver] = []
+        """Told of each command after it ran (the API's and the worker's metrics); each must be cheap and never raise."""
 
     def execute(self, command: Any, actor: Actor | None = None) -> Any:
         """Run one command in one transaction; nothing is written unless all of it succeeds."""
@@ -146,12 +162,25 @@ class Engine:
         except Exception:  # noqa: BLE001 — nothing was written; the single path answers each ballot
             log.exception("a batch of %d ballots failed; casting each on its own", len(requests))
             return [None] * len(requests)
+        for receipt in receipts:  # those left aside (None) are observed when they are cast alone
+            if receipt is not None:
+                self._observe("CastBallot", outcome(None if isinstance(receipt, BaseException) else receipt,
+                                                    receipt if isinstance(receipt, BaseException) else None))
         if uow.published is not None:
             self._checkpoint_after(uow.published)
         return receipts
 
     def _execute(self, command: Any, caller: Callable[[UnitOfWork], Actor | None]) -> Any:
         handler = self._handlers[type(command)]
+        try:
+            result = self._run(handler, command, caller)
+        except BaseException as exc:
+            self._observe(type(command).__name__, outcome(error=exc))
+            raise
+        self._observe(type(command).__name__, outcome(result))
+        return result
+
+    def _run(self, handler: Handler, command: Any, caller: Callable[[UnitOfWork], Actor | None]) -> Any:
         for attempt in range(1, AHEAD_ATTEMPTS + 1):
             ahead = self._computed_ahead(handler, command, caller) if isinstance(command, WORKFLOW_COMMANDS) else None
             try:
@@ -179,6 +208,10 @@ class Engine:
         except YishiError:
             return None
         return None
+
+    def _observe(self, command: str, result: str) -> None:
+        for observer in self.observers:
+            observer(command, result)
 
     def _checkpoint_after(self, published: str) -> None:
         """The command has committed: a checkpoint lost to a concurrent one must not fail it (the

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from bench.ballots import ROOT, Server, children
+from bench.ballots import ROOT, Server, free_port
 from engine import identity
 from engine.audit import checkpoints
 from engine.db import Database
@@ -78,10 +79,26 @@ class Clients:
         return answer
 
 
-def worker(url: str, log: Path) -> subprocess.Popen[bytes]:
+def worker(url: str, log: Path, metrics_port: int) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
-        return subprocess.Popen([YISHI, "--database", url, "worker", "--interval", "0.3", "--checkpoint-every", "1"],
-                                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        return subprocess.Popen([YISHI, "--database", url, "worker", "--interval", "0.3", "--checkpoint-every", "1",
+                                 "--metrics-port", str(metrics_port)], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def scrape(port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        response = conn.getresponse()
+        assert response.status == 200
+        exposition = response.read().decode()
+    finally:
+        conn.close()
+    return {(s.name, frozenset(s.labels.items())): s.value for family in text_string_to_metric_families(exposition) for s in family.samples}
+
+
+def total(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+    return sum(value for (sample, have), value in samples.items() if sample == name and set(labels.items()) <= have)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -121,8 +138,10 @@ def test_two_servers_and_two_workers_on_one_postgresql(database_url: str, tmp_pa
     chair = community.tokens["chair"]
     engine.db.dispose()
 
-    workers = [worker(database_url, tmp_path / f"worker{n}.log") for n in range(2)]
-    servers = [Server(database_url, workers=2, threads=8, log=tmp_path / f"server{n}.log") for n in range(2)]
+    worker_ports = [free_port() for _ in range(2)]
+    workers = [worker(database_url, tmp_path / f"worker{n}.log", worker_ports[n]) for n in range(2)]
+    servers = [Server(database_url, workers=2, threads=8, log=tmp_path / f"server{n}.log",
+                      env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / f"metrics{n}")}) for n in range(2)]
     pids: list[int] = [w.pid for w in workers]
     try:
         with ThreadPoolExecutor(2) as pool:
@@ -188,6 +207,19 @@ def test_two_servers_and_two_workers_on_one_postgresql(database_url: str, tmp_pa
                                  {"receipt": receipt["receipt"]}, via=1 - via)
             assert (checked["found"], checked["current"], checked["on_board"], checked["choice"]) == (True, True, True, choice)
         time.sleep(1.5)  # one more periodic checkpoint over the final heads, signed while servers also sign
+
+        # Each server's /metrics adds up its gunicorn workers' counts (multiprocess mode): every request
+        # the clients sent it, every ballot; the workers' own count every timer they fired.
+        for n, server in enumerate(servers):
+            samples = scrape(server.port)
+            sent = Counter(status for via, _, path, status in clients.answers if via == n)
+            for status, count in sent.items():
+                counted = total(samples, "yishi_http_requests_total", status=str(status)) \
+                    - total(samples, "yishi_http_requests_total", status=str(status), endpoint="/api/health")  # the start-up's checks
+                assert counted == count, (n, status, counted, count)
+            assert total(samples, "yishi_commands_total", command="CastBallot", outcome="ok") == sum(b[3] == n for b in ballots)
+        fired_by = [total(scrape(port), "yishi_timers_fired_total") for port in worker_ports]
+        assert sum(fired_by) == len(instance_ids)
     finally:
         for w in workers:
             stop(w)
