@@ -322,24 +322,25 @@ def _verified(engine: Engine, session: Any, community_id: int, instance_id: str 
 
 @main.command("verify-bundle")
 @click.argument("bundle_file", type=click.File("r", encoding="utf-8"))
-@click.option("--public-key", "public_key", type=click.File("r", encoding="utf-8"),
-              help="PEM file of the deployment's key (GET /api/audit/public-key): trust it instead of the keys the bundle names.")
+@click.option("--public-key", "public_key", type=click.File("r", encoding="utf-8"), multiple=True,
+              help="PEM file of the deployment's key (GET /api/audit/public-key): trust it instead of the keys the bundle names. "
+                   "Repeat it for every key the deployment has signed with (after a rotation, the old and the new).")
 @click.option("--no-replay", is_flag=True, help="Skip re-applying the commands (the slowest check).")
 @click.option("--known-checkpoints", type=click.File("r", encoding="utf-8"),
               help="JSON of checkpoints you kept (a list, or a page of GET /api/audit/checkpoints): each must still be in the bundle.")
-def verify_bundle(bundle_file: Any, public_key: Any, no_replay: bool, known_checkpoints: Any) -> None:
-    """Check an audit bundle offline: no database, no server, only the file (and the key you trust)."""
+def verify_bundle(bundle_file: Any, public_key: tuple[Any, ...], no_replay: bool, known_checkpoints: Any) -> None:
+    """Check an audit bundle offline: no database, no server, only the file (and the keys you trust)."""
     try:
         bundle = json.load(bundle_file)
     except ValueError as exc:
         raise click.ClickException(f"not a JSON document: {exc}") from exc
     trusted = None
-    if public_key is not None:
-        pem = public_key.read()
+    for file in public_key:
+        pem = file.read()
         try:
-            trusted = {key_id(pem): pem}
+            trusted = {**(trusted or {}), key_id(pem): pem}
         except ValueError as exc:
-            raise click.ClickException(f"not a PEM public key: {exc}") from exc
+            raise click.ClickException(f"{file.name}: not a PEM public key: {exc}") from exc
     try:
         verdict = audit_verify.verify(bundle, replay=not no_replay, trusted_keys=trusted, known_checkpoints=_kept(known_checkpoints))
     except YishiError as exc:
