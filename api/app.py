@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from api import auth, errors
+from api import auth, errors, metrics
 from api.fast_cast import FastCast
 from api.limits import BoundedRequest, DatabaseInteger, check_path_values
 from api.openapi import ErrorResponses, YishiApi
@@ -42,6 +42,7 @@ def create_app(config: type | dict[str, Any] = Config, *, engine: Engine | None 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     errors.register(app)
+    metrics.install(app)
     app.before_request(auth.load_actor)
     app.teardown_appcontext(close_reader)
     app.wsgi_app = FastCast(app, app.wsgi_app)  # type: ignore[method-assign]
