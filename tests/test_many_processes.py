@@ -11,7 +11,6 @@ exactly once (one ``timers_fired`` event per instance, whichever worker fired it
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import signal
 import subprocess
@@ -35,7 +34,7 @@ from engine.db import Database
 from engine.models import Ballot, Checkpoint, Event, Instance, Opinion, Timer, Vote
 from engine.service import Engine, EngineConfig
 from engine.unit_of_work import UnitOfWork
-from tests.helpers import make_community
+from tests.helpers import make_community, send
 
 VOTES = 3
 CONSULTATIONS = 3
@@ -45,17 +44,7 @@ LEAD = 12.0
 YISHI = str(Path(sys.executable).with_name("yishi"))
 
 
-def send(port: int, token: str, method: str, path: str, body: Any = None, key: str | None = None) -> tuple[int, Any]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Connection": "close"}
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    try:
-        conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
-        response = conn.getresponse()
-        return response.status, json.loads(response.read() or b"null")
-    finally:
-        conn.close()
+
 
 
 class Clients:

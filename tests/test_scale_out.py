@@ -7,10 +7,8 @@ Each racer has an ``Engine`` of its own (its own connection pool), as a separate
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,30 +25,12 @@ from engine.db import TIMER_CLAIM, Database, claimed
 from engine.models import Checkpoint, Definition, Event
 from engine.service import Engine, EngineConfig
 from tests import bpmn_samples as b
-from tests.helpers import Community
+from tests.helpers import Community, at_once
 
 INSTANCES = 8
 
 
-def at_once(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run the calls together, one thread each (released by a barrier); each one's result or exception."""
-    outcomes: list[Any] = [None] * len(calls)
-    start = threading.Barrier(len(calls), timeout=30)
 
-    def run(i: int) -> None:
-        start.wait()
-        try:
-            outcomes[i] = calls[i]()
-        except BaseException as exc:  # noqa: BLE001 — the test checks each outcome
-            outcomes[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a racer hung"
-    return outcomes
 
 
 def another(engine: Engine, tmp_path: Path) -> Engine:
