@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from werkzeug.routing import IntegerConverter
-from flask_smorest import Api
 
-from api import auth, errors
+from api import auth, errors, metrics
 from api.fast_cast import FastCast
+from api.limits import BoundedRequest, DatabaseInteger, check_path_values
+from api.openapi import ErrorResponses, YishiApi
 from api.config import Config
 from api.resources import audit, close_reader, communities, conventions, definitions, health, instances, opinions, pdca, tasks, votes
 from engine.clock import Clock
@@ -23,18 +23,12 @@ BLUEPRINTS = (
 )
 
 
-class DatabaseInteger(IntegerConverter):
-    """Integer ids in URLs fit the database's integer columns: a larger one is a 404, not a 500."""
-
-    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
-        super().__init__(url_map, *args, **kwargs)
-
-
 def create_app(config: type | dict[str, Any] = Config, *, engine: Engine | None = None, clock: Clock | None = None) -> Flask:
     """Build the app; tests pass their own ``engine`` (and clock) instead of a database URL."""
     app = Flask(__name__)
+    app.request_class = BoundedRequest
     app.url_map.converters["int"] = DatabaseInteger
+    app.url_value_preprocessor(check_path_values)
     if isinstance(config, dict):
         app.config.from_object(Config)
         app.config.update(config)
@@ -44,10 +38,11 @@ def create_app(config: type | dict[str, Any] = Config, *, engine: Engine | None 
         engine = Engine(Database(app.config["YISHI_DATABASE_URL"]), clock, EngineConfig(audit_key=Path(app.config["YISHI_AUDIT_KEY"])))
     app.extensions["yishi"] = engine
 
-    api = Api(app)
+    api = YishiApi(app, spec_kwargs={"extra_plugins": [ErrorResponses()]})
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     errors.register(app)
+    metrics.install(app)
     app.before_request(auth.load_actor)
     app.teardown_appcontext(close_reader)
     app.wsgi_app = FastCast(app, app.wsgi_app)  # type: ignore[method-assign]

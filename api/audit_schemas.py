@@ -24,6 +24,9 @@ class AuditBundleSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
+    verified_in_memory = True
+    """A bundle is verified in memory, never stored; it holds whatever the exporting database held."""
+
     format = fields.String(required=True, metadata={"example": "yishi-audit-bundle/1"})
     scope = fields.Dict(metadata={"description": "{community, instance}: what the bundle covers."})
     public = fields.Boolean()

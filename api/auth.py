@@ -1,4 +1,5 @@
-"""Bearer-token authentication: every endpoint needs a token except health, the audit key and the API documents."""
+"""Bearer-token authentication: every endpoint needs a token except health and readiness, the metrics, the audit key
+and the API documents."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from flask import current_app, g, request
 from engine.errors import Unauthenticated
 from engine.identity import Actor, authenticate
 
-PUBLIC_ENDPOINTS = {"health.health", "audit.public_key", "api-docs.openapi_json", "api-docs.openapi_swagger_ui", "static"}
+PUBLIC_ENDPOINTS = {"health.health", "health.ready", "metrics", "audit.public_key", "api-docs.openapi_json", "api-docs.openapi_swagger_ui", "static"}
 
 
 def load_actor() -> None:

@@ -7,6 +7,7 @@ The server is gunicorn (a production WSGI server), never Flask's development ser
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -146,11 +147,26 @@ def tally(board_file: Any, verify: bool) -> None:
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between polls.")
 @click.option("--checkpoint-every", default=600.0, show_default=True,
               help="Seconds between signed checkpoints of every chain head (only when a history grew).")
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve Prometheus metrics (commands, timers fired, incidents) on this port, at /metrics.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics listen on.")
 @click.pass_obj
-def worker(obj: dict[str, Any], once: bool, interval: float, checkpoint_every: float) -> None:
-    """Fire due BPMN timers, and sign checkpoints periodically."""
+def worker(obj: dict[str, Any], once: bool, interval: float, checkpoint_every: float,
+           metrics_port: int | None, metrics_host: str) -> None:
+    """Fire due BPMN timers, and sign checkpoints periodically.
+
+    Several workers may run against one PostgreSQL database: each claims an instance before firing
+    its timers, and checkpoints are signed one at a time.
+    """
     engine = _engine(obj)
     engine.db.migrate()
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from api import metrics
+
+        metrics.watch(engine)
+        start_http_server(metrics_port, metrics_host, registry=metrics.registry())
     next_checkpoint = time.monotonic()
     while True:
         fired = engine.fire_due_timers()
@@ -191,7 +207,19 @@ def serve(obj: dict[str, Any], host: str, port: int, workers: int, threads: int,
     click.echo(f"Checkpoints are signed with key {engine.signer.key_id[:16]}… ({obj['audit_key']})")
     click.echo(f"Swagger UI: http://{host}:{port}/api/docs   OpenAPI: http://{host}:{port}/api/openapi.json")
     engine.db.dispose()
+    _empty_metrics_dir()
     _gunicorn(f"{host}:{port}", workers, threads, access_log, obj)
+
+
+def _empty_metrics_dir() -> None:
+    """Multiprocess metrics (``PROMETHEUS_MULTIPROC_DIR``, see ``api.metrics``): create the directory, or
+    empty it of the previous run's samples, before gunicorn's processes count anew (as their counters do)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    for stale in Path(directory).glob("*.db"):
+        stale.unlink()
 
 
 def _gunicorn(bind: str, workers: int, threads: int, access_log: bool, obj: dict[str, Any]) -> None:
@@ -201,7 +229,8 @@ def _gunicorn(bind: str, workers: int, threads: int, access_log: bool, obj: dict
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            settings = {"bind": bind, "workers": workers, "threads": threads, "accesslog": "-" if access_log else None}
+            settings = {"bind": bind, "workers": workers, "threads": threads, "accesslog": "-" if access_log else None,
+                        "child_exit": lambda _server, worker: _process_exited(worker.pid)}
             for key, value in settings.items():
                 self.cfg.set(key, value)
 
@@ -209,6 +238,14 @@ def _gunicorn(bind: str, workers: int, threads: int, access_log: bool, obj: dict
             return create_app({"YISHI_DATABASE_URL": obj["database"], "YISHI_AUDIT_KEY": obj["audit_key"]})
 
     Server().run()
+
+
+def _process_exited(pid: int) -> None:
+    """gunicorn's ``child_exit`` hook: in multiprocess mode, forget the live samples of a worker process that is gone."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
 
 
 # ---- the audit trail: the operator's commands (no role: whoever holds the database holds it all) ----
@@ -289,24 +326,25 @@ def _verified(engine: Engine, session: Any, community_id: int, instance_id: str 
 
 @main.command("verify-bundle")
 @click.argument("bundle_file", type=click.File("r", encoding="utf-8"))
-@click.option("--public-key", "public_key", type=click.File("r", encoding="utf-8"),
-              help="PEM file of the deployment's key (GET /api/audit/public-key): trust it instead of the keys the bundle names.")
+@click.option("--public-key", "public_key", type=click.File("r", encoding="utf-8"), multiple=True,
+              help="PEM file of the deployment's key (GET /api/audit/public-key): trust it instead of the keys the bundle names. "
+                   "Repeat it for every key the deployment has signed with (after a rotation, the old and the new).")
 @click.option("--no-replay", is_flag=True, help="Skip re-applying the commands (the slowest check).")
 @click.option("--known-checkpoints", type=click.File("r", encoding="utf-8"),
               help="JSON of checkpoints you kept (a list, or a page of GET /api/audit/checkpoints): each must still be in the bundle.")
-def verify_bundle(bundle_file: Any, public_key: Any, no_replay: bool, known_checkpoints: Any) -> None:
-    """Check an audit bundle offline: no database, no server, only the file (and the key you trust)."""
+def verify_bundle(bundle_file: Any, public_key: tuple[Any, ...], no_replay: bool, known_checkpoints: Any) -> None:
+    """Check an audit bundle offline: no database, no server, only the file (and the keys you trust)."""
     try:
         bundle = json.load(bundle_file)
     except ValueError as exc:
         raise click.ClickException(f"not a JSON document: {exc}") from exc
     trusted = None
-    if public_key is not None:
-        pem = public_key.read()
+    for file in public_key:
+        pem = file.read()
         try:
-            trusted = {key_id(pem): pem}
+            trusted = {**(trusted or {}), key_id(pem): pem}
         except ValueError as exc:
-            raise click.ClickException(f"not a PEM public key: {exc}") from exc
+            raise click.ClickException(f"{file.name}: not a PEM public key: {exc}") from exc
     try:
         verdict = audit_verify.verify(bundle, replay=not no_replay, trusted_keys=trusted, known_checkpoints=_kept(known_checkpoints))
     except YishiError as exc:

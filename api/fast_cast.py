@@ -19,13 +19,16 @@ import io
 import json
 import re
 import sys
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask
 
+from api import metrics
 from api.auth import bearer_token
 from api.errors import error_for
+from api.limits import unstorable
 from api.schemas import CastSchema, IdempotencyHeader, ReceiptSchema
 from engine import commands
 
@@ -35,6 +38,8 @@ CAST_PATH = re.compile(r"/api/votes/([A-Za-z0-9-]{1,64})/ballots")
 JSON_TYPES = {"application/json", "application/json; charset=utf-8"}
 
 _BODY, _HEADERS, _RECEIPT = CastSchema(), IdempotencyHeader(), ReceiptSchema()
+_CAST_METRICS = metrics.requests("/api/votes/<vote_id>/ballots", "POST")
+"""Counted as Flask counts the route's requests (``api.metrics``), under the same endpoint label."""
 
 
 class FastCast:
@@ -51,13 +56,17 @@ class FastCast:
             return self.wsgi_app(environ, start_response)
         vote_id, token, args = request
         engine = self.app.extensions["yishi"]
+        began = time.perf_counter()
         try:
             command = commands.CastBallot(vote_id, args["choice"], args["idempotency_key"], args["receipt"])
             receipt = engine.cast(token, command)
             body = (self.app.json.dumps(_RECEIPT.dump(receipt), separators=(",", ":")) + "\n").encode()
         except Exception as exc:  # noqa: BLE001 — rendered exactly as the Flask route renders it, 500 included
             with self.app.app_context():
-                return error_for(exc)(environ, start_response)
+                response = error_for(exc)
+                _CAST_METRICS.observe(response.status_code, time.perf_counter() - began)
+                return response(environ, start_response)
+        _CAST_METRICS.observe(201, time.perf_counter() - began)
         start_response("201 CREATED", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 
@@ -75,6 +84,8 @@ class FastCast:
         try:
             args = _BODY.load(json.loads(raw)) | _HEADERS.load(_idempotency_header(environ))
         except Exception:  # noqa: BLE001 — invalid JSON, a schema error, anything: Flask answers it
+            return None
+        if unstorable(args) is not None:  # Flask refuses it, naming the field
             return None
         return match.group(1), token, args
 

@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 from engine import conventions, pdca, service_records
 from engine.consultation import MAX_OPINION_LENGTH, MAX_REASON_LENGTH, VERDICTS
 from engine.identity import ROLES
+from api.limits import DB_INT_MAX, MAX_PAGE
 from engine.queries import MAX_PAGE_SIZE
 
 
@@ -17,8 +18,13 @@ class StrictSchema(Schema):
         ordered = True
 
 
+def bounded() -> validate.Range:
+    """Integers in input fit the database's integer columns (ids, versions, rounds): 1 to ``DB_INT_MAX``."""
+    return validate.Range(min=1, max=DB_INT_MAX)
+
+
 class PageQuery(StrictSchema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 
@@ -104,7 +110,7 @@ class AdoptionSchema(Schema):
 
 
 class AdoptSchema(StrictSchema):
-    version = fields.Integer(required=True, validate=validate.Range(min=1),
+    version = fields.Integer(required=True, validate=bounded(),
                              metadata={"description": "The platform's version to run from now on."})
 
 
@@ -312,7 +318,7 @@ class ReceiptCheckResultSchema(Schema):
 
 
 class PaperBallotSchema(StrictSchema):
-    member_id = fields.Integer(required=True)
+    member_id = fields.Integer(required=True, validate=bounded())
     choice = fields.Raw(required=True)
 
 
@@ -452,8 +458,8 @@ class ConventionDiffSchema(Schema):
 
 
 class DiffQuery(StrictSchema):
-    old = fields.Integer(data_key="from", required=True, validate=validate.Range(min=1))
-    new = fields.Integer(data_key="to", required=True, validate=validate.Range(min=1))
+    old = fields.Integer(data_key="from", required=True, validate=bounded())
+    new = fields.Integer(data_key="to", required=True, validate=bounded())
 
 
 class AmendmentSchema(Schema):
@@ -483,11 +489,11 @@ class AmendmentSchema(Schema):
 
 
 class AmendmentFilter(PageQuery):
-    round = fields.Integer(validate=validate.Range(min=1))
+    round = fields.Integer(validate=bounded())
 
 
 class ProposeAmendmentSchema(StrictSchema):
-    version = fields.Integer(required=True, validate=validate.Range(min=1),
+    version = fields.Integer(required=True, validate=bounded(),
                              metadata={"description": "The version you read; if the article changed since, the proposal is refused (409 stale_version)."})
     kind = fields.String(required=True, validate=validate.OneOf(conventions.KINDS))
     article_id = fields.String(load_default=None, validate=validate.Length(min=1, max=20),
@@ -517,13 +523,13 @@ class ArticleCommentSchema(Schema):
 
 
 class NewCommentSchema(StrictSchema):
-    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    version = fields.Integer(required=True, validate=bounded())
     article_id = fields.String(required=True, validate=validate.Length(min=1, max=20))
     text = fields.String(required=True, validate=validate.Length(min=1, max=conventions.MAX_TEXT_LENGTH))
 
 
 class CommentFilter(PageQuery):
-    round = fields.Integer(validate=validate.Range(min=1))
+    round = fields.Integer(validate=bounded())
     article_id = fields.String(validate=validate.Length(min=1, max=20))
 
 
@@ -680,7 +686,7 @@ class CorrectiveActionSchema(Schema):
 class NewCorrectiveActionSchema(StrictSchema):
     indicator = fields.String(required=True, validate=validate.Length(min=1, max=64))
     description = fields.String(required=True, validate=validate.Length(min=1, max=pdca.MAX_TEXT))
-    owner_id = fields.Integer(required=True, strict=True)
+    owner_id = fields.Integer(required=True, strict=True, validate=bounded())
     due_date = fields.String(required=True, metadata={"description": "YYYY-MM-DD, today or later"})
 
 

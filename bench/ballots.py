@@ -308,8 +308,9 @@ def free_port() -> int:
 class Server:
     """``yishi serve`` as a subprocess: gunicorn's master and its workers."""
 
-    def __init__(self, url: str, workers: int, threads: int, log: Path) -> None:
+    def __init__(self, url: str, workers: int, threads: int, log: Path, env: dict[str, str] | None = None) -> None:
         self.url, self.workers, self.threads, self.log = url, workers, threads, log
+        self.env = {**os.environ, **(env or {})}
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -319,7 +320,7 @@ class Server:
                 "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
                 "--threads", str(self.threads), "--no-access-log"]
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=self.env)
         try:
             self._wait_ready()
         except BaseException:

@@ -6,14 +6,17 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import JSON, Connection, Engine, Insert, Table, bindparam, create_engine, event, func, insert, literal_column, select
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import JSON, Connection, Engine, Insert, Table, bindparam, create_engine, event, func, insert, literal_column, select, text
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import make_url
@@ -21,6 +24,17 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# PostgreSQL advisory locks that keep several servers and workers on one database from racing.
+# The one-key (bigint) and two-key (int, int) forms are separate key spaces in PostgreSQL.
+MIGRATION_LOCK = 0x59_49_53_48_49_00_00_01
+"""Held (``pg_advisory_xact_lock``) while the schema is upgraded and the bundled processes deployed:
+servers and workers that start together take turns instead of creating the same rows twice."""
+CHECKPOINT_LOCK = 0x59_49_53_48_49_00_00_02
+"""Held while a checkpoint is signed, from reading the previous one to the commit: one chain, whoever signs."""
+TIMER_CLAIM = 0x5949_5301
+"""The class key of the two-key advisory lock a timer sweep holds on an instance while it fires its timers
+(with ``hashtext(id)``; ``claimed``)."""
 
 
 class Database:
@@ -35,6 +49,9 @@ class Database:
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
         self.writer_lock = WriterLock(Path(f"{sqlite_file}.writer-lock") if sqlite_file else None)
         self._wal = Path(f"{sqlite_file}-wal") if sqlite_file else None
+        self.sqlite_file = sqlite_file
+        """The SQLite database's file, or None (PostgreSQL, or SQLite in memory)."""
+        self._head: str | None = None
 
     def session(self) -> Session:
         """A session for reading (on SQLite, a snapshot that never waits for the writer)."""
@@ -72,10 +89,12 @@ class Database:
             os.close(wal)
 
     def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (as a writer: the server and the worker may start together)."""
+        """Bring the schema to the newest Alembic revision (as a writer: the server and the worker may start together;
+        on PostgreSQL, several servers and workers take turns under ``MIGRATION_LOCK``)."""
         self.writer_lock.acquire()
         try:
             with self.writer.begin() as connection:
+                advisory_xact_lock(connection, MIGRATION_LOCK)
                 config = alembic_config(self.url)
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
@@ -83,9 +102,64 @@ class Database:
             self.writer_lock.release()
         self.sync_wal()
 
+    def revisions(self) -> tuple[str | None, str | None]:
+        """(the schema's Alembic revision in the database, the newest this code knows): equal once migrated.
+        Raises what the driver raises when the database cannot be reached."""
+        if self._head is None:
+            self._head = ScriptDirectory.from_config(alembic_config(self.url)).get_current_head()
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            connection.rollback()
+        return current, self._head
+
     def dispose(self) -> None:
         self.engine.dispose()
         self.writer.dispose()
+
+
+def advisory_xact_lock(connection: Connection, key: int) -> None:
+    """PostgreSQL: wait for the transaction-scoped advisory lock ``key``, held until this transaction ends.
+
+    Elsewhere nothing: SQLite's units of work take turns anyway (``WriterLock``, ``BEGIN IMMEDIATE``)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+@contextmanager
+def claimed(database: Database, class_key: int, name: str) -> Iterator[bool]:
+    """Claim ``name`` (of the kind ``class_key``) for the block, if no other process or thread holds it:
+    True inside, and False, at once, when another holds it.
+
+    PostgreSQL: the session-level advisory lock (``class_key``, ``hashtext(name)``), on a connection of
+    its own, across every transaction the block runs, released after it (or by the server, should the
+    connection die); a collision of two names' hashes only puts one off to the next sweep. SQLite (a
+    file): one ``flock`` beside the database for every name of the kind — SQLite writes one at a time
+    anyway, so a second claimant simply leaves the work to the first. In memory: always True.
+    """
+    if database.engine.dialect.name == "postgresql":
+        params = {"class_key": class_key, "name": name}
+        with database.engine.connect() as connection:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            got = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:class_key, hashtext(:name))"), params))
+            try:
+                yield got
+            finally:
+                if got:
+                    connection.execute(text("SELECT pg_advisory_unlock(:class_key, hashtext(:name))"), params)
+        return
+    if database.sqlite_file is None:
+        yield True
+        return
+    descriptor = os.open(f"{database.sqlite_file}.claim-{class_key:x}", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True  # released with the descriptor
+    finally:
+        os.close(descriptor)
 
 
 def rows_from_json(table: Table, name: str, columns: Sequence[str] | None = None) -> Insert:

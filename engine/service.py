@@ -21,11 +21,11 @@ from engine import commands as c
 from engine import consultation, conventions, corrective_actions, definitions, identity, instances, pdca, service_records, votes
 from engine.audit import checkpoints
 from engine.clock import Clock, SystemClock
-from engine.db import Database
+from engine.db import MIGRATION_LOCK, TIMER_CLAIM, Database, advisory_xact_lock, claimed
 from engine.errors import NotFound, YishiError
 from engine.group_commit import GroupCommit
 from engine.identity import Actor
-from engine.models import Checkpoint, Community
+from engine.models import Checkpoint, Community, Instance
 from engine.unit_of_work import UnitOfWork
 from engine.voting.seals import BallotSeal
 
@@ -37,6 +37,20 @@ AHEAD_ATTEMPTS = 3
 SEAL_PURPOSE = "yishi-ballot-seal/1"
 _PROCESS_SEAL = secrets.token_bytes(32)
 Handler = Callable[[UnitOfWork, Actor | None, Any], Any]
+CommandObserver = Callable[[str, str], None]
+"""Told of every command the engine ran: its type's name and its outcome (``outcome``)."""
+
+
+def outcome(result: Any = None, error: BaseException | None = None) -> str:
+    """A command's outcome, for metrics: ``ok``; ``incident`` when it left its instance failed (in
+    ``error``, for an admin to retry); ``noop`` when there was nothing to do (a timer no longer due);
+    else the refusal's error code (``conflict``, ``permission_denied``,
+    …) or ``internal_error``."""
+    if error is not None:
+        return error.code if isinstance(error, YishiError) else "internal_error"
+    if result is None:
+        return "noop"
+    return "incident" if isinstance(result, Instance) and result.status == "error" else "ok"
 
 
 def _actor(actor: Actor | None) -> Actor:
@@ -100,6 +114,8 @@ class Engine:
         }
 
         self._ballots: GroupCommit[tuple[str, c.CastBallot], votes.Receipt | None] = GroupCommit(self.cast_together)
+        self.observers: list[CommandObserver] = []
+        """Told of each command after it ran (the API's and the worker's metrics); each must be cheap and never raise."""
 
     def execute(self, command: Any, actor: Actor | None = None) -> Any:
         """Run one command in one transaction; nothing is written unless all of it succeeds."""
@@ -147,12 +163,25 @@ class Engine:
         except Exception:  # noqa: BLE001 — nothing was written; the single path answers each ballot
             log.exception("a batch of %d ballots failed; casting each on its own", len(requests))
             return [None] * len(requests)
+        for receipt in receipts:  # those left aside (None) are observed when they are cast alone
+            if receipt is not None:
+                self._observe("CastBallot", outcome(None if isinstance(receipt, BaseException) else receipt,
+                                                    receipt if isinstance(receipt, BaseException) else None))
         if uow.published is not None:
             self._checkpoint_after(uow.published)
         return receipts
 
     def _execute(self, command: Any, caller: Callable[[UnitOfWork], Actor | None]) -> Any:
         handler = self._handlers[type(command)]
+        try:
+            result = self._run(handler, command, caller)
+        except BaseException as exc:
+            self._observe(type(command).__name__, outcome(error=exc))
+            raise
+        self._observe(type(command).__name__, outcome(result))
+        return result
+
+    def _run(self, handler: Handler, command: Any, caller: Callable[[UnitOfWork], Actor | None]) -> Any:
         for attempt in range(1, AHEAD_ATTEMPTS + 1):
             ahead = self._computed_ahead(handler, command, caller) if isinstance(command, WORKFLOW_COMMANDS) else None
             try:
@@ -180,6 +209,10 @@ class Engine:
         except YishiError:
             return None
         return None
+
+    def _observe(self, command: str, result: str) -> None:
+        for observer in self.observers:
+            observer(command, result)
 
     def _checkpoint_after(self, published: str) -> None:
         """The command has committed: a checkpoint lost to a concurrent one must not fail it (the
@@ -222,21 +255,33 @@ class Engine:
     def fire_due_timers(self, limit: int = 500) -> int:
         """Fire every instance's due timers, one instance per transaction; returns how many fired.
 
-        One instance's trouble (a concurrent worker got there first) must not stop the sweep.
+        Several workers may sweep one PostgreSQL database, each from its own list of due instances.
+        So that two never compute the same step (and one lose on the version check), a sweep claims
+        each instance (``engine.db.claimed``: an advisory lock, ``TIMER_CLAIM``) for the whole command —
+        the step computed ahead and the transaction that writes it — and skips an instance another
+        sweep holds; a sweep that claims it after another has fired it finds nothing due. (On SQLite,
+        which writes one at a time, a second sweep leaves the firing to the first.) One instance's
+        trouble (a user's request changed it in the same moment) must not stop the sweep.
         """
         with self.read() as session:
             due = instances.due_instance_ids(session, self.clock.now(), limit)
         fired = 0
         for instance_id in due:
-            try:
-                fired += self.execute(c.FireDueTimers(instance_id)) is not None
-            except YishiError as exc:
-                log.warning("timers of instance %s not fired: %s", instance_id, exc.message)
+            with claimed(self.db, TIMER_CLAIM, instance_id) as ours:
+                if not ours:
+                    continue  # another sweep is firing it
+                try:
+                    fired += self.execute(c.FireDueTimers(instance_id)) is not None
+                except YishiError as exc:
+                    log.warning("timers of instance %s not fired: %s", instance_id, exc.message)
         return fired
 
     def deploy_bundled(self) -> list[definitions.Deployment]:
-        """Deploy the bundled processes and decision tables as the platform's versions."""
+        """Deploy the bundled processes and decision tables as the platform's versions (identical content is a
+        no-op); servers starting together on one PostgreSQL database take turns (``MIGRATION_LOCK``) rather
+        than deploy the same version twice."""
         with UnitOfWork(self.db, self.clock) as uow:
+            advisory_xact_lock(uow.session.connection(), MIGRATION_LOCK)
             deployments = definitions.deploy_directory(uow.session, self.config.processes_dir, now=uow.now)
             uow.commit()
             return deployments

@@ -161,10 +161,18 @@ def _load(spec_document: dict[str, Any], state_before: str | None) -> BpmnWorkfl
     return restore_workflow(state_before, spec_document)
 
 
+_ALIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+STALLED = ("the process stopped with nothing left to do: no task is ready, no event or timer is awaited "
+           "and no end event was reached (a flow that leads nowhere, or a join that can never complete)")
+"""A step that leaves the workflow so is an incident, not a silent ``running`` instance."""
+
+
 def _result(
     workflow: BpmnWorkflow, failure: EngineFailure | None, calls: list[dict[str, Any]], cut: list[BpmnWorkflow]
 ) -> StepResult:
     state = dump_state(workflow)
+    if failure is None and not workflow.completed and not workflow.get_tasks(state=_ALIVE):
+        failure = EngineFailure(None, None, STALLED)
     if failure is not None:
         status = "error"
     elif workflow.completed:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine import identity
 from engine.identity import Actor
@@ -85,21 +89,39 @@ def race(engine: Engine, attempts: list[tuple[object, Actor]], patch: object, li
 
     patch.setattr(instances, "record_unloaded", lingering)  # type: ignore[attr-defined]
     patch.setattr(votes, "record_unloaded", lingering)  # type: ignore[attr-defined]
-    outcomes: list[object] = [None] * len(attempts)
-    start = threading.Barrier(len(attempts), timeout=30)
+    return at_once([lambda command=command, actor=actor: engine.execute(command, actor) for command, actor in attempts])
 
-    def attempt(i: int) -> None:
-        command, actor = attempts[i]
+
+def at_once(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run the calls together, one thread each (released by a barrier); each one's result or exception."""
+    outcomes: list[Any] = [None] * len(calls)
+    start = threading.Barrier(len(calls), timeout=30)
+
+    def run(i: int) -> None:
         start.wait()
         try:
-            outcomes[i] = engine.execute(command, actor)
-        except BaseException as exc:  # noqa: BLE001 - the caller checks each outcome
+            outcomes[i] = calls[i]()
+        except BaseException as exc:  # noqa: BLE001 — the test checks each outcome
             outcomes[i] = exc
 
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(attempts))]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a request hung"
+    assert not any(thread.is_alive() for thread in threads), "a racer hung"
     return outcomes
+
+
+def send(port: int, token: str, method: str, path: str, body: Any = None, key: str | None = None) -> tuple[int, Any]:
+    """One JSON request to a server on this machine, on a connection of its own: the status and the body."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Connection": "close"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    try:
+        conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        conn.close()

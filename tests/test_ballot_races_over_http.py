@@ -9,8 +9,6 @@ on the voter's current ballot — nothing acknowledged is overwritten.
 
 from __future__ import annotations
 
-import http.client
-import json
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +27,7 @@ from engine.db import Database
 from engine.models import Event, Instance, Participation, Vote
 from engine.service import Engine, EngineConfig
 from engine.unit_of_work import UnitOfWork
-from tests.helpers import make_community
+from tests.helpers import make_community, send
 
 VOTERS = 20
 CHANGES_EACH = 50
@@ -37,17 +35,7 @@ CONFIG = {"title": "Stairwell colour", "question": "Shall the stairwells be gree
           "rule": {}, "secret": True, "electorate": "residents", "deadline": "2030-01-01T00:00"}
 
 
-def send(port: int, token: str, method: str, path: str, body: Any = None, key: str | None = None) -> tuple[int, Any]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Connection": "close"}
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    try:
-        conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
-        response = conn.getresponse()
-        return response.status, json.loads(response.read() or b"null")
-    finally:
-        conn.close()
+
 
 
 @pytest.fixture

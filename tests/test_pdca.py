@@ -334,6 +334,15 @@ def test_an_indicator_missed_twice_in_a_row_goes_to_the_street_office(series: Se
     assert series.replayed()
 
 
+def test_a_resident_id_of_too_many_digits_or_of_other_digits_is_named_not_a_crash(series: Series) -> None:
+    series.define()
+    series.clock.advance(timedelta(hours=2))
+    rows = [{"served_at": "2026-03-02T09:30", "subject": "flat 3-402", "resident_id": value} for value in ("9" * 5000, "²", "99999999999999999999")]
+    with pytest.raises(InvalidInput) as refused:
+        series.engine.execute(c.AddServiceRecords(series.cycle_id, rows=rows), series.provider)
+    assert [(e["row"], e["field"]) for e in refused.value.details["errors"]] == [(1, "resident_id"), (2, "resident_id"), (3, "resident_id")]
+
+
 def test_bad_requests_get_a_clear_4xx_in_the_error_shape(series: Series, client: Any) -> None:
     series.define()
     series.clock.advance(timedelta(hours=1))

@@ -523,10 +523,10 @@ def test_c_level_work_is_stopped_from_outside_and_the_next_script_runs() -> None
 
 
 def test_memory_past_the_childs_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(isolation, "MEMORY_LIMIT_BYTES", 300 * 2**20)
+    monkeypatch.setattr(isolation, "MEMORY_LIMIT_BYTES", 160 * 2**20)
     monkeypatch.setattr(isolation, "SCRIPTS", isolation.Isolation(size=1))
     try:
-        with pytest.raises(ScriptError, match="memory limit of 300 MB") as refused:
+        with pytest.raises(ScriptError, match="memory limit of 160 MB") as refused:
             SandboxEnvironment().execute("x = [[0]*100000 for i in range(1000)]\nx = 1", {})
         assert refused.value.details["limit"] == "MEMORY_LIMIT_BYTES"
         assert SandboxEnvironment().evaluate("2 + 2", {}) == 4

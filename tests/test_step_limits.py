@@ -114,3 +114,17 @@ def test_nested_multi_instance_activities_are_bounded_by_the_tasks_one_step_may_
     (task,) = large["open_tasks"]
     assert (task["element_id"], task["state"]) == ("each_flat", "ERROR")
     assert replays(deployed, large["id"])
+
+
+def test_a_step_that_leaves_nothing_to_do_is_an_incident_not_a_silent_running(
+    client, community: Community, monkeypatch
+) -> None:
+    """The backstop behind the bounds: with MAX_TASK_DEPTH lifted past SpiffWorkflow's horizon (about
+    1,000 tasks deep, where it stops seeing tasks), the endless loop leaves no ready task, no awaited
+    event and no end — the instance fails saying so, instead of staying ``running`` with nothing to do."""
+    monkeypatch.setattr("engine.bpmn.workflows.MAX_TASK_DEPTH", 10_000)
+    monkeypatch.setattr("engine.bpmn.workflows.MAX_STEP_TASKS", 100_000)
+    deploy(client, community, "stalling", loop("stalling"))
+    instance = start(client, community, "stalling", {"limit": 10**6})
+    assert instance["status"] == "error"
+    assert "the process stopped with nothing left to do" in instance["error"]["message"]

@@ -600,3 +600,16 @@ def test_the_last_two_ballots_cast_at_once_close_the_vote_once(deployed: Engine,
         assert session.get(Vote, vote_id).status == "closed"
         delivered = [e for e in events_of(session, instance_id) if e.type == "message_delivered"]
         assert [e.input["message"] for e in delivered] == [engine_votes.ALL_VOTED_MESSAGE]
+
+
+def test_another_communitys_member_can_neither_check_nor_spend_a_receipt(
+    client: FlaskClient, deployed: Engine, community: Community, other_community: Community
+) -> None:
+    _, vote_id = open_vote(deployed, community)
+    receipt = deployed.execute(c.CastBallot(vote_id, "yes"), community["alice"]).receipt
+    outsider = other_community.tokens["alice"]
+    checked = api(client, outsider, "POST", f"/api/votes/{vote_id}/receipts/check", {"receipt": receipt})
+    changed = api(client, outsider, "POST", f"/api/votes/{vote_id}/ballots", {"choice": "no", "receipt": receipt})
+    assert (checked.status_code, changed.status_code) == (404, 404)
+    with deployed.read() as session:
+        assert engine_votes.check_receipt(session, session.get(Vote, vote_id), receipt)["current"] is True

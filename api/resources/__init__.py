@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import flask_smorest
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
+from api.limits import Parser
 from engine.service import Engine
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's blueprint, whose ``@arguments`` refuse NUL characters (see ``api.limits.Parser``)."""
+
+    ARGUMENTS_PARSER = Parser()
 
 
 def engine() -> Engine:

@@ -10,14 +10,13 @@ import json
 from typing import Any
 
 from flask import Response, current_app, request
-from flask_smorest import Blueprint
 
 from api.audit_schemas import (
     AuditBundleSchema, BundleQuery, CheckpointSchema, PublicKeySchema, ReplaySchema, SnapshotSchema, VerdictSchema,
     VerifyBundleQuery, VerifyStoredSchema,
 )
 from api.auth import actor
-from api.resources import engine, reader
+from api.resources import Blueprint, engine, reader
 from api.schemas import PageQuery, page_of
 from engine.audit import access
 
@@ -34,6 +33,7 @@ def allow_large_bundles() -> None:
 @blp.route("/audit/bundle")
 @blp.arguments(BundleQuery, location="query")
 @blp.response(200, AuditBundleSchema, description="The bundle, as a JSON file to save.")
+@blp.alt_response(404, response="NOT_FOUND")
 def bundle(args: dict[str, Any]) -> Response:
     """Export your community's audit bundle, or one instance's, as one JSON file.
 
@@ -86,6 +86,8 @@ def replay(instance_id: str) -> Any:
 
 @blp.route("/instances/<instance_id>/as-of/<int:seq>")
 @blp.response(200, SnapshotSchema)
+@blp.alt_response(409, response="CONFLICT")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def as_of(instance_id: str, seq: int) -> Any:
     """Time travel: the instance right after its event `seq` — open tasks, data, timers, the path taken
     (auditors, admins, committee). A `seq` beyond the history is a 404."""

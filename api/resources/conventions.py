@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 
 from api.auth import actor
-from api.resources import engine, reader
+from api.resources import Blueprint, engine, reader
 from api.schemas import (
     AmendmentFilter, AmendmentSchema, ArticleCommentSchema, CommentFilter, ConventionDetailSchema, ConventionDiffSchema,
     ConventionHistoryEntrySchema, ConventionSchema, ConventionVersionDetailSchema, ConventionVersionSchema, DecisionSchema,

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
 from api.auth import actor
-from api.resources import engine, reader
+from api.resources import Blueprint, engine, reader
 from api.schemas import (
     AdoptionSchema, AdoptSchema, DefinitionDetailSchema, DefinitionSchema, DeploymentSchema, DeploySchema, PageQuery, StrictSchema, page_of,
 )

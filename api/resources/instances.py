@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 
 from api.auth import actor
-from api.resources import engine, reader
+from api.resources import Blueprint, engine, reader
 from api.schemas import (
     EventSchema, InstanceDetailSchema, InstanceFilterSchema, InstanceSchema, MessageSchema, PageQuery,
     RetrySchema, StartInstanceSchema, page_of,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 
 from api.auth import actor
-from api.resources import engine, reader
+from api.resources import Blueprint, engine, reader
 from api.schemas import AnswerSchema, OpinionSchema, OpinionTextSchema, PageQuery, page_of
 from engine import commands, consultation
 from engine.queries import paginate

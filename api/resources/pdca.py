@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, request
-from flask_smorest import Blueprint
 
 from api.auth import actor
-from api.resources import engine, reader
+from api.limits import NUL_MESSAGE
+from api.resources import Blueprint, engine, reader
 from api.schemas import (
     ActionFilterSchema, ActionReportSchema, ActionVerificationSchema, CorrectiveActionSchema, EndSeriesSchema,
     IndicatorValueSchema, MeasurementRowsSchema, MeasurementSchema, NewCorrectiveActionSchema, NewRatingSchema,
@@ -173,9 +173,12 @@ def add_measurements_csv(cycle_id: int) -> Any:
 
 def _csv_body() -> str:
     try:
-        return request.get_data().decode("utf-8")
+        text = request.get_data().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput("a CSV upload must be UTF-8 text", errors=[{"field": "csv", "message": "not UTF-8"}]) from exc
+    if "\x00" in text:
+        raise InvalidInput(f"a CSV upload {NUL_MESSAGE}", errors=[{"field": "csv", "message": NUL_MESSAGE}])
+    return text
 
 
 def _uploaded(rows: list[Any]) -> dict[str, Any]:

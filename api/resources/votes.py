@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from api.auth import actor
-from api.resources import engine, reader
+from api.resources import Blueprint, engine, reader
 from api.schemas import (
     CastSchema, ElectorateEntrySchema, IdempotencyHeader, PageQuery, PaperBallotSchema, PaperCorrectionSchema,
     ParticipationSchema, PublicBallotSchema, ReceiptCheckResultSchema, ReceiptCheckSchema, ReceiptSchema,
@@ -109,6 +108,7 @@ def turnout(vote_id: str) -> Any:
 
 @blp.route("/votes/<vote_id>/result")
 @blp.response(200)
+@blp.alt_response(409, response="CONFLICT")
 def result(vote_id: str) -> Any:
     """The published result, with the rule's explanation in words (after the close)."""
     return votes.result(votes.get_vote(reader(), actor(), vote_id))
@@ -116,6 +116,7 @@ def result(vote_id: str) -> Any:
 
 @blp.route("/votes/<vote_id>/board")
 @blp.response(200)
+@blp.alt_response(409, response="CONFLICT")
 def bulletin_board(vote_id: str) -> Any:
     """Every counted ballot (choice and receipt fingerprint, no identity), the Merkle root, and the result.
 

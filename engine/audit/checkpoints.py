@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from engine.audit import merkle
 from engine.audit.chain import GENESIS, timestamp
 from engine.bpmn.workflows import canonical_json
+from engine.db import CHECKPOINT_LOCK, advisory_xact_lock
 from engine.models import Checkpoint, Instance
 
 STATEMENT_FORMAT = "yishi-checkpoint/1"
@@ -130,7 +131,15 @@ def current_heads(session: Session) -> list[list[Any]]:
 
 
 def make(session: Session, signer: Signer, now: datetime, reason: str, *, only_if_changed: bool = False) -> Checkpoint | None:
-    """Sign the current heads; with ``only_if_changed``, nothing when they equal the latest checkpoint's."""
+    """Sign the current heads; with ``only_if_changed``, nothing when they equal the latest checkpoint's.
+
+    One signer at a time, whichever process signs (the API after a published result, any worker's
+    periodic checkpoint): on PostgreSQL the caller's transaction first waits for ``CHECKPOINT_LOCK``,
+    held to its commit, and only then reads the previous checkpoint and the heads, so concurrent
+    signers chain one after the other instead of both claiming the next id. On SQLite units of work
+    take turns already.
+    """
+    advisory_xact_lock(session.connection(), CHECKPOINT_LOCK)
     previous = latest(session)
     heads = current_heads(session)
     if only_if_changed and previous is not None and previous.heads == heads:
