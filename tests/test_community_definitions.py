@@ -10,12 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from engine import commands as c
 from engine.clock import ManualClock
+from engine.models import DefinitionAdoption
 from engine.service import Engine
 from tests import bpmn_samples as b
 from tests.fixtures import bearer
-from tests.helpers import Community
+from tests.helpers import Community, at_once
 
 CONSULTATION = (Path(__file__).resolve().parent.parent / "processes" / "consultation.bpmn").read_text(encoding="utf-8")
 FIRST_TASK = 'name="Draft the topic"'
@@ -159,3 +162,15 @@ def test_a_call_activity_calls_the_process_as_the_callers_owner_runs_it(
     assert post(other_community, "caller.bpmn", caller).status_code == 201
     assert start(client, community, "caller")["data"]["called"] == "harmony"
     assert start(client, other_community, "caller")["data"]["called"] == "platform"
+
+
+def test_concurrent_first_starts_pin_one_version_and_all_start(deployed: Engine, community: Community) -> None:
+    """The first start of a key pins the platform's version; several at once pin it once and none is refused."""
+    chair = community["chair"]
+    started = at_once([lambda: deployed.execute(c.StartInstance("consultation", {}), chair) for _ in range(6)])
+    assert all(not isinstance(outcome, BaseException) for outcome in started), started
+    assert {instance.definition_id for instance in started} == {started[0].definition_id}
+    with deployed.read() as session:
+        pins = session.scalars(select(DefinitionAdoption).where(
+            DefinitionAdoption.community_id == community.id, DefinitionAdoption.key == "consultation")).all()
+        assert [(pin.number, pin.adopted_by) for pin in pins] == [(1, None)]
