@@ -70,7 +70,11 @@ def migrate(obj: dict[str, Any]) -> None:
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_obj
 def deploy(obj: dict[str, Any], files: tuple[Path, ...]) -> None:
-    """Deploy BPMN and DMN files, or every bundled process and decision table when none is named."""
+    """Deploy BPMN and DMN files as the platform's versions, or every bundled process and decision table when none is named.
+
+    Whoever runs this holds the database: the platform operator. A community runs a new platform
+    version only once its admin adopts it (POST /api/definitions/KEY/adopt); a community's own
+    versions are deployed by its admins through the API."""
     engine = _engine(obj)
     engine.db.migrate()
     if not files:
@@ -79,7 +83,7 @@ def deploy(obj: dict[str, Any], files: tuple[Path, ...]) -> None:
         deployments = [engine.execute(commands.DeployDefinition(f.name, f.read_bytes())) for f in files]
     for d in deployments:
         state = "deployed" if d.created else "unchanged"
-        click.echo(f"{d.definition.key} v{d.definition.version} {state} (sha256 {d.definition.sha256[:12]}…)")
+        click.echo(f"platform {d.definition.key} v{d.definition.version} {state} (sha256 {d.definition.sha256[:12]}…)")
 
 
 @main.command()

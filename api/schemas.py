@@ -90,7 +90,28 @@ class DefinitionSchema(Schema):
     name = fields.String()
     filename = fields.String()
     sha256 = fields.String()
+    owner = fields.Function(lambda d: "platform" if d.community_id is None else "community", metadata={
+        "description": "platform (bundled, or deployed by the platform operator) or community (your community's own)."})
     deployed_at = fields.DateTime()
+    deployed_by = fields.Integer(allow_none=True, metadata={"description": "The member who deployed it; null for the platform's."})
+    deployed_by_name = fields.Function(lambda d: d.deployer.name if d.deployer else None, allow_none=True)
+
+
+class AdoptionSchema(Schema):
+    number = fields.Integer(metadata={"description": "1 for the community's first choice for this key, then 2, 3…"})
+    key = fields.String()
+    kind = fields.String()
+    version = fields.Function(lambda a: a.definition.version)
+    owner = fields.Function(lambda a: "platform" if a.definition.community_id is None else "community")
+    definition_id = fields.Integer()
+    adopted_at = fields.DateTime()
+    adopted_by = fields.Integer(allow_none=True, metadata={
+        "description": "The admin who chose it; null: pinned when the community first ran the key."})
+
+
+class AdoptSchema(StrictSchema):
+    version = fields.Integer(required=True, validate=bounded(),
+                             metadata={"description": "The platform's version to run from now on."})
 
 
 class DefinitionDetailSchema(DefinitionSchema):
@@ -140,6 +161,8 @@ class InstanceSchema(Schema):
     community_id = fields.Integer()
     definition_key = fields.Function(lambda i: i.definition.key)
     definition_version = fields.Function(lambda i: i.definition.version)
+    definition_owner = fields.Function(lambda i: "platform" if i.definition.community_id is None else "community",
+                                       metadata={"description": "Whose version it runs: the platform's or the community's own."})
     status = fields.String()
     started_by = fields.Integer(allow_none=True)
     started_at = fields.DateTime()

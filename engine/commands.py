@@ -13,8 +13,19 @@ from typing import Any
 
 @dataclass(frozen=True)
 class DeployDefinition:
+    """With an actor (a community's admin): a version of the community's own. Without (the CLI, the
+    platform operator who holds the database): a version of the platform's."""
+
     filename: str
     source: bytes
+
+
+@dataclass(frozen=True)
+class AdoptDefinition:
+    """A community's admin makes the platform's ``version`` of ``key`` what the community runs."""
+
+    key: str
+    version: int
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,15 @@ version changes nothing; different bytes become the next version. Each BPMN vers
 source, its sha256, and — once, instead of inside every instance — its parsed spec together with
 the forms its tasks use, so running instances keep the version they started on. A DMN version
 stores its source and a summary of its table; the domain that decides with it pins a version.
+
+Every version has an owner. A community's admin deploys into the community's own namespace; the
+bundled files, and whatever a platform operator deploys with the CLI (``yishi deploy``), are the
+platform's (``community_id`` None). No other community ever sees, runs or changes them.
+
+Which version a community runs for a key is its current *adoption* (``DefinitionAdoption``): the
+platform's version current when the community first ran the key (pinned then), or a later platform
+version its admin adopted, or its own newest version (deploying one adopts it). A new platform
+version therefore changes nothing a community runs until its admin adopts it.
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine import forms, preconditions, services
@@ -33,7 +44,7 @@ from engine.bpmn.parsing import (
 from engine.bpmn.sandbox import check_definition_scripts
 from engine.bpmn.workflows import canonical_json, serialize_spec
 from engine.errors import DefinitionError, NotFound
-from engine.models import Definition
+from engine.models import Definition, DefinitionAdoption, Member
 from engine.stepping import CONTINUE_AS_NEW_KEY
 
 MAX_FILENAME = 255
@@ -48,34 +59,41 @@ class Deployment:
 
 
 def deploy(
-    session: Session, filename: str, source: bytes, *, forms_dir: Path, now: datetime, deployed_by: int | None
+    session: Session, filename: str, source: bytes, *, forms_dir: Path, now: datetime, deployed_by: int | None,
+    community_id: int | None = None,
 ) -> Deployment:
-    """Deploy one BPMN or DMN file; a no-op when it equals the newest version of its key."""
+    """Deploy one BPMN or DMN file into a community's namespace (``community_id``) or the platform's
+    (None); a no-op when it equals that owner's newest version of its key. A community's new version
+    is what the community runs from now on; the processes a BPMN file calls are the ones the owner
+    runs (``resolve``), frozen into the version's spec."""
     filename = _clean_filename(filename)
     if KINDS[Path(filename).suffix] == "dmn":
         decision = parse_decision(filename, source)
-        return _store(session, "dmn", decision.key, decision.name, filename, source, decision.summary, now, deployed_by)
+        return _store(session, "dmn", decision.key, decision.name, filename, source, decision.summary, now, deployed_by,
+                      community_id)
     tree, needed = called_elements(filename, source)
-    _require_deployed(session, filename, tree, needed)
-    parsed = parse_process(filename, tree, _library(session, needed))
+    _require_deployed(session, filename, tree, needed, community_id)
+    parsed = parse_process(filename, tree, _library(session, needed, community_id))
     document = _spec_document(parsed, filename, forms_dir)
     document[CONTINUE_AS_NEW_KEY] = continue_as_new_elements(filename, tree, parsed)
-    return _store(session, "bpmn", parsed.key, parsed.name, filename, source, document, now, deployed_by)
+    return _store(session, "bpmn", parsed.key, parsed.name, filename, source, document, now, deployed_by, community_id)
 
 
 def _store(
     session: Session, kind: str, key: str, name: str, filename: str, source: bytes, spec: dict[str, Any],
-    now: datetime, deployed_by: int | None,
+    now: datetime, deployed_by: int | None, community_id: int | None,
 ) -> Deployment:
-    """Write the next version of ``key``, unless the newest version has the same bytes."""
-    taken = session.scalar(select(Definition.kind).where(Definition.key == key, Definition.kind != kind).limit(1))
+    """Write the owner's next version of ``key``, unless its newest version has the same bytes."""
+    taken = session.scalar(select(Definition.kind).where(
+        Definition.key == key, Definition.kind != kind, visible_to(community_id)).limit(1))
     if taken is not None:
         raise DefinitionError(f"the key {key!r} is already taken by a {taken.upper()} definition", file=filename)
     sha256 = hashlib.sha256(source).hexdigest()
-    latest = latest_version(session, key, kind)
+    latest = latest_version(session, key, kind, community_id)
     if latest is not None and latest.sha256 == sha256:
         return Deployment(latest, created=False)
     definition = Definition(
+        community_id=community_id,
         key=key,
         version=(latest.version + 1) if latest else 1,
         kind=kind,
@@ -86,14 +104,17 @@ def _store(
         spec=canonical_json(spec),
         deployed_at=now,
         deployed_by=deployed_by,
+        deployer=session.get(Member, deployed_by) if deployed_by is not None else None,
     )
     session.add(definition)
     session.flush()
+    if community_id is not None:
+        _record_adoption(session, community_id, definition, now, deployed_by)
     return Deployment(definition, created=True)
 
 
 def deploy_directory(session: Session, processes_dir: Path, *, now: datetime) -> list[Deployment]:
-    """Deploy every bundled DMN file, then every BPMN file, called processes before their callers."""
+    """Deploy every bundled DMN file, then every BPMN file, called processes before their callers: the platform's."""
     deployments = [
         deploy(session, path.name, path.read_bytes(), forms_dir=processes_dir / "forms", now=now, deployed_by=None)
         for path in sorted(processes_dir.glob("*.dmn"))
@@ -112,38 +133,94 @@ def deploy_directory(session: Session, processes_dir: Path, *, now: datetime) ->
     return deployments
 
 
-def latest_version(session: Session, key: str, kind: str = "bpmn") -> Definition | None:
+def latest_version(session: Session, key: str, kind: str = "bpmn", community_id: int | None = None) -> Definition | None:
+    """The newest version of ``key`` that its owner deployed: a community's (``community_id``) or the platform's (None)."""
+    owner = Definition.community_id.is_(None) if community_id is None else Definition.community_id == community_id
     return session.scalar(
-        select(Definition).where(Definition.key == key, Definition.kind == kind).order_by(Definition.version.desc()).limit(1)
+        select(Definition).where(Definition.key == key, Definition.kind == kind, owner).order_by(Definition.version.desc()).limit(1)
     )
 
 
-def get_latest(session: Session, key: str, kind: str = "bpmn") -> Definition:
-    definition = latest_version(session, key, kind)
+def resolve(session: Session, community_id: int, key: str, kind: str = "bpmn", *, pin_at: datetime | None = None
+            ) -> Definition | None:
+    """The version of ``key`` the community runs: its current adoption, or else the platform's newest.
+
+    With ``pin_at``, a community that had no adoption yet adopts that platform version then, so
+    that a newer platform version does not change what it runs until its admin adopts one; without,
+    nothing is written (a step computed ahead, a read)."""
+    adopted = current_adoption(session, community_id, key, kind)
+    if adopted is not None:
+        return adopted.definition
+    platform = latest_version(session, key, kind)
+    if platform is None or pin_at is None:
+        return platform
+    values = {"community_id": community_id, "kind": kind, "key": key, "number": 1, "definition_id": platform.id,
+              "adopted_at": pin_at, "adopted_by": None}
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # Two first starts of a key in one community may race: the second keeps the first's pin.
+    session.execute(insert(DefinitionAdoption).values(**values).on_conflict_do_nothing())
+    pinned = current_adoption(session, community_id, key, kind)
+    assert pinned is not None
+    return pinned.definition
+
+
+def get_resolved(session: Session, community_id: int, key: str, kind: str = "bpmn", *, pin_at: datetime | None = None
+                 ) -> Definition:
+    definition = resolve(session, community_id, key, kind, pin_at=pin_at)
     if definition is None:
         what = "process" if kind == "bpmn" else "decision table"
         raise NotFound(f"no {what} with key {key!r} is deployed")
     return definition
 
 
-def list_latest(session: Session) -> list[Definition]:
-    newest = select(Definition.key, func.max(Definition.version).label("version")).group_by(Definition.key).subquery()
-    return list(
-        session.scalars(
-            select(Definition)
-            .join(newest, (Definition.key == newest.c.key) & (Definition.version == newest.c.version))
-            .order_by(Definition.key)
-        )
+def current_adoption(session: Session, community_id: int, key: str, kind: str = "bpmn") -> DefinitionAdoption | None:
+    return session.scalar(
+        select(DefinitionAdoption)
+        .where(DefinitionAdoption.community_id == community_id, DefinitionAdoption.key == key, DefinitionAdoption.kind == kind)
+        .order_by(DefinitionAdoption.number.desc()).limit(1)
     )
+
+
+def adopt(session: Session, community_id: int, key: str, version: int, *, now: datetime, adopted_by: int) -> DefinitionAdoption:
+    """The community runs the platform's ``version`` of ``key`` from now on (instances already started keep theirs)."""
+    platform = session.scalar(select(Definition).where(
+        Definition.key == key, Definition.version == version, Definition.community_id.is_(None)))
+    if platform is None:
+        raise NotFound(f"the platform has no version {version} of {key!r}")
+    return _record_adoption(session, community_id, platform, now, adopted_by)
+
+
+def _record_adoption(session: Session, community_id: int, definition: Definition, now: datetime,
+                     adopted_by: int | None) -> DefinitionAdoption:
+    last = session.scalar(select(func.max(DefinitionAdoption.number)).where(
+        DefinitionAdoption.community_id == community_id, DefinitionAdoption.key == definition.key,
+        DefinitionAdoption.kind == definition.kind)) or 0
+    adoption = DefinitionAdoption(community_id=community_id, kind=definition.kind, key=definition.key, number=last + 1,
+                                  definition=definition, adopted_at=now, adopted_by=adopted_by)
+    session.add(adoption)
+    session.flush()
+    return adoption
+
+
+def visible_to(community_id: int | None) -> Any:
+    """The versions an owner sees (and whose keys it shares): a community, the platform's and its own; the platform, its own."""
+    if community_id is None:
+        return Definition.community_id.is_(None)
+    return Definition.community_id.is_(None) | (Definition.community_id == community_id)
 
 
 def spec_document(definition: Definition) -> dict[str, Any]:
     return json.loads(definition.spec)
 
 
-def _require_deployed(session: Session, filename: str, tree: Any, keys: set[str]) -> None:
+def _find(session: Session, key: str, community_id: int | None) -> Definition | None:
+    """A called process as its caller's owner runs it: the platform's newest, or what the community runs."""
+    return latest_version(session, key) if community_id is None else resolve(session, community_id, key)
+
+
+def _require_deployed(session: Session, filename: str, tree: Any, keys: set[str], community_id: int | None) -> None:
     """Refuse a file whose call activities name processes that are not deployed, naming the first such activity."""
-    missing = sorted(key for key in keys if latest_version(session, key) is None)
+    missing = sorted(key for key in keys if _find(session, key, community_id) is None)
     if missing:
         ids = tree.xpath("//bpmn:callActivity[@calledElement=$key]/@id", namespaces={"bpmn": BPMN_NS}, key=missing[0])
         raise DefinitionError(
@@ -152,13 +229,15 @@ def _require_deployed(session: Session, filename: str, tree: Any, keys: set[str]
         )
 
 
-def _library(session: Session, keys: set[str]) -> dict[str, bytes]:
-    """Sources of the newest versions of the processes a file calls (and of what those call)."""
+def _library(session: Session, keys: set[str], community_id: int | None) -> dict[str, bytes]:
+    """Sources of the versions of the processes a file calls (and of what those call), as its owner runs them."""
     library: dict[str, bytes] = {}
     todo = set(keys)
     while todo:
         key = todo.pop()
-        called = get_latest(session, key)
+        called = _find(session, key, community_id)
+        if called is None:
+            raise NotFound(f"no process with key {key!r} is deployed")
         if called.filename in library:
             continue
         library[called.filename] = called.source.encode("utf-8")

@@ -21,7 +21,7 @@ from engine.bpmn import isolation
 from engine.bpmn.service_calls import LiveCalls, NeedsWriter, ProbeCalls, ServiceCalls
 from engine.bpmn.workflows import canonical_json
 from engine.db import json_ready, rows_from_json
-from engine.definitions import get_latest, spec_document
+from engine.definitions import get_resolved, spec_document
 from engine.errors import Conflict, NotFound, PermissionDenied
 from engine.identity import Actor, zone
 from engine.models import Community, HumanTask, Instance, Timer
@@ -35,7 +35,7 @@ STARTER_ROLES = ("committee",)
 
 def start(uow: UnitOfWork, actor: Actor, key: str, variables: dict[str, Any]) -> Instance:
     actor.require(*STARTER_ROLES)
-    definition = get_latest(uow.session, key)
+    definition = get_resolved(uow.session, actor.community_id, key, pin_at=None if uow.ahead else uow.now)
     instance_id = uow.new_instance_id()
     timezone = _community_of(uow.session, actor.community_id).timezone
     instance = Instance(
@@ -58,6 +58,7 @@ def start(uow: UnitOfWork, actor: Actor, key: str, variables: dict[str, Any]) ->
     uow.session.add(instance)
     advance(uow, instance, "instance_started", {
         "definition": key, "version": definition.version, "sha256": definition.sha256, "timezone": timezone, "variables": variables,
+        "owner": "platform" if definition.community_id is None else definition.community_id,
     }, actor)
     return instance
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -94,12 +95,22 @@ class ApiToken(Base):
 
 
 class Definition(Base):
-    """One deployed version of a process definition or decision table; immutable once written."""
+    """One deployed version of a process definition or decision table; immutable once written.
+
+    Its owner is a community (``community_id``), whose admins deployed it for that community only,
+    or the platform (``community_id`` NULL): the bundled processes and what an operator deploys with
+    the CLI. Versions are numbered per owner and key."""
 
     __tablename__ = "definitions"
-    __table_args__ = (UniqueConstraint("key", "version"),)
+    __table_args__ = (
+        UniqueConstraint("community_id", "key", "version", name="uq_definitions_community_id"),
+        Index("uq_platform_definition_versions", "key", "version", unique=True,
+              sqlite_where=text("community_id IS NULL"), postgresql_where=text("community_id IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"), index=True)
+    """The community that owns this version; None: the platform's."""
     key: Mapped[str] = mapped_column(String(200), index=True)
     version: Mapped[int]
     kind: Mapped[str] = mapped_column(String(10), default="bpmn")
@@ -111,6 +122,29 @@ class Definition(Base):
     spec: Mapped[str] = mapped_column(Text)
     deployed_at: Mapped[datetime]
     deployed_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    """The community admin who deployed it; None for the platform's (bundled, or the CLI)."""
+    deployer: Mapped[Member | None] = relationship(foreign_keys=[deployed_by], lazy="joined")
+
+
+class DefinitionAdoption(Base):
+    """A community's choice of the version it runs for a key; each choice a row, the highest ``number`` holds.
+
+    Written when the community first runs a key (the platform's version current then, ``adopted_by``
+    None), when its admin adopts a platform version, and when its admin deploys a version of its own."""
+
+    __tablename__ = "definition_adoptions"
+    __table_args__ = (UniqueConstraint("community_id", "kind", "key", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    key: Mapped[str] = mapped_column(String(200))
+    number: Mapped[int]
+    definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"))
+    definition: Mapped[Definition] = relationship()
+    adopted_at: Mapped[datetime]
+    adopted_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    """The admin who chose it; None: pinned when the community first ran the key."""
 
 
 class Instance(Base):

@@ -31,7 +31,7 @@ from engine import indicators
 from engine.audit import checkpoints
 from engine.bpmn.decisions import evaluate
 from engine.consultation import COLLECTS
-from engine.definitions import latest_version
+from engine.definitions import resolve
 from engine.errors import Conflict, InvalidInput, PermissionDenied, ScriptError
 from engine.identity import Actor
 from engine.instances import lock, record
@@ -188,7 +188,7 @@ def open_series(context: ServiceContext, params: dict[str, Any]) -> dict[str, An
         rating_days=plan["rating_days"], answer_hours=plan["answer_hours"], standard=plan["indicators"],
         status="active", created_by=context.actor.member_id if context.actor else None, created_at=context.now,
     )
-    decision = _newest_decision(context.session)
+    decision = _newest_decision(context)
     context.session.add(series)
     context.session.flush()
     return _start_cycle(context, series, decision)
@@ -200,7 +200,7 @@ def plan_cycle(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any
     series = series_of(context.session, context.instance.id)
     if series is None:
         return {"planned": False}
-    return _start_cycle(context, series, _newest_decision(context.session))
+    return _start_cycle(context, series, _newest_decision(context))
 
 
 @operation("pdca.close_period")
@@ -270,8 +270,9 @@ def _start_cycle(context: ServiceContext, series: ServiceSeries, decision: Defin
     }
 
 
-def _newest_decision(session: Session) -> Definition:
-    decision = latest_version(session, DECISION, "dmn")
+def _newest_decision(context: ServiceContext) -> Definition:
+    """The decision table the instance's community runs (its own, or the platform's it adopted)."""
+    decision = resolve(context.session, context.instance.community_id, DECISION, "dmn", pin_at=context.now)
     if decision is None:
         raise InvalidInput(f"no decision table {DECISION!r} is deployed to classify the indicators")
     return decision

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from engine import consultation
 from engine.audit import chain
+from engine.definitions import visible_to
 from engine.identity import Actor
 from engine.instances import get_instance
-from engine.models import Community, Definition, Event, HumanTask, Instance, Member
+from engine.models import Community, Definition, DefinitionAdoption, Event, HumanTask, Instance, Member
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 100
@@ -49,11 +50,19 @@ def members(session: Session, actor: Actor, page: int, page_size: int) -> Page[M
     return paginate(session, query, page, page_size)
 
 
-def definitions(session: Session, page: int, page_size: int, key: str | None = None) -> Page[Definition]:
-    query = select(Definition).order_by(Definition.key, Definition.version.desc())
+def definitions(session: Session, actor: Actor, page: int, page_size: int, key: str | None = None) -> Page[Definition]:
+    """The versions the caller's community sees: the platform's and its own (no other community's)."""
+    query = (select(Definition).where(visible_to(actor.community_id))
+             .order_by(Definition.key, Definition.community_id.is_(None), Definition.version.desc()))
     if key:
         query = query.where(Definition.key == key)
     return paginate(session, query, page, page_size)
+
+
+def adoptions(session: Session, actor: Actor, key: str) -> list[DefinitionAdoption]:
+    """The caller's community's choices of the version it runs for ``key``, oldest first."""
+    return list(session.scalars(select(DefinitionAdoption).where(
+        DefinitionAdoption.community_id == actor.community_id, DefinitionAdoption.key == key).order_by(DefinitionAdoption.number)))
 
 
 def instances(

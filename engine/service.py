@@ -77,6 +77,7 @@ class Engine:
         self.config = config or EngineConfig()
         self._handlers: dict[type, Handler] = {
             c.DeployDefinition: self._deploy,
+            c.AdoptDefinition: self._adopt,
             c.StartInstance: lambda uow, a, cmd: instances.start(uow, _actor(a), cmd.definition_key, cmd.variables),
             c.CompleteTask: lambda uow, a, cmd: instances.complete(uow, _actor(a), cmd.task_id, cmd.data),
             c.DeliverMessage: lambda uow, a, cmd: instances.deliver_message(uow, _actor(a), cmd.instance_id, cmd.message, cmd.payload),
@@ -276,8 +277,9 @@ class Engine:
         return fired
 
     def deploy_bundled(self) -> list[definitions.Deployment]:
-        """Deploy the bundled processes (identical content is a no-op); servers starting together on one
-        PostgreSQL database take turns (``MIGRATION_LOCK``) rather than deploy the same version twice."""
+        """Deploy the bundled processes and decision tables as the platform's versions (identical content is a
+        no-op); servers starting together on one PostgreSQL database take turns (``MIGRATION_LOCK``) rather
+        than deploy the same version twice."""
         with UnitOfWork(self.db, self.clock) as uow:
             advisory_xact_lock(uow.session.connection(), MIGRATION_LOCK)
             deployments = definitions.deploy_directory(uow.session, self.config.processes_dir, now=uow.now)
@@ -285,12 +287,19 @@ class Engine:
             return deployments
 
     def _deploy(self, uow: UnitOfWork, actor: Actor | None, cmd: c.DeployDefinition) -> definitions.Deployment:
+        """A community admin's deployment is the community's; only a caller without an actor — the CLI,
+        run by whoever holds the database — deploys the platform's (every API request has an actor)."""
         if actor is not None:
             actor.require("admin")
         return definitions.deploy(
             uow.session, cmd.filename, cmd.source, forms_dir=self.config.forms_dir, now=uow.now,
-            deployed_by=actor.member_id if actor else None,
+            deployed_by=actor.member_id if actor else None, community_id=actor.community_id if actor else None,
         )
+
+    def _adopt(self, uow: UnitOfWork, actor: Actor | None, cmd: c.AdoptDefinition) -> Any:
+        _actor(actor).require("admin")
+        return definitions.adopt(uow.session, _actor(actor).community_id, cmd.key, cmd.version, now=uow.now,
+                                 adopted_by=_actor(actor).member_id)
 
     def _add_member(self, uow: UnitOfWork, actor: Actor | None, cmd: c.AddMember) -> Any:
         community = uow.session.get(Community, _actor(actor).community_id)

@@ -80,7 +80,7 @@ def test_every_command_records_one_event_with_seq_actor_time_input_and_digest(de
     with engine.read() as session:
         sha256 = session.scalars(select(Definition.sha256).where(Definition.key == "consultation")).one()
     assert events[0].input == {"definition": "consultation", "version": 1, "sha256": sha256, "timezone": "Asia/Shanghai",
-                               "variables": {"ward": 3}}
+                               "variables": {"ward": 3}, "owner": "platform"}
     assert events[1].input == {"task_id": draft, "data": TOPIC}
     assert events[2].input == {"opinion_id": alice.id, "text": "By the gate."}
     assert events[3].input == {"opinion_id": alice.id, "revision": 2, "text": "By the gate, with a roof."}

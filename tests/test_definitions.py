@@ -55,8 +55,8 @@ def test_a_running_instance_stays_on_the_version_it_started_with(engine: Engine,
     chair = community["chair"]
     deploy(engine, "versioned.bpmn", b.linear("versioned", b.user_task("review", "Review")))
     old = engine.execute(c.StartInstance("versioned"), chair).id
-    deploy(engine, "versioned.bpmn", b.linear(
-        "versioned", b.user_task("review", "Review the proposal"), b.user_task("approve", "Approve")))
+    engine.execute(c.DeployDefinition("versioned.bpmn", b.linear(  # the community's own version 1: what it runs now
+        "versioned", b.user_task("review", "Review the proposal"), b.user_task("approve", "Approve"))), community["admin"])
     new = engine.execute(c.StartInstance("versioned"), chair).id
 
     assert open_tasks(engine, old)["review"][1] == "Review"
@@ -65,8 +65,10 @@ def test_a_running_instance_stays_on_the_version_it_started_with(engine: Engine,
     engine.execute(c.CompleteTask(open_tasks(engine, new)["review"][0]), chair)
     with engine.read() as session:
         old_instance, new_instance = session.get(Instance, old), session.get(Instance, new)
-        assert (old_instance.definition.version, old_instance.status) == (1, "completed")
-        assert (new_instance.definition.version, new_instance.status) == (2, "running")
+        assert (old_instance.definition.community_id, old_instance.definition.version, old_instance.status) == (
+            None, 1, "completed")
+        assert (new_instance.definition.community_id, new_instance.definition.version, new_instance.status) == (
+            community.id, 1, "running")
     assert list(open_tasks(engine, new)) == ["approve"]
 
 

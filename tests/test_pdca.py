@@ -144,7 +144,7 @@ def test_a_new_dmn_version_changes_the_classification_of_new_cycles_only(series:
     series.define(near_margin=10)
     stricter = QUALITY_DMN.replace(b"&gt;= target - near_margin", b"&gt;= target - near_margin / 5")
     deployed = series.engine.execute(c.DeployDefinition("quality.dmn", stricter), series.community["admin"])
-    assert (deployed.created, deployed.definition.kind, deployed.definition.version) == (True, "dmn", 2)
+    assert (deployed.created, deployed.definition.kind, deployed.definition.version) == (True, "dmn", 1)  # the community's own v1
 
     scores = {"alice": 5, "bob": 4, "carol": 4, "chair": 2}  # 75 %: 10 points short of the target
     series.serve()
@@ -152,10 +152,11 @@ def test_a_new_dmn_version_changes_the_classification_of_new_cycles_only(series:
     assert series.results()["satisfaction"] == (75.0, "near")  # cycle 1 started under version 1
     series.serve()
     series.rate(scores)
-    assert series.results()["satisfaction"] == (75.0, "missed")  # cycle 2 started under version 2
+    assert series.results()["satisfaction"] == (75.0, "missed")  # cycle 2 started under the community's own
     with series.engine.read() as session:
         cycles = session.scalars(select(ServiceCycle).order_by(ServiceCycle.number)).all()
-        assert [(cycle.number, cycle.decision.version) for cycle in cycles] == [(1, 1), (2, 2)]
+        assert [(cycle.number, cycle.decision.community_id, cycle.decision.version) for cycle in cycles] == [
+            (1, None, 1), (2, series.community.id, 1)]
 
 
 def test_thirty_cycles_cost_what_three_do(series: Series) -> None:
@@ -376,7 +377,8 @@ def test_the_deploy_endpoint_takes_a_decision_table(deployed: Engine, community:
     response = client.post("/api/definitions", json={"filename": "quality.dmn", "source": stricter}, headers=admin)
     assert response.status_code == 201, response.get_json()
     assert {k: response.get_json()["definition"][k] for k in ("key", "kind", "version")} == {
-        "key": "indicator_status", "kind": "dmn", "version": 2}
+        "key": "indicator_status", "kind": "dmn", "version": 1}
+    assert response.get_json()["definition"]["owner"] == "community"
     refused = client.post("/api/definitions", json={"filename": "quality.dmn", "source": "<definitions/>"}, headers=admin)
     assert (refused.status_code, refused.get_json()["error"]["code"]) == (422, "invalid_definition")
 

@@ -61,8 +61,11 @@ def _instance(public: bool) -> dict[str, Any]:
 _DEFINITION = _object(
     {"id": {"type": "integer"}, "key": {"type": "string"}, "version": {"type": "integer"},
      "sha256": _HASH, "source": {"type": "string"}},
-    {"spec": {"type": "string"}},
+    {"spec": {"type": "string"}, "owner": {"anyOf": [{"const": "platform"}, {"type": "integer"}]},
+     "deployed_by": {"type": ["integer", "null"]}, "deployed_at": _MOMENT},
 )
+"""``owner`` (the community's id, or "platform"), ``deployed_by`` and ``deployed_at``: bundles made before
+definitions had owners lack them."""
 
 _RECORD = _object(
     {"kind": {"type": "string"}, "id": {"type": "string"}, "public": {"type": "object"}},
