@@ -1,4 +1,4 @@
-"""Yishi's HTTP API: a thin Flask layer over ``engine.service.Engine``."""
+"""Yishi's HTTP API: a thin Flask layer over ``engine.kernel.bus.Engine``."""
 
 from api.app import create_app
 

@@ -12,10 +12,12 @@ from api.fast_cast import FastCast
 from api.limits import BoundedRequest, DatabaseInteger, check_path_values
 from api.openapi import ErrorResponses, YishiApi
 from api.config import Config
-from api.resources import audit, close_reader, communities, conventions, definitions, health, instances, opinions, pdca, tasks, votes
-from engine.clock import Clock
-from engine.db import Database
-from engine.service import Engine, EngineConfig
+from api.resources import (
+    audit, close_reader, communities, conventions, definitions, health, instances, opinions, pdca, tasks, votes,
+)
+from engine.kernel.clock import Clock
+from engine.kernel.db import Database
+from engine.bootstrap import Engine, EngineConfig
 
 BLUEPRINTS = (
     health.blp, communities.blp, definitions.blp, instances.blp, tasks.blp, opinions.blp, votes.blp, conventions.blp,

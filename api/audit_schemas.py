@@ -1,7 +1,7 @@
 """Schemas of the audit endpoints (marshmallow, and through flask-smorest the OpenAPI spec).
 
 The bundle itself is described loosely: its exact shape is a JSON Schema the verifier owns
-(``engine.audit.bundle_schema``), which names every field at fault in a malformed one.
+(``engine.audit.offline.bundle_schema``), which names every field at fault in a malformed one.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from engine.errors import Unauthenticated
-from engine.identity import Actor, authenticate
+from engine.kernel.errors import Unauthenticated
+from engine.identity.actors import Actor, authenticate
 
 PUBLIC_ENDPOINTS = {"health.health", "health.ready", "metrics", "audit.public_key", "api-docs.openapi_json", "api-docs.openapi_swagger_ui", "static"}
 

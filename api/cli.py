@@ -16,17 +16,19 @@ import click
 from sqlalchemy import select
 
 from api.config import Config
-from engine import commands, identity
+from engine import commands
+from engine.identity import members as identity_members
 from engine.audit import access, time_travel
-from engine.audit import verify as audit_verify
-from engine.audit.checkpoints import key_id
-from engine.errors import YishiError
-from engine.voting import board
-from engine.voting.tally import tally as voting_tally
-from engine.db import Database
-from engine.models import Community, Instance, Member
-from engine.service import Engine, EngineConfig
-from engine.unit_of_work import UnitOfWork
+from engine.audit.offline import verify as audit_verify
+from engine.audit.sealing.checkpoints import key_id
+from engine.kernel.errors import YishiError
+from engine.voting.counting import board
+from engine.voting.counting.tally import tally as voting_tally
+from engine.kernel.db import Database
+from engine.identity.models import Community, Member
+from engine.kernel.models import Instance
+from engine.bootstrap import Engine, EngineConfig
+from engine.kernel.unit_of_work import UnitOfWork
 
 DEMO_MEMBERS = (
     ("王主任 Wang (committee chair)", ["committee", "resident"]),
@@ -101,11 +103,11 @@ def seed_demo(engine: Engine, slug: str) -> list[tuple[str, list[str], str]]:
     with UnitOfWork(engine.db, engine.clock) as uow:
         community = uow.session.scalar(select(Community).where(Community.slug == slug))
         if community is None:
-            community = identity.create_community(uow.session, slug, "和谐花园社区 Harmony Garden (demo)", "Asia/Shanghai", uow.now)
+            community = identity_members.create_community(uow.session, slug, "和谐花园社区 Harmony Garden (demo)", "Asia/Shanghai", uow.now)
             for name, roles in DEMO_MEMBERS:
-                identity.add_member(uow.session, community, name, roles, uow.now)
+                identity_members.add_member(uow.session, community, name, roles, uow.now)
         members = uow.session.scalars(select(Member).where(Member.community_id == community.id).order_by(Member.id))
-        issued = [(m.name, m.roles, identity.issue_token(uow.session, m, "demo", uow.now)) for m in members]
+        issued = [(m.name, m.roles, identity_members.issue_token(uow.session, m, "demo", uow.now)) for m in members]
         uow.commit()
     return issued
 

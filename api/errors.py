@@ -13,7 +13,7 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from engine import errors
+from engine.kernel import errors
 
 STATUS = {
     errors.NotFound: 404,

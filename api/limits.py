@@ -23,7 +23,7 @@ from werkzeug.routing import IntegerConverter, ValidationError
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream, get_input_stream
 
-from engine.errors import NotFound
+from engine.kernel.errors import NotFound
 
 DB_INT_MAX = 2**31 - 1
 """The largest value of the database's integer columns (PostgreSQL's INTEGER is 32 bits): ids, versions, rounds, seqs."""

@@ -5,7 +5,7 @@ Counted as they happen, in the process that serves or fires them:
 - ``yishi_http_requests_total{endpoint, method, status}`` and ``yishi_http_request_duration_seconds{endpoint}``:
   every request, the endpoint being the route's rule (``/api/votes/<vote_id>/ballots``), so the label
   has as many values as there are routes; ballots served beside Flask (``api.fast_cast``) included.
-- ``yishi_commands_total{command, outcome}``: every command the engine ran (``engine.service.outcome``:
+- ``yishi_commands_total{command, outcome}``: every command the engine ran (``engine.kernel.bus.outcome``:
   ok, incident, noop, or the refusal's error code).
 - ``yishi_incidents_total{command}``: commands that left their instance failed (status ``error``).
 - ``yishi_timers_fired_total``: instances whose due timers a worker fired.
@@ -36,8 +36,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 
-from engine.models import Instance, Timer
-from engine.service import Engine
+from engine.kernel.models import Instance, Timer
+from engine.bootstrap import Engine
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 OVERDUE_AFTER = 60.0

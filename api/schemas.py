@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from engine import conventions, pdca, service_records
-from engine.consultation import MAX_OPINION_LENGTH, MAX_REASON_LENGTH, VERDICTS
-from engine.identity import ROLES
+from engine.pdca import records
+from engine.conventions import queries as conventions_queries
+from engine.pdca import validation
+from engine.consultation.opinions import MAX_OPINION_LENGTH, MAX_REASON_LENGTH, VERDICTS
+from engine.identity.members import ROLES
 from api.limits import DB_INT_MAX, MAX_PAGE
-from engine.queries import MAX_PAGE_SIZE
+from engine.kernel.queries import MAX_PAGE_SIZE
 
 
 class StrictSchema(Schema):
@@ -389,7 +391,7 @@ class DraftingRoundSchema(Schema):
     opened_by = fields.Integer(allow_none=True)
     opened_at = fields.DateTime()
     updated_at = fields.DateTime()
-    amendments = fields.Function(lambda r: conventions.amendment_counts(r.amendments),
+    amendments = fields.Function(lambda r: conventions_queries.amendment_counts(r.amendments),
                                  metadata={"description": "Amendments undecided, withdrawn, and by outcome."})
     comments = fields.Function(lambda r: len(r.comments))
     open_tasks = fields.Function(lambda r: [t.element_id for t in r.instance.tasks if t.state == "READY"],
@@ -472,7 +474,7 @@ class AmendmentSchema(Schema):
     version = fields.Integer(attribute="version_number", metadata={"description": "The version its author read."})
     original_text = fields.String(allow_none=True, metadata={"description": "The article as it stands in the round's text."})
     text = fields.String(allow_none=True)
-    changes = fields.Function(conventions.proposed_changes, metadata={"description": "What the proposal does to the article."})
+    changes = fields.Function(conventions_queries.proposed_changes, metadata={"description": "What the proposal does to the article."})
     rationale = fields.String()
     author_id = fields.Integer()
     status = fields.String(metadata={"description": "proposed or withdrawn."})
@@ -480,7 +482,7 @@ class AmendmentSchema(Schema):
     decision = fields.Function(
         lambda a: None if a.outcome is None else {
             "outcome": a.outcome, "reason": a.decision_reason, "text": a.decision_text,
-            "changes": conventions.decided_changes(a), "decided_by": a.decided_by, "decided_at": a.decided_at.isoformat(),
+            "changes": conventions_queries.decided_changes(a), "decided_by": a.decided_by, "decided_at": a.decided_at.isoformat(),
         }
     )
     result_article_id = fields.String(allow_none=True, metadata={"description": "Its article in the consolidated version."})
@@ -495,20 +497,20 @@ class AmendmentFilter(PageQuery):
 class ProposeAmendmentSchema(StrictSchema):
     version = fields.Integer(required=True, validate=bounded(),
                              metadata={"description": "The version you read; if the article changed since, the proposal is refused (409 stale_version)."})
-    kind = fields.String(required=True, validate=validate.OneOf(conventions.KINDS))
+    kind = fields.String(required=True, validate=validate.OneOf(conventions_queries.KINDS))
     article_id = fields.String(load_default=None, validate=validate.Length(min=1, max=20),
                                metadata={"description": "The article to replace or delete."})
     after = fields.String(load_default=None, validate=validate.Length(min=1, max=20),
                           metadata={"description": "Insertions: the article the new one follows; leave out to insert at the start."})
-    text = fields.String(load_default=None, validate=validate.Length(min=1, max=conventions.MAX_TEXT_LENGTH),
+    text = fields.String(load_default=None, validate=validate.Length(min=1, max=conventions_queries.MAX_TEXT_LENGTH),
                          metadata={"description": "The new wording (replace, insert)."})
-    rationale = fields.String(required=True, validate=validate.Length(min=1, max=conventions.MAX_TEXT_LENGTH))
+    rationale = fields.String(required=True, validate=validate.Length(min=1, max=conventions_queries.MAX_TEXT_LENGTH))
 
 
 class DecisionSchema(StrictSchema):
-    outcome = fields.String(required=True, validate=validate.OneOf(conventions.OUTCOMES))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=conventions.MAX_TEXT_LENGTH))
-    text = fields.String(load_default=None, validate=validate.Length(min=1, max=conventions.MAX_TEXT_LENGTH),
+    outcome = fields.String(required=True, validate=validate.OneOf(conventions_queries.OUTCOMES))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=conventions_queries.MAX_TEXT_LENGTH))
+    text = fields.String(load_default=None, validate=validate.Length(min=1, max=conventions_queries.MAX_TEXT_LENGTH),
                          metadata={"description": "The committee's wording, with accepted_with_changes only."})
 
 
@@ -525,7 +527,7 @@ class ArticleCommentSchema(Schema):
 class NewCommentSchema(StrictSchema):
     version = fields.Integer(required=True, validate=bounded())
     article_id = fields.String(required=True, validate=validate.Length(min=1, max=20))
-    text = fields.String(required=True, validate=validate.Length(min=1, max=conventions.MAX_TEXT_LENGTH))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=conventions_queries.MAX_TEXT_LENGTH))
 
 
 class CommentFilter(PageQuery):
@@ -640,7 +642,7 @@ class RatingSchema(Schema):
 
 class NewRatingSchema(StrictSchema):
     score = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
-    comment = fields.String(load_default=None, validate=validate.Length(max=pdca.MAX_TEXT))
+    comment = fields.String(load_default=None, validate=validate.Length(max=validation.MAX_TEXT))
 
 
 class ServiceRequestSchema(Schema):
@@ -656,12 +658,12 @@ class ServiceRequestSchema(Schema):
 
 
 class NewServiceRequestSchema(StrictSchema):
-    kind = fields.String(required=True, validate=validate.OneOf(service_records.REQUEST_KINDS))
-    text = fields.String(required=True, validate=validate.Length(min=1, max=pdca.MAX_TEXT))
+    kind = fields.String(required=True, validate=validate.OneOf(records.REQUEST_KINDS))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=validation.MAX_TEXT))
 
 
 class RequestAnswerSchema(StrictSchema):
-    answer = fields.String(required=True, validate=validate.Length(min=1, max=pdca.MAX_TEXT))
+    answer = fields.String(required=True, validate=validate.Length(min=1, max=validation.MAX_TEXT))
 
 
 class CorrectiveActionSchema(Schema):
@@ -685,18 +687,18 @@ class CorrectiveActionSchema(Schema):
 
 class NewCorrectiveActionSchema(StrictSchema):
     indicator = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    description = fields.String(required=True, validate=validate.Length(min=1, max=pdca.MAX_TEXT))
+    description = fields.String(required=True, validate=validate.Length(min=1, max=validation.MAX_TEXT))
     owner_id = fields.Integer(required=True, strict=True, validate=bounded())
     due_date = fields.String(required=True, metadata={"description": "YYYY-MM-DD, today or later"})
 
 
 class ActionReportSchema(StrictSchema):
-    report = fields.String(required=True, validate=validate.Length(min=1, max=pdca.MAX_TEXT))
+    report = fields.String(required=True, validate=validate.Length(min=1, max=validation.MAX_TEXT))
 
 
 class ActionVerificationSchema(StrictSchema):
     effective = fields.Boolean(required=True, truthy={True}, falsy={False})
-    note = fields.String(required=True, validate=validate.Length(min=1, max=pdca.MAX_TEXT))
+    note = fields.String(required=True, validate=validate.Length(min=1, max=validation.MAX_TEXT))
 
 
 class TightenStandardSchema(StrictSchema):
@@ -705,7 +707,7 @@ class TightenStandardSchema(StrictSchema):
 
 
 class EndSeriesSchema(StrictSchema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=pdca.MAX_TEXT))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=validation.MAX_TEXT))
 
 
 class ActionFilterSchema(PageQuery):

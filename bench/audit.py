@@ -12,8 +12,8 @@ The history is built once, up to the largest size; a copy of the database is tak
 each smaller size (the units are independent, so the history of 10,000 events is the first tenth
 of the one of 100,000). Then, for each copy, it times:
 
-- ``engine.audit.bundle.export`` of the community's full bundle (salts and personal data);
-- ``engine.audit.verify.verify`` of that bundle with replay, split by check (definitions, chain,
+- ``engine.audit.bundles.export`` of the community's full bundle (salts and personal data);
+- ``engine.audit.offline.verify.verify`` of that bundle with replay, split by check (definitions, chain,
   replay, records, recount, checkpoints): events verified per second and the total;
 - the export of the public bundle and its verification (no replay: it withholds the inputs).
 
@@ -53,15 +53,19 @@ from sqlalchemy import event, func, insert, select
 
 from bench.ballots import calibrate
 from engine import commands as c
-from engine import identity
-from engine.audit import bundle as audit_bundle
-from engine.audit import verify as audit_verify
-from engine.clock import ManualClock
-from engine.db import Database
-from engine.identity import Actor
-from engine.models import Checkpoint, Event, HumanTask, Instance, Member, Vote
-from engine.service import Engine, EngineConfig
-from engine.unit_of_work import UnitOfWork
+from engine.identity import members as identity_members
+from engine.identity import actors
+from engine.audit import bundles as audit_bundle
+from engine.audit.offline import verify as audit_verify
+from engine.kernel.clock import ManualClock
+from engine.kernel.db import Database
+from engine.identity.actors import Actor
+from engine.audit.sealing.models import Checkpoint
+from engine.kernel.models import Event, HumanTask, Instance
+from engine.identity.models import Member
+from engine.voting.models import Vote
+from engine.bootstrap import Engine, EngineConfig
+from engine.kernel.unit_of_work import UnitOfWork
 
 TARGET_RATE = 5000.0       # events/s verified (full bundle, with replay) at the largest size
 TARGET_COST_RATIO = 1.2    # cost per verified event at the largest size / at the smallest
@@ -101,10 +105,10 @@ class Builder:
 
     def _community(self) -> tuple[int, Actor, Actor]:
         with UnitOfWork(self.db, self.clock) as uow:
-            row = identity.create_community(uow.session, "bench", "Bench community", ZONE, uow.now)
-            chair = identity.add_member(uow.session, row, "chair", ["committee"], uow.now)
-            clerk = identity.add_member(uow.session, row, "clerk", ["committee"], uow.now)
-            out = row.id, identity.actor_for(chair), identity.actor_for(clerk)
+            row = identity_members.create_community(uow.session, "bench", "Bench community", ZONE, uow.now)
+            chair = identity_members.add_member(uow.session, row, "chair", ["committee"], uow.now)
+            clerk = identity_members.add_member(uow.session, row, "clerk", ["committee"], uow.now)
+            out = row.id, actors.actor_for(chair), actors.actor_for(clerk)
             uow.commit()
         return out
 

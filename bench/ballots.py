@@ -59,11 +59,15 @@ from typing import Any
 
 from sqlalchemy import create_engine, func, insert, select, text
 
-from engine import commands, identity
-from engine.db import Database
-from engine.models import ApiToken, Ballot, Event, HumanTask, Instance, Member, Participation, Vote
-from engine.service import Engine
-from engine.unit_of_work import UnitOfWork
+from engine import commands
+from engine.identity import members as identity_members
+from engine.identity import actors
+from engine.kernel.db import Database
+from engine.identity.models import ApiToken, Member
+from engine.voting.models import Ballot, Participation, Vote
+from engine.kernel.models import Event, HumanTask, Instance
+from engine.bootstrap import Engine
+from engine.kernel.unit_of_work import UnitOfWork
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -113,12 +117,12 @@ def prepare(url: str, size: int, votes: int = 1) -> Electorate:
     engine = Engine(db)  # the real clock, as in the server
     engine.deploy_bundled()
     with UnitOfWork(db, engine.clock) as uow:
-        community = identity.create_community(uow.session, "bench", "Bench community", "Asia/Shanghai", uow.now)
-        chair = identity.add_member(uow.session, community, "chair", ["committee"], uow.now)
-        chair_actor, community_id = identity.actor_for(chair), community.id
+        community = identity_members.create_community(uow.session, "bench", "Bench community", "Asia/Shanghai", uow.now)
+        chair = identity_members.add_member(uow.session, community, "chair", ["committee"], uow.now)
+        chair_actor, community_id = actors.actor_for(chair), community.id
         uow.commit()
 
-    tokens = [identity.TOKEN_PREFIX + secrets.token_urlsafe(32) for _ in range(size)]
+    tokens = [actors.TOKEN_PREFIX + secrets.token_urlsafe(32) for _ in range(size)]
     now = engine.clock.now()
     members, api_tokens = Member.__table__, ApiToken.__table__
     with db.engine.begin() as conn:
@@ -128,7 +132,7 @@ def prepare(url: str, size: int, votes: int = 1) -> Electorate:
         ids = conn.scalars(select(members.c.id).where(members.c.community_id == community_id,
                                                       members.c.id != chair_actor.member_id).order_by(members.c.id)).all()
         conn.execute(insert(api_tokens), [
-            {"member_id": member_id, "token_hash": identity.hash_token(token), "label": "bench", "created_at": now,
+            {"member_id": member_id, "token_hash": actors.hash_token(token), "label": "bench", "created_at": now,
              "revoked_at": None} for member_id, token in zip(ids, tokens, strict=True)])
 
     warmup_vote_id, _ = _open_vote(engine, chair_actor, "Warm-up vote", size)
@@ -142,7 +146,7 @@ def prepare(url: str, size: int, votes: int = 1) -> Electorate:
     return Electorate(url, measured, warmup_vote_id, tokens, time.perf_counter() - started)
 
 
-def _open_vote(engine: Engine, chair: identity.Actor, title: str, size: int) -> tuple[str, str]:
+def _open_vote(engine: Engine, chair: actors.Actor, title: str, size: int) -> tuple[str, str]:
     """Open a secret yes/no vote of the residents through the engine: the vote's id and its instance's."""
     instance = engine.execute(commands.StartInstance("vote"), chair)
     with engine.read() as session:
@@ -686,7 +690,7 @@ def databases(backend: str, workdir: Path, durable: bool, naptime: str) -> Itera
 def time_tally(ballots: int, options: int, repeats: int) -> dict[str, dict[str, float]]:
     import numpy as np
 
-    from engine.voting.tally import tally
+    from engine.voting.counting.tally import tally
 
     ids = [f"option-{i}" for i in range(options)]
     rng = np.random.default_rng(20240601)

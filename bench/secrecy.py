@@ -31,11 +31,13 @@ from pathlib import Path
 from sqlalchemy import create_engine, select, text
 
 from engine import commands as c
-from engine import identity
-from engine.db import Database
-from engine.models import Ballot, Instance, Vote
-from engine.service import Engine
-from engine.unit_of_work import UnitOfWork
+from engine.identity import actors
+from engine.identity import members
+from engine.kernel.db import Database
+from engine.voting.models import Ballot, Vote
+from engine.kernel.models import Instance
+from engine.bootstrap import Engine
+from engine.kernel.unit_of_work import UnitOfWork
 
 ROOT = Path(__file__).resolve().parent.parent
 CHOICES = ("yes", "no", "abstain")
@@ -45,15 +47,15 @@ COPY_EVERY = 0.3  # seconds between two copies of the -wal file, as in the attac
 CAST_EVERY = 0.35  # a quiet vote: about one ballot between two copies
 
 
-def setup(url: str, ballots: int) -> tuple[Engine, list[identity.Actor], str]:
+def setup(url: str, ballots: int) -> tuple[Engine, list[actors.Actor], str]:
     db = Database(url)
     db.migrate()
     engine = Engine(db)
     engine.deploy_bundled()
     with UnitOfWork(db, engine.clock) as uow:
-        community = identity.create_community(uow.session, "secrecy", "Secrecy", "Asia/Shanghai", uow.now)
-        chair = identity.actor_for(identity.add_member(uow.session, community, "chair", ["committee"], uow.now))
-        voters = [identity.actor_for(identity.add_member(uow.session, community, f"voter {i:04d}", ["resident"], uow.now))
+        community = members.create_community(uow.session, "secrecy", "Secrecy", "Asia/Shanghai", uow.now)
+        chair = actors.actor_for(members.add_member(uow.session, community, "chair", ["committee"], uow.now))
+        voters = [actors.actor_for(members.add_member(uow.session, community, f"voter {i:04d}", ["resident"], uow.now))
                   for i in range(ballots)]
         uow.commit()
     instance = engine.execute(c.StartInstance("vote"), chair)
@@ -65,7 +67,7 @@ def setup(url: str, ballots: int) -> tuple[Engine, list[identity.Actor], str]:
     return engine, voters, vote_id
 
 
-def cast_all(engine: Engine, voters: list[identity.Actor], vote_id: str, pause: float) -> dict[str, str]:
+def cast_all(engine: Engine, voters: list[actors.Actor], vote_id: str, pause: float) -> dict[str, str]:
     """Each voter's choice, by voter key (the truth the attacks are scored against)."""
     truth = {}
     for i, voter in enumerate(voters):

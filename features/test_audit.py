@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from api.cli import main
-from engine.clock import ManualClock
-from engine.service import Engine
+from engine.kernel.clock import ManualClock
+from engine.bootstrap import Engine
 from tests.fixtures import bearer
 from tests.helpers import Community, make_community
 from tests.test_replay import consultation

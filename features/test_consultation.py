@@ -20,9 +20,9 @@ from flask.testing import FlaskClient
 from pytest_bdd import given, parsers, scenarios, then, when
 from werkzeug.test import TestResponse
 
-from engine import instances as engine_instances
-from engine.clock import ManualClock
-from engine.service import Engine
+from engine.kernel import instances as engine_instances
+from engine.kernel.clock import ManualClock
+from engine.bootstrap import Engine
 from tests.error_steps import error_of
 from tests.fixtures import bearer
 from tests.helpers import PEOPLE, Community, Race
@@ -430,7 +430,7 @@ def all_refused(status: int, code: str, ctx: dict[str, Any]) -> None:
 def complete_concurrently(element: str, client: FlaskClient, community: Community, ctx: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """Two threads, two test clients, one task; both read the instance before either writes.
 
-    ``engine.instances.step`` runs after the command has loaded the task and the instance and
+    ``engine.kernel.instances.step`` runs after the command has loaded the task and the instance and
     before it writes anything, so a barrier there makes both requests hold the same version of
     the instance when they go on to write it: a real race, whatever the scheduler does. (On
     SQLite, where units of work take turns, the second reads after the first wrote: see ``Race``.)

@@ -21,8 +21,8 @@ from flask.testing import FlaskClient
 from pytest_bdd import given, parsers, scenarios, then, when
 from werkzeug.test import TestResponse
 
-from engine.clock import ManualClock
-from engine.service import Engine
+from engine.kernel.clock import ManualClock
+from engine.bootstrap import Engine
 from tests.error_steps import error_of
 from tests.fixtures import bearer
 from tests.helpers import Community

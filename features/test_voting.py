@@ -3,7 +3,7 @@
 Everything goes through the Flask test client with the members' bearer tokens. The only things
 done behind the API's back are what no HTTP client can do: moving the ``clock`` fixture, and
 firing due timers with ``Engine.fire_due_timers`` (which is what the ``yishi worker`` does).
-The bulletin board is checked with ``engine.voting.board``, as ``yishi tally --verify`` does.
+The bulletin board is checked with ``engine.voting.counting.board``, as ``yishi tally --verify`` does.
 
 State passes between steps in the ``ctx`` dict: the instance and vote ids, the vote's
 configuration, each voter's latest ballot (receipt, fingerprint, choice) and their earlier
@@ -25,9 +25,9 @@ from flask.testing import FlaskClient
 from pytest_bdd import given, parsers, scenarios, then, when
 from werkzeug.test import TestResponse
 
-from engine.clock import ManualClock
-from engine.service import Engine
-from engine.voting import board as bulletin
+from engine.kernel.clock import ManualClock
+from engine.bootstrap import Engine
+from engine.voting.counting import board as bulletin
 from tests.error_steps import error_of
 from tests.fixtures import bearer
 from tests.helpers import Community

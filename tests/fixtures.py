@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from api import create_app
-from engine.clock import ManualClock
-from engine.db import Database
-from engine.service import Engine, EngineConfig
+from engine.kernel.clock import ManualClock
+from engine.kernel.db import Database
+from engine.bootstrap import Engine, EngineConfig
 from tests import postgres_cluster
 from tests.helpers import Community, make_community
 

@@ -10,10 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import identity
-from engine.identity import Actor
-from engine.service import Engine
-from engine.unit_of_work import UnitOfWork
+from engine.identity import members
+from engine.identity import actors as identity_actors
+
+from engine.identity.actors import Actor
+from engine.bootstrap import Engine
+from engine.kernel.unit_of_work import UnitOfWork
 
 PEOPLE = {
     "chair": ["committee", "resident"],
@@ -39,12 +41,12 @@ class Community:
 
 def make_community(engine: Engine, slug: str, timezone: str = "Asia/Shanghai") -> Community:
     with UnitOfWork(engine.db, engine.clock) as uow:
-        row = identity.create_community(uow.session, slug, slug.title(), timezone, uow.now)
+        row = members.create_community(uow.session, slug, slug.title(), timezone, uow.now)
         community = Community(row.id, slug)
         for name, roles in PEOPLE.items():
-            member = identity.add_member(uow.session, row, name, roles, uow.now)
-            community.actors[name] = identity.actor_for(member)
-            community.tokens[name] = identity.issue_token(uow.session, member, "test", uow.now)
+            member = members.add_member(uow.session, row, name, roles, uow.now)
+            community.actors[name] = identity_actors.actor_for(member)
+            community.tokens[name] = members.issue_token(uow.session, member, "test", uow.now)
         uow.commit()
     return community
 
@@ -52,7 +54,7 @@ def make_community(engine: Engine, slug: str, timezone: str = "Asia/Shanghai") -
 class Race:
     """Where two racing requests meet: each waits there until both have read what they go on to write.
 
-    On SQLite that meeting cannot happen: units of work take turns (``engine.db.WriterLock``), so
+    On SQLite that meeting cannot happen: units of work take turns (``engine.kernel.db.WriterLock``), so
     the second request reads only after the first has written. There the first only lingers a
     moment, so that the second is surely waiting for its turn.
     """
@@ -79,7 +81,8 @@ def race(engine: Engine, attempts: list[tuple[object, Actor]], patch: object, li
     or a conditional write, each would pass its checks on what the others have not yet written.
     ``patch`` is pytest's ``monkeypatch``.
     """
-    from engine import instances, votes
+    from engine.kernel import instances
+    from engine.voting import casting
 
     real = instances.record_unloaded
 
@@ -88,7 +91,7 @@ def race(engine: Engine, attempts: list[tuple[object, Actor]], patch: object, li
         real(*args, **kwargs)  # type: ignore[arg-type]
 
     patch.setattr(instances, "record_unloaded", lingering)  # type: ignore[attr-defined]
-    patch.setattr(votes, "record_unloaded", lingering)  # type: ignore[attr-defined]
+    patch.setattr(casting, "record_unloaded", lingering)  # type: ignore[attr-defined]
     return at_once([lambda command=command, actor=actor: engine.execute(command, actor) for command, actor in attempts])
 
 

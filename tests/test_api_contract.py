@@ -50,11 +50,12 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api import create_app
-from engine import identity, models
-from engine.clock import ManualClock
-from engine.db import Database
-from engine.service import Engine, EngineConfig
-from engine.unit_of_work import UnitOfWork
+from engine.identity import members
+from engine.identity import models as identity_models
+from engine.kernel.clock import ManualClock
+from engine.kernel.db import Database
+from engine.bootstrap import Engine, EngineConfig
+from engine.kernel.unit_of_work import UnitOfWork
 from tests.fixtures import bearer
 from tests.helpers import Community, make_community
 
@@ -88,8 +89,8 @@ def start(client: FlaskClient, token: str, key: str) -> dict[str, Any]:
 def seed(engine: Engine, clock: ManualClock) -> Seeded:
     community = make_community(engine, "harmony")
     with UnitOfWork(engine.db, engine.clock) as uow:
-        row = uow.session.get(models.Community, community.id)
-        provider = identity.add_member(uow.session, row, "provider", ["provider"], uow.now)
+        row = uow.session.get(identity_models.Community, community.id)
+        provider = members.add_member(uow.session, row, "provider", ["provider"], uow.now)
         uow.commit()
     app = create_app({"TESTING": True}, engine=engine)
     client = app.test_client()

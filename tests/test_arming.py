@@ -14,9 +14,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from engine.bpmn import limits
-from engine.models import Instance
-from engine.replay import replay
-from engine.service import Engine
+from engine.kernel.models import Instance
+from engine.kernel.replay import replay
+from engine.bootstrap import Engine
 from tests import bpmn_samples as b
 from tests.fixtures import bearer
 from tests.helpers import Community

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import update
 
 from api import create_app
-from engine.clock import ManualClock
-from engine.models import Opinion
-from engine.service import Engine
+from engine.kernel.clock import ManualClock
+from engine.consultation.models import Opinion
+from engine.bootstrap import Engine
 from tests.error_steps import error_of
 from tests.fixtures import bearer
 from tests.helpers import Community

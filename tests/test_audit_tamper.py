@@ -24,14 +24,22 @@ from sqlalchemy import delete, insert, select, update
 
 from api.cli import main
 from engine import commands as c
-from engine import identity
-from engine.audit import chain, checkpoints, records
-from engine.audit.bundle import export
-from engine.audit.verify import Verdict, verify
-from engine.clock import ManualClock
-from engine.models import Ballot, Checkpoint, Definition, Event, HumanTask, Instance, Opinion, ServiceRating, Timer
-from engine.service import Engine
-from engine.unit_of_work import UnitOfWork
+from engine.identity import actors
+from engine.identity import models as identity_models
+from engine.identity import members as identity_members
+from engine.audit.sealing import chain
+from engine.audit.sealing import checkpoints
+from engine.audit.sealing import records
+from engine.audit.bundles import export
+from engine.audit.offline.verify import Verdict, verify
+from engine.kernel.clock import ManualClock
+from engine.voting.models import Ballot
+from engine.audit.sealing.models import Checkpoint
+from engine.kernel.models import Definition, Event, HumanTask, Instance, Timer
+from engine.consultation.models import Opinion
+from engine.pdca.models import ServiceRating
+from engine.bootstrap import Engine
+from engine.kernel.unit_of_work import UnitOfWork
 from tests import test_conventions as conventions
 from tests.helpers import Community
 from tests.test_pdca import Series
@@ -105,12 +113,12 @@ def _pdca(engine: Engine, community: Community, clock: ManualClock) -> str:
     return series.instance_id
 
 
-def _staff(engine: Engine, community: Community) -> dict[str, identity.Actor]:
+def _staff(engine: Engine, community: Community) -> dict[str, actors.Actor]:
     with UnitOfWork(engine.db, engine.clock) as uow:
-        row = uow.session.get(identity.Community, community.id)
-        provider = identity.add_member(uow.session, row, "provider", ["provider"], uow.now)
+        row = uow.session.get(identity_models.Community, community.id)
+        provider = identity_members.add_member(uow.session, row, "provider", ["provider"], uow.now)
         uow.commit()
-        return {"provider": identity.actor_for(provider)}
+        return {"provider": actors.actor_for(provider)}
 
 
 @pytest.fixture
@@ -380,7 +388,7 @@ def test_a_definition_rewritten_with_a_fresh_digest_is_caught_by_the_instances_t
 
 
 def _rechain(h: History, instance_id: str) -> int:
-    """Recompute every hash of an instance's chain from its salt, as ``engine.audit.ledger`` does; the head's seq."""
+    """Recompute every hash of an instance's chain from its salt, as ``engine.audit.sealing.ledger`` does; the head's seq."""
     with h.engine.read() as session:
         salt = session.get(Instance, instance_id).salt
     prev, statements = chain.GENESIS, []

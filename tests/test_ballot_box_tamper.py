@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import delete, insert, select, update
 
 from engine import commands as c
-from engine.audit.bundle import export
-from engine.audit.verify import Verdict, verify
-from engine.clock import ManualClock
-from engine.models import Ballot, ElectorateEntry, Participation, ReplacedBallot
-from engine.service import Engine
+from engine.audit.bundles import export
+from engine.audit.offline.verify import Verdict, verify
+from engine.kernel.clock import ManualClock
+from engine.voting.models import Ballot, ElectorateEntry, Participation, ReplacedBallot
+from engine.bootstrap import Engine
 from tests.helpers import Community
 from tests.test_votes import close_by_deadline, open_vote
 

@@ -20,13 +20,15 @@ from sqlalchemy import func, select
 
 from bench.ballots import Server
 from engine import commands as c
-from engine import identity
-from engine.audit.bundle import export
-from engine.audit.verify import verify
-from engine.db import Database
-from engine.models import Event, Instance, Participation, Vote
-from engine.service import Engine, EngineConfig
-from engine.unit_of_work import UnitOfWork
+from engine.identity import models as identity_models
+from engine.identity import members
+from engine.audit.bundles import export
+from engine.audit.offline.verify import verify
+from engine.kernel.db import Database
+from engine.kernel.models import Event, Instance
+from engine.voting.models import Participation, Vote
+from engine.bootstrap import Engine, EngineConfig
+from engine.kernel.unit_of_work import UnitOfWork
 from tests.helpers import make_community, send
 
 VOTERS = 20
@@ -47,10 +49,10 @@ def vote(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     community = make_community(engine, "harmony")
     tokens = {}
     with UnitOfWork(engine.db, engine.clock) as uow:
-        row = uow.session.get(identity.Community, community.id)
+        row = uow.session.get(identity_models.Community, community.id)
         for n in range(VOTERS - 3):  # alice, bob and carol are residents already (chair too, but it stays out)
-            member = identity.add_member(uow.session, row, f"neighbour{n}", ["resident"], uow.now)
-            tokens[member.name] = identity.issue_token(uow.session, member, "test", uow.now)
+            member = members.add_member(uow.session, row, f"neighbour{n}", ["resident"], uow.now)
+            tokens[member.name] = members.issue_token(uow.session, member, "test", uow.now)
         uow.commit()
     tokens |= {name: community.tokens[name] for name in ("alice", "bob", "carol")}
     instance = engine.execute(c.StartInstance("vote"), community["chair"])

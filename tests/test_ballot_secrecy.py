@@ -18,9 +18,11 @@ from typing import Any
 from sqlalchemy import inspect, select, text
 
 from engine import commands as c
-from engine.identity import actor_for
-from engine.models import Base, Ballot, Member, Vote
-from engine.service import Engine
+from engine.identity.actors import actor_for
+from engine.kernel.models import Base
+from engine.voting.models import Ballot, Vote
+from engine.identity.models import Member
+from engine.bootstrap import Engine
 from engine.voting.seals import BallotSeal
 from tests.helpers import Community
 from tests.test_votes import add_member, open_vote

@@ -18,16 +18,17 @@ import pytest
 from sqlalchemy import event, insert, select, text
 
 from engine import commands as c
-from engine import identity
-from engine import votes as engine_votes
-from engine.audit.bundle import export
-from engine.audit.verify import verify
-from engine.clock import ManualClock
-from engine.db import Database
-from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
-from engine.models import Ballot, Participation, Vote
-from engine.service import Engine, EngineConfig
-from engine.voting import board as bulletin
+from engine.identity import actors
+from engine.voting import casting
+from engine.voting import queries as voting_queries
+from engine.audit.bundles import export
+from engine.audit.offline.verify import verify
+from engine.kernel.clock import ManualClock
+from engine.kernel.db import Database
+from engine.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from engine.voting.models import Ballot, Participation, Vote
+from engine.bootstrap import Engine, EngineConfig
+from engine.voting.counting import board as bulletin
 from tests.helpers import Community, make_community
 from tests.test_votes import add_member, ballot_events, close_by_deadline, count, identity_token, open_vote
 
@@ -56,7 +57,7 @@ def test_first_ballots_cast_together_are_stored_as_ballots_cast_one_by_one(
     together = deployed.cast_together([(t, c.CastBallot(vote_id, ch, k)) for t, ch, k in zip(tokens[:4], choices, keys)])
     alone = [deployed.execute_as(t, c.CastBallot(vote_id, ch, k)) for t, ch, k in zip(tokens[4:], choices[4:], keys[4:])]
     receipts = [*together, *alone]
-    assert all(isinstance(r, engine_votes.Receipt) and not r.changed for r in receipts)
+    assert all(isinstance(r, casting.Receipt) and not r.changed for r in receipts)
     # A retry of a ballot written together gets its receipt back from the single path, sealed as it would be.
     assert deployed.execute_as(tokens[1], c.CastBallot(vote_id, "no", keys[1])) == receipts[1]
 
@@ -75,7 +76,7 @@ def test_first_ballots_cast_together_are_stored_as_ballots_cast_one_by_one(
 
     close_by_deadline(deployed, clock, instance_id)
     with deployed.read() as session:
-        board = engine_votes.bulletin_board(session, session.get(Vote, vote_id))
+        board = voting_queries.bulletin_board(session, session.get(Vote, vote_id))
     assert bulletin.verify(board).ok
     assert {b["fingerprint"] for b in board["ballots"]} == {r.fingerprint for r in receipts}
 
@@ -102,7 +103,7 @@ def test_a_batch_writes_only_plain_first_ballots_and_leaves_every_other_to_the_s
         (chair, c.CastBallot("no-such-vote", "yes")),
     ]
     outcomes = deployed.cast_together(requests)
-    assert isinstance(outcomes[0], engine_votes.Receipt)
+    assert isinstance(outcomes[0], casting.Receipt)
     assert outcomes[1:] == [None] * (len(requests) - 1)
 
     # What the single path (``Engine.cast`` runs it for each None) answers them.
@@ -125,7 +126,7 @@ def test_in_a_household_vote_a_batch_casts_once_per_household_and_only_for_its_r
     instance_id, vote_id = open_vote(deployed, community, electorate="households")
     names = ["landlord", "dad", "mum", "drifter", "lodger"]
     outcomes = deployed.cast_together([(tokens[name], c.CastBallot(vote_id, "yes")) for name in names])
-    assert [isinstance(o, engine_votes.Receipt) for o in outcomes] == [False, True, False, False, True]
+    assert [isinstance(o, casting.Receipt) for o in outcomes] == [False, True, False, False, True]
     with pytest.raises(PermissionDenied, match="electorate"):
         deployed.cast(tokens["landlord"], c.CastBallot(vote_id, "yes"))
     with pytest.raises(Conflict, match="household"):
@@ -147,7 +148,7 @@ def test_a_batch_that_fails_writes_nothing_and_each_ballot_is_cast_alone(
     of it stays, and each ballot is cast alone."""
     instance_id, vote_id = open_vote(deployed, community)
     alice, bob = community.tokens["alice"], community.tokens["bob"]
-    real = engine_votes._write_together
+    real = casting._write_together
 
     def bob_voted_meanwhile(uow: Any, plain: Any, count_: int) -> Any:
         uow.session.connection().execute(insert(Participation).values(
@@ -155,14 +156,14 @@ def test_a_batch_that_fails_writes_nothing_and_each_ballot_is_cast_alone(
             channel="paper", cast_at=uow.now, changes=0))
         return real(uow, plain, count_)
 
-    monkeypatch.setattr(engine_votes, "_write_together", bob_voted_meanwhile)
+    monkeypatch.setattr(casting, "_write_together", bob_voted_meanwhile)
     assert deployed.cast_together([(alice, c.CastBallot(vote_id, "yes")), (bob, c.CastBallot(vote_id, "yes"))]) == [None, None]
     monkeypatch.undo()
     with deployed.read() as session:
         assert ballot_events(session, instance_id) == []
         assert count(session, Participation, vote_id) == count(session, Ballot, vote_id) == 0
     receipts = [deployed.cast(token, c.CastBallot(vote_id, "yes")) for token in (alice, bob)]
-    assert all(isinstance(r, engine_votes.Receipt) for r in receipts)
+    assert all(isinstance(r, casting.Receipt) for r in receipts)
 
 
 def test_a_key_an_earlier_ballot_used_fails_the_batch_and_the_single_path_names_it(deployed: Engine, community: Community) -> None:
@@ -172,7 +173,7 @@ def test_a_key_an_earlier_ballot_used_fails_the_batch_and_the_single_path_names_
     used = key()
     deployed.execute_as(carol, c.CastBallot(vote_id, "yes", used))
     assert deployed.cast_together([(alice, c.CastBallot(vote_id, "yes")), (bob, c.CastBallot(vote_id, "no", used))]) == [None, None]
-    assert isinstance(deployed.cast(alice, c.CastBallot(vote_id, "yes")), engine_votes.Receipt)
+    assert isinstance(deployed.cast(alice, c.CastBallot(vote_id, "yes")), casting.Receipt)
     with pytest.raises(Conflict, match="idempotency key was already used"):
         deployed.cast(bob, c.CastBallot(vote_id, "no", used))
 
@@ -186,7 +187,7 @@ def test_the_batch_with_the_last_voters_closes_a_vote_that_closes_when_all_have_
         assert session.get(Vote, vote_id).eligible_heads == 7
     deployed.execute_as(tokens[0], c.CastBallot(vote_id, "yes"))
     outcomes = deployed.cast_together([(t, c.CastBallot(vote_id, "yes")) for t in tokens[1:]])
-    assert all(isinstance(o, engine_votes.Receipt) for o in outcomes)
+    assert all(isinstance(o, casting.Receipt) for o in outcomes)
     with deployed.read() as session:
         vote = session.get(Vote, vote_id)
         assert vote.status == "closed"
@@ -215,7 +216,7 @@ def test_threads_casting_at_the_same_moment_are_written_in_one_batch(
     _, vote_id = open_vote(deployed, community)
     batches: list[int] = []
     first_writing, others_waiting = threading.Event(), threading.Event()
-    real_execute_as, real_together = deployed.execute_as, engine_votes.cast_together
+    real_execute_as, real_together = deployed.execute_as, casting.cast_together
 
     def slow_first(token: str, command: Any) -> Any:  # the first ballot is written while the others arrive
         first_writing.set()
@@ -227,7 +228,7 @@ def test_threads_casting_at_the_same_moment_are_written_in_one_batch(
         return real_together(uow, seal, requests)
 
     monkeypatch.setattr(deployed, "execute_as", slow_first)
-    monkeypatch.setattr(engine_votes, "cast_together", counted)
+    monkeypatch.setattr(casting, "cast_together", counted)
     outcomes: dict[int, Any] = {}
 
     def cast(i: int) -> None:
@@ -245,7 +246,7 @@ def test_threads_casting_at_the_same_moment_are_written_in_one_batch(
     for thread in [first, *others]:
         thread.join(10)
     assert batches == [4]
-    assert all(isinstance(outcomes[i], engine_votes.Receipt) for i in range(5))
+    assert all(isinstance(outcomes[i], casting.Receipt) for i in range(5))
     with deployed.read() as session:
         assert count(session, Ballot, vote_id) == 5
 
@@ -267,11 +268,11 @@ def test_sqlite_reads_a_batch_by_its_tokens_not_by_the_whole_community(
     def note(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
         statements.append((statement, parameters))
 
-    params = {"token_hashes": [identity.hash_token(t) for t in tokens], "vote_ids": [vote_id]}
+    params = {"token_hashes": [actors.hash_token(t) for t in tokens], "vote_ids": [vote_id]}
     with deployed.read() as session:
         connection = session.connection()
         event.listen(connection, "before_cursor_execute", note)
-        assert len(connection.execute(engine_votes._TARGETS, params).all()) == 20
+        assert len(connection.execute(casting._TARGETS, params).all()) == 20
         statement, parameters = statements[-1]
         plan = " | ".join(row[3] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
     assert "api_tokens USING INDEX sqlite_autoindex_api_tokens_1 (token_hash=?)" in plan

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import func, select, update
 
 from engine import commands as c
-from engine import instances as instance_module
-from engine.errors import Conflict, InvalidInput, PermissionDenied
-from engine.models import Definition, Event, HumanTask, Instance
-from engine.replay import replay
-from engine.service import Engine
-from engine.stepping import WORKFLOW_ACTIONS
+from engine.kernel import instances as instance_module
+from engine.kernel.errors import Conflict, InvalidInput, PermissionDenied
+from engine.kernel.models import Definition, Event, HumanTask, Instance
+from engine.kernel.replay import replay
+from engine.bootstrap import Engine
+from engine.kernel.stepping import WORKFLOW_ACTIONS
 from tests import bpmn_samples as b
 from tests.fixtures import bearer
 from tests.helpers import Community, Race

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import select
 
 from engine import commands as c
-from engine.clock import ManualClock
-from engine.models import DefinitionAdoption
-from engine.service import Engine
+from engine.kernel.clock import ManualClock
+from engine.kernel.models import DefinitionAdoption
+from engine.bootstrap import Engine
 from tests import bpmn_samples as b
 from tests.fixtures import bearer
 from tests.helpers import Community, at_once

@@ -8,12 +8,13 @@ import pytest
 from sqlalchemy import select
 
 from engine import commands as c
-from engine.audit.bundle import export
-from engine.audit.verify import verify
-from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from engine.models import Event, Instance, Opinion
-from engine.replay import replay
-from engine.service import Engine
+from engine.audit.bundles import export
+from engine.audit.offline.verify import verify
+from engine.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from engine.kernel.models import Event, Instance
+from engine.consultation.models import Opinion
+from engine.kernel.replay import replay
+from engine.bootstrap import Engine
 from tests.helpers import Community, race
 
 

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from engine import commands as c
-from engine.errors import DefinitionError
-from engine.models import Instance
-from engine.replay import replay
-from engine.service import Engine
+from engine.kernel.errors import DefinitionError
+from engine.kernel.models import Instance
+from engine.kernel.replay import replay
+from engine.bootstrap import Engine
 from tests import bpmn_samples as b
 from tests.helpers import Community
 

@@ -9,14 +9,16 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import commands as c
-from engine import conventions
-from engine.audit.bundle import export
-from engine.audit.verify import verify
-from engine.clock import ManualClock
-from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion
-from engine.models import Amendment, Convention, ConventionVersion, Event, Instance, Vote
-from engine.replay import replay
-from engine.service import Engine
+from engine.conventions import queries as conventions_queries
+from engine.audit.bundles import export
+from engine.audit.offline.verify import verify
+from engine.kernel.clock import ManualClock
+from engine.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion
+from engine.conventions.models import Amendment, Convention, ConventionVersion
+from engine.kernel.models import Event, Instance
+from engine.voting.models import Vote
+from engine.kernel.replay import replay
+from engine.bootstrap import Engine
 from tests.fixtures import bearer
 from tests.helpers import Community, race
 
@@ -115,7 +117,7 @@ def test_a_round_applies_each_amendment_as_the_committee_decided_it(deployed: En
                                   f"accepted with the committee's wording #{reworded.id}; rejected #{refused.id}.")
         results = {a.id: a.result_article_id for a in session.scalars(select(Amendment))}
         assert results == {reworded.id: "a1", preamble.id: "a4", appended.id: "a5", deleted.id: "a2", refused.id: None}
-        drafting = conventions.get_round(session, community["alice"], convention_id, 1)
+        drafting = conventions_queries.get_round(session, community["alice"], convention_id, 1)
         assert (drafting.status, drafting.base_number, drafting.result_number) == ("notice", 1, 2)
         assert drafting.notice_ends == datetime.fromisoformat("2026-03-05T01:00:00+00:00")
         report = replay(session, session.get(Instance, instance_id))
@@ -133,7 +135,7 @@ def test_an_amendment_to_an_article_changed_since_the_version_read_is_stale(depl
     complete(engine, community, instance_id, "decide_next_step", {"next_step": "another_round", "reason": "Too strict."})
     complete(engine, community, instance_id, "draft_convention", draft(articles=None, deadline="2026-03-20T18:00"))
     with engine.read() as session:
-        drafting = conventions.get_round(session, community["alice"], convention_id, 2)
+        drafting = conventions_queries.get_round(session, community["alice"], convention_id, 2)
         assert (drafting.status, drafting.base_number) == ("amending", 2)  # the last version, not a new one
         assert session.scalar(select(func.count()).select_from(ConventionVersion)) == 2
 
@@ -190,9 +192,9 @@ def test_the_review_waits_for_every_decision_and_a_withdrawn_amendment_needs_non
     engine.execute(c.DecideAmendment(kept.id, "rejected", "Bicycles are the problem."), community["chair"])
     complete(engine, community, instance_id, "review_amendments", {})
     with engine.read() as session:
-        drafting = conventions.get_round(session, community["alice"], convention_id, 1)
+        drafting = conventions_queries.get_round(session, community["alice"], convention_id, 1)
         assert (drafting.status, drafting.result_number) == ("notice", 1)  # nothing accepted: the text stays version 1
-        assert conventions.amendment_counts(drafting.amendments) == {
+        assert conventions_queries.amendment_counts(drafting.amendments) == {
             "undecided": 0, "withdrawn": 1, "accepted": 0, "accepted_with_changes": 0, "rejected": 1}
 
 
@@ -298,7 +300,7 @@ def test_adoption_then_an_amendment_process_from_the_adopted_text(deployed: Engi
         version = session.scalar(select(ConventionVersion).where(ConventionVersion.number == 2))
         assert (version.kind, version.based_on, version.reason) == ("draft", 1, "The committee's draft.")
         assert session.get(Convention, convention_id).adopted_number == 1  # in force until another is adopted
-        assert [r.number for r in conventions.rounds_of(session, community["bob"], convention_id)] == [1, 2]
+        assert [r.number for r in conventions_queries.rounds_of(session, community["bob"], convention_id)] == [1, 2]
         # Each round is an instance of its own and both wrote the convention row: the audit takes the latest.
         keys = {engine.signer.key_id: engine.signer.public_pem}
         bundle = export(session, community["chair"].community_id, now=clock.now(), public_keys=keys)
@@ -317,9 +319,9 @@ def test_abandoning_a_convention_never_adopted(deployed: Engine, community: Comm
     with engine.read() as session:
         assert session.get(Convention, convention_id).status == "abandoned"
         assert session.get(Instance, instance_id).status == "completed"
-        drafting = conventions.get_round(session, community["alice"], convention_id, 1)
+        drafting = conventions_queries.get_round(session, community["alice"], convention_id, 1)
         assert (drafting.status, drafting.vote_outcome, drafting.closing_reason) == ("abandoned", "rejected", "No support.")
-        assert [e["type"] for e in conventions.history(session, community["alice"], convention_id)] == [
+        assert [e["type"] for e in conventions_queries.history(session, community["alice"], convention_id)] == [
             "round_opened", "amendment_period_closed", "version_consolidated", "public_notice_ended", "vote_recorded",
             "round_closed"]
     engine.execute(c.StartInstance("convention", {"convention_id": convention_id}), community["chair"])  # free to revive

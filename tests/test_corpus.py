@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.service import Engine
+from engine.bootstrap import Engine
 from tests.fixtures import bearer
 from tests.helpers import Community
 

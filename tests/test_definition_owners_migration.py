@@ -6,7 +6,7 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 
-from engine.db import alembic_config
+from engine.kernel.db import alembic_config
 
 
 def migrate(url: str, revision: str, *, down: bool = False) -> None:

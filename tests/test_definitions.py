@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from engine import commands as c
-from engine.errors import DefinitionError
-from engine.models import Instance
-from engine.service import Engine
+from engine.kernel.errors import DefinitionError
+from engine.kernel.models import Instance
+from engine.bootstrap import Engine
 from tests import bpmn_samples as b
 from tests.fixtures import bearer
 from tests.helpers import Community

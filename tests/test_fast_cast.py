@@ -16,9 +16,10 @@ from werkzeug.test import Client
 
 from api.app import create_app
 from api.fast_cast import FastCast
-from engine import votes as engine_votes
-from engine.service import Engine
-from engine.voting import board
+
+from engine.bootstrap import Engine
+from engine.voting import casting
+from engine.voting.counting import board
 from tests.helpers import Community
 from tests.test_votes import add_member, identity_token, open_vote
 
@@ -120,7 +121,7 @@ def test_an_unexpected_failure_is_the_same_json_500(
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(engine_votes, "cast", broken)
+    monkeypatch.setattr(casting, "cast", broken)
     path = f"/api/votes/{vote_id}/ballots"
     answers = [post(client, path, community.tokens["alice"], {"choice": "yes"}) for client in (fast, slow)]
     same(*answers)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from engine.group_commit import GroupCommit
+from engine.kernel.group_commit import GroupCommit
 
 
 class Writer:

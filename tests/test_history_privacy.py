@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from engine import commands as c
-from engine.models import Instance
-from engine.service import Engine
+from engine.kernel.models import Instance
+from engine.bootstrap import Engine
 from tests.fixtures import bearer
 from tests.helpers import Community
 

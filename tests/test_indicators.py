@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import indicators
-from engine.indicators import Computed
+from engine.pdca import indicators
+from engine.pdca.indicators import Computed
 
 NO_DATA = Computed(None, 0)
 

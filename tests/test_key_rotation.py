@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from api.cli import main
 from engine import commands as c
 from engine.audit import access
-from engine.db import Database
-from engine.service import Engine, EngineConfig
+from engine.kernel.db import Database
+from engine.bootstrap import Engine, EngineConfig
 from tests.helpers import Community
 
 

@@ -28,12 +28,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from bench.ballots import ROOT, Server, free_port
-from engine import identity
-from engine.audit import checkpoints
-from engine.db import Database
-from engine.models import Ballot, Checkpoint, Event, Instance, Opinion, Timer, Vote
-from engine.service import Engine, EngineConfig
-from engine.unit_of_work import UnitOfWork
+from engine.identity import models as identity_models
+from engine.identity import members
+from engine.audit.sealing import checkpoints
+from engine.kernel.db import Database
+from engine.voting.models import Ballot, Vote
+from engine.audit.sealing.models import Checkpoint
+from engine.kernel.models import Event, Instance, Timer
+from engine.consultation.models import Opinion
+from engine.bootstrap import Engine, EngineConfig
+from engine.kernel.unit_of_work import UnitOfWork
 from tests.helpers import make_community, send
 
 VOTES = 3
@@ -119,10 +123,10 @@ def test_two_servers_and_two_workers_on_one_postgresql(database_url: str, tmp_pa
     community = make_community(engine, "harmony")
     residents = {name: community.tokens[name] for name in ("chair", "alice", "bob", "carol")}
     with UnitOfWork(engine.db, engine.clock) as uow:
-        row = uow.session.get(identity.Community, community.id)
+        row = uow.session.get(identity_models.Community, community.id)
         for n in range(EXTRA_RESIDENTS):
-            member = identity.add_member(uow.session, row, f"neighbour{n}", ["resident"], uow.now)
-            residents[member.name] = identity.issue_token(uow.session, member, "test", uow.now)
+            member = members.add_member(uow.session, row, f"neighbour{n}", ["resident"], uow.now)
+            residents[member.name] = members.issue_token(uow.session, member, "test", uow.now)
         uow.commit()
     chair = community.tokens["chair"]
     engine.db.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.audit import merkle
+from engine.audit.sealing import merkle
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31])

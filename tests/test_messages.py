@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from engine import commands as c
-from engine.models import Instance
-from engine.replay import replay
-from engine.service import Engine
+from engine.kernel.models import Instance
+from engine.kernel.replay import replay
+from engine.bootstrap import Engine
 from tests.fixtures import bearer
 from tests.helpers import Community
 

@@ -10,9 +10,10 @@ from sqlalchemy import select, text
 
 from api import metrics
 from engine import commands as c
-from engine.clock import ManualClock
-from engine.models import Instance, Vote
-from engine.service import Engine
+from engine.kernel.clock import ManualClock
+from engine.kernel.models import Instance
+from engine.voting.models import Vote
+from engine.bootstrap import Engine
 from tests import bpmn_samples as b
 from tests.fixtures import bearer
 from tests.helpers import Community

@@ -12,14 +12,17 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import commands as c
-from engine import identity
-from engine.clock import ManualClock
-from engine.errors import Conflict, DefinitionError, InvalidInput, NotFound, PermissionDenied
-from engine.identity import Actor
-from engine.models import CorrectiveAction, Event, Instance, ServiceCycle, ServiceRecord, ServiceSeries
-from engine.replay import replay
-from engine.service import Engine
-from engine.unit_of_work import UnitOfWork
+from engine.identity import actors
+from engine.identity import models as identity_models
+from engine.identity import members
+from engine.kernel.clock import ManualClock
+from engine.kernel.errors import Conflict, DefinitionError, InvalidInput, NotFound, PermissionDenied
+from engine.identity.actors import Actor
+from engine.pdca.models import CorrectiveAction, ServiceCycle, ServiceRecord, ServiceSeries
+from engine.kernel.models import Event, Instance
+from engine.kernel.replay import replay
+from engine.bootstrap import Engine
+from engine.kernel.unit_of_work import UnitOfWork
 from tests.helpers import Community, race
 
 QUALITY_DMN = (Path(__file__).resolve().parent.parent / "processes" / "quality.dmn").read_bytes()
@@ -110,8 +113,8 @@ class Series:
 @pytest.fixture
 def staff(deployed: Engine, community: Community) -> dict[str, Actor]:
     with UnitOfWork(deployed.db, deployed.clock) as uow:
-        row = uow.session.get(identity.Community, community.id)
-        made = {name: identity.actor_for(identity.add_member(uow.session, row, name, [role], uow.now))
+        row = uow.session.get(identity_models.Community, community.id)
+        made = {name: actors.actor_for(members.add_member(uow.session, row, name, [role], uow.now))
                 for name, role in (("provider", "provider"), ("street", "street_office"))}
         uow.commit()
     return made
@@ -366,7 +369,7 @@ def test_bad_requests_get_a_clear_4xx_in_the_error_shape(series: Series, client:
 
 def _token(series: Series, actor: Actor) -> str:
     with UnitOfWork(series.engine.db, series.engine.clock) as uow:
-        token = identity.issue_token(uow.session, uow.session.get(identity.Member, actor.member_id), "test", uow.now)
+        token = members.issue_token(uow.session, uow.session.get(identity_models.Member, actor.member_id), "test", uow.now)
         uow.commit()
     return token
 

@@ -19,9 +19,9 @@ from typing import Any, Callable
 
 import pytest
 
-from engine.audit import chain
+from engine.audit.sealing import chain
 from engine.audit.time_travel import Snapshot, state_as_of
-from engine.audit.verify import verify
+from engine.audit.offline.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORIES = Path(__file__).resolve().parent / "histories"

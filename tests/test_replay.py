@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select, update
 
 from engine import commands as c
-from engine.models import Event, Instance
-from engine.replay import replay
-from engine.service import Engine
+from engine.kernel.models import Event, Instance
+from engine.kernel.replay import replay
+from engine.bootstrap import Engine
 from tests import bpmn_samples as b
 from tests.helpers import Community
 
@@ -100,9 +100,9 @@ def test_replay_in_another_process_gives_the_same_digests(deployed: Engine, comm
     instance_id = consultation(deployed, community, clock, close_early=False)
     program = (
         "import json, sys\n"
-        "from engine.db import Database\n"
-        "from engine.models import Instance\n"
-        "from engine.replay import replay\n"
+        "from engine.kernel.db import Database\n"
+        "from engine.kernel.models import Instance\n"
+        "from engine.kernel.replay import replay\n"
         "db = Database(sys.argv[1])\n"
         "with db.session() as session:\n"
         "    report = replay(session, session.get(Instance, sys.argv[2]))\n"

@@ -2,7 +2,7 @@
 budget, every other command keeps committing — on SQLite too, where one writer at a time is the rule.
 
 A workflow step is computed before its unit of work takes the database writer
-(``engine.instances.advance``), so a runaway script (stopped from outside after
+(``engine.kernel.instances.advance``), so a runaway script (stopped from outside after
 ``isolation.HARD_TIME_LIMIT_SECONDS``) holds nothing the ballots need. A step that reaches a
 service task runs in its transaction from that task on, and its scripts there share
 ``isolation.WRITER_SCRIPT_SECONDS``.
@@ -17,10 +17,11 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import commands as c
-from engine import services
+from engine.kernel import operations
 from engine.bpmn import isolation
-from engine.models import Instance, Participation, Vote
-from engine.service import Engine
+from engine.kernel.models import Instance
+from engine.voting.models import Participation, Vote
+from engine.bootstrap import Engine
 from tests import bpmn_samples as b
 from tests.helpers import Community
 
@@ -31,8 +32,8 @@ VOTE = {"title": "Stairwell colour", "question": "Shall the stairwells be green?
         "rule": {}, "secret": True, "electorate": "residents", "deadline": "2026-03-09T18:00"}
 
 
-@services.operation("test.stamp")
-def stamp(context: services.ServiceContext, params: dict[str, Any]) -> dict[str, Any]:
+@operations.operation("test.stamp")
+def stamp(context: operations.ServiceContext, params: dict[str, Any]) -> dict[str, Any]:
     return {"stamped": context.instance.id}
 
 

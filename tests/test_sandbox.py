@@ -27,15 +27,9 @@ from SpiffWorkflow.util.task import TaskState
 from engine.bpmn import isolation
 from engine.bpmn.determinism import deterministic
 from engine.bpmn.sandbox import (
-    MAX_INT_BITS,
-    MAX_SEQUENCE_LENGTH,
-    STEP_BUDGET,
-    SandboxEnvironment,
-    SandboxScriptEngine,
-    check_definition_scripts,
-    script_error_from,
+    MAX_INT_BITS, MAX_SEQUENCE_LENGTH, STEP_BUDGET, SandboxEnvironment, SandboxScriptEngine, check_definition_scripts, script_error_from,
 )
-from engine.errors import DefinitionError, ScriptError
+from engine.kernel.errors import DefinitionError, ScriptError
 
 # -- Helpers ---------------------------------------------------------------------------------------------------
 

@@ -17,13 +17,15 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from engine import commands as c
-from engine import instances
-from engine.audit import access, checkpoints
-from engine.audit import verify as audit_verify
-from engine.clock import ManualClock
-from engine.db import TIMER_CLAIM, Database, claimed
-from engine.models import Checkpoint, Definition, Event
-from engine.service import Engine, EngineConfig
+from engine.kernel import instances
+from engine.audit import access
+from engine.audit.sealing import checkpoints
+from engine.audit.offline import verify as audit_verify
+from engine.kernel.clock import ManualClock
+from engine.kernel.db import TIMER_CLAIM, Database, claimed
+from engine.audit.sealing.models import Checkpoint
+from engine.kernel.models import Definition, Event
+from engine.bootstrap import Engine, EngineConfig
 from tests import bpmn_samples as b
 from tests.helpers import Community, at_once
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.models import Instance
-from engine.replay import replay
+from engine.kernel.models import Instance
+from engine.kernel.replay import replay
 from tests import bpmn_samples as b
 from tests.fixtures import bearer
 from tests.helpers import Community

@@ -7,19 +7,19 @@ from typing import Any
 import pytest
 
 from engine import commands as c
-from engine import services
-from engine.errors import DefinitionError, InvalidInput
-from engine.models import Event, Instance
-from engine.replay import replay
-from engine.service import Engine
+from engine.kernel import operations
+from engine.kernel.errors import DefinitionError, InvalidInput
+from engine.kernel.models import Event, Instance
+from engine.kernel.replay import replay
+from engine.bootstrap import Engine
 from tests import bpmn_samples as b
 from tests.helpers import Community
 
 CALLS: list[dict[str, Any]] = []
 
 
-@services.operation("test.double")
-def double(context: services.ServiceContext, params: dict[str, Any]) -> dict[str, Any]:
+@operations.operation("test.double")
+def double(context: operations.ServiceContext, params: dict[str, Any]) -> dict[str, Any]:
     CALLS.append(params)
     if params["n"] < 0:
         raise InvalidInput("n must not be negative", errors=[{"field": "n", "message": "negative"}])

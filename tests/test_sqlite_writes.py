@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from engine import db as db_module
-from engine import identity
-from engine.clock import ManualClock
-from engine.db import Database
-from engine.unit_of_work import UnitOfWork
+from engine.kernel import db as db_module
+from engine.identity import members
+from engine.kernel.clock import ManualClock
+from engine.kernel.db import Database
+from engine.kernel.unit_of_work import UnitOfWork
 
 CLOCK = ManualClock(datetime(2026, 3, 1, tzinfo=timezone.utc))
 
@@ -42,7 +42,7 @@ def test_a_commit_is_synced_after_the_writers_turn_and_before_the_unit_returns(
     monkeypatch.setattr(database.writer_lock, "release", lambda: (steps.append("turn over"), real_release()))
 
     with UnitOfWork(database, CLOCK) as uow:
-        identity.create_community(uow.session, "harmony", "Harmony", "Asia/Shanghai", uow.now)
+        members.create_community(uow.session, "harmony", "Harmony", "Asia/Shanghai", uow.now)
         uow.commit()
         steps.append("committed")
     steps.append("returned")
@@ -54,7 +54,7 @@ def test_a_unit_that_fails_syncs_nothing(database: Database, monkeypatch: pytest
     synced: list[int] = []
     monkeypatch.setattr(db_module.os, "fsync", synced.append)
     with pytest.raises(RuntimeError), UnitOfWork(database, CLOCK) as uow:
-        identity.create_community(uow.session, "harmony", "Harmony", "Asia/Shanghai", uow.now)
+        members.create_community(uow.session, "harmony", "Harmony", "Asia/Shanghai", uow.now)
         raise RuntimeError("the command failed")
     assert synced == []
     with database.session() as session:

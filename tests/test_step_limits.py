@@ -8,9 +8,9 @@ with no error). The instance waits in status ``error``, the task it stopped befo
 from __future__ import annotations
 
 from engine.bpmn import limits
-from engine.models import Instance
-from engine.replay import replay
-from engine.service import Engine
+from engine.kernel.models import Instance
+from engine.kernel.replay import replay
+from engine.bootstrap import Engine
 from tests import bpmn_samples as b
 from tests.fixtures import bearer
 from tests.helpers import Community

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engine.errors import InvalidInput
-from engine.voting.ballots import validate_choice
-from engine.voting.lots import lot_order, ticket
-from engine.voting.tally import recount, tally
+from engine.kernel.errors import InvalidInput
+from engine.voting.counting.ballots import validate_choice
+from engine.voting.counting.lots import lot_order, ticket
+from engine.voting.counting.tally import recount, tally
 
 SEED = "vote-2026-07"
 ABC = ["a", "b", "c"]

@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from api.cli import main
-from engine.voting import board
-from engine.voting.tally import tally
+from engine.voting.counting import board
+from engine.voting.counting.tally import tally
 
 CONFIG = {"method": "schulze", "options": ["park", "gym", "library"], "seed": "vote-1", "rule": {}}
 ELECTORATE = {"heads": 10, "heads_label": "residents"}

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import InvalidInput
-from engine.voting.ballots import choice_problem
-from engine.voting.tally import recount, tally
+from engine.kernel.errors import InvalidInput
+from engine.voting.counting.ballots import choice_problem
+from engine.voting.counting.tally import recount, tally
 
 SEED = "property-seed"
 WEIGHTS = st.sampled_from(["1", "2.5", "86.35", "100", 3, "0.1"])

@@ -7,7 +7,7 @@ import hashlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.texts import Article, compare, fingerprint, text_changes, tokens
+from engine.conventions.texts import Article, compare, fingerprint, text_changes, tokens
 
 
 def rendered(ops: list[dict[str, str]]) -> str:

@@ -10,13 +10,15 @@ import pytest
 from sqlalchemy import select, update
 
 from engine import commands as c
-from engine import identity
+from engine.identity import actors
+from engine.identity import models as identity_models
+from engine.identity import members
 from engine.audit.time_travel import Snapshot, instance_as_of, state_as_of
-from engine.clock import ManualClock
-from engine.errors import InvalidInput, NotFound
-from engine.models import Event, Instance
-from engine.service import Engine
-from engine.unit_of_work import UnitOfWork
+from engine.kernel.clock import ManualClock
+from engine.kernel.errors import InvalidInput, NotFound
+from engine.kernel.models import Event, Instance
+from engine.bootstrap import Engine
+from engine.kernel.unit_of_work import UnitOfWork
 from tests import bpmn_samples as b
 from tests.helpers import Community
 from tests.test_pdca import Series
@@ -137,8 +139,8 @@ def test_a_call_activity_counts_as_one_element_of_its_caller(deployed: Engine, c
 @pytest.fixture
 def series(deployed: Engine, community: Community, clock: ManualClock) -> Series:
     with UnitOfWork(deployed.db, deployed.clock) as uow:
-        row = uow.session.get(identity.Community, community.id)
-        staff = {name: identity.actor_for(identity.add_member(uow.session, row, name, [role], uow.now))
+        row = uow.session.get(identity_models.Community, community.id)
+        staff = {name: actors.actor_for(members.add_member(uow.session, row, name, [role], uow.now))
                  for name, role in (("provider", "provider"), ("street", "street_office"))}
         uow.commit()
     return Series(deployed, community, staff, clock)

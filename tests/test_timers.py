@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from api.cli import main
 from engine import commands as c
-from engine.errors import Conflict
-from engine.models import Event, Instance
-from engine.service import Engine
+from engine.kernel.errors import Conflict
+from engine.kernel.models import Event, Instance
+from engine.bootstrap import Engine
 from tests import bpmn_samples as b
 from tests.helpers import Community, make_community
 

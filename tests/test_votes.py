@@ -19,17 +19,21 @@ from sqlalchemy import DateTime, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from engine import commands as c
-from engine import identity, services
-from engine import votes as engine_votes
-from engine.clock import ManualClock
-from engine.errors import Conflict, InvalidInput, PermissionDenied
-from engine.identity import Actor
-from engine.audit.bundle import export
-from engine.audit.verify import verify
-from engine.models import Ballot, ElectorateEntry, Event, HumanTask, Instance, Member, Participation, ReplacedBallot, Vote
-from engine.replay import replay
-from engine.service import Engine
-from engine.voting import board as bulletin
+from engine.kernel import operations
+from engine.identity import actors
+from engine.voting import casting as voting_casting
+from engine.voting import queries as voting_queries
+from engine.kernel.clock import ManualClock
+from engine.kernel.errors import Conflict, InvalidInput, PermissionDenied
+from engine.identity.actors import Actor
+from engine.audit.bundles import export
+from engine.audit.offline.verify import verify
+from engine.voting.models import Ballot, ElectorateEntry, Participation, ReplacedBallot, Vote
+from engine.kernel.models import Event, HumanTask, Instance
+from engine.identity.models import Member
+from engine.kernel.replay import replay
+from engine.bootstrap import Engine
+from engine.voting.counting import board as bulletin
 from tests.fixtures import bearer
 from tests.helpers import Community, Race, race
 
@@ -64,7 +68,7 @@ def open_vote(engine: Engine, community: Community, key: str = "vote", **config:
 
 def add_member(engine: Engine, community: Community, name: str, roles: list[str], household: str | None = None,
                area: str | None = None) -> Actor:
-    return identity.actor_for(engine.execute(c.AddMember(name, roles, household, area), community["admin"]))
+    return actors.actor_for(engine.execute(c.AddMember(name, roles, household, area), community["admin"]))
 
 
 def count(session: Session, model: Any, vote_id: str) -> int:
@@ -111,7 +115,7 @@ def test_one_ballot_per_voter_even_when_two_arrive_at_the_same_moment(
         else (c.EnterPaperBallot(vote_id, alice.member_id, "no"), community["clerk"]),
     }
     barrier = Race(deployed)
-    real_receipt = engine_votes._new_receipt
+    real_receipt = voting_casting._new_receipt
 
     def receipt_once_both_have_checked() -> str:
         barrier.meet()
@@ -127,7 +131,7 @@ def test_one_ballot_per_voter_even_when_two_arrive_at_the_same_moment(
             outcomes[name] = exc
 
     with monkeypatch.context() as patch:
-        patch.setattr(engine_votes, "_new_receipt", receipt_once_both_have_checked)
+        patch.setattr(voting_casting, "_new_receipt", receipt_once_both_have_checked)
         threads = [threading.Thread(target=attempt, args=(name,)) for name in attempts]
         for thread in threads:
             thread.start()
@@ -136,8 +140,8 @@ def test_one_ballot_per_voter_even_when_two_arrive_at_the_same_moment(
     assert not any(thread.is_alive() for thread in threads), "a request hung"
     assert not barrier.broken, "the two requests did not both pass the participation check"
 
-    receipts = {n: o for n, o in outcomes.items() if isinstance(o, engine_votes.Receipt)}
-    refused = {n: o for n, o in outcomes.items() if not isinstance(o, engine_votes.Receipt)}
+    receipts = {n: o for n, o in outcomes.items() if isinstance(o, voting_casting.Receipt)}
+    refused = {n: o for n, o in outcomes.items() if not isinstance(o, voting_casting.Receipt)}
     assert len(receipts) == 1 and len(refused) == 1, outcomes
     (winner, receipt), (loser_error,) = next(iter(receipts.items())), refused.values()
     assert isinstance(loser_error, Conflict), loser_error
@@ -217,7 +221,7 @@ def test_nothing_stored_links_a_secret_ballot_to_its_voter(deployed: Engine, com
         add_member(deployed, community, f"neighbour{n}", ["resident"])
     instance_id, vote_id = open_vote(deployed, community)
     with deployed.read() as session:
-        voters = [identity.actor_for(m) for m in session.scalars(
+        voters = [actors.actor_for(m) for m in session.scalars(
             select(Member).where(Member.community_id == community.id).order_by(Member.id))
             if "resident" in m.roles and m.name != "bob"]
     cast_order: list[str] = []
@@ -274,7 +278,7 @@ def test_a_public_vote_records_who_voted_what(deployed: Engine, community: Commu
             ("paper_ballot_corrected", community["clerk"].member_id, community["bob"].member_id, "abstain"),
         ]
         vote = session.get(Vote, vote_id)
-        assert [(b["voter"], b["choice"]) for b in engine_votes.public_ballots(session, vote)] == sorted(
+        assert [(b["voter"], b["choice"]) for b in voting_queries.public_ballots(session, vote)] == sorted(
             [("alice", "yes"), ("bob", "abstain")], key=lambda b: f"m:{community[b[0]].member_id}")
 
 
@@ -299,9 +303,9 @@ def test_result_and_board_are_sealed_for_everyone_until_the_close_while_turnout_
         vote = session.get(Vote, vote_id)
         assert (vote.result, vote.board_root) == (None, None)
         with pytest.raises(Conflict):
-            engine_votes.result(vote)
+            voting_queries.result(vote)
         with pytest.raises(Conflict):
-            engine_votes.bulletin_board(session, vote)
+            voting_queries.bulletin_board(session, vote)
     close_by_deadline(deployed, clock, instance_id)
     for member in ("admin", "alice"):
         assert api(client, community.tokens[member], "GET", f"/api/votes/{vote_id}/result").json["outcome"] == "tie"
@@ -336,8 +340,8 @@ def test_one_ballot_per_household(client: FlaskClient, deployed: Engine, communi
 
     with deployed.read() as session:
         vote = session.get(Vote, vote_id)
-        assert engine_votes.my_participation(session, mum, vote)["voted"] is True
-        assert engine_votes.my_participation(session, drifter, vote) == {"eligible": False, "voted": False}
+        assert voting_queries.my_participation(session, mum, vote)["voted"] is True
+        assert voting_queries.my_participation(session, drifter, vote) == {"eligible": False, "voted": False}
         participations = {p.voter_key: (p.member_id, p.changes) for p in session.scalars(
             select(Participation).where(Participation.vote_id == vote_id))}
         assert participations == {"h:5-101": (dad.member_id, 1), "h:5-102": (lodger.member_id, 0)}
@@ -376,17 +380,17 @@ def test_a_secret_ballot_changes_only_with_the_latest_receipt_and_only_the_last_
     close_by_deadline(deployed, clock, instance_id)
     with deployed.read() as session:
         vote = session.get(Vote, vote_id)
-        board = engine_votes.bulletin_board(session, vote)
+        board = voting_queries.bulletin_board(session, vote)
         fingerprints = {entry["fingerprint"]: entry["choice"] for entry in board["ballots"]}
         assert first.fingerprint not in fingerprints and second.fingerprint not in fingerprints
         assert fingerprints[third.fingerprint] == "no"
         assert len(fingerprints) == 2
         assert vote.result["counts"]["options"]["yes"]["heads"] == 1 and vote.result["counts"]["options"]["no"]["heads"] == 1
-        assert engine_votes.check_receipt(session, vote, first.receipt) == {
+        assert voting_queries.check_receipt(session, vote, first.receipt) == {
             "fingerprint": first.fingerprint, "found": True, "current": False, "replaced": True, "choice": None, "on_board": False}
-        assert engine_votes.check_receipt(session, vote, third.receipt) == {
+        assert voting_queries.check_receipt(session, vote, third.receipt) == {
             "fingerprint": third.fingerprint, "found": True, "current": True, "replaced": False, "choice": "no", "on_board": True}
-        assert engine_votes.check_receipt(session, vote, "never-issued-receipt")["found"] is False
+        assert voting_queries.check_receipt(session, vote, "never-issued-receipt")["found"] is False
         assert session.get(Participation, (vote_id, f"m:{alice.member_id}")).changes == 2
 
 
@@ -416,7 +420,7 @@ def test_a_ballot_after_the_deadline_is_refused_before_and_after_the_timer_fires
         instance, vote = session.get(Instance, instance_id), session.get(Vote, vote_id)
         assert (instance.status, instance.completed_at) == ("completed", clock.now())
         assert (vote.status, vote.closed_at) == ("closed", clock.now())
-        assert instance.data["vote_result"] == engine_votes.summary(vote)
+        assert instance.data["vote_result"] == voting_queries.summary(vote)
         assert instance.data["vote_result"]["outcome"] == "passed"
 
 
@@ -424,11 +428,11 @@ def test_a_ballot_after_the_deadline_is_refused_before_and_after_the_timer_fires
 
 
 def _forbid_service_operations(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(context: services.ServiceContext, params: dict[str, Any]) -> Any:
+    def refuse(context: operations.ServiceContext, params: dict[str, Any]) -> Any:
         raise AssertionError("replay ran a service operation")
 
     for name in ("vote.open", "vote.close"):
-        monkeypatch.setitem(services._REGISTRY, name, refuse)
+        monkeypatch.setitem(operations._REGISTRY, name, refuse)
 
 
 def _vote_row(session: Session, vote_id: str) -> dict[str, Any]:
@@ -553,16 +557,16 @@ def test_of_racing_changes_presenting_one_receipt_exactly_one_is_acknowledged(
                     for choice in ["no", "abstain"] * 3]
     outcomes = race(deployed, attempts, monkeypatch)
 
-    receipts = [o for o in outcomes if isinstance(o, engine_votes.Receipt)]
-    refused = [o for o in outcomes if not isinstance(o, engine_votes.Receipt)]
+    receipts = [o for o in outcomes if isinstance(o, voting_casting.Receipt)]
+    refused = [o for o in outcomes if not isinstance(o, voting_casting.Receipt)]
     assert len(receipts) == 1, outcomes
     assert all(isinstance(o, Conflict) and "already replaced by a later ballot" in o.message for o in refused), refused
     (won,) = receipts
     won_choice = attempts[outcomes.index(won)][0].choice
     with deployed.read() as session:
         vote = session.get(Vote, vote_id)
-        assert engine_votes.check_receipt(session, vote, won.receipt)["current"] is True
-        assert engine_votes.check_receipt(session, vote, first.receipt)["replaced"] is True
+        assert voting_queries.check_receipt(session, vote, won.receipt)["current"] is True
+        assert voting_queries.check_receipt(session, vote, first.receipt)["replaced"] is True
         (ballot,) = session.scalars(select(Ballot).where(Ballot.vote_id == vote_id))
         assert (ballot.fingerprint, ballot.choice) == (won.fingerprint, won_choice)
         assert session.get(Participation, (vote_id, f"m:{alice.member_id}")).changes == 1
@@ -590,16 +594,16 @@ def test_the_last_two_ballots_cast_at_once_close_the_vote_once(deployed: Engine,
     (each lingering before its write); the second to commit sees the first's ballot and closes it."""
     instance_id, vote_id = open_vote(deployed, community, close_when_all_voted=True)
     with deployed.read() as session:
-        voters = [identity.actor_for(m) for m in session.scalars(select(Member).where(Member.community_id == community.id))
+        voters = [actors.actor_for(m) for m in session.scalars(select(Member).where(Member.community_id == community.id))
                   if "resident" in m.roles]
     for voter in voters[:-2]:
         deployed.execute(c.CastBallot(vote_id, "yes"), voter)
     outcomes = race(deployed, [(c.CastBallot(vote_id, "no"), voter) for voter in voters[-2:]], monkeypatch)
-    assert all(isinstance(o, engine_votes.Receipt) for o in outcomes), outcomes
+    assert all(isinstance(o, voting_casting.Receipt) for o in outcomes), outcomes
     with deployed.read() as session:
         assert session.get(Vote, vote_id).status == "closed"
         delivered = [e for e in events_of(session, instance_id) if e.type == "message_delivered"]
-        assert [e.input["message"] for e in delivered] == [engine_votes.ALL_VOTED_MESSAGE]
+        assert [e.input["message"] for e in delivered] == [voting_casting.ALL_VOTED_MESSAGE]
 
 
 def test_another_communitys_member_can_neither_check_nor_spend_a_receipt(
@@ -612,4 +616,4 @@ def test_another_communitys_member_can_neither_check_nor_spend_a_receipt(
     changed = api(client, outsider, "POST", f"/api/votes/{vote_id}/ballots", {"choice": "no", "receipt": receipt})
     assert (checked.status_code, changed.status_code) == (404, 404)
     with deployed.read() as session:
-        assert engine_votes.check_receipt(session, session.get(Vote, vote_id), receipt)["current"] is True
+        assert voting_queries.check_receipt(session, session.get(Vote, vote_id), receipt)["current"] is True

@@ -14,15 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from engine.bpmn.xml import (
-    MAX_DEFINITION_BYTES,
-    PARSER_OPTIONS,
-    check_supported,
-    read_xml,
-    validate_bpmn,
-    validate_dmn,
-)
-from engine.errors import DefinitionError
+from engine.bpmn.xml import MAX_DEFINITION_BYTES, PARSER_OPTIONS, check_supported, read_xml, validate_bpmn, validate_dmn
+from engine.kernel.errors import DefinitionError
 
 FILE = "upload.bpmn"
 BPMN = 'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"'
@@ -98,7 +91,7 @@ def rejection(source: bytes) -> DefinitionError:
         tree = read_xml(source, FILE)
         validate_bpmn(tree, FILE)
         check_supported(tree, FILE)
-    assert type(caught.value).__module__ == "engine.errors"
+    assert type(caught.value).__module__ == "engine.kernel.errors"
     assert caught.value.details["file"] == FILE
     return caught.value
 

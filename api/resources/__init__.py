@@ -7,7 +7,7 @@ from flask import current_app, g
 from sqlalchemy.orm import Session
 
 from api.limits import Parser
-from engine.service import Engine
+from engine.bootstrap import Engine
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -12,8 +12,7 @@ from typing import Any
 from flask import Response, current_app, request
 
 from api.audit_schemas import (
-    AuditBundleSchema, BundleQuery, CheckpointSchema, PublicKeySchema, ReplaySchema, SnapshotSchema, VerdictSchema,
-    VerifyBundleQuery, VerifyStoredSchema,
+    AuditBundleSchema, BundleQuery, CheckpointSchema, PublicKeySchema, ReplaySchema, SnapshotSchema, VerdictSchema, VerifyBundleQuery, VerifyStoredSchema,
 )
 from api.auth import actor
 from api.resources import Blueprint, engine, reader

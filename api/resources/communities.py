@@ -10,8 +10,10 @@ from api.resources import Blueprint, engine, reader
 from api.schemas import (
     CommunitySchema, MemberSchema, MemberWithTokenSchema, NewMemberSchema, NewTokenSchema, PageQuery, TokenSchema, page_of,
 )
-from engine import commands, identity, queries
-from engine.errors import NotFound
+from engine import commands
+from engine.kernel import queries
+from engine.identity import members as identity_members
+from engine.kernel.errors import NotFound
 
 blp = Blueprint("communities", __name__, url_prefix="/api/communities", description="Communities and their members")
 
@@ -72,4 +74,4 @@ def issue_token(args: dict[str, Any], community_id: int, member_id: int) -> Any:
 def get_member(community_id: int, member_id: int) -> Any:
     _own(community_id)
     session = reader()
-    return identity.get_member(session, actor(), member_id)
+    return identity_members.get_member(session, actor(), member_id)

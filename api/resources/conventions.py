@@ -13,12 +13,11 @@ from typing import Any
 from api.auth import actor
 from api.resources import Blueprint, engine, reader
 from api.schemas import (
-    AmendmentFilter, AmendmentSchema, ArticleCommentSchema, CommentFilter, ConventionDetailSchema, ConventionDiffSchema,
-    ConventionHistoryEntrySchema, ConventionSchema, ConventionVersionDetailSchema, ConventionVersionSchema, DecisionSchema,
-    DiffQuery, DraftingRoundSchema, NewCommentSchema, PageQuery, ProposeAmendmentSchema, page_of,
+    AmendmentFilter, AmendmentSchema, ArticleCommentSchema, CommentFilter, ConventionDetailSchema, ConventionDiffSchema, ConventionHistoryEntrySchema, ConventionSchema, ConventionVersionDetailSchema, ConventionVersionSchema, DecisionSchema, DiffQuery, DraftingRoundSchema, NewCommentSchema, PageQuery, ProposeAmendmentSchema, page_of,
 )
-from engine import commands, conventions
-from engine.queries import paginate
+from engine import commands
+from engine.conventions import queries as conventions_queries
+from engine.kernel.queries import paginate
 
 blp = Blueprint("conventions", __name__, url_prefix="/api",
                 description="Community conventions: versions, diffs, rounds, amendments, comments and their history")
@@ -29,14 +28,14 @@ blp = Blueprint("conventions", __name__, url_prefix="/api",
 @blp.response(200, page_of(ConventionSchema, "ConventionPage"))
 def list_conventions(args: dict[str, Any]) -> Any:
     """The community's conventions, adopted, being drafted or abandoned."""
-    return paginate(reader(), conventions.conventions_of(actor()), args["page"], args["page_size"])
+    return paginate(reader(), conventions_queries.conventions_of(actor()), args["page"], args["page_size"])
 
 
 @blp.route("/conventions/<int:convention_id>")
 @blp.response(200, ConventionDetailSchema)
 def get(convention_id: int) -> Any:
     """A convention with its text in force (the adopted version, with its effective date) and its current round."""
-    return conventions.get_convention(reader(), actor(), convention_id)
+    return conventions_queries.get_convention(reader(), actor(), convention_id)
 
 
 @blp.route("/conventions/<int:convention_id>/versions")
@@ -45,13 +44,13 @@ def get(convention_id: int) -> Any:
 def versions(args: dict[str, Any], convention_id: int) -> Any:
     """Every version, oldest first: who made it, why, and its fingerprint."""
     session = reader()
-    return paginate(session, conventions.versions_of(session, actor(), convention_id), args["page"], args["page_size"])
+    return paginate(session, conventions_queries.versions_of(session, actor(), convention_id), args["page"], args["page_size"])
 
 
 @blp.route("/conventions/<int:convention_id>/versions/<int:number>")
 @blp.response(200, ConventionVersionDetailSchema)
 def version(convention_id: int, number: int) -> Any:
-    return conventions.get_version(reader(), actor(), convention_id, number)
+    return conventions_queries.get_version(reader(), actor(), convention_id, number)
 
 
 @blp.route("/conventions/<int:convention_id>/diff")
@@ -59,20 +58,20 @@ def version(convention_id: int, number: int) -> Any:
 @blp.response(200, ConventionDiffSchema)
 def diff(args: dict[str, Any], convention_id: int) -> Any:
     """What changed between two versions (`?from=1&to=3`), article by article and word by word."""
-    return conventions.diff(reader(), actor(), convention_id, args["old"], args["new"])
+    return conventions_queries.diff(reader(), actor(), convention_id, args["old"], args["new"])
 
 
 @blp.route("/conventions/<int:convention_id>/rounds")
 @blp.response(200, DraftingRoundSchema(many=True))
 def rounds(convention_id: int) -> Any:
-    return conventions.rounds_of(reader(), actor(), convention_id)
+    return conventions_queries.rounds_of(reader(), actor(), convention_id)
 
 
 @blp.route("/conventions/<int:convention_id>/rounds/<int:number>")
 @blp.response(200, DraftingRoundSchema)
 def round_status(convention_id: int, number: int) -> Any:
     """Where a round stands: its phase, deadlines, amendments by outcome, vote, and the process's open tasks."""
-    return conventions.get_round(reader(), actor(), convention_id, number)
+    return conventions_queries.get_round(reader(), actor(), convention_id, number)
 
 
 @blp.route("/conventions/<int:convention_id>/amendments")
@@ -81,7 +80,7 @@ def round_status(convention_id: int, number: int) -> Any:
 def amendments(args: dict[str, Any], convention_id: int) -> Any:
     """Every amendment (of one round with `?round=`), with its support and the committee's decision."""
     session = reader()
-    query = conventions.amendments_of(session, actor(), convention_id, args.get("round"))
+    query = conventions_queries.amendments_of(session, actor(), convention_id, args.get("round"))
     return paginate(session, query, args["page"], args["page_size"])
 
 
@@ -134,7 +133,7 @@ def decide(args: dict[str, Any], amendment_id: int) -> Any:
 @blp.response(200, page_of(ArticleCommentSchema, "ArticleCommentPage"))
 def comments(args: dict[str, Any], convention_id: int) -> Any:
     session = reader()
-    query = conventions.comments_of(session, actor(), convention_id, args.get("round"), args.get("article_id"))
+    query = conventions_queries.comments_of(session, actor(), convention_id, args.get("round"), args.get("article_id"))
     return paginate(session, query, args["page"], args["page_size"])
 
 
@@ -144,15 +143,15 @@ def comments(args: dict[str, Any], convention_id: int) -> Any:
 def comment(args: dict[str, Any], convention_id: int) -> Any:
     """Comment on an article (residents, during the amendment period)."""
     note = engine().execute(commands.CommentOnArticle(convention_id, args["version"], args["article_id"], args["text"]), actor())
-    return conventions.get_comment(reader(), actor(), note.id)
+    return conventions_queries.get_comment(reader(), actor(), note.id)
 
 
 @blp.route("/conventions/<int:convention_id>/history")
 @blp.response(200, ConventionHistoryEntrySchema(many=True))
 def history(convention_id: int) -> Any:
     """The whole history, in order: rounds, versions with their fingerprints, amendments, decisions, votes, adoption."""
-    return conventions.history(reader(), actor(), convention_id)
+    return conventions_queries.history(reader(), actor(), convention_id)
 
 
 def _fresh(amendment_id: int) -> Any:
-    return conventions.get_amendment(reader(), actor(), amendment_id)
+    return conventions_queries.get_amendment(reader(), actor(), amendment_id)

@@ -16,9 +16,11 @@ from api.resources import Blueprint, engine, reader
 from api.schemas import (
     AdoptionSchema, AdoptSchema, DefinitionDetailSchema, DefinitionSchema, DeploymentSchema, DeploySchema, PageQuery, StrictSchema, page_of,
 )
-from engine import commands, definitions, queries
-from engine.errors import NotFound
-from engine.models import Definition
+from engine import commands
+from engine.kernel import definitions
+from engine.kernel import queries
+from engine.kernel.errors import NotFound
+from engine.kernel.models import Definition
 
 blp = Blueprint("definitions", __name__, url_prefix="/api/definitions", description="Deployed process definitions")
 

@@ -8,11 +8,11 @@ from typing import Any
 from api.auth import actor
 from api.resources import Blueprint, engine, reader
 from api.schemas import (
-    EventSchema, InstanceDetailSchema, InstanceFilterSchema, InstanceSchema, MessageSchema, PageQuery,
-    RetrySchema, StartInstanceSchema, page_of,
+    EventSchema, InstanceDetailSchema, InstanceFilterSchema, InstanceSchema, MessageSchema, PageQuery, RetrySchema, StartInstanceSchema, page_of,
 )
-from engine import commands, queries
-from engine.instances import get_instance
+from engine import commands
+from engine.kernel import queries
+from engine.kernel.instances import get_instance
 
 blp = Blueprint("instances", __name__, url_prefix="/api/instances", description="Process instances and their history")
 

@@ -8,8 +8,9 @@ from typing import Any
 from api.auth import actor
 from api.resources import Blueprint, engine, reader
 from api.schemas import AnswerSchema, OpinionSchema, OpinionTextSchema, PageQuery, page_of
-from engine import commands, consultation
-from engine.queries import paginate
+from engine import commands
+from engine.consultation import opinions
+from engine.kernel.queries import paginate
 
 blp = Blueprint("opinions", __name__, url_prefix="/api", description="Residents' opinions and the committee's answers")
 
@@ -20,7 +21,7 @@ blp = Blueprint("opinions", __name__, url_prefix="/api", description="Residents'
 def list_opinions(args: dict[str, Any], instance_id: str) -> Any:
     """Residents see their own opinions; the committee and auditors see all."""
     session = reader()
-    return paginate(session, consultation.visible_opinions(session, actor(), instance_id), args["page"], args["page_size"])
+    return paginate(session, opinions.visible_opinions(session, actor(), instance_id), args["page"], args["page_size"])
 
 
 @blp.route("/instances/<instance_id>/opinions", methods=["POST"])
@@ -61,4 +62,4 @@ def answer(args: dict[str, Any], opinion_id: int) -> Any:
 
 
 def _fresh(opinion_id: int) -> Any:
-    return consultation.get_opinion(reader(), actor(), opinion_id)
+    return opinions.get_opinion(reader(), actor(), opinion_id)

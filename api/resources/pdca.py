@@ -14,15 +14,15 @@ from api.auth import actor
 from api.limits import NUL_MESSAGE
 from api.resources import Blueprint, engine, reader
 from api.schemas import (
-    ActionFilterSchema, ActionReportSchema, ActionVerificationSchema, CorrectiveActionSchema, EndSeriesSchema,
-    IndicatorValueSchema, MeasurementRowsSchema, MeasurementSchema, NewCorrectiveActionSchema, NewRatingSchema,
-    NewServiceRequestSchema, PageQuery, RatingSchema, RecordRowsSchema, RequestAnswerSchema, SeriesReportSchema,
-    ServiceCycleSchema, ServiceRecordSchema, ServiceRequestSchema, ServiceSeriesSchema, TightenStandardSchema,
-    UploadResultSchema, page_of,
+    ActionFilterSchema, ActionReportSchema, ActionVerificationSchema, CorrectiveActionSchema, EndSeriesSchema, IndicatorValueSchema, MeasurementRowsSchema, MeasurementSchema, NewCorrectiveActionSchema, NewRatingSchema, NewServiceRequestSchema, PageQuery, RatingSchema, RecordRowsSchema, RequestAnswerSchema, SeriesReportSchema, ServiceCycleSchema, ServiceRecordSchema, ServiceRequestSchema, ServiceSeriesSchema, TightenStandardSchema, UploadResultSchema, page_of,
 )
-from engine import commands, corrective_actions, pdca, quality_report, service_records
-from engine.errors import InvalidInput
-from engine.queries import paginate
+from engine import commands
+from engine.pdca import actions
+from engine.pdca import report as quality_report
+from engine.pdca import records
+from engine.pdca import queries as pdca_queries
+from engine.kernel.errors import InvalidInput
+from engine.kernel.queries import paginate
 
 blp = Blueprint("pdca", __name__, url_prefix="/api/pdca", description="Service-quality plan-do-check-act cycles")
 
@@ -35,13 +35,13 @@ CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema":
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, page_of(ServiceSeriesSchema, "ServiceSeriesPage"))
 def list_series(args: dict[str, Any]) -> Any:
-    return paginate(reader(), pdca.series_query(actor()), args["page"], args["page_size"])
+    return paginate(reader(), pdca_queries.series_query(actor()), args["page"], args["page_size"])
 
 
 @blp.route("/series/<int:series_id>")
 @blp.response(200, ServiceSeriesSchema)
 def get_series(series_id: int) -> Any:
-    return pdca.get_series(reader(), actor(), series_id)
+    return pdca_queries.get_series(reader(), actor(), series_id)
 
 
 @blp.route("/series/<int:series_id>/standard", methods=["PUT"])
@@ -50,7 +50,7 @@ def get_series(series_id: int) -> Any:
 def tighten_standard(args: dict[str, Any], series_id: int) -> Any:
     """Tighten targets for the cycles to come (committee); the running cycle keeps its standard."""
     engine().execute(commands.TightenStandard(series_id, args["targets"]), actor())
-    return pdca.get_series(reader(), actor(), series_id)
+    return pdca_queries.get_series(reader(), actor(), series_id)
 
 
 @blp.route("/series/<int:series_id>/end", methods=["POST"])
@@ -59,7 +59,7 @@ def tighten_standard(args: dict[str, Any], series_id: int) -> Any:
 def end_series(args: dict[str, Any], series_id: int) -> Any:
     """End the series after its running cycle (committee)."""
     engine().execute(commands.EndSeries(series_id, args["reason"]), actor())
-    return pdca.get_series(reader(), actor(), series_id)
+    return pdca_queries.get_series(reader(), actor(), series_id)
 
 
 @blp.route("/series/<int:series_id>/cycles")
@@ -67,7 +67,7 @@ def end_series(args: dict[str, Any], series_id: int) -> Any:
 @blp.response(200, page_of(ServiceCycleSchema, "ServiceCyclePage"))
 def list_cycles(args: dict[str, Any], series_id: int) -> Any:
     session = reader()
-    return paginate(session, pdca.cycles_query(session, actor(), series_id), args["page"], args["page_size"])
+    return paginate(session, pdca_queries.cycles_query(session, actor(), series_id), args["page"], args["page_size"])
 
 
 @blp.route("/series/<int:series_id>/corrective-actions")
@@ -75,7 +75,7 @@ def list_cycles(args: dict[str, Any], series_id: int) -> Any:
 @blp.response(200, page_of(CorrectiveActionSchema, "SeriesCorrectiveActionPage"))
 def series_actions(args: dict[str, Any], series_id: int) -> Any:
     session = reader()
-    query = corrective_actions.of_series(session, actor(), series_id, args["open"])
+    query = actions.of_series(session, actor(), series_id, args["open"])
     return paginate(session, query, args["page"], args["page_size"])
 
 
@@ -86,7 +86,7 @@ def series_actions(args: dict[str, Any], series_id: int) -> Any:
 def report(series_id: int) -> Any:
     """Per indicator: value, target and classification of every cycle, and the trend; open actions; requests in time."""
     session = reader()
-    return quality_report.series_report(session, pdca.get_series(session, actor(), series_id), engine().clock.now())
+    return quality_report.series_report(session, pdca_queries.get_series(session, actor(), series_id), engine().clock.now())
 
 
 @blp.route("/series/<int:series_id>/report.csv")
@@ -94,7 +94,7 @@ def report(series_id: int) -> Any:
 def report_csv(series_id: int) -> Response:
     """The report as CSV: one line per cycle and indicator."""
     session = reader()
-    text = quality_report.report_csv(session, pdca.get_series(session, actor(), series_id))
+    text = quality_report.report_csv(session, pdca_queries.get_series(session, actor(), series_id))
     return Response(text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="series-{series_id}.csv"'})
 
 
@@ -103,7 +103,7 @@ def report_csv(series_id: int) -> Response:
 def chart(series_id: int, key: str) -> Response:
     """An indicator's value per cycle against its target, as a PNG chart."""
     session = reader()
-    return Response(quality_report.chart_png(session, pdca.get_series(session, actor(), series_id), key), mimetype="image/png")
+    return Response(quality_report.chart_png(session, pdca_queries.get_series(session, actor(), series_id), key), mimetype="image/png")
 
 
 # ---- cycles and their indicators ---------------------------------------------------------------------
@@ -111,7 +111,7 @@ def chart(series_id: int, key: str) -> Response:
 @blp.route("/cycles/<int:cycle_id>")
 @blp.response(200, ServiceCycleSchema)
 def get_cycle(cycle_id: int) -> Any:
-    return pdca.get_cycle(reader(), actor(), cycle_id)
+    return pdca_queries.get_cycle(reader(), actor(), cycle_id)
 
 
 @blp.route("/cycles/<int:cycle_id>/indicators")
@@ -119,7 +119,7 @@ def get_cycle(cycle_id: int) -> Any:
 def cycle_indicators(cycle_id: int) -> Any:
     """Computed from the cycle's rows (never typed in); classified once the cycle is checked."""
     session = reader()
-    return quality_report.cycle_indicators(session, pdca.get_cycle(session, actor(), cycle_id))
+    return quality_report.cycle_indicators(session, pdca_queries.get_cycle(session, actor(), cycle_id))
 
 
 # ---- records and measurements ----------------------------------------------------------------------
@@ -129,7 +129,7 @@ def cycle_indicators(cycle_id: int) -> Any:
 @blp.response(200, page_of(ServiceRecordSchema, "ServiceRecordPage"))
 def list_records(args: dict[str, Any], cycle_id: int) -> Any:
     session = reader()
-    return paginate(session, service_records.records_query(session, actor(), cycle_id), args["page"], args["page_size"])
+    return paginate(session, records.records_query(session, actor(), cycle_id), args["page"], args["page_size"])
 
 
 @blp.route("/cycles/<int:cycle_id>/records", methods=["POST"])
@@ -153,7 +153,7 @@ def add_records_csv(cycle_id: int) -> Any:
 @blp.response(200, page_of(MeasurementSchema, "MeasurementPage"))
 def list_measurements(args: dict[str, Any], cycle_id: int) -> Any:
     session = reader()
-    return paginate(session, service_records.measurements_query(session, actor(), cycle_id), args["page"], args["page_size"])
+    return paginate(session, records.measurements_query(session, actor(), cycle_id), args["page"], args["page_size"])
 
 
 @blp.route("/cycles/<int:cycle_id>/measurements", methods=["POST"])
@@ -192,7 +192,7 @@ def _uploaded(rows: list[Any]) -> dict[str, Any]:
 @blp.response(200, page_of(RatingSchema, "RatingPage"))
 def list_ratings(args: dict[str, Any], cycle_id: int) -> Any:
     session = reader()
-    return paginate(session, service_records.ratings_query(session, actor(), cycle_id), args["page"], args["page_size"])
+    return paginate(session, records.ratings_query(session, actor(), cycle_id), args["page"], args["page_size"])
 
 
 @blp.route("/cycles/<int:cycle_id>/ratings", methods=["POST"])
@@ -208,7 +208,7 @@ def rate(args: dict[str, Any], cycle_id: int) -> Any:
 @blp.response(200, page_of(ServiceRequestSchema, "ServiceRequestPage"))
 def list_requests(args: dict[str, Any], cycle_id: int) -> Any:
     session = reader()
-    return paginate(session, service_records.requests_query(session, actor(), cycle_id), args["page"], args["page_size"])
+    return paginate(session, records.requests_query(session, actor(), cycle_id), args["page"], args["page_size"])
 
 
 @blp.route("/cycles/<int:cycle_id>/requests", methods=["POST"])
@@ -222,7 +222,7 @@ def file_request(args: dict[str, Any], cycle_id: int) -> Any:
 @blp.route("/requests/<int:request_id>")
 @blp.response(200, ServiceRequestSchema)
 def get_request(request_id: int) -> Any:
-    return service_records.get_request(reader(), actor(), request_id)
+    return records.get_request(reader(), actor(), request_id)
 
 
 @blp.route("/requests/<int:request_id>/answer", methods=["PUT"])
@@ -231,7 +231,7 @@ def get_request(request_id: int) -> Any:
 def answer_request(args: dict[str, Any], request_id: int) -> Any:
     """Answer a request (the series' provider, or the committee), once."""
     engine().execute(commands.AnswerServiceRequest(request_id, args["answer"]), actor())
-    return service_records.get_request(reader(), actor(), request_id)
+    return records.get_request(reader(), actor(), request_id)
 
 
 # ---- corrective actions ---------------------------------------------------------------------------
@@ -241,7 +241,7 @@ def answer_request(args: dict[str, Any], request_id: int) -> Any:
 @blp.response(200, page_of(CorrectiveActionSchema, "CorrectiveActionPage"))
 def list_actions(args: dict[str, Any], cycle_id: int) -> Any:
     session = reader()
-    return paginate(session, corrective_actions.of_cycle(session, actor(), cycle_id), args["page"], args["page_size"])
+    return paginate(session, actions.of_cycle(session, actor(), cycle_id), args["page"], args["page_size"])
 
 
 @blp.route("/cycles/<int:cycle_id>/corrective-actions", methods=["POST"])
@@ -256,7 +256,7 @@ def assign_action(args: dict[str, Any], cycle_id: int) -> Any:
 @blp.route("/corrective-actions/<int:action_id>")
 @blp.response(200, CorrectiveActionSchema)
 def get_action(action_id: int) -> Any:
-    return corrective_actions.get_action(reader(), actor(), action_id)
+    return actions.get_action(reader(), actor(), action_id)
 
 
 @blp.route("/corrective-actions/<int:action_id>/report", methods=["POST"])
@@ -265,7 +265,7 @@ def get_action(action_id: int) -> Any:
 def report_action(args: dict[str, Any], action_id: int) -> Any:
     """Report the action done (its owner or the series' provider, while carry_out_actions is open)."""
     engine().execute(commands.ReportCorrectiveAction(action_id, args["report"]), actor())
-    return corrective_actions.get_action(reader(), actor(), action_id)
+    return actions.get_action(reader(), actor(), action_id)
 
 
 @blp.route("/corrective-actions/<int:action_id>/verify", methods=["POST"])
@@ -274,4 +274,4 @@ def report_action(args: dict[str, Any], action_id: int) -> Any:
 def verify_action(args: dict[str, Any], action_id: int) -> Any:
     """Verify the effect of an action reported done, which closes it (committee, while verify_actions is open)."""
     engine().execute(commands.VerifyCorrectiveAction(action_id, args["effective"], args["note"]), actor())
-    return corrective_actions.get_action(reader(), actor(), action_id)
+    return actions.get_action(reader(), actor(), action_id)

@@ -7,10 +7,13 @@ from typing import Any
 
 from api.auth import actor
 from api.resources import Blueprint, engine, reader
-from api.schemas import CompleteTaskSchema, InstanceDetailSchema, TaskDetailSchema, TaskFilterSchema, TaskSchema, page_of
-from engine import commands, queries
-from engine.definitions import spec_document
-from engine.instances import get_instance, get_task
+from api.schemas import (
+    CompleteTaskSchema, InstanceDetailSchema, TaskDetailSchema, TaskFilterSchema, TaskSchema, page_of,
+)
+from engine import commands
+from engine.kernel import queries
+from engine.kernel.definitions import spec_document
+from engine.kernel.instances import get_instance, get_task
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="User tasks")
 

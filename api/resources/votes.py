@@ -9,13 +9,12 @@ from sqlalchemy import select
 from api.auth import actor
 from api.resources import Blueprint, engine, reader
 from api.schemas import (
-    CastSchema, ElectorateEntrySchema, IdempotencyHeader, PageQuery, PaperBallotSchema, PaperCorrectionSchema,
-    ParticipationSchema, PublicBallotSchema, ReceiptCheckResultSchema, ReceiptCheckSchema, ReceiptSchema,
-    TurnoutSchema, VoteSchema, page_of,
+    CastSchema, ElectorateEntrySchema, IdempotencyHeader, PageQuery, PaperBallotSchema, PaperCorrectionSchema, ParticipationSchema, PublicBallotSchema, ReceiptCheckResultSchema, ReceiptCheckSchema, ReceiptSchema, TurnoutSchema, VoteSchema, page_of,
 )
-from engine import commands, votes
-from engine.models import ElectorateEntry
-from engine.queries import paginate
+from engine import commands
+from engine.voting import queries as voting_queries
+from engine.voting.models import ElectorateEntry
+from engine.kernel.queries import paginate
 
 blp = Blueprint("votes", __name__, url_prefix="/api", description="Votes, ballots, receipts and bulletin boards")
 
@@ -24,13 +23,13 @@ blp = Blueprint("votes", __name__, url_prefix="/api", description="Votes, ballot
 @blp.response(200, VoteSchema(many=True))
 def of_instance(instance_id: str) -> Any:
     """The votes a process instance has opened."""
-    return votes.votes_of(reader(), actor(), instance_id)
+    return voting_queries.votes_of(reader(), actor(), instance_id)
 
 
 @blp.route("/votes/<vote_id>")
 @blp.response(200, VoteSchema)
 def get(vote_id: str) -> Any:
-    return votes.get_vote(reader(), actor(), vote_id)
+    return voting_queries.get_vote(reader(), actor(), vote_id)
 
 
 @blp.route("/votes/<vote_id>/electorate")
@@ -39,7 +38,7 @@ def get(vote_id: str) -> Any:
 def electorate(args: dict[str, Any], vote_id: str) -> Any:
     """The electorate frozen when the vote opened, with weights."""
     session = reader()
-    vote = votes.get_vote(session, actor(), vote_id)
+    vote = voting_queries.get_vote(session, actor(), vote_id)
     query = select(ElectorateEntry).where(ElectorateEntry.vote_id == vote.id).order_by(ElectorateEntry.voter_key)
     return paginate(session, query, args["page"], args["page_size"])
 
@@ -62,7 +61,7 @@ def cast(headers: dict[str, Any], args: dict[str, Any], vote_id: str) -> Any:
 def public_ballots(vote_id: str) -> Any:
     """Who voted what — in a public vote only."""
     session = reader()
-    return votes.public_ballots(session, votes.get_vote(session, actor(), vote_id))
+    return voting_queries.public_ballots(session, voting_queries.get_vote(session, actor(), vote_id))
 
 
 @blp.route("/votes/<vote_id>/me")
@@ -70,7 +69,7 @@ def public_ballots(vote_id: str) -> Any:
 def me(vote_id: str) -> Any:
     """Whether I may vote, and whether (and how) I have."""
     session = reader()
-    return votes.my_participation(session, actor(), votes.get_vote(session, actor(), vote_id))
+    return voting_queries.my_participation(session, actor(), voting_queries.get_vote(session, actor(), vote_id))
 
 
 @blp.route("/votes/<vote_id>/receipts/check", methods=["POST"])
@@ -79,7 +78,7 @@ def me(vote_id: str) -> Any:
 def check_receipt(args: dict[str, Any], vote_id: str) -> Any:
     """Check that the ballot behind a receipt is counted as cast (posted, so receipts stay out of URLs)."""
     session = reader()
-    return votes.check_receipt(session, votes.get_vote(session, actor(), vote_id), args["receipt"])
+    return voting_queries.check_receipt(session, voting_queries.get_vote(session, actor(), vote_id), args["receipt"])
 
 
 @blp.route("/votes/<vote_id>/paper-ballots", methods=["POST"])
@@ -103,7 +102,7 @@ def correct_paper(args: dict[str, Any], vote_id: str, member_id: int) -> Any:
 def turnout(vote_id: str) -> Any:
     """Live turnout: counts only, never a running tally."""
     session = reader()
-    return votes.turnout(session, votes.get_vote(session, actor(), vote_id))
+    return voting_queries.turnout(session, voting_queries.get_vote(session, actor(), vote_id))
 
 
 @blp.route("/votes/<vote_id>/result")
@@ -111,7 +110,7 @@ def turnout(vote_id: str) -> Any:
 @blp.alt_response(409, response="CONFLICT")
 def result(vote_id: str) -> Any:
     """The published result, with the rule's explanation in words (after the close)."""
-    return votes.result(votes.get_vote(reader(), actor(), vote_id))
+    return voting_queries.result(voting_queries.get_vote(reader(), actor(), vote_id))
 
 
 @blp.route("/votes/<vote_id>/board")
@@ -123,4 +122,4 @@ def bulletin_board(vote_id: str) -> Any:
     Save it and run `yishi tally --verify board.json` to recount it yourself.
     """
     session = reader()
-    return votes.bulletin_board(session, votes.get_vote(session, actor(), vote_id))
+    return voting_queries.bulletin_board(session, voting_queries.get_vote(session, actor(), vote_id))

@@ -19,16 +19,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.audit import checkpoints, verify
-from engine.audit.bundle import export
-from engine.audit.checkpoints import Signer
+from engine.audit.sealing import checkpoints
+from engine.audit.offline import verify
+from engine.audit.bundles import export
+from engine.audit.sealing.checkpoints import Signer
 from engine.audit.time_travel import instance_as_of
-from engine.errors import NotFound
-from engine.identity import Actor
-from engine.instances import get_instance
-from engine.models import Checkpoint, Instance
-from engine.queries import Page, paginate
-from engine.replay import replay
+from engine.kernel.errors import NotFound
+from engine.identity.actors import Actor
+from engine.kernel.instances import get_instance
+from engine.audit.sealing.models import Checkpoint
+from engine.kernel.models import Instance
+from engine.kernel.queries import Page, paginate
+from engine.kernel.replay import replay
 
 FULL_BUNDLE_ROLES = ("auditor", "admin")
 CHECKING_ROLES = ("auditor", "admin", "committee")

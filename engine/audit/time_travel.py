@@ -4,8 +4,8 @@ Auditors ask what the instance looked like when something happened — which tas
 data it held, which timers were armed — and how it got there, drawn on its diagram: which BPMN
 elements completed and which sequence flows were taken, how many times each.
 
-The state comes from replaying the events up to the one asked for through ``engine.stepping.step``,
-as ``engine.replay`` does. The path cannot be read off that state: a loop through a
+The state comes from replaying the events up to the one asked for through ``engine.kernel.stepping.step``,
+as ``engine.kernel.replay`` does. The path cannot be read off that state: a loop through a
 ``continueAsNew`` element cuts the state back to one iteration, so the path is counted while
 replaying, from every run each step went through (``StepResult.runs``). Task ids are unique over
 the whole history (uuid5 of the instance and the event's seq), so a task seen in several steps is
@@ -33,12 +33,12 @@ from SpiffWorkflow.util.task import TaskState
 from engine.bpmn.service_calls import RecordedCalls
 from engine.bpmn.workflows import OpenTaskView, TimerView
 from engine.bpmn.xml import BPMN_NS, read_xml
-from engine.definitions import spec_document as definition_spec
-from engine.errors import Conflict, InvalidInput, NotFound, YishiError
-from engine.identity import zone
-from engine.models import Event, Instance
-from engine.replay import HISTORY_DOES_NOT_APPLY, RecordedEvent
-from engine.stepping import CONTINUE_AS_NEW_KEY, WORKFLOW_ACTIONS, StepResult, step
+from engine.kernel.definitions import spec_document as definition_spec
+from engine.kernel.errors import Conflict, InvalidInput, NotFound, YishiError
+from engine.identity.actors import zone
+from engine.kernel.models import Event, Instance
+from engine.kernel.replay import HISTORY_DOES_NOT_APPLY, RecordedEvent
+from engine.kernel.stepping import CONTINUE_AS_NEW_KEY, WORKFLOW_ACTIONS, StepResult, step
 
 FlowIndex = dict[tuple[str, str], str]
 """Sequence flow ids by (sourceRef, targetRef)."""
@@ -184,7 +184,7 @@ def _up_to(events: Iterable[RecordedEvent], seq: int) -> Iterator[RecordedEvent]
 def _apply(
     spec_document: dict[str, Any], instance_id: str, local_tz: tzinfo, event: RecordedEvent, before: StepResult | None
 ) -> StepResult:
-    """Re-apply one workflow event as ``engine.replay`` does; a history that no longer applies is a conflict."""
+    """Re-apply one workflow event as ``engine.kernel.replay`` does; a history that no longer applies is a conflict."""
     try:
         return step(
             spec_document=spec_document, state_before=before.state if before else None, event_type=event.type,

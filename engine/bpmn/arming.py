@@ -11,7 +11,7 @@ not halt before it, so no failed task was left for an admin to see.
 The hooks installed here (once, at import, like ``engine.bpmn.determinism``) check the value first,
 with ``engine.bpmn.timer_values`` and ``engine.bpmn.limits``. A value that passes is armed exactly as
 SpiffWorkflow arms it. Inside an engine step (``deferred_failures``, entered by
-``engine.stepping.step``), a value that fails, or an expression that fails to evaluate, does not raise: the
+``engine.kernel.stepping.step``), a value that fails, or an expression that fails to evaluate, does not raise: the
 element stays unarmed (a timer waits with no deadline, a multi-instance activity creates no instance),
 the reason is noted in its task's internal data, and the rest of the step completes normally, so the
 workflow is consistent and can be kept. ``arming_failure`` then reports the task as failed, the instance

@@ -20,7 +20,7 @@ from lxml import etree
 
 from engine.bpmn.limits import MAX_FLOW_DEPTH, MAX_FLOW_ELEMENTS, MAX_MULTI_INSTANCES, MAX_NESTING_DEPTH
 from engine.bpmn.timer_values import KINDS, TimerValueError, check_timer_value
-from engine.errors import DefinitionError
+from engine.kernel.errors import DefinitionError
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _NS = {"bpmn": BPMN_NS}

@@ -25,7 +25,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from engine.bpmn.sandbox import check_expression, script_error_from
 from engine.bpmn.workflows import SCRIPT_ENGINE
 from engine.bpmn.xml import read_xml, validate_dmn
-from engine.errors import DefinitionError, ScriptError
+from engine.kernel.errors import DefinitionError, ScriptError
 
 
 @dataclass(frozen=True)

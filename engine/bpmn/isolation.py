@@ -39,7 +39,7 @@ from contextvars import ContextVar
 from multiprocessing.connection import Connection
 from typing import Any, Literal
 
-from engine.errors import ScriptError
+from engine.kernel.errors import ScriptError
 
 HARD_TIME_LIMIT_SECONDS = 3.0
 """Wall-clock time a script may take before its child is killed: three times the sandbox's own
@@ -51,7 +51,7 @@ MEMORY_LIMIT_BYTES = 768 * 1024 * 1024
 
 WRITER_SCRIPT_SECONDS = 0.5
 """CPU time the scripts of a step may use, together, while the step holds the database writer: a
-step is computed before its transaction takes the writer (``engine.instances.advance``), except
+step is computed before its transaction takes the writer (``engine.kernel.instances.advance``), except
 from its first service task on, whose operation writes domain records; the scripts after that task
 run in the transaction, under this budget (what ran before is remembered, not run again). CPU
 time, as the children measure it, not wall-clock time: a loaded machine must not fail a process

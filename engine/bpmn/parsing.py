@@ -19,7 +19,7 @@ from SpiffWorkflow.specs.base import TaskSpec
 from engine.bpmn.checks import check_definition
 from engine.bpmn.limits import MAX_FLOW_DEPTH, MAX_NESTING_DEPTH
 from engine.bpmn.xml import check_supported, read_xml, validate_bpmn
-from engine.errors import DefinitionError
+from engine.kernel.errors import DefinitionError
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"

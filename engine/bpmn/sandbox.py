@@ -15,7 +15,7 @@ could run anything on the server. This module replaces it with a sandbox built o
 * **Deploy time.** :func:`check_definition_scripts` compiles a definition's scripts and expressions when it is
   uploaded, so compile-time refusals surface then rather than in a running process.
 
-Every refusal or failure is a :class:`~engine.errors.ScriptError`. SpiffWorkflow wraps it in a
+Every refusal or failure is a :class:`~engine.kernel.errors.ScriptError`. SpiffWorkflow wraps it in a
 ``WorkflowTaskException``; :func:`script_error_from` digs it out again.
 
 What a sandbox inside one interpreter cannot bound — total memory, and C-level operations over large
@@ -48,7 +48,7 @@ from SpiffWorkflow.bpmn.script_engine import BasePythonScriptEngineEnvironment, 
 from SpiffWorkflow.specs.base import TaskSpec
 
 from engine.bpmn import isolation, service_calls
-from engine.errors import DefinitionError, ScriptError
+from engine.kernel.errors import DefinitionError, ScriptError
 
 STEP_BUDGET = 100_000
 """Loop iterations plus function calls allowed to one script or expression.

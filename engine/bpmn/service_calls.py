@@ -5,7 +5,7 @@ Live, the operation runs inside the command's unit of work and every call — na
 and JSON result — is recorded in the command's event. On replay the recorded results are fed
 back instead of running the operation again, so replay never touches domain records and still
 rebuilds the same workflow state. This module only holds the switch between the two; the
-operations themselves are registered by the domain (see ``engine/services.py``).
+operations themselves are registered by the domain (see ``engine/kernel/operations.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Callable, Iterator, Protocol
 
-from engine.errors import ScriptError
+from engine.kernel.errors import ScriptError
 
 
 class ServiceCalls(Protocol):

@@ -30,7 +30,7 @@ from engine.bpmn import determinism  # noqa: F401  (installs the deterministic h
 from engine.bpmn.arming import arming_error, arming_failure
 from engine.bpmn.limits import MAX_STEP_TASKS, MAX_TASK_DEPTH
 from engine.bpmn.sandbox import SandboxScriptEngine, script_error_from
-from engine.errors import Conflict, InvalidInput, ScriptError
+from engine.kernel.errors import Conflict, InvalidInput, ScriptError
 
 SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
 SCRIPT_ENGINE = SandboxScriptEngine()

@@ -18,7 +18,7 @@ from lxml import etree
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as SPIFF_DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
-from engine.errors import DefinitionError
+from engine.kernel.errors import DefinitionError
 
 MAX_DEFINITION_BYTES: Final = 2 * 1024 * 1024
 """Largest upload read, checked before parsing: real definitions are tens of kilobytes, and the

@@ -1,12 +1,12 @@
-"""Alembic environment: migrations run on the connection handed in by ``engine.db.Database``."""
+"""Alembic environment: migrations run on the connection handed in by ``engine.kernel.db.Database``."""
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from engine.models import Base
+from engine.bootstrap import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def run_migrations() -> None:

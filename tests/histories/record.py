@@ -30,12 +30,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from engine import commands as c
-from engine import identity
-from engine.audit.bundle import export
-from engine.clock import ManualClock
-from engine.db import Database
-from engine.service import Engine, EngineConfig
-from engine.unit_of_work import UnitOfWork
+from engine.identity import actors as identity_actors
+from engine.identity import models as identity_models
+from engine.identity import members
+from engine.audit.bundles import export
+from engine.kernel.clock import ManualClock
+from engine.kernel.db import Database
+from engine.bootstrap import Engine, EngineConfig
+from engine.kernel.unit_of_work import UnitOfWork
 from tests import bpmn_samples as b
 from tests import test_conventions as conventions
 from tests.helpers import Community, make_community
@@ -164,11 +166,11 @@ def record_retried(r: Recording) -> str:
     return instance_id
 
 
-def _staff(r: Recording) -> dict[str, identity.Actor]:
+def _staff(r: Recording) -> dict[str, identity_actors.Actor]:
     """The PDCA tests' provider and street office (a fixture there)."""
     with UnitOfWork(r.engine.db, r.engine.clock) as uow:
-        row = uow.session.get(identity.Community, r.community.id)
-        made = {name: identity.actor_for(identity.add_member(uow.session, row, name, [role], uow.now))
+        row = uow.session.get(identity_models.Community, r.community.id)
+        made = {name: identity_actors.actor_for(members.add_member(uow.session, row, name, [role], uow.now))
                 for name, role in (("provider", "provider"), ("street", "street_office"))}
         uow.commit()
     return made

@@ -12,7 +12,7 @@ event said which it wrote); an audit reports them as unbound rather than guessin
 from alembic import op
 import sqlalchemy as sa
 
-from engine.audit import chain
+from engine.audit.sealing import chain
 
 
 revision = '0002'

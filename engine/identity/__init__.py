@@ -1,0 +1,1 @@
+"""Who may do what, and where: communities, members, roles and API tokens."""

@@ -1,0 +1,41 @@
+"""Named conditions a user task can require before it may be completed.
+
+A task declares ``precondition`` in its extension properties (e.g. ``all_opinions_answered``);
+the domain module that owns the records registers the check. Deployment refuses unknown names,
+so a typo in a BPMN file is caught before any instance runs.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy.orm import Session
+
+from engine.kernel.errors import Conflict
+from engine.kernel.models import Instance
+
+Check = Callable[[Session, Instance], str | None]
+"""Returns why the task cannot be completed yet, or None when it can."""
+
+PRECONDITION_PROPERTY = "precondition"
+_REGISTRY: dict[str, Check] = {}
+
+
+def precondition(name: str) -> Callable[[Check], Check]:
+    def register(check: Check) -> Check:
+        _REGISTRY[name] = check
+        return check
+
+    return register
+
+
+def known(name: str) -> bool:
+    return name in _REGISTRY
+
+
+def enforce(name: str | None, session: Session, instance: Instance) -> None:
+    if name is None:
+        return
+    reason = _REGISTRY[name](session, instance)
+    if reason is not None:
+        raise Conflict(reason, precondition=name)

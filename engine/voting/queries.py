@@ -1,0 +1,179 @@
+"""Reading votes: the vote, turnout, the result, the bulletin board, receipts, a voter's own participation; the rule of whose voter key a member holds."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from engine.identity.actors import Actor
+from engine.identity.models import Member
+from engine.kernel.errors import Conflict, PermissionDenied
+from engine.kernel.instances import get_instance
+from engine.voting.counting import board
+from engine.voting.models import (
+    Ballot,
+    ElectorateEntry,
+    Participation,
+    ReplacedBallot,
+    Vote,
+)
+
+
+def summary(vote: Vote) -> dict[str, Any]:
+    """What the process (and a calling process) gets back: small, enough to branch on."""
+    result = vote.result or {}
+    return {"vote_id": vote.id, "outcome": result.get("outcome"), "winner": result.get("winner"),
+            "board_root": vote.board_root, "explanation": result.get("explanation", [])}
+
+
+def tally_config(vote: Vote) -> dict[str, Any]:
+    config: dict[str, Any] = {"method": vote.method, "seed": vote.id, "rule": vote.rule}
+    if vote.method != "yes_no_abstain":
+        config["options"] = [option["id"] for option in vote.options]
+    return config
+
+
+def electorate_summary(vote: Vote) -> dict[str, Any]:
+    summary = {"heads": vote.eligible_heads, "heads_label": vote.basis}
+    if vote.weighted:
+        summary |= {"weight": vote.eligible_weight, "weight_unit": "m²"}
+    return summary
+"""``_voter_key`` in SQL: the member, or their household (if they are a resident and have one)."""
+"""A first ballot is the busiest write there is: two plain inserts, built once (the ORM's unit of work
+would cost more than the inserts themselves), in the statement that numbers its event."""
+"""``_CAST_TARGET`` for a batch, in one query built once: each caller with each of the batch's
+votes in their community, their voter key there, its weight in the electorate (None: not in it)
+and whether it has voted. A row stands in for the ``Vote`` (its ``id`` is the vote's). The key
+leaves out the resident-role check that ``_voter_key`` makes for households;
+``_is_plain_first_ballot`` makes it.
+
+The callers come first, found by their tokens, in a materialized CTE, and the entry and the
+participation are looked up by primary key for each: planners cannot reorder that. Joined
+plainly, SQLite (without statistics, for a dozen tokens or more) and PostgreSQL (for a small
+community) read every member of the community, or every entry of the electorate, per batch."""
+
+
+# ---- who may vote ----------------------------------------------------------------------------
+
+def voter_key_of(session: Session, vote: Vote, actor: Actor) -> str:
+    """The caller's place in the electorate (themselves, or their household); 403 when they have none."""
+    return _entry_of(session, vote, actor).voter_key
+
+
+def _entry_of(session: Session, vote: Vote, actor: Actor) -> ElectorateEntry:
+    """The caller's entry in the electorate (with its weight); 403 when they have none."""
+    household = session.scalar(select(Member.household).where(Member.id == actor.member_id)) if vote.basis == "households" else None
+    key = _voter_key(vote.basis, actor, household)
+    entry = session.get(ElectorateEntry, (vote.id, key)) if key is not None else None
+    if entry is None:
+        raise PermissionDenied("you are not in this vote's electorate")
+    return entry
+
+
+def _voter_key(basis: str, actor: Actor, household: str | None) -> str | None:
+    """Who the caller votes as: themselves, or (a resident) their household; None if a household
+    vote finds them without one. ``_CALLER_KEY`` says the same in SQL."""
+    if basis == "households":
+        return f"h:{household}" if household and "resident" in actor.roles else None
+    return f"m:{actor.member_id}"
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+def get_vote(session: Session, actor: Actor, vote_id: str) -> Vote:
+    return actor.own(session.get(Vote, vote_id), "vote")
+
+
+def votes_of(session: Session, actor: Actor, instance_id: str) -> list[Vote]:
+    instance = get_instance(session, actor, instance_id)
+    return list(session.scalars(select(Vote).where(Vote.instance_id == instance.id).order_by(Vote.opened_at)))
+
+
+def turnout(session: Session, vote: Vote) -> dict[str, Any]:
+    """Live counts of who has voted — never what, in a secret vote."""
+    rows = session.execute(
+        select(Participation.channel, func.count(), ElectorateEntry.weight)
+        .join(ElectorateEntry, (ElectorateEntry.vote_id == Participation.vote_id) & (ElectorateEntry.voter_key == Participation.voter_key))
+        .where(Participation.vote_id == vote.id).group_by(Participation.channel, ElectorateEntry.weight)
+    ).all()
+    by_channel: dict[str, int] = {}
+    weight = Decimal(0)
+    for channel, count, entry_weight in rows:
+        by_channel[channel] = by_channel.get(channel, 0) + count
+        weight += Decimal(entry_weight) * count
+    cast = sum(by_channel.values())
+    return {"vote_id": vote.id, "status": vote.status, "eligible": vote.eligible_heads, "cast": cast,
+            "by_channel": by_channel, "eligible_weight": vote.eligible_weight if vote.weighted else None,
+            "cast_weight": str(weight) if vote.weighted else None}
+
+
+def result(vote: Vote) -> dict[str, Any]:
+    if vote.status != "closed":
+        raise Conflict("the result is sealed until the vote closes; only the turnout is live")
+    assert vote.result is not None
+    return vote.result
+
+
+def bulletin_board(session: Session, vote: Vote) -> dict[str, Any]:
+    if vote.status != "closed":
+        raise Conflict("the bulletin board is published when the vote closes")
+    entries = _board_entries(session, vote)
+    assert vote.result is not None
+    return board.document(tally_config(vote), electorate_summary(vote), entries, vote.result)
+
+
+def check_receipt(session: Session, vote: Vote, receipt: str) -> dict[str, Any]:
+    """Is the ballot behind this receipt recorded, and is it still the voter's current ballot?
+
+    Before the close it says no more: whoever holds a receipt (a vote buyer collecting them)
+    must not learn how it was voted. After the close the board shows every current ballot's
+    choice by its fingerprint, so the check shows it too.
+    """
+    fingerprint = board.fingerprint(vote.id, receipt)
+    choice = session.execute(select(Ballot.choice).where(Ballot.vote_id == vote.id, Ballot.fingerprint == fingerprint)).first()
+    replaced = choice is None and session.scalar(select(literal(1)).where(
+        ReplacedBallot.vote_id == vote.id, ReplacedBallot.fingerprint == fingerprint)) is not None
+    closed = vote.status == "closed"
+    return {"fingerprint": fingerprint, "found": choice is not None or replaced, "current": choice is not None,
+            "replaced": replaced, "on_board": choice is not None and closed,
+            "choice": choice.choice if choice is not None and closed else None}
+
+
+def my_participation(session: Session, actor: Actor, vote: Vote) -> dict[str, Any]:
+    try:
+        key = voter_key_of(session, vote, actor)
+    except PermissionDenied:
+        return {"eligible": False, "voted": False}
+    participation = session.get(Participation, (vote.id, key))
+    if participation is None:
+        return {"eligible": True, "voted": False}
+    return {"eligible": True, "voted": True, "channel": participation.channel, "cast_at": participation.cast_at,
+            "changes": participation.changes}
+
+
+def public_ballots(session: Session, vote: Vote) -> list[dict[str, Any]]:
+    """Who voted what, in a public vote only."""
+    if vote.secret:
+        raise PermissionDenied("this vote is secret: nobody can see who voted what")
+    rows = session.execute(
+        select(Ballot.voter_key, Ballot.choice, ElectorateEntry.label)
+        .join(ElectorateEntry, (ElectorateEntry.vote_id == Ballot.vote_id) & (ElectorateEntry.voter_key == Ballot.voter_key))
+        .where(Ballot.vote_id == vote.id).order_by(Ballot.voter_key)
+    ).all()
+    return [{"voter": r.label, "voter_key": r.voter_key, "choice": r.choice} for r in rows]
+
+
+def _board_entries(session: Session, vote: Vote) -> list[dict[str, Any]]:
+    rows = session.execute(select(Ballot.fingerprint, Ballot.choice, Ballot.weight).where(Ballot.vote_id == vote.id)).all()
+    return board.board_entries([{"fingerprint": f, "choice": c, "weight": w} for f, c, w in rows], vote.weighted)
+
+
+def _countable(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k != "fingerprint"}
