@@ -16,7 +16,7 @@ import click
 from sqlalchemy import select
 
 from api.config import Config
-from engine import commands
+from engine.kernel.commands import DeployDefinition
 from engine.identity import members as identity_members
 from engine.audit import access, time_travel
 from engine.audit.offline import verify as audit_verify
@@ -82,7 +82,7 @@ def deploy(obj: dict[str, Any], files: tuple[Path, ...]) -> None:
     if not files:
         deployments = engine.deploy_bundled()
     else:
-        deployments = [engine.execute(commands.DeployDefinition(f.name, f.read_bytes())) for f in files]
+        deployments = [engine.execute(DeployDefinition(f.name, f.read_bytes())) for f in files]
     for d in deployments:
         state = "deployed" if d.created else "unchanged"
         click.echo(f"platform {d.definition.key} v{d.definition.version} {state} (sha256 {d.definition.sha256[:12]}…)")

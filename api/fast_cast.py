@@ -5,7 +5,7 @@ request context, routing, flask-smorest's argument parsing and response dumping 
 as the ballot's own transaction, so a well-formed cast is answered here, as a WSGI middleware in
 front of the Flask app: the same bearer-token check, the same schemas (built once), the same
 command, the same JSON and the same error responses (rendered by ``api.errors``, an unknown
-token's 401 included). It casts through ``Engine.cast``: ballots that this worker's threads cast
+token's 401 included). It casts through ``Engine.execute_together``: ballots that this worker's threads cast
 at the same moment share one transaction (group commit), and any ballot the batch leaves aside is
 cast alone through ``Engine.execute_as``, which checks the token in the ballot's own transaction. Anything else — another route or method, no token, a body that is not a JSON object the
 schemas accept — goes to Flask untouched, before anything is written, so every refusal keeps its
@@ -30,7 +30,7 @@ from api.auth import bearer_token
 from api.errors import error_for
 from api.limits import unstorable
 from api.schemas import CastSchema, IdempotencyHeader, ReceiptSchema
-from engine import commands
+from engine.voting.commands import CastBallot
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 CAST_PATH = re.compile(r"/api/votes/([A-Za-z0-9-]{1,64})/ballots")
@@ -58,8 +58,8 @@ class FastCast:
         engine = self.app.extensions["yishi"]
         began = time.perf_counter()
         try:
-            command = commands.CastBallot(vote_id, args["choice"], args["idempotency_key"], args["receipt"])
-            receipt = engine.cast(token, command)
+            command = CastBallot(vote_id, args["choice"], args["idempotency_key"], args["receipt"])
+            receipt = engine.execute_together(token, command)
             body = (self.app.json.dumps(_RECEIPT.dump(receipt), separators=(",", ":")) + "\n").encode()
         except Exception as exc:  # noqa: BLE001 — rendered exactly as the Flask route renders it, 500 included
             with self.app.app_context():

@@ -52,7 +52,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import event, func, insert, select
 
 from bench.ballots import calibrate
-from engine import commands as c
+from engine.consultation.commands import AnswerOpinion, SubmitOpinion
+from engine.kernel.commands import CompleteTask, StartInstance
+from engine.voting.commands import CastBallot
 from engine.identity import members as identity_members
 from engine.identity import actors
 from engine.audit import bundles as audit_bundle
@@ -146,31 +148,31 @@ class Builder:
 
     def consultation(self) -> None:
         chair, n = self.chair, self.units
-        iid = self.run(c.StartInstance("consultation"), chair).id
-        self.run(c.CompleteTask(self.task(iid, "draft_topic"), {
+        iid = self.run(StartInstance("consultation"), chair).id
+        self.run(CompleteTask(self.task(iid, "draft_topic"), {
             "title": f"Topic {n}", "description": "Where should the bike shed go?", "affected": "Buildings 2-4",
             "opinion_deadline": self.local(timedelta(days=14))}), chair)
         authors = self.rng.sample(self.voters, self.mix.opinions)
-        opinions = [self.run(c.SubmitOpinion(iid, f"Opinion {i} on topic {n}: by the gate."), a, 300) for i, a in enumerate(authors)]
-        self.run(c.CompleteTask(self.task(iid, "opinion_period"), {"reason": "Enough heard."}), chair)
-        self.run(c.CompleteTask(self.task(iid, "record_deliberation"), {
+        opinions = [self.run(SubmitOpinion(iid, f"Opinion {i} on topic {n}: by the gate."), a, 300) for i, a in enumerate(authors)]
+        self.run(CompleteTask(self.task(iid, "opinion_period"), {"reason": "Enough heard."}), chair)
+        self.run(CompleteTask(self.task(iid, "record_deliberation"), {
             "meeting_date": self.local(timedelta(days=1))[:10], "attendees": ["chair", "clerk"], "minutes": "Discussed."}), self.clerk)
         for i, opinion in enumerate(opinions):
             verdict = ("adopted", "partly_adopted", "not_adopted")[i % 3]
-            self.run(c.AnswerOpinion(opinion.id, verdict, "Considered by the committee."), chair)
-        self.run(c.CompleteTask(self.task(iid, "answer_opinions"), {"note": "All answered."}), chair)
-        self.run(c.CompleteTask(self.task(iid, "publish_outcome"), {"summary": "A shed by the gate."}), chair)
+            self.run(AnswerOpinion(opinion.id, verdict, "Considered by the committee."), chair)
+        self.run(CompleteTask(self.task(iid, "answer_opinions"), {"note": "All answered."}), chair)
+        self.run(CompleteTask(self.task(iid, "publish_outcome"), {"summary": "A shed by the gate."}), chair)
 
     def vote(self) -> None:
-        iid = self.run(c.StartInstance("vote"), self.chair).id
+        iid = self.run(StartInstance("vote"), self.chair).id
         deadline = self.clock.now() + timedelta(days=7)
         config = {"title": f"Vote {self.units}", "question": "Repaint the courtyard fence?", "method": "yes_no_abstain",
                   "rule": {}, "secret": True, "electorate": "residents", "deadline": deadline.isoformat()}
-        self.run(c.CompleteTask(self.task(iid, "configure_vote"), {"vote": config}), self.chair)
+        self.run(CompleteTask(self.task(iid, "configure_vote"), {"vote": config}), self.chair)
         with self.engine.read() as session:
             vote_id = session.scalars(select(Vote.id).where(Vote.instance_id == iid)).one()
         for voter in self.rng.sample(self.voters, self.mix.ballots):
-            self.run(c.CastBallot(vote_id, self.rng.choice(("yes", "yes", "no", "abstain"))), voter, 7)
+            self.run(CastBallot(vote_id, self.rng.choice(("yes", "yes", "no", "abstain"))), voter, 7)
         self.clock.advance(deadline - self.clock.now() + timedelta(seconds=1))
         assert self.engine.fire_due_timers() == 1, "the vote did not close at its deadline"
 

@@ -59,7 +59,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, func, insert, select, text
 
-from engine import commands
+from engine.kernel.commands import CompleteTask, StartInstance
 from engine.identity import members as identity_members
 from engine.identity import actors
 from engine.kernel.db import Database
@@ -148,14 +148,14 @@ def prepare(url: str, size: int, votes: int = 1) -> Electorate:
 
 def _open_vote(engine: Engine, chair: actors.Actor, title: str, size: int) -> tuple[str, str]:
     """Open a secret yes/no vote of the residents through the engine: the vote's id and its instance's."""
-    instance = engine.execute(commands.StartInstance("vote"), chair)
+    instance = engine.execute(StartInstance("vote"), chair)
     with engine.read() as session:
         task_id = session.scalar(select(HumanTask.id).where(
             HumanTask.instance_id == instance.id, HumanTask.element_id == "configure_vote", HumanTask.state == "READY"))
     deadline = (engine.clock.now() + timedelta(days=30)).isoformat()
     config = {"title": title, "question": "Repaint the courtyard fence?", "method": "yes_no_abstain",
               "rule": {}, "secret": True, "electorate": "residents", "deadline": deadline}
-    engine.execute(commands.CompleteTask(task_id, {"vote": config}), chair)
+    engine.execute(CompleteTask(task_id, {"vote": config}), chair)
     with engine.read() as session:
         vote = session.scalar(select(Vote).where(Vote.instance_id == instance.id))
         assert vote is not None and vote.status == "open", "the vote did not open"

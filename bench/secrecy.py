@@ -30,7 +30,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select, text
 
-from engine import commands as c
+from engine.kernel.commands import CompleteTask, StartInstance
+from engine.voting.commands import CastBallot
 from engine.identity import actors
 from engine.identity import members
 from engine.kernel.db import Database
@@ -58,10 +59,10 @@ def setup(url: str, ballots: int) -> tuple[Engine, list[actors.Actor], str]:
         voters = [actors.actor_for(members.add_member(uow.session, community, f"voter {i:04d}", ["resident"], uow.now))
                   for i in range(ballots)]
         uow.commit()
-    instance = engine.execute(c.StartInstance("vote"), chair)
+    instance = engine.execute(StartInstance("vote"), chair)
     with engine.read() as session:
         (task,) = [t.id for t in session.get(Instance, instance.id).tasks if t.state == "READY"]
-    engine.execute(c.CompleteTask(task, {"vote": CONFIG}), chair)
+    engine.execute(CompleteTask(task, {"vote": CONFIG}), chair)
     with engine.read() as session:
         (vote_id,) = session.scalars(select(Vote.id).where(Vote.instance_id == instance.id))
     return engine, voters, vote_id
@@ -72,7 +73,7 @@ def cast_all(engine: Engine, voters: list[actors.Actor], vote_id: str, pause: fl
     truth = {}
     for i, voter in enumerate(voters):
         choice = CHOICES[i % 3]
-        engine.execute(c.CastBallot(vote_id, choice), voter)
+        engine.execute(CastBallot(vote_id, choice), voter)
         truth[f"m:{voter.member_id}"] = choice
         time.sleep(pause)
     return truth

@@ -1,28 +1,45 @@
 """The composition root: the one module that imports every domain, so that what each registers is there.
 
-Importing this module loads each domain's tables into the one ``Base.metadata`` (so Alembic and
-``Base.metadata`` see every table).
+A domain registers itself as its modules are imported: its command handlers (``@handles``), its
+service-task operations (``@operation``), its task preconditions (``@precondition``). The kernel
+imports no domain; this module imports them all, then hands out the ``Engine`` that runs
+whatever they registered. Build engines from here (``from engine.bootstrap import Engine``).
+
+Importing it also loads each domain's tables into the one ``Base.metadata`` (Alembic's
+``engine/migrations/env.py`` reads it from here).
 """
 
 from __future__ import annotations
 
 from engine.audit.sealing import models as audit_models
+from engine.consultation import handlers as consultation_handlers
 from engine.consultation import models as consultation_models
+from engine.consultation import opinions
+from engine.conventions import handlers as conventions_handlers
 from engine.conventions import models as conventions_models
+from engine.conventions import operations as conventions_operations
+from engine.identity import handlers as identity_handlers
 from engine.identity import models as identity_models
+from engine.kernel import handlers as kernel_handlers
+from engine.kernel.bus import Engine, EngineConfig
 from engine.kernel.models import Base
+from engine.pdca import cycles
+from engine.pdca import handlers as pdca_handlers
 from engine.pdca import models as pdca_models
+from engine.voting import handlers as voting_handlers
 from engine.voting import models as voting_models
+from engine.voting import operations as voting_operations
 
-# each registers its service operations and task preconditions
-from engine.consultation import opinions  # noqa: E402,F401
-from engine.conventions import amendments, operations  # noqa: E402,F401
-from engine.pdca import actions, cycles  # noqa: E402,F401
-from engine.voting import operations as voting_operations  # noqa: E402,F401
-from engine.kernel.bus import Engine, EngineConfig  # noqa: E402
-
-__all__ = ["Engine", "EngineConfig", "metadata"]
-
-DOMAIN_MODELS = (identity_models, audit_models, consultation_models, voting_models, conventions_models, pdca_models)
-"""Each domain's tables, on the kernel's one declarative ``Base``."""
+DOMAINS = {
+    "kernel": (kernel_handlers,),
+    "identity": (identity_models, identity_handlers),
+    "audit": (audit_models,),
+    "consultation": (consultation_models, consultation_handlers, opinions),
+    "voting": (voting_models, voting_handlers, voting_operations),
+    "conventions": (conventions_models, conventions_handlers, conventions_operations),
+    "pdca": (pdca_models, pdca_handlers, cycles),
+}
+"""Each package and the modules of it that register something (tables, handlers, operations, preconditions)."""
 metadata = Base.metadata
+
+__all__ = ["DOMAINS", "Engine", "EngineConfig", "metadata"]

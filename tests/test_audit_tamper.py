@@ -23,7 +23,9 @@ from click.testing import CliRunner
 from sqlalchemy import delete, insert, select, update
 
 from api.cli import main
-from engine import commands as c
+from engine.conventions.commands import CommentOnArticle
+from engine.pdca.commands import AnswerServiceRequest, FileServiceRequest
+from engine.voting.commands import CastBallot
 from engine.identity import actors
 from engine.identity import models as identity_models
 from engine.identity import members as identity_members
@@ -81,7 +83,7 @@ def build_history(engine: Engine, community: Community, clock: ManualClock) -> H
     consulted = consultation(engine, community, clock, close_early=True)
     vote, vote_id = open_vote(engine, community)
     for who, choice in (("alice", "yes"), ("bob", "no"), ("carol", "yes")):
-        engine.execute(c.CastBallot(vote_id, choice), community[who])
+        engine.execute(CastBallot(vote_id, choice), community[who])
     convention = _convention(engine, community, clock)
     close_by_deadline(engine, clock, vote)
     pdca = _pdca(engine, community, clock)
@@ -95,7 +97,7 @@ def _convention(engine: Engine, community: Community, clock: ManualClock) -> str
     convention_id = conventions.convention_of(engine, instance_id)
     reworded = conventions.propose(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
     refused = conventions.propose(engine, community, convention_id, "bob", "delete", "a3")
-    engine.execute(c.CommentOnArticle(convention_id, 1, "a2", "Prams too?"), community["carol"])
+    engine.execute(CommentOnArticle(convention_id, 1, "a2", "Prams too?"), community["carol"])
     conventions.review(engine, community, instance_id, [(reworded, "accepted", None), (refused, "rejected", None)])
     conventions.vote(engine, clock, community, instance_id, {"alice": "yes", "bob": "yes", "carol": "no"})
     conventions.complete(engine, community, instance_id, "publish_convention", {"effective_date": clock.now().date().isoformat()})
@@ -106,8 +108,8 @@ def _pdca(engine: Engine, community: Community, clock: ManualClock) -> str:
     """One cycle with a complaint answered, that misses its targets, so corrective actions are assigned, reported and verified."""
     series = Series(engine, community, _staff(engine, community), clock).define()
     series.serve(hours=(4, 12, 30))
-    complaint = engine.execute(c.FileServiceRequest(series.cycle_id, "complaint", "The tap drips again."), community["carol"])
-    engine.execute(c.AnswerServiceRequest(complaint.id, "A plumber comes on Tuesday."), series.provider)
+    complaint = engine.execute(FileServiceRequest(series.cycle_id, "complaint", "The tap drips again."), community["carol"])
+    engine.execute(AnswerServiceRequest(complaint.id, "A plumber comes on Tuesday."), series.provider)
     series.rate({"alice": 5, "bob": 4, "carol": 2, "chair": 5})
     series.act()
     return series.instance_id

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, insert, select, update
 
-from engine import commands as c
+from engine.voting.commands import CastBallot, EnterPaperBallot
 from engine.audit.bundles import export
 from engine.audit.offline.verify import Verdict, verify
 from engine.kernel.clock import ManualClock
@@ -51,10 +51,10 @@ class Box:
 def box(deployed: Engine, community: Community, clock: ManualClock) -> Box:
     """A secret vote: alice votes and changes her ballot, bob votes online, carol on paper."""
     instance_id, vote_id = open_vote(deployed, community)
-    first = deployed.execute(c.CastBallot(vote_id, "yes"), community["alice"])
-    deployed.execute(c.CastBallot(vote_id, "no", previous_receipt=first.receipt), community["alice"])
-    deployed.execute(c.CastBallot(vote_id, "no"), community["bob"])
-    deployed.execute(c.EnterPaperBallot(vote_id, community["carol"].member_id, "yes"), community["clerk"])
+    first = deployed.execute(CastBallot(vote_id, "yes"), community["alice"])
+    deployed.execute(CastBallot(vote_id, "no", previous_receipt=first.receipt), community["alice"])
+    deployed.execute(CastBallot(vote_id, "no"), community["bob"])
+    deployed.execute(EnterPaperBallot(vote_id, community["carol"].member_id, "yes"), community["clerk"])
     return Box(deployed, clock, community, instance_id, vote_id)
 
 

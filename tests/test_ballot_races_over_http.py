@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.ballots import Server
-from engine import commands as c
+from engine.kernel.commands import CompleteTask, StartInstance
 from engine.identity import models as identity_models
 from engine.identity import members
 from engine.audit.bundles import export
@@ -55,10 +55,10 @@ def vote(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
             tokens[member.name] = members.issue_token(uow.session, member, "test", uow.now)
         uow.commit()
     tokens |= {name: community.tokens[name] for name in ("alice", "bob", "carol")}
-    instance = engine.execute(c.StartInstance("vote"), community["chair"])
+    instance = engine.execute(StartInstance("vote"), community["chair"])
     with engine.read() as session:
         (task,) = [t.id for t in session.get(Instance, instance.id).tasks if t.state == "READY"]
-    engine.execute(c.CompleteTask(task, {"vote": CONFIG}), community["chair"])
+    engine.execute(CompleteTask(task, {"vote": CONFIG}), community["chair"])
     with engine.read() as session:
         (vote_id,) = session.scalars(select(Vote.id).where(Vote.instance_id == instance.id))
     engine.db.dispose()

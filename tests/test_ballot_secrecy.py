@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import inspect, select, text
 
-from engine import commands as c
+from engine.voting.commands import CastBallot, EnterPaperBallot
 from engine.identity.actors import actor_for
 from engine.kernel.models import Base
 from engine.voting.models import Ballot, Vote
@@ -62,11 +62,11 @@ def test_a_database_reader_finds_no_choice_beside_any_voter(deployed: Engine, co
                     if "resident" in m.roles and m.name != "bob"]
     for i, voter in enumerate(everyone):
         key = keys[voter.name] = f"ballot-of-{voter.name}-0000"  # guessable, on purpose
-        receipts[voter.member_id] = deployed.execute(c.CastBallot(vote_id, CHOICES[i % 3], key), voter).receipt
+        receipts[voter.member_id] = deployed.execute(CastBallot(vote_id, CHOICES[i % 3], key), voter).receipt
     changer = everyone[0]
     keys[changer.name + "/change"] = f"change-of-{changer.name}-001"
-    deployed.execute(c.CastBallot(vote_id, "abstain", keys[changer.name + "/change"], receipts[changer.member_id]), changer)
-    deployed.execute(c.EnterPaperBallot(vote_id, community["bob"].member_id, "no"), community["clerk"])
+    deployed.execute(CastBallot(vote_id, "abstain", keys[changer.name + "/change"], receipts[changer.member_id]), changer)
+    deployed.execute(EnterPaperBallot(vote_id, community["bob"].member_id, "no"), community["clerk"])
 
     # The attacker's dictionary: every unkeyed form, and the real construction under every key the
     # clients used, with every server secret the attacker might guess instead of the real one.

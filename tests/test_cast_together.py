@@ -1,6 +1,6 @@
 """Ballots cast together (group commit): first ballots of many voters share one transaction, are
 stored exactly as ballots cast one by one, and anything but a plain first ballot is left to the
-single path, which answers it exactly. Through ``Engine.cast``, threads of one process that cast
+single path, which answers it exactly. Through ``Engine.execute_together``, threads of one process that cast
 at the same moment are written in one batch.
 
 Every test runs on SQLite and on PostgreSQL (the ``database_url`` fixture).
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, insert, select, text
 
-from engine import commands as c
+from engine.voting.commands import CastBallot
 from engine.identity import actors
 from engine.voting import casting
 from engine.voting import queries as voting_queries
@@ -54,12 +54,12 @@ def test_first_ballots_cast_together_are_stored_as_ballots_cast_one_by_one(
     instance_id, vote_id = open_vote(deployed, community)
     choices = ["yes", "no", "abstain", "yes", "yes", "no"]
     keys = [key() for _ in tokens]
-    together = deployed.cast_together([(t, c.CastBallot(vote_id, ch, k)) for t, ch, k in zip(tokens[:4], choices, keys)])
-    alone = [deployed.execute_as(t, c.CastBallot(vote_id, ch, k)) for t, ch, k in zip(tokens[4:], choices[4:], keys[4:])]
+    together = deployed.run_together(CastBallot, [(t, CastBallot(vote_id, ch, k)) for t, ch, k in zip(tokens[:4], choices, keys)])
+    alone = [deployed.execute_as(t, CastBallot(vote_id, ch, k)) for t, ch, k in zip(tokens[4:], choices[4:], keys[4:])]
     receipts = [*together, *alone]
     assert all(isinstance(r, casting.Receipt) and not r.changed for r in receipts)
     # A retry of a ballot written together gets its receipt back from the single path, sealed as it would be.
-    assert deployed.execute_as(tokens[1], c.CastBallot(vote_id, "no", keys[1])) == receipts[1]
+    assert deployed.execute_as(tokens[1], CastBallot(vote_id, "no", keys[1])) == receipts[1]
 
     with deployed.read() as session:
         events = ballot_events(session, instance_id)
@@ -89,28 +89,28 @@ def test_a_batch_writes_only_plain_first_ballots_and_leaves_every_other_to_the_s
     _, elsewhere = open_vote(deployed, other_community)
     alice, bob, carol, chair = (community.tokens[name] for name in VOTERS)
     shared = key()
-    deployed.execute_as(carol, c.CastBallot(vote_id, "yes"))
+    deployed.execute_as(carol, CastBallot(vote_id, "yes"))
     requests = [
-        (alice, c.CastBallot(vote_id, "yes", shared)),  # plain
-        (bob, c.CastBallot(vote_id, "no", shared)),  # the same key in the same vote: left aside
-        (alice, c.CastBallot(vote_id, "no")),  # alice twice in the batch
-        (carol, c.CastBallot(vote_id, "no")),  # carol has voted
-        ("no-such-token", c.CastBallot(vote_id, "yes")),
-        (outsider, c.CastBallot(vote_id, "yes")),  # not in the electorate
-        (chair, c.CastBallot(vote_id, "maybe")),  # a choice the vote refuses
-        (chair, c.CastBallot(vote_id, "yes", "short")),  # an idempotency key too short
-        (chair, c.CastBallot(elsewhere, "yes")),  # another community's vote
-        (chair, c.CastBallot("no-such-vote", "yes")),
+        (alice, CastBallot(vote_id, "yes", shared)),  # plain
+        (bob, CastBallot(vote_id, "no", shared)),  # the same key in the same vote: left aside
+        (alice, CastBallot(vote_id, "no")),  # alice twice in the batch
+        (carol, CastBallot(vote_id, "no")),  # carol has voted
+        ("no-such-token", CastBallot(vote_id, "yes")),
+        (outsider, CastBallot(vote_id, "yes")),  # not in the electorate
+        (chair, CastBallot(vote_id, "maybe")),  # a choice the vote refuses
+        (chair, CastBallot(vote_id, "yes", "short")),  # an idempotency key too short
+        (chair, CastBallot(elsewhere, "yes")),  # another community's vote
+        (chair, CastBallot("no-such-vote", "yes")),
     ]
-    outcomes = deployed.cast_together(requests)
+    outcomes = deployed.run_together(CastBallot, requests)
     assert isinstance(outcomes[0], casting.Receipt)
     assert outcomes[1:] == [None] * (len(requests) - 1)
 
-    # What the single path (``Engine.cast`` runs it for each None) answers them.
+    # What the single path (``Engine.execute_together`` runs it for each None) answers them.
     expected = [None, Conflict, Conflict, Conflict, Unauthenticated, PermissionDenied, InvalidInput, InvalidInput, NotFound, NotFound]
     for (token, cast), error in zip(requests[1:], expected[1:]):
         with pytest.raises(error):
-            deployed.cast(token, cast)
+            deployed.execute_together(token, cast)
     with deployed.read() as session:
         assert count(session, Participation, vote_id) == 2
         assert count(session, Ballot, vote_id) == 2
@@ -125,14 +125,14 @@ def test_in_a_household_vote_a_batch_casts_once_per_household_and_only_for_its_r
     tokens = {name: identity_token(deployed, community, member) for name, member in members.items()}
     instance_id, vote_id = open_vote(deployed, community, electorate="households")
     names = ["landlord", "dad", "mum", "drifter", "lodger"]
-    outcomes = deployed.cast_together([(tokens[name], c.CastBallot(vote_id, "yes")) for name in names])
+    outcomes = deployed.run_together(CastBallot, [(tokens[name], CastBallot(vote_id, "yes")) for name in names])
     assert [isinstance(o, casting.Receipt) for o in outcomes] == [False, True, False, False, True]
     with pytest.raises(PermissionDenied, match="electorate"):
-        deployed.cast(tokens["landlord"], c.CastBallot(vote_id, "yes"))
+        deployed.execute_together(tokens["landlord"], CastBallot(vote_id, "yes"))
     with pytest.raises(Conflict, match="household"):
-        deployed.cast(tokens["mum"], c.CastBallot(vote_id, "no"))
+        deployed.execute_together(tokens["mum"], CastBallot(vote_id, "no"))
     with pytest.raises(PermissionDenied, match="electorate"):
-        deployed.cast(tokens["drifter"], c.CastBallot(vote_id, "yes"))
+        deployed.execute_together(tokens["drifter"], CastBallot(vote_id, "yes"))
     with deployed.read() as session:
         voted = {p.voter_key: p.member_id for p in session.scalars(select(Participation).where(Participation.vote_id == vote_id))}
         assert voted == {"h:5-101": members["dad"].member_id, "h:5-102": members["lodger"].member_id}
@@ -157,12 +157,12 @@ def test_a_batch_that_fails_writes_nothing_and_each_ballot_is_cast_alone(
         return real(uow, plain, count_)
 
     monkeypatch.setattr(casting, "_write_together", bob_voted_meanwhile)
-    assert deployed.cast_together([(alice, c.CastBallot(vote_id, "yes")), (bob, c.CastBallot(vote_id, "yes"))]) == [None, None]
+    assert deployed.run_together(CastBallot, [(alice, CastBallot(vote_id, "yes")), (bob, CastBallot(vote_id, "yes"))]) == [None, None]
     monkeypatch.undo()
     with deployed.read() as session:
         assert ballot_events(session, instance_id) == []
         assert count(session, Participation, vote_id) == count(session, Ballot, vote_id) == 0
-    receipts = [deployed.cast(token, c.CastBallot(vote_id, "yes")) for token in (alice, bob)]
+    receipts = [deployed.execute_together(token, CastBallot(vote_id, "yes")) for token in (alice, bob)]
     assert all(isinstance(r, casting.Receipt) for r in receipts)
 
 
@@ -171,11 +171,11 @@ def test_a_key_an_earlier_ballot_used_fails_the_batch_and_the_single_path_names_
     _, vote_id = open_vote(deployed, community)
     alice, bob, carol = (community.tokens[name] for name in ("alice", "bob", "carol"))
     used = key()
-    deployed.execute_as(carol, c.CastBallot(vote_id, "yes", used))
-    assert deployed.cast_together([(alice, c.CastBallot(vote_id, "yes")), (bob, c.CastBallot(vote_id, "no", used))]) == [None, None]
-    assert isinstance(deployed.cast(alice, c.CastBallot(vote_id, "yes")), casting.Receipt)
+    deployed.execute_as(carol, CastBallot(vote_id, "yes", used))
+    assert deployed.run_together(CastBallot, [(alice, CastBallot(vote_id, "yes")), (bob, CastBallot(vote_id, "no", used))]) == [None, None]
+    assert isinstance(deployed.execute_together(alice, CastBallot(vote_id, "yes")), casting.Receipt)
     with pytest.raises(Conflict, match="idempotency key was already used"):
-        deployed.cast(bob, c.CastBallot(vote_id, "no", used))
+        deployed.execute_together(bob, CastBallot(vote_id, "no", used))
 
 
 def test_the_batch_with_the_last_voters_closes_a_vote_that_closes_when_all_have_voted(
@@ -185,8 +185,8 @@ def test_the_batch_with_the_last_voters_closes_a_vote_that_closes_when_all_have_
     instance_id, vote_id = open_vote(deployed, community, close_when_all_voted=True)
     with deployed.read() as session:
         assert session.get(Vote, vote_id).eligible_heads == 7
-    deployed.execute_as(tokens[0], c.CastBallot(vote_id, "yes"))
-    outcomes = deployed.cast_together([(t, c.CastBallot(vote_id, "yes")) for t in tokens[1:]])
+    deployed.execute_as(tokens[0], CastBallot(vote_id, "yes"))
+    outcomes = deployed.run_together(CastBallot, [(t, CastBallot(vote_id, "yes")) for t in tokens[1:]])
     assert all(isinstance(o, casting.Receipt) for o in outcomes)
     with deployed.read() as session:
         vote = session.get(Vote, vote_id)
@@ -199,7 +199,7 @@ def test_ballots_of_a_batch_are_stored_in_an_order_unrelated_to_their_voters(dep
     PostgreSQL's physical order nor SQLite's key order pairs them."""
     tokens = voters(deployed, community, 24)
     _, vote_id = open_vote(deployed, community)
-    receipts = deployed.cast_together([(t, c.CastBallot(vote_id, "yes")) for t in tokens])
+    receipts = deployed.run_together(CastBallot, [(t, CastBallot(vote_id, "yes")) for t in tokens])
     order = {r.fingerprint: i for i, r in enumerate(receipts)}
     with deployed.read() as session:
         physical = "ctid" if session.bind.dialect.name == "postgresql" else "id"
@@ -232,7 +232,7 @@ def test_threads_casting_at_the_same_moment_are_written_in_one_batch(
     outcomes: dict[int, Any] = {}
 
     def cast(i: int) -> None:
-        outcomes[i] = deployed.cast(tokens[i], c.CastBallot(vote_id, "no"))
+        outcomes[i] = deployed.execute_together(tokens[i], CastBallot(vote_id, "no"))
 
     first = threading.Thread(target=cast, args=(0,))
     first.start()
@@ -240,7 +240,7 @@ def test_threads_casting_at_the_same_moment_are_written_in_one_batch(
     others = [threading.Thread(target=cast, args=(i,)) for i in range(1, 5)]
     for thread in others:
         thread.start()
-    while len(deployed._ballots._queue) < 4:
+    while len(deployed._together[CastBallot]._queue) < 4:
         threading.Event().wait(0.005)
     others_waiting.set()
     for thread in [first, *others]:

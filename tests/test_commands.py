@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from engine import commands as c
+from engine.consultation.commands import AnswerOpinion, EditOpinion, SubmitOpinion, WithdrawOpinion
+from engine.kernel.commands import CompleteTask, DeliverMessage, DeployDefinition, RetryInstance, StartInstance
 from engine.kernel import instances as instance_module
 from engine.kernel.errors import Conflict, InvalidInput, PermissionDenied
 from engine.kernel.models import Definition, Event, HumanTask, Instance
@@ -60,19 +61,19 @@ def test_every_command_records_one_event_with_seq_actor_time_input_and_digest(de
         expected.append((event_type, community[who].member_id if who else None, clock.now()))
         return result
 
-    instance_id = run(c.StartInstance("consultation", {"ward": 3}), "chair", "instance_started").id
+    instance_id = run(StartInstance("consultation", {"ward": 3}), "chair", "instance_started").id
     draft = ready(engine, instance_id)["draft_topic"]
-    run(c.CompleteTask(draft, TOPIC), "chair", "task_completed")
-    alice = run(c.SubmitOpinion(instance_id, "By the gate."), "alice", "opinion_submitted")
-    run(c.EditOpinion(alice.id, "By the gate, with a roof."), "alice", "opinion_edited")
-    bob = run(c.SubmitOpinion(instance_id, "No shed."), "bob", "opinion_submitted")
-    run(c.WithdrawOpinion(bob.id), "bob", "opinion_withdrawn")
+    run(CompleteTask(draft, TOPIC), "chair", "task_completed")
+    alice = run(SubmitOpinion(instance_id, "By the gate."), "alice", "opinion_submitted")
+    run(EditOpinion(alice.id, "By the gate, with a roof."), "alice", "opinion_edited")
+    bob = run(SubmitOpinion(instance_id, "No shed."), "bob", "opinion_submitted")
+    run(WithdrawOpinion(bob.id), "bob", "opinion_withdrawn")
     clock.set(clock.now().replace(day=9, hour=10, minute=0) + timedelta(seconds=1))
     assert run(None, None, "timers_fired") == 1
-    run(c.CompleteTask(ready(engine, instance_id)["record_deliberation"], MEETING), "clerk", "task_completed")
-    run(c.AnswerOpinion(alice.id, "adopted", "Good idea."), "chair", "opinion_answered")
-    run(c.CompleteTask(ready(engine, instance_id)["answer_opinions"], {}), "chair", "task_completed")
-    run(c.CompleteTask(ready(engine, instance_id)["publish_outcome"], {"summary": "A shed by the gate."}), "chair", "task_completed")
+    run(CompleteTask(ready(engine, instance_id)["record_deliberation"], MEETING), "clerk", "task_completed")
+    run(AnswerOpinion(alice.id, "adopted", "Good idea."), "chair", "opinion_answered")
+    run(CompleteTask(ready(engine, instance_id)["answer_opinions"], {}), "chair", "task_completed")
+    run(CompleteTask(ready(engine, instance_id)["publish_outcome"], {"summary": "A shed by the gate."}), "chair", "task_completed")
 
     events = events_of(engine, instance_id)
     assert [e.seq for e in events] == list(range(1, len(expected) + 1))
@@ -96,10 +97,10 @@ def test_every_command_records_one_event_with_seq_actor_time_input_and_digest(de
 
 
 def test_events_are_paginated_over_http(client, deployed: Engine, community: Community) -> None:
-    instance_id = deployed.execute(c.StartInstance("consultation"), community["chair"]).id
-    deployed.execute(c.CompleteTask(ready(deployed, instance_id)["draft_topic"], TOPIC), community["chair"])
+    instance_id = deployed.execute(StartInstance("consultation"), community["chair"]).id
+    deployed.execute(CompleteTask(ready(deployed, instance_id)["draft_topic"], TOPIC), community["chair"])
     for n in range(5):
-        deployed.execute(c.SubmitOpinion(instance_id, f"opinion {n}"), community["alice"])
+        deployed.execute(SubmitOpinion(instance_id, f"opinion {n}"), community["alice"])
     url, chair = f"/api/instances/{instance_id}/events", bearer(community.tokens["chair"])
 
     page = client.get(f"{url}?page=2&page_size=3", headers=chair).json
@@ -120,10 +121,10 @@ def test_events_are_paginated_over_http(client, deployed: Engine, community: Com
 def test_task_lists_come_from_the_index_and_show_only_my_lanes(
     client, deployed: Engine, community: Community, other_community: Community
 ) -> None:
-    deployed.execute(c.DeployDefinition("survey.bpmn", b.linear("survey", b.user_task("answer_survey", lane="resident"))))
-    consultation = deployed.execute(c.StartInstance("consultation"), community["chair"]).id
-    survey = deployed.execute(c.StartInstance("survey"), community["chair"]).id
-    deployed.execute(c.StartInstance("consultation"), other_community["chair"])
+    deployed.execute(DeployDefinition("survey.bpmn", b.linear("survey", b.user_task("answer_survey", lane="resident"))))
+    consultation = deployed.execute(StartInstance("consultation"), community["chair"]).id
+    survey = deployed.execute(StartInstance("survey"), community["chair"]).id
+    deployed.execute(StartInstance("consultation"), other_community["chair"])
     with deployed.db.engine.begin() as connection:
         # Garbage where the workflows are: listing tasks must not even try to read them.
         connection.execute(update(Instance).values(state="{not a workflow"))
@@ -142,9 +143,9 @@ def test_task_lists_come_from_the_index_and_show_only_my_lanes(
 
 
 def test_completed_tasks_leave_the_list_but_stay_in_the_index(client, deployed: Engine, community: Community) -> None:
-    instance_id = deployed.execute(c.StartInstance("consultation"), community["chair"]).id
+    instance_id = deployed.execute(StartInstance("consultation"), community["chair"]).id
     draft = ready(deployed, instance_id)["draft_topic"]
-    deployed.execute(c.CompleteTask(draft, TOPIC), community["chair"])
+    deployed.execute(CompleteTask(draft, TOPIC), community["chair"])
     items = client.get("/api/tasks", headers=bearer(community.tokens["chair"])).json["items"]
     assert [t["element_id"] for t in items] == ["opinion_period"]
     with deployed.read() as session:
@@ -156,34 +157,34 @@ def test_completed_tasks_leave_the_list_but_stay_in_the_index(client, deployed: 
 
 
 def test_a_failed_command_writes_nothing(deployed: Engine, community: Community) -> None:
-    instance_id = deployed.execute(c.StartInstance("consultation"), community["chair"]).id
+    instance_id = deployed.execute(StartInstance("consultation"), community["chair"]).id
     draft = ready(deployed, instance_id)["draft_topic"]
     before = snapshot(deployed, instance_id)
 
     with pytest.raises(InvalidInput):
-        deployed.execute(c.CompleteTask(draft, {**TOPIC, "title": ""}), community["chair"])
+        deployed.execute(CompleteTask(draft, {**TOPIC, "title": ""}), community["chair"])
     with pytest.raises(InvalidInput):  # a deadline in the past would fire the instant it is armed
-        deployed.execute(c.CompleteTask(draft, {**TOPIC, "opinion_deadline": "2026-03-01T18:00"}), community["chair"])
+        deployed.execute(CompleteTask(draft, {**TOPIC, "opinion_deadline": "2026-03-01T18:00"}), community["chair"])
     with pytest.raises(PermissionDenied):
-        deployed.execute(c.CompleteTask(draft, TOPIC), community["alice"])
+        deployed.execute(CompleteTask(draft, TOPIC), community["alice"])
     with pytest.raises(Conflict):
-        deployed.execute(c.SubmitOpinion(instance_id, "Too early"), community["alice"])
+        deployed.execute(SubmitOpinion(instance_id, "Too early"), community["alice"])
     with pytest.raises(Conflict):
-        deployed.execute(c.DeliverMessage(instance_id, "nobody_waits_for_this"), community["chair"])
+        deployed.execute(DeliverMessage(instance_id, "nobody_waits_for_this"), community["chair"])
     with pytest.raises(Conflict):
-        deployed.execute(c.RetryInstance(instance_id), community["admin"])
+        deployed.execute(RetryInstance(instance_id), community["admin"])
     assert snapshot(deployed, instance_id) == before
 
 
 def test_a_failed_precondition_writes_nothing(deployed: Engine, community: Community, clock) -> None:
-    instance_id = deployed.execute(c.StartInstance("consultation"), community["chair"]).id
-    deployed.execute(c.CompleteTask(ready(deployed, instance_id)["draft_topic"], TOPIC), community["chair"])
-    deployed.execute(c.SubmitOpinion(instance_id, "By the gate."), community["alice"])
-    deployed.execute(c.CompleteTask(ready(deployed, instance_id)["opinion_period"], {"reason": "Enough."}), community["chair"])
-    deployed.execute(c.CompleteTask(ready(deployed, instance_id)["record_deliberation"], MEETING), community["clerk"])
+    instance_id = deployed.execute(StartInstance("consultation"), community["chair"]).id
+    deployed.execute(CompleteTask(ready(deployed, instance_id)["draft_topic"], TOPIC), community["chair"])
+    deployed.execute(SubmitOpinion(instance_id, "By the gate."), community["alice"])
+    deployed.execute(CompleteTask(ready(deployed, instance_id)["opinion_period"], {"reason": "Enough."}), community["chair"])
+    deployed.execute(CompleteTask(ready(deployed, instance_id)["record_deliberation"], MEETING), community["clerk"])
     before = snapshot(deployed, instance_id)
     with pytest.raises(Conflict, match="1 opinion is still unanswered"):
-        deployed.execute(c.CompleteTask(ready(deployed, instance_id)["answer_opinions"], {}), community["chair"])
+        deployed.execute(CompleteTask(ready(deployed, instance_id)["answer_opinions"], {}), community["chair"])
     assert snapshot(deployed, instance_id) == before
 
 
@@ -193,7 +194,7 @@ def test_a_failed_precondition_writes_nothing(deployed: Engine, community: Commu
 def test_two_concurrent_completions_of_one_task_one_wins_the_other_conflicts(
     deployed: Engine, community: Community, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    instance_id = deployed.execute(c.StartInstance("consultation"), community["chair"]).id
+    instance_id = deployed.execute(StartInstance("consultation"), community["chair"]).id
     draft = ready(deployed, instance_id)["draft_topic"]
     version_before = snapshot(deployed, instance_id)[1]
 
@@ -209,7 +210,7 @@ def test_two_concurrent_completions_of_one_task_one_wins_the_other_conflicts(
 
     def complete(who: str) -> None:
         try:
-            deployed.execute(c.CompleteTask(draft, {**TOPIC, "title": f"by {who}"}), community[who])
+            deployed.execute(CompleteTask(draft, {**TOPIC, "title": f"by {who}"}), community[who])
             outcomes.append(("ok", who))
         except Conflict:
             outcomes.append(("conflict", who))

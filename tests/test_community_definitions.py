@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine import commands as c
+from engine.kernel.commands import DeployDefinition, StartInstance
 from engine.kernel.clock import ManualClock
 from engine.kernel.models import DefinitionAdoption
 from engine.bootstrap import Engine
@@ -82,7 +82,7 @@ def test_a_platform_upgrade_changes_a_community_only_once_its_admin_adopts_it(
 ) -> None:
     a, b = community, other_community
     assert first_task(client, a, start(client, a)) == "Draft the topic"  # A pins the platform's version 1
-    upgraded = deployed.execute(c.DeployDefinition("consultation.bpmn", consultation_naming("Draft the topic, v2").encode()))
+    upgraded = deployed.execute(DeployDefinition("consultation.bpmn", consultation_naming("Draft the topic, v2").encode()))
     assert (upgraded.created, upgraded.definition.community_id, upgraded.definition.version) == (True, None, 2)
 
     again = start(client, a)
@@ -149,8 +149,8 @@ def test_a_call_activity_calls_the_process_as_the_callers_owner_runs_it(
         return b.linear("callee", b.script_task("mark", f"called = {who!r}")).decode()
 
     caller = b.linear("caller", b.call_activity("delegate", "callee"), b.user_task("after")).decode()
-    deployed.execute(c.DeployDefinition("callee.bpmn", callee("platform").encode()))
-    deployed.execute(c.DeployDefinition("caller.bpmn", caller.encode()))
+    deployed.execute(DeployDefinition("callee.bpmn", callee("platform").encode()))
+    deployed.execute(DeployDefinition("caller.bpmn", caller.encode()))
     post = lambda who, filename, source: client.post(  # noqa: E731
         "/api/definitions", json={"filename": filename, "source": source}, headers=bearer(who.tokens["admin"]))
     assert post(community, "callee.bpmn", callee("harmony")).status_code == 201
@@ -167,7 +167,7 @@ def test_a_call_activity_calls_the_process_as_the_callers_owner_runs_it(
 def test_concurrent_first_starts_pin_one_version_and_all_start(deployed: Engine, community: Community) -> None:
     """The first start of a key pins the platform's version; several at once pin it once and none is refused."""
     chair = community["chair"]
-    started = at_once([lambda: deployed.execute(c.StartInstance("consultation", {}), chair) for _ in range(6)])
+    started = at_once([lambda: deployed.execute(StartInstance("consultation", {}), chair) for _ in range(6)])
     assert all(not isinstance(outcome, BaseException) for outcome in started), started
     assert {instance.definition_id for instance in started} == {started[0].definition_id}
     with deployed.read() as session:

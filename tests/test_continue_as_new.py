@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine import commands as c
+from engine.kernel.commands import CompleteTask, DeployDefinition, StartInstance
 from engine.kernel.errors import DefinitionError
 from engine.kernel.models import Instance
 from engine.kernel.replay import replay
@@ -65,7 +65,7 @@ def go_round(engine: Engine, community: Community, instance_id: str, times: int)
     """Complete ``work`` ``times`` times; (state size, task count) after each."""
     sizes = []
     for _ in range(times):
-        engine.execute(c.CompleteTask(ready(engine, instance_id)["work"]), community["chair"])
+        engine.execute(CompleteTask(ready(engine, instance_id)["work"]), community["chair"])
         with engine.read() as session:
             state = session.get(Instance, instance_id).state
         sizes.append((len(state), len(json.loads(state)["tasks"])))
@@ -73,10 +73,10 @@ def go_round(engine: Engine, community: Community, instance_id: str, times: int)
 
 
 def test_a_loop_through_a_continue_as_new_element_keeps_the_state_flat(deployed: Engine, community: Community) -> None:
-    deployed.execute(c.DeployDefinition("looping.bpmn", loop("looping")))
-    deployed.execute(c.DeployDefinition("growing.bpmn", loop("growing", mark=None)))
-    looping = deployed.execute(c.StartInstance("looping", {"rounds": 0, "limit": 13}), community["chair"]).id
-    growing = deployed.execute(c.StartInstance("growing", {"rounds": 0, "limit": 13}), community["chair"]).id
+    deployed.execute(DeployDefinition("looping.bpmn", loop("looping")))
+    deployed.execute(DeployDefinition("growing.bpmn", loop("growing", mark=None)))
+    looping = deployed.execute(StartInstance("looping", {"rounds": 0, "limit": 13}), community["chair"]).id
+    growing = deployed.execute(StartInstance("growing", {"rounds": 0, "limit": 13}), community["chair"]).id
 
     flat, grown = go_round(deployed, community, looping, 12), go_round(deployed, community, growing, 12)
 
@@ -87,16 +87,16 @@ def test_a_loop_through_a_continue_as_new_element_keeps_the_state_flat(deployed:
         instance = session.get(Instance, looping)
         assert instance.data == {"rounds": 12, "limit": 13}  # the data the loop carried
         assert replay(session, instance).ok
-    deployed.execute(c.CompleteTask(ready(deployed, looping)["work"]), community["chair"])
+    deployed.execute(CompleteTask(ready(deployed, looping)["work"]), community["chair"])
     with deployed.read() as session:
         assert session.get(Instance, looping).status == "completed"
 
 
 def test_continuing_as_new_with_another_branch_still_open_is_a_failure_not_a_loss(deployed: Engine, community: Community) -> None:
-    deployed.execute(c.DeployDefinition("forked.bpmn", loop("forked", side_branch=True)))
-    instance_id = deployed.execute(c.StartInstance("forked", {"rounds": 0, "limit": 2}), community["chair"]).id
+    deployed.execute(DeployDefinition("forked.bpmn", loop("forked", side_branch=True)))
+    instance_id = deployed.execute(StartInstance("forked", {"rounds": 0, "limit": 2}), community["chair"]).id
     assert set(ready(deployed, instance_id)) == {"work", "side"}
-    deployed.execute(c.CompleteTask(ready(deployed, instance_id)["work"]), community["chair"])
+    deployed.execute(CompleteTask(ready(deployed, instance_id)["work"]), community["chair"])
     with deployed.read() as session:
         instance = session.get(Instance, instance_id)
         assert instance.status == "error"
@@ -111,5 +111,5 @@ def test_continuing_as_new_with_another_branch_still_open_is_a_failure_not_a_los
 ])
 def test_a_misplaced_mark_is_refused_at_deployment(engine: Engine, mark: str, mark_on: str, message: str) -> None:
     with pytest.raises(DefinitionError, match=message) as refused:
-        engine.execute(c.DeployDefinition("marked.bpmn", loop("marked", mark=mark, mark_on=mark_on)))
+        engine.execute(DeployDefinition("marked.bpmn", loop("marked", mark=mark, mark_on=mark_on)))
     assert refused.value.details["element_id"] == mark_on

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from engine import commands as c
+from engine.conventions.commands import CommentOnArticle, DecideAmendment, ProposeAmendment, SupportAmendment, WithdrawAmendment
+from engine.kernel.commands import CompleteTask, StartInstance
+from engine.voting.commands import CastBallot
 from engine.conventions import queries as conventions_queries
 from engine.audit.bundles import export
 from engine.audit.offline.verify import verify
@@ -39,11 +41,11 @@ def draft(articles: list[dict[str, str]] | None = FIRST_DRAFT, deadline: str = D
 
 
 def complete(engine: Engine, community: Community, instance_id: str, element: str, data: dict[str, Any], who: str = "chair") -> None:
-    engine.execute(c.CompleteTask(ready(engine, instance_id)[element], data), community[who])
+    engine.execute(CompleteTask(ready(engine, instance_id)[element], data), community[who])
 
 
 def open_drafting(engine: Engine, community: Community, data: dict[str, Any] | None = None, **variables: Any) -> str:
-    instance_id = engine.execute(c.StartInstance("convention", variables), community["chair"]).id
+    instance_id = engine.execute(StartInstance("convention", variables), community["chair"]).id
     complete(engine, community, instance_id, "draft_convention", data or draft())
     return instance_id
 
@@ -55,14 +57,14 @@ def convention_of(engine: Engine, instance_id: str) -> int:
 
 def propose(engine: Engine, community: Community, convention_id: int, who: str, kind: str, article: str | None = None,
             text: str | None = None, version: int = 1, after: str | None = None) -> Amendment:
-    return engine.execute(c.ProposeAmendment(convention_id, version, kind, f"{who}'s reasons", article, after, text), community[who])
+    return engine.execute(ProposeAmendment(convention_id, version, kind, f"{who}'s reasons", article, after, text), community[who])
 
 
 def review(engine: Engine, community: Community, instance_id: str, decisions: list[tuple[Amendment, str, str | None]]) -> None:
     """Close the amendment period early, decide each amendment, and finish the review."""
     complete(engine, community, instance_id, "amendment_period", {"reason": "Everyone has had their say."})
     for amendment, outcome, wording in decisions:
-        engine.execute(c.DecideAmendment(amendment.id, outcome, f"Because {outcome}.", wording), community["chair"])
+        engine.execute(DecideAmendment(amendment.id, outcome, f"Because {outcome}.", wording), community["chair"])
     complete(engine, community, instance_id, "review_amendments", {})
 
 
@@ -79,7 +81,7 @@ def vote(engine: Engine, clock: ManualClock, community: Community, instance_id: 
     with engine.read() as session:
         vote_id = session.scalar(select(Vote.id).where(Vote.instance_id == instance_id, Vote.status == "open"))
     for who, choice in choices.items():
-        engine.execute(c.CastBallot(vote_id, choice), community[who])
+        engine.execute(CastBallot(vote_id, choice), community[who])
     complete(engine, community, instance_id, "voting", {"reason": "Everyone has voted."})
 
 
@@ -163,16 +165,16 @@ def test_the_committee_cannot_accept_two_changes_to_one_article(deployed: Engine
     first = propose(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
     second = propose(engine, community, convention_id, "bob", "delete", "a1")
     complete(engine, community, instance_id, "amendment_period", {"reason": "Enough."})
-    engine.execute(c.DecideAmendment(first.id, "accepted", "Most agree."), community["chair"])
+    engine.execute(DecideAmendment(first.id, "accepted", "Most agree."), community["chair"])
     with pytest.raises(Conflict, match=f"amendment #{first.id}, already accepted, changes article a1 too"):
-        engine.execute(c.DecideAmendment(second.id, "accepted", "Also good."), community["chair"])
-    engine.execute(c.DecideAmendment(second.id, "rejected", "The rule is needed."), community["chair"])
+        engine.execute(DecideAmendment(second.id, "accepted", "Also good."), community["chair"])
+    engine.execute(DecideAmendment(second.id, "rejected", "The rule is needed."), community["chair"])
     with pytest.raises(InvalidInput, match="only an acceptance with changes"):
-        engine.execute(c.DecideAmendment(first.id, "accepted", "Most agree.", "My own words."), community["chair"])
+        engine.execute(DecideAmendment(first.id, "accepted", "Most agree.", "My own words."), community["chair"])
     with pytest.raises(InvalidInput, match="text must be 1 to"):
-        engine.execute(c.DecideAmendment(first.id, "accepted_with_changes", "Reworded."), community["chair"])
+        engine.execute(DecideAmendment(first.id, "accepted_with_changes", "Reworded."), community["chair"])
     with pytest.raises(PermissionDenied):
-        engine.execute(c.DecideAmendment(first.id, "rejected", "I changed my mind."), community["alice"])
+        engine.execute(DecideAmendment(first.id, "rejected", "I changed my mind."), community["alice"])
 
 
 def test_the_review_waits_for_every_decision_and_a_withdrawn_amendment_needs_none(deployed: Engine, community: Community) -> None:
@@ -181,15 +183,15 @@ def test_the_review_waits_for_every_decision_and_a_withdrawn_amendment_needs_non
     convention_id = convention_of(engine, instance_id)
     kept = propose(engine, community, convention_id, "alice", "replace", "a2", "Keep the stairwells clear.")
     dropped = propose(engine, community, convention_id, "bob", "delete", "a3")
-    engine.execute(c.WithdrawAmendment(dropped.id), community["bob"])
+    engine.execute(WithdrawAmendment(dropped.id), community["bob"])
     with pytest.raises(Conflict, match="amendments are decided while the committee reviews them"):
-        engine.execute(c.DecideAmendment(kept.id, "accepted", "Early."), community["chair"])
+        engine.execute(DecideAmendment(kept.id, "accepted", "Early."), community["chair"])
     complete(engine, community, instance_id, "amendment_period", {"reason": "Enough."})
     with pytest.raises(Conflict, match="1 amendment is still undecided"):
         complete(engine, community, instance_id, "review_amendments", {})
     with pytest.raises(Conflict, match="a withdrawn amendment needs no decision"):
-        engine.execute(c.DecideAmendment(dropped.id, "rejected", "Withdrawn."), community["chair"])
-    engine.execute(c.DecideAmendment(kept.id, "rejected", "Bicycles are the problem."), community["chair"])
+        engine.execute(DecideAmendment(dropped.id, "rejected", "Withdrawn."), community["chair"])
+    engine.execute(DecideAmendment(kept.id, "rejected", "Bicycles are the problem."), community["chair"])
     complete(engine, community, instance_id, "review_amendments", {})
     with engine.read() as session:
         drafting = conventions_queries.get_round(session, community["alice"], convention_id, 1)
@@ -202,18 +204,18 @@ def test_support_and_withdrawal(deployed: Engine, community: Community) -> None:
     engine = deployed
     convention_id = convention_of(engine, open_drafting(engine, community))
     amendment = propose(engine, community, convention_id, "alice", "delete", "a3")
-    engine.execute(c.SupportAmendment(amendment.id), community["bob"])
+    engine.execute(SupportAmendment(amendment.id), community["bob"])
     with pytest.raises(Conflict, match="you already support this amendment"):
-        engine.execute(c.SupportAmendment(amendment.id), community["bob"])
+        engine.execute(SupportAmendment(amendment.id), community["bob"])
     with pytest.raises(Conflict, match="an author supports their amendment by proposing it"):
-        engine.execute(c.SupportAmendment(amendment.id), community["alice"])
+        engine.execute(SupportAmendment(amendment.id), community["alice"])
     with pytest.raises(PermissionDenied):
-        engine.execute(c.SupportAmendment(amendment.id), community["clerk"])  # committee only, not a resident
+        engine.execute(SupportAmendment(amendment.id), community["clerk"])  # committee only, not a resident
     with pytest.raises(PermissionDenied, match="only its author"):
-        engine.execute(c.WithdrawAmendment(amendment.id), community["bob"])
-    engine.execute(c.WithdrawAmendment(amendment.id), community["alice"])
+        engine.execute(WithdrawAmendment(amendment.id), community["bob"])
+    engine.execute(WithdrawAmendment(amendment.id), community["alice"])
     with pytest.raises(Conflict, match="the amendment was withdrawn"):
-        engine.execute(c.SupportAmendment(amendment.id), community["carol"])
+        engine.execute(SupportAmendment(amendment.id), community["carol"])
     with pytest.raises(InvalidInput, match="a deletion takes no text"):
         propose(engine, community, convention_id, "carol", "delete", "a3", "Gone.")
     with pytest.raises(InvalidInput, match="the proposed text is the article as it stands"):
@@ -231,9 +233,9 @@ def test_the_amendment_period_ends_at_its_deadline_even_before_the_worker_runs(d
     with pytest.raises(Conflict, match=r"the amendment period closed at 2026-03-09T10:00:00\+00:00"):
         propose(engine, community, convention_id, "bob", "delete", "a2")
     with pytest.raises(Conflict, match="closed at"):
-        engine.execute(c.WithdrawAmendment(amendment.id), community["alice"])
+        engine.execute(WithdrawAmendment(amendment.id), community["alice"])
     with pytest.raises(Conflict, match="closed at"):
-        engine.execute(c.CommentOnArticle(convention_id, 1, "a1", "Too late?"), community["bob"])
+        engine.execute(CommentOnArticle(convention_id, 1, "a1", "Too late?"), community["bob"])
     assert engine.fire_due_timers() == 1
     assert list(ready(engine, instance_id)) == ["review_amendments"]
     with pytest.raises(Conflict, match="the convention has no amendment period open"):
@@ -246,20 +248,20 @@ def test_a_convention_to_amend_must_exist_here_and_not_be_in_drafting_elsewhere(
     convention_id = convention_of(engine, open_drafting(engine, community))
     for bad in (999, "1", True):
         with pytest.raises(InvalidInput, match="convention_id names no convention of this community"):
-            engine.execute(c.StartInstance("convention", {"convention_id": bad}), community["chair"])
+            engine.execute(StartInstance("convention", {"convention_id": bad}), community["chair"])
     with pytest.raises(InvalidInput):
-        engine.execute(c.StartInstance("convention", {"convention_id": convention_id}), other_community["chair"])
+        engine.execute(StartInstance("convention", {"convention_id": convention_id}), other_community["chair"])
     with pytest.raises(Conflict, match="another process is drafting this convention"):
-        engine.execute(c.StartInstance("convention", {"convention_id": convention_id}), community["chair"])
+        engine.execute(StartInstance("convention", {"convention_id": convention_id}), community["chair"])
     with engine.read() as session:
         assert session.scalar(select(func.count()).select_from(Instance)) == 1
     with pytest.raises(NotFound):
-        engine.execute(c.ProposeAmendment(convention_id, 1, "delete", "Why not.", "a1"), other_community["alice"])
+        engine.execute(ProposeAmendment(convention_id, 1, "delete", "Why not.", "a1"), other_community["alice"])
 
 
 def test_a_first_draft_needs_its_articles_and_a_revision_names_only_known_ones(deployed: Engine, community: Community) -> None:
     engine = deployed
-    instance_id = engine.execute(c.StartInstance("convention"), community["chair"]).id
+    instance_id = engine.execute(StartInstance("convention"), community["chair"]).id
     with pytest.raises(InvalidInput, match="a new convention's first draft needs a title and articles") as refused:
         complete(engine, community, instance_id, "draft_convention", draft(articles=None))
     assert refused.value.details["errors"] == [{"field": "draft.articles", "message": "required for a new convention"}]
@@ -289,7 +291,7 @@ def test_adoption_then_an_amendment_process_from_the_adopted_text(deployed: Engi
         assert report.ok, report.mismatches
 
     clock.advance(timedelta(days=30))
-    amending = engine.execute(c.StartInstance("convention", {"convention_id": convention_id}), community["chair"]).id
+    amending = engine.execute(StartInstance("convention", {"convention_id": convention_id}), community["chair"]).id
     with engine.read() as session:
         prepared = session.get(Instance, amending).data["convention"]
     assert prepared["version"] == 1 and prepared["fingerprint"] == adopted_fingerprint
@@ -324,7 +326,7 @@ def test_abandoning_a_convention_never_adopted(deployed: Engine, community: Comm
         assert [e["type"] for e in conventions_queries.history(session, community["alice"], convention_id)] == [
             "round_opened", "amendment_period_closed", "version_consolidated", "public_notice_ended", "vote_recorded",
             "round_closed"]
-    engine.execute(c.StartInstance("convention", {"convention_id": convention_id}), community["chair"])  # free to revive
+    engine.execute(StartInstance("convention", {"convention_id": convention_id}), community["chair"])  # free to revive
 
 
 def test_bad_requests_get_a_clear_error_and_other_communities_see_nothing(
@@ -362,8 +364,8 @@ def test_racing_supports_and_withdrawals_each_count_once(deployed: Engine, commu
     instance_id = open_drafting(engine, community)
     convention_id = convention_of(engine, instance_id)
     amendment = propose(engine, community, convention_id, "alice", "delete", "a3")
-    supports = race(engine, [(c.SupportAmendment(amendment.id), community["bob"])] * 4, monkeypatch)
-    withdrawals = race(engine, [(c.WithdrawAmendment(amendment.id), community["alice"])] * 2, monkeypatch)
+    supports = race(engine, [(SupportAmendment(amendment.id), community["bob"])] * 4, monkeypatch)
+    withdrawals = race(engine, [(WithdrawAmendment(amendment.id), community["alice"])] * 2, monkeypatch)
     for outcomes, refusal in ((supports, "you already support this amendment"), (withdrawals, "the amendment was withdrawn")):
         refused = [o for o in outcomes if isinstance(o, Exception)]
         assert len(refused) == len(outcomes) - 1 and all(isinstance(o, Conflict) and o.message == refusal for o in refused), outcomes

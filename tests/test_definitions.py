@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import commands as c
+from engine.kernel.commands import CompleteTask, DeployDefinition, StartInstance
 from engine.kernel.errors import DefinitionError
 from engine.kernel.models import Instance
 from engine.bootstrap import Engine
@@ -14,7 +14,7 @@ from tests.helpers import Community
 
 
 def deploy(engine: Engine, filename: str, source: bytes):
-    return engine.execute(c.DeployDefinition(filename, source))
+    return engine.execute(DeployDefinition(filename, source))
 
 
 def open_tasks(engine: Engine, instance_id: str) -> dict[str, tuple[str, str]]:
@@ -54,15 +54,15 @@ def test_changed_content_becomes_the_next_version(engine: Engine) -> None:
 def test_a_running_instance_stays_on_the_version_it_started_with(engine: Engine, community: Community) -> None:
     chair = community["chair"]
     deploy(engine, "versioned.bpmn", b.linear("versioned", b.user_task("review", "Review")))
-    old = engine.execute(c.StartInstance("versioned"), chair).id
-    engine.execute(c.DeployDefinition("versioned.bpmn", b.linear(  # the community's own version 1: what it runs now
+    old = engine.execute(StartInstance("versioned"), chair).id
+    engine.execute(DeployDefinition("versioned.bpmn", b.linear(  # the community's own version 1: what it runs now
         "versioned", b.user_task("review", "Review the proposal"), b.user_task("approve", "Approve"))), community["admin"])
-    new = engine.execute(c.StartInstance("versioned"), chair).id
+    new = engine.execute(StartInstance("versioned"), chair).id
 
     assert open_tasks(engine, old)["review"][1] == "Review"
     assert open_tasks(engine, new)["review"][1] == "Review the proposal"
-    engine.execute(c.CompleteTask(open_tasks(engine, old)["review"][0]), chair)
-    engine.execute(c.CompleteTask(open_tasks(engine, new)["review"][0]), chair)
+    engine.execute(CompleteTask(open_tasks(engine, old)["review"][0]), chair)
+    engine.execute(CompleteTask(open_tasks(engine, new)["review"][0]), chair)
     with engine.read() as session:
         old_instance, new_instance = session.get(Instance, old), session.get(Instance, new)
         assert (old_instance.definition.community_id, old_instance.definition.version, old_instance.status) == (
@@ -126,7 +126,7 @@ def test_a_call_activity_to_a_process_not_deployed_is_refused(engine: Engine) ->
 def test_a_call_activity_to_a_deployed_process_runs_it(engine: Engine, community: Community) -> None:
     deploy(engine, "callee.bpmn", b.linear("callee", b.script_task("mark", "called = True")))
     deploy(engine, "caller.bpmn", b.linear("caller", b.call_activity("delegate", "callee"), b.user_task("after")))
-    instance = engine.execute(c.StartInstance("caller"), community["chair"])
+    instance = engine.execute(StartInstance("caller"), community["chair"])
     assert list(open_tasks(engine, instance.id)) == ["after"]
     assert instance.data["called"] is True
 

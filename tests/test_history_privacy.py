@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from engine import commands as c
+from engine.consultation.commands import SubmitOpinion
+from engine.kernel.commands import CompleteTask, StartInstance
 from engine.kernel.models import Instance
 from engine.bootstrap import Engine
 from tests.fixtures import bearer
@@ -10,13 +11,13 @@ from tests.helpers import Community
 
 
 def test_residents_see_only_their_own_opinions_in_the_history(deployed: Engine, community: Community, client) -> None:
-    instance_id = deployed.execute(c.StartInstance("consultation"), community["chair"]).id
+    instance_id = deployed.execute(StartInstance("consultation"), community["chair"]).id
     with deployed.read() as session:
         (task_id,) = [task.id for task in session.get(Instance, instance_id).tasks]
-    deployed.execute(c.CompleteTask(task_id, {"title": "T", "description": "D", "affected": "A",
+    deployed.execute(CompleteTask(task_id, {"title": "T", "description": "D", "affected": "A",
                                               "opinion_deadline": "2026-03-09T18:00"}), community["chair"])
-    deployed.execute(c.SubmitOpinion(instance_id, "alice's private view"), community["alice"])
-    deployed.execute(c.SubmitOpinion(instance_id, "bob's private view"), community["bob"])
+    deployed.execute(SubmitOpinion(instance_id, "alice's private view"), community["alice"])
+    deployed.execute(SubmitOpinion(instance_id, "bob's private view"), community["bob"])
 
     def texts(who: str) -> dict[int, object]:
         items = client.get(f"/api/instances/{instance_id}/events", headers=bearer(community.tokens[who])).json["items"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from api.cli import main
-from engine import commands as c
+from engine.kernel.commands import StartInstance
 from engine.audit import access
 from engine.kernel.db import Database
 from engine.bootstrap import Engine, EngineConfig
@@ -19,14 +19,14 @@ from tests.helpers import Community
 def test_offline_verification_across_a_key_rotation_pins_both_keys(
     deployed: Engine, community: Community, database_url: str, tmp_path: Path
 ) -> None:
-    deployed.execute(c.StartInstance("consultation"), community["chair"])
+    deployed.execute(StartInstance("consultation"), community["chair"])
     assert deployed.checkpoint("before key rotation") is not None
     old_pem = tmp_path / "old.pem"
     old_pem.write_text(deployed.signer.public_pem)
 
     rotated = Engine(Database(database_url), deployed.clock, EngineConfig(audit_key=tmp_path / "new-key.pem"))
     try:
-        rotated.execute(c.StartInstance("consultation"), community["chair"])
+        rotated.execute(StartInstance("consultation"), community["chair"])
         assert rotated.checkpoint("key rotated") is not None
         new_pem = tmp_path / "new.pem"
         new_pem.write_text(rotated.signer.public_pem)

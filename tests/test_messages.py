@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine import commands as c
+from engine.kernel.commands import DeployDefinition
 from engine.kernel.models import Instance
 from engine.kernel.replay import replay
 from engine.bootstrap import Engine
@@ -35,7 +35,7 @@ AWAIT_APPROVAL = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 
 def test_a_message_reaches_the_waiting_event_with_its_payload(deployed: Engine, community: Community, client) -> None:
-    deployed.execute(c.DeployDefinition("await_approval.bpmn", AWAIT_APPROVAL))
+    deployed.execute(DeployDefinition("await_approval.bpmn", AWAIT_APPROVAL))
     chair = bearer(community.tokens["chair"])
     instance = client.post("/api/instances", json={"definition_key": "await_approval"}, headers=chair).json
     assert instance["open_tasks"] == []

@@ -9,7 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
 
 from api import metrics
-from engine import commands as c
+from engine.kernel import commands as kernel_commands
+from engine.kernel.commands import CompleteTask, DeployDefinition
 from engine.kernel.clock import ManualClock
 from engine.kernel.models import Instance
 from engine.voting.models import Vote
@@ -54,10 +55,10 @@ def test_requests_and_commands_are_counted_by_endpoint_status_type_and_outcome(c
 
 
 def test_ballots_served_beside_flask_are_counted_as_the_route_s(client: Any, deployed: Engine, community: Community) -> None:
-    instance = deployed.execute(c.StartInstance("vote"), community["chair"])
+    instance = deployed.execute(kernel_commands.StartInstance("vote"), community["chair"])
     with deployed.read() as session:
         (task,) = [t.id for t in session.get(Instance, instance.id).tasks if t.state == "READY"]
-    deployed.execute(c.CompleteTask(task, {"vote": VOTE}), community["chair"])
+    deployed.execute(CompleteTask(task, {"vote": VOTE}), community["chair"])
     with deployed.read() as session:
         (vote_id,) = session.scalars(select(Vote.id).where(Vote.instance_id == instance.id))
     before = scrape(client)
@@ -76,7 +77,7 @@ def test_ballots_served_beside_flask_are_counted_as_the_route_s(client: Any, dep
 
 
 def test_incidents_and_instances_in_error(client: Any, deployed: Engine, community: Community) -> None:
-    deployed.execute(c.DeployDefinition("failing.bpmn", b.minimal("failing", script="x = 1 // 0")), community["admin"])
+    deployed.execute(DeployDefinition("failing.bpmn", b.minimal("failing", script="x = 1 // 0")), community["admin"])
     before = scrape(client)
     assert before[("yishi_instances_in_error", frozenset())] == 0
     started = client.post("/api/instances", json={"definition_key": "failing"}, headers=bearer(community.tokens["chair"]))
@@ -88,8 +89,8 @@ def test_incidents_and_instances_in_error(client: Any, deployed: Engine, communi
 
 
 def test_timers_fired_and_overdue(client: Any, deployed: Engine, community: Community, clock: ManualClock) -> None:
-    deployed.execute(c.DeployDefinition("waiting.bpmn", b.linear("waiting", b.timer_event("wait", '"PT1H"'), b.user_task("after"))))
-    deployed.execute(c.StartInstance("waiting"), community["chair"])
+    deployed.execute(DeployDefinition("waiting.bpmn", b.linear("waiting", b.timer_event("wait", '"PT1H"'), b.user_task("after"))))
+    deployed.execute(kernel_commands.StartInstance("waiting"), community["chair"])
     clock.advance(timedelta(hours=1, seconds=30))
     before = scrape(client)
     assert before[("yishi_timers_overdue", frozenset())] == 0  # due 30 s ago: not yet overdue

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from engine import commands as c
+from engine.kernel.commands import CompleteTask, DeployDefinition, StartInstance
+from engine.pdca.commands import AddMeasurements, AddServiceRecords, AnswerServiceRequest, AssignCorrectiveAction, EndSeries, FileServiceRequest, RateService, ReportCorrectiveAction, TightenStandard, VerifyCorrectiveAction
 from engine.identity import actors
 from engine.identity import models as identity_models
 from engine.identity import members
@@ -45,7 +46,7 @@ class Series:
     def __init__(self, engine: Engine, community: Community, staff: dict[str, Actor], clock: ManualClock) -> None:
         self.engine, self.community, self.staff, self.clock = engine, community, staff, clock
         self.chair, self.provider = community["chair"], staff["provider"]
-        self.instance_id = engine.execute(c.StartInstance("pdca"), self.chair).id
+        self.instance_id = engine.execute(StartInstance("pdca"), self.chair).id
 
     def define(self, **overrides: Any) -> Series:
         self.complete("define_standard", {"plan": plan(self.provider.member_id, **overrides)})
@@ -71,16 +72,16 @@ class Series:
 
     def complete(self, element: str, data: dict[str, Any] | None = None, actor: Actor | None = None) -> None:
         self.clock.advance(timedelta(minutes=5))
-        self.engine.execute(c.CompleteTask(self.ready()[element], data or {}), actor or self.chair)
+        self.engine.execute(CompleteTask(self.ready()[element], data or {}), actor or self.chair)
 
     def serve(self, residents: tuple[str, ...] = RESIDENTS, hours: tuple[float, ...] = ()) -> None:
         self.clock.advance(timedelta(hours=1))
         when = (self.clock.now() - timedelta(minutes=30)).isoformat()
         rows = [{"served_at": when, "subject": f"flat of {r}", "resident_id": self.community[r].member_id} for r in residents]
-        self.engine.execute(c.AddServiceRecords(self.cycle_id, rows=rows), self.provider)
+        self.engine.execute(AddServiceRecords(self.cycle_id, rows=rows), self.provider)
         if hours:
             rows = [{"metric": "response_hours", "value": h, "measured_at": when} for h in hours]
-            self.engine.execute(c.AddMeasurements(self.cycle_id, rows=rows), self.provider)
+            self.engine.execute(AddMeasurements(self.cycle_id, rows=rows), self.provider)
 
     def close_period(self) -> None:
         self.complete("service_period", {"reason": "All repairs of the month are done."})
@@ -88,7 +89,7 @@ class Series:
     def rate(self, scores: dict[str, int]) -> None:
         self.close_period()
         for resident, score in scores.items():
-            self.engine.execute(c.RateService(self.cycle_id, score, None), self.community[resident])
+            self.engine.execute(RateService(self.cycle_id, score, None), self.community[resident])
         self.complete("rating_window", {"reason": "Everyone served has rated."})
 
     def results(self) -> dict[str, tuple[float | None, str]]:
@@ -96,17 +97,17 @@ class Series:
 
     def assign(self, key: str) -> CorrectiveAction:
         due = (self.clock.now() + timedelta(days=10)).date().isoformat()
-        return self.engine.execute(c.AssignCorrectiveAction(self.cycle_id, key, f"Fix {key}", self.provider.member_id, due), self.chair)
+        return self.engine.execute(AssignCorrectiveAction(self.cycle_id, key, f"Fix {key}", self.provider.member_id, due), self.chair)
 
     def act(self) -> None:
         """Assign, carry out and verify one action per missed indicator."""
         actions = [self.assign(key) for key in self.instance()["data"]["check"]["missed"]]
         self.complete("assign_actions")
         for action in actions:
-            self.engine.execute(c.ReportCorrectiveAction(action.id, "Done as planned."), self.provider)
+            self.engine.execute(ReportCorrectiveAction(action.id, "Done as planned."), self.provider)
         self.complete("carry_out_actions", actor=self.provider)
         for action in actions:
-            self.engine.execute(c.VerifyCorrectiveAction(action.id, True, "Checked on site."), self.chair)
+            self.engine.execute(VerifyCorrectiveAction(action.id, True, "Checked on site."), self.chair)
         self.complete("verify_actions")
 
 
@@ -146,7 +147,7 @@ def test_a_cycle_is_computed_from_its_rows_and_classified_by_the_dmn_table(serie
 def test_a_new_dmn_version_changes_the_classification_of_new_cycles_only(series: Series) -> None:
     series.define(near_margin=10)
     stricter = QUALITY_DMN.replace(b"&gt;= target - near_margin", b"&gt;= target - near_margin / 5")
-    deployed = series.engine.execute(c.DeployDefinition("quality.dmn", stricter), series.community["admin"])
+    deployed = series.engine.execute(DeployDefinition("quality.dmn", stricter), series.community["admin"])
     assert (deployed.created, deployed.definition.kind, deployed.definition.version) == (True, "dmn", 1)  # the community's own v1
 
     scores = {"alice": 5, "bob": 4, "carol": 4, "chair": 2}  # 75 %: 10 points short of the target
@@ -188,20 +189,20 @@ def test_a_corrective_action_is_closed_only_by_the_verification_of_its_effect(se
     action = series.assign("satisfaction")
     series.complete("assign_actions")
     with pytest.raises(Conflict, match="verify_actions"):
-        series.engine.execute(c.VerifyCorrectiveAction(action.id, True, "Looks fine."), series.chair)
+        series.engine.execute(VerifyCorrectiveAction(action.id, True, "Looks fine."), series.chair)
     with pytest.raises(Conflict, match="1 corrective action is not reported done"):
         series.complete("carry_out_actions", actor=series.provider)
     with pytest.raises(PermissionDenied):
-        series.engine.execute(c.ReportCorrectiveAction(action.id, "Done."), series.community["alice"])
-    series.engine.execute(c.ReportCorrectiveAction(action.id, "Staff trained."), series.provider)
+        series.engine.execute(ReportCorrectiveAction(action.id, "Done."), series.community["alice"])
+    series.engine.execute(ReportCorrectiveAction(action.id, "Staff trained."), series.provider)
     series.complete("carry_out_actions", actor=series.provider)
     with pytest.raises(Conflict, match="reported done but not verified"):
         series.complete("verify_actions")
     with series.engine.read() as session:
         assert session.get(CorrectiveAction, action.id).status == "done"
-    series.engine.execute(c.VerifyCorrectiveAction(action.id, False, "Residents still complain."), series.chair)
+    series.engine.execute(VerifyCorrectiveAction(action.id, False, "Residents still complain."), series.chair)
     with pytest.raises(Conflict, match="already verified"):
-        series.engine.execute(c.VerifyCorrectiveAction(action.id, True, "Second thoughts."), series.chair)
+        series.engine.execute(VerifyCorrectiveAction(action.id, True, "Second thoughts."), series.chair)
     series.complete("verify_actions")
     with series.engine.read() as session:
         closed = session.get(CorrectiveAction, action.id)
@@ -220,43 +221,43 @@ def test_a_bulk_upload_is_all_or_nothing_and_names_each_bad_row(series: Series) 
         "2026-03-02T09:50,flat 5-101,,Door\n"
     ).format(alice=alice)
     with pytest.raises(InvalidInput) as refused:
-        series.engine.execute(c.AddServiceRecords(series.cycle_id, csv=text), series.provider)
+        series.engine.execute(AddServiceRecords(series.cycle_id, csv=text), series.provider)
     assert refused.value.message == "2 of 4 rows are not valid; nothing was recorded"
     assert [(e["row"], e["field"]) for e in refused.value.details["errors"]] == [
         (3, "served_at"), (4, "subject"), (4, "resident_id")]
     with pytest.raises(InvalidInput) as refused:
-        series.engine.execute(c.AddMeasurements(series.cycle_id, rows=[
+        series.engine.execute(AddMeasurements(series.cycle_id, rows=[
             {"metric": "response_hours", "value": "3.5", "measured_at": "2026-03-02T09:30"},
             {"metric": "respons_hours", "value": 2, "measured_at": "2026-03-02T09:30", "colour": "red"}]), series.provider)
     assert [(e["row"], e["field"]) for e in refused.value.details["errors"]] == [(2, "colour"), (2, "metric")]
     with pytest.raises(InvalidInput, match="header"):
-        series.engine.execute(c.AddServiceRecords(series.cycle_id, csv="when,subject\n2026-03-02T09:30,x\n"), series.provider)
+        series.engine.execute(AddServiceRecords(series.cycle_id, csv="when,subject\n2026-03-02T09:30,x\n"), series.provider)
     with series.engine.read() as session:
         assert session.scalar(select(func.count()).select_from(ServiceRecord)) == 0
 
     header, tap, _, _, door = text.splitlines()
     fixed = "\n".join((header, tap, door))
-    uploaded = series.engine.execute(c.AddServiceRecords(series.cycle_id, csv=fixed), series.provider)
+    uploaded = series.engine.execute(AddServiceRecords(series.cycle_id, csv=fixed), series.provider)
     assert [(r.subject, r.resident_id) for r in uploaded] == [("flat 3-402", alice), ("flat 5-101", None)]
     with pytest.raises(PermissionDenied):
-        series.engine.execute(c.AddServiceRecords(series.cycle_id, csv=fixed), series.community["alice"])
+        series.engine.execute(AddServiceRecords(series.cycle_id, csv=fixed), series.community["alice"])
 
 
 def test_only_residents_served_in_the_cycle_rate_it_and_only_once(series: Series) -> None:
     series.define()
     series.serve(residents=("alice",))
     with pytest.raises(Conflict, match="rating window"):
-        series.engine.execute(c.RateService(series.cycle_id, 5, None), series.community["alice"])
+        series.engine.execute(RateService(series.cycle_id, 5, None), series.community["alice"])
     series.close_period()
     with pytest.raises(PermissionDenied, match="received the service"):
-        series.engine.execute(c.RateService(series.cycle_id, 5, None), series.community["bob"])
+        series.engine.execute(RateService(series.cycle_id, 5, None), series.community["bob"])
     with pytest.raises(InvalidInput):
-        series.engine.execute(c.RateService(series.cycle_id, 6, None), series.community["alice"])
-    series.engine.execute(c.RateService(series.cycle_id, 4, "Quick and tidy."), series.community["alice"])
+        series.engine.execute(RateService(series.cycle_id, 6, None), series.community["alice"])
+    series.engine.execute(RateService(series.cycle_id, 4, "Quick and tidy."), series.community["alice"])
     with pytest.raises(Conflict, match="already rated"):
-        series.engine.execute(c.RateService(series.cycle_id, 1, None), series.community["alice"])
+        series.engine.execute(RateService(series.cycle_id, 1, None), series.community["alice"])
     with pytest.raises(Conflict, match="service period"):
-        series.engine.execute(c.AddServiceRecords(series.cycle_id, rows=[
+        series.engine.execute(AddServiceRecords(series.cycle_id, rows=[
             {"served_at": series.clock.now().isoformat(), "subject": "late"}]), series.provider)
 
 
@@ -280,11 +281,11 @@ def test_the_standard_only_tightens_and_only_for_the_cycles_to_come(series: Seri
     series.define()
     series_id = series.instance()["data"]["cycle"]["series_id"]
     with pytest.raises(InvalidInput, match="targets") as refused:
-        series.engine.execute(c.TightenStandard(series_id, {"satisfaction": 80, "response": 30, "speed": 1}), series.chair)
+        series.engine.execute(TightenStandard(series_id, {"satisfaction": 80, "response": 30, "speed": 1}), series.chair)
     assert [e["field"] for e in refused.value.details["errors"]] == ["targets.satisfaction", "targets.response", "targets.speed"]
     with pytest.raises(PermissionDenied):
-        series.engine.execute(c.TightenStandard(series_id, {"satisfaction": 90}), series.provider)
-    series.engine.execute(c.TightenStandard(series_id, {"satisfaction": 90, "response": 12}), series.chair)
+        series.engine.execute(TightenStandard(series_id, {"satisfaction": 90}), series.provider)
+    series.engine.execute(TightenStandard(series_id, {"satisfaction": 90, "response": 12}), series.chair)
     assert {i["key"]: i["target"] for i in series.instance()["data"]["cycle"]["standard"]} == {"satisfaction": 85, "response": 24}
     series.rate({})
     assert {i["key"]: i["target"] for i in series.instance()["data"]["cycle"]["standard"]} == {"satisfaction": 90, "response": 12}
@@ -293,9 +294,9 @@ def test_the_standard_only_tightens_and_only_for_the_cycles_to_come(series: Seri
 def test_the_committee_ends_the_series_after_its_running_cycle(series: Series) -> None:
     series.define()
     series_id = series.instance()["data"]["cycle"]["series_id"]
-    series.engine.execute(c.EndSeries(series_id, "The repairs contract ends."), series.chair)
+    series.engine.execute(EndSeries(series_id, "The repairs contract ends."), series.chair)
     with pytest.raises(Conflict, match="already been requested"):
-        series.engine.execute(c.EndSeries(series_id, "Again."), series.chair)
+        series.engine.execute(EndSeries(series_id, "Again."), series.chair)
     assert list(series.ready()) == ["service_period"]  # the running cycle still goes through check and act
     series.rate({})
     instance = series.instance()
@@ -306,17 +307,17 @@ def test_the_committee_ends_the_series_after_its_running_cycle(series: Series) -
 
 
 def test_decision_tables_are_deployed_safely_and_apart_from_processes(engine: Engine, community: Community) -> None:
-    unchanged = engine.execute(c.DeployDefinition("quality.dmn", QUALITY_DMN))
+    unchanged = engine.execute(DeployDefinition("quality.dmn", QUALITY_DMN))
     assert (unchanged.created, unchanged.definition.version) == (False, 1)
     with pytest.raises(DefinitionError, match="refused") as refused:
-        engine.execute(c.DeployDefinition("quality.dmn", QUALITY_DMN.replace(b'"met"', b'__import__("os")')))
+        engine.execute(DeployDefinition("quality.dmn", QUALITY_DMN.replace(b'"met"', b'__import__("os")')))
     assert refused.value.details["element_id"] == "indicator_status"
     with pytest.raises(DefinitionError, match="already taken by a BPMN"):
-        engine.execute(c.DeployDefinition("pdca.dmn", QUALITY_DMN.replace(b'decision id="indicator_status"', b'decision id="pdca"')))
+        engine.execute(DeployDefinition("pdca.dmn", QUALITY_DMN.replace(b'decision id="indicator_status"', b'decision id="pdca"')))
     with pytest.raises(DefinitionError, match=".bpmn or .dmn"):
-        engine.execute(c.DeployDefinition("quality.xml", QUALITY_DMN))
+        engine.execute(DeployDefinition("quality.xml", QUALITY_DMN))
     with pytest.raises(NotFound, match="no process with key 'indicator_status'"):
-        engine.execute(c.StartInstance("indicator_status"), community["chair"])
+        engine.execute(StartInstance("indicator_status"), community["chair"])
 
 
 def test_an_indicator_missed_twice_in_a_row_goes_to_the_street_office(series: Series) -> None:
@@ -342,7 +343,7 @@ def test_a_resident_id_of_too_many_digits_or_of_other_digits_is_named_not_a_cras
     series.clock.advance(timedelta(hours=2))
     rows = [{"served_at": "2026-03-02T09:30", "subject": "flat 3-402", "resident_id": value} for value in ("9" * 5000, "²", "99999999999999999999")]
     with pytest.raises(InvalidInput) as refused:
-        series.engine.execute(c.AddServiceRecords(series.cycle_id, rows=rows), series.provider)
+        series.engine.execute(AddServiceRecords(series.cycle_id, rows=rows), series.provider)
     assert [(e["row"], e["field"]) for e in refused.value.details["errors"]] == [(1, "resident_id"), (2, "resident_id"), (3, "resident_id")]
 
 
@@ -406,29 +407,29 @@ def test_racing_reports_verifications_and_answers_each_happen_once(series: Serie
     and one event records it: a service request answered, the series' end, a rating, an action
     reported, verified; two tightenings of the standard at once both hold."""
     series.define()
-    request = series.engine.execute(c.FileServiceRequest(series.cycle_id, "complaint", "The lift is noisy."), series.community["alice"])
-    answers = race(series.engine, [(c.AnswerServiceRequest(request.id, f"Fixed, take {n}."), series.provider) for n in range(3)], monkeypatch)
+    request = series.engine.execute(FileServiceRequest(series.cycle_id, "complaint", "The lift is noisy."), series.community["alice"])
+    answers = race(series.engine, [(AnswerServiceRequest(request.id, f"Fixed, take {n}."), series.provider) for n in range(3)], monkeypatch)
     _one_succeeded(answers, "already been answered")
     series_id = series.instance()["data"]["cycle"]["series_id"]
-    tightened = race(series.engine, [(c.TightenStandard(series_id, {"satisfaction": 90}), series.chair),
-                                     (c.TightenStandard(series_id, {"response": 12}), series.chair)], monkeypatch)
+    tightened = race(series.engine, [(TightenStandard(series_id, {"satisfaction": 90}), series.chair),
+                                     (TightenStandard(series_id, {"response": 12}), series.chair)], monkeypatch)
     assert not [o for o in tightened if isinstance(o, Exception)], tightened
     with series.engine.read() as session:  # neither overwrote the other's target
         assert {i["key"]: i["target"] for i in session.get(ServiceSeries, series_id).standard} == {"satisfaction": 90, "response": 12}
-    ends = race(series.engine, [(c.EndSeries(series_id, f"Contract ends, take {n}."), series.chair) for n in range(3)], monkeypatch)
+    ends = race(series.engine, [(EndSeries(series_id, f"Contract ends, take {n}."), series.chair) for n in range(3)], monkeypatch)
     _one_succeeded(ends, "already been requested")
     series.serve(residents=("alice",))
     series.close_period()
-    ratings = race(series.engine, [(c.RateService(series.cycle_id, 2, f"Slow, take {n}."), series.community["alice"]) for n in range(3)],
+    ratings = race(series.engine, [(RateService(series.cycle_id, 2, f"Slow, take {n}."), series.community["alice"]) for n in range(3)],
                    monkeypatch)
     _one_succeeded(ratings, "already rated")
     series.complete("rating_window", {"reason": "Everyone served has rated."})
     action = series.assign("satisfaction")
     series.complete("assign_actions")
-    reports = race(series.engine, [(c.ReportCorrectiveAction(action.id, f"Trained, take {n}."), series.provider) for n in range(3)], monkeypatch)
+    reports = race(series.engine, [(ReportCorrectiveAction(action.id, f"Trained, take {n}."), series.provider) for n in range(3)], monkeypatch)
     _one_succeeded(reports, "not waiting to be carried out")
     series.complete("carry_out_actions", actor=series.provider)
-    checks = race(series.engine, [(c.VerifyCorrectiveAction(action.id, n == 0, f"Checked, take {n}."), series.chair) for n in range(3)], monkeypatch)
+    checks = race(series.engine, [(VerifyCorrectiveAction(action.id, n == 0, f"Checked, take {n}."), series.chair) for n in range(3)], monkeypatch)
     _one_succeeded(checks, "already verified")
     assert [_events(series, t) for t in ("service_request_answered", "series_end_requested", "service_rated",
                                          "corrective_action_reported", "corrective_action_verified")] == [1, 1, 1, 1, 1]

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from engine import commands as c
+from engine.consultation.commands import AnswerOpinion, EditOpinion, SubmitOpinion, WithdrawOpinion
+from engine.kernel.commands import CompleteTask, DeployDefinition, RetryInstance, StartInstance
 from engine.kernel.models import Event, Instance
 from engine.kernel.replay import replay
 from engine.bootstrap import Engine
@@ -32,30 +33,30 @@ def ready(engine: Engine, instance_id: str) -> dict[str, str]:
 def consultation(engine: Engine, community: Community, clock, *, close_early: bool) -> str:
     """A whole consultation with opinions and answers, closed early by the chair or by its deadline."""
     chair, tick = community["chair"], lambda: clock.advance(timedelta(hours=5, minutes=3))
-    instance_id = engine.execute(c.StartInstance("consultation"), chair).id
+    instance_id = engine.execute(StartInstance("consultation"), chair).id
     tick()
-    engine.execute(c.CompleteTask(ready(engine, instance_id)["draft_topic"], TOPIC), chair)
+    engine.execute(CompleteTask(ready(engine, instance_id)["draft_topic"], TOPIC), chair)
     tick()
-    alice = engine.execute(c.SubmitOpinion(instance_id, "By the gate."), community["alice"])
-    bob = engine.execute(c.SubmitOpinion(instance_id, "Behind building 3."), community["bob"])
+    alice = engine.execute(SubmitOpinion(instance_id, "By the gate."), community["alice"])
+    bob = engine.execute(SubmitOpinion(instance_id, "Behind building 3."), community["bob"])
     tick()
-    engine.execute(c.EditOpinion(bob.id, "Behind building 3, with a roof."), community["bob"])
-    carol = engine.execute(c.SubmitOpinion(instance_id, "No shed."), community["carol"])
-    engine.execute(c.WithdrawOpinion(carol.id), community["carol"])
+    engine.execute(EditOpinion(bob.id, "Behind building 3, with a roof."), community["bob"])
+    carol = engine.execute(SubmitOpinion(instance_id, "No shed."), community["carol"])
+    engine.execute(WithdrawOpinion(carol.id), community["carol"])
     if close_early:
-        engine.execute(c.CompleteTask(ready(engine, instance_id)["opinion_period"], {"reason": "Enough heard."}), chair)
+        engine.execute(CompleteTask(ready(engine, instance_id)["opinion_period"], {"reason": "Enough heard."}), chair)
     else:
         clock.advance(timedelta(days=8))
         assert engine.fire_due_timers() == 1
     tick()
-    engine.execute(c.CompleteTask(ready(engine, instance_id)["record_deliberation"], {
+    engine.execute(CompleteTask(ready(engine, instance_id)["record_deliberation"], {
         "meeting_date": "2026-03-10", "attendees": ["chair", "clerk"], "minutes": "Discussed."}), community["clerk"])
-    engine.execute(c.AnswerOpinion(alice.id, "adopted", "Convenient."), chair)
-    engine.execute(c.AnswerOpinion(bob.id, "not_adopted", "No room."), chair)
-    engine.execute(c.AnswerOpinion(bob.id, "partly_adopted", "A roof, by the gate."), chair)
-    engine.execute(c.CompleteTask(ready(engine, instance_id)["answer_opinions"], {"note": "All answered."}), chair)
+    engine.execute(AnswerOpinion(alice.id, "adopted", "Convenient."), chair)
+    engine.execute(AnswerOpinion(bob.id, "not_adopted", "No room."), chair)
+    engine.execute(AnswerOpinion(bob.id, "partly_adopted", "A roof, by the gate."), chair)
+    engine.execute(CompleteTask(ready(engine, instance_id)["answer_opinions"], {"note": "All answered."}), chair)
     tick()
-    engine.execute(c.CompleteTask(ready(engine, instance_id)["publish_outcome"], {"summary": "A shed by the gate."}), chair)
+    engine.execute(CompleteTask(ready(engine, instance_id)["publish_outcome"], {"summary": "A shed by the gate."}), chair)
     return instance_id
 
 
@@ -79,13 +80,13 @@ def test_replaying_a_consultation_reproduces_every_digest(deployed: Engine, comm
 
 
 def test_replaying_a_failed_and_retried_instance_reproduces_every_digest(deployed: Engine, community: Community, clock) -> None:
-    deployed.execute(c.DeployDefinition("fragile.bpmn", b.linear(
+    deployed.execute(DeployDefinition("fragile.bpmn", b.linear(
         "fragile", b.user_task("review"), b.script_task("count", "total = len(items) + 1"), b.user_task("after"))))
-    instance_id = deployed.execute(c.StartInstance("fragile", {"items": None}), community["chair"]).id
+    instance_id = deployed.execute(StartInstance("fragile", {"items": None}), community["chair"]).id
     clock.advance(timedelta(minutes=5))
-    deployed.execute(c.CompleteTask(ready(deployed, instance_id)["review"]), community["chair"])
+    deployed.execute(CompleteTask(ready(deployed, instance_id)["review"]), community["chair"])
     clock.advance(timedelta(minutes=5))
-    deployed.execute(c.RetryInstance(instance_id), community["admin"])
+    deployed.execute(RetryInstance(instance_id), community["admin"])
     with deployed.read() as session:
         instance = session.get(Instance, instance_id)
         assert instance.status == "error"

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from engine import commands as c
+from engine.kernel.commands import CompleteTask, DeployDefinition, StartInstance
+from engine.voting.commands import CastBallot
 from engine.kernel import operations
 from engine.bpmn import isolation
 from engine.kernel.models import Instance
@@ -45,9 +46,9 @@ def ready(engine: Engine, instance_id: str) -> dict[str, str]:
 def test_ballots_and_opinions_commit_while_a_runaway_step_burns_its_budget(
     deployed: Engine, community: Community, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    deployed.execute(c.DeployDefinition("runaway.bpmn", b.minimal("runaway", script=C_LEVEL)), community["admin"])
-    vote_instance = deployed.execute(c.StartInstance("vote"), community["chair"]).id
-    deployed.execute(c.CompleteTask(ready(deployed, vote_instance)["configure_vote"], {"vote": VOTE}), community["chair"])
+    deployed.execute(DeployDefinition("runaway.bpmn", b.minimal("runaway", script=C_LEVEL)), community["admin"])
+    vote_instance = deployed.execute(StartInstance("vote"), community["chair"]).id
+    deployed.execute(CompleteTask(ready(deployed, vote_instance)["configure_vote"], {"vote": VOTE}), community["chair"])
     with deployed.read() as session:
         (vote_id,) = session.scalars(select(Vote.id).where(Vote.instance_id == vote_instance))
 
@@ -61,11 +62,11 @@ def test_ballots_and_opinions_commit_while_a_runaway_step_burns_its_budget(
 
     monkeypatch.setattr(isolation.Isolation, "_run_in_child", signalling)
     outcome: dict[str, Any] = {}
-    runaway = threading.Thread(target=lambda: outcome.update(instance=deployed.execute(c.StartInstance("runaway"), community["chair"])))
+    runaway = threading.Thread(target=lambda: outcome.update(instance=deployed.execute(StartInstance("runaway"), community["chair"])))
     runaway.start()
     assert burning.wait(30), "the runaway step never reached its script"
     for name in ("alice", "bob", "carol"):
-        deployed.execute(c.CastBallot(vote_id, "yes"), community[name])
+        deployed.execute(CastBallot(vote_id, "yes"), community[name])
     still_burning = runaway.is_alive()
     runaway.join(60)
     assert still_burning, "the ballots waited for the runaway step"
@@ -86,9 +87,9 @@ def test_scripts_after_a_service_task_share_the_writers_budget(deployed: Engine,
     after = b.linear("stamp_then_slow", b.service_task("stamp", "test.stamp", "stamp"), b.script_task("slow", SLOW),
                      b.user_task("review", "Review"))
     for key, source in (("slow_then_stamp", before), ("stamp_then_slow", after)):
-        deployed.execute(c.DeployDefinition(f"{key}.bpmn", source), community["admin"])
-    fine = deployed.execute(c.StartInstance("slow_then_stamp"), community["chair"])
+        deployed.execute(DeployDefinition(f"{key}.bpmn", source), community["admin"])
+    fine = deployed.execute(StartInstance("slow_then_stamp"), community["chair"])
     assert fine.status == "running" and fine.data["stamp"] == {"stamped": fine.id}
-    refused = deployed.execute(c.StartInstance("stamp_then_slow"), community["chair"])
+    refused = deployed.execute(StartInstance("stamp_then_slow"), community["chair"])
     assert refused.status == "error"
     assert "while the step holds the database writer" in refused.error["message"]

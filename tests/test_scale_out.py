@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from engine import commands as c
+from engine.kernel.commands import DeployDefinition, StartInstance
 from engine.kernel import instances
 from engine.audit import access
 from engine.audit.sealing import checkpoints
@@ -44,8 +44,8 @@ def test_racing_timer_sweeps_fire_each_instance_once_and_log_no_conflict(
     deployed: Engine, community: Community, clock: ManualClock, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    deployed.execute(c.DeployDefinition("waiting.bpmn", b.linear("waiting", b.timer_event("wait", '"PT1H"'), b.user_task("after"))))
-    started = [deployed.execute(c.StartInstance("waiting"), community["chair"]).id for _ in range(INSTANCES)]
+    deployed.execute(DeployDefinition("waiting.bpmn", b.linear("waiting", b.timer_event("wait", '"PT1H"'), b.user_task("after"))))
+    started = [deployed.execute(StartInstance("waiting"), community["chair"]).id for _ in range(INSTANCES)]
     clock.advance(timedelta(hours=2))
     steps: Counter[str] = Counter()
     real_step = instances.step
@@ -77,8 +77,8 @@ def test_racing_timer_sweeps_fire_each_instance_once_and_log_no_conflict(
 def test_a_sweep_skips_an_instance_another_sweep_holds(deployed: Engine, community: Community, clock: ManualClock) -> None:
     """While one sweep holds an instance, another records nothing for it and raises nothing, at once;
     once the claim is released, the next sweep fires it."""
-    deployed.execute(c.DeployDefinition("waiting.bpmn", b.linear("waiting", b.timer_event("wait", '"PT1H"'), b.user_task("after"))))
-    instance_id = deployed.execute(c.StartInstance("waiting"), community["chair"]).id
+    deployed.execute(DeployDefinition("waiting.bpmn", b.linear("waiting", b.timer_event("wait", '"PT1H"'), b.user_task("after"))))
+    instance_id = deployed.execute(StartInstance("waiting"), community["chair"]).id
     clock.advance(timedelta(hours=2))
     second = Engine(Database(deployed.db.url), deployed.clock)
     try:
@@ -101,7 +101,7 @@ def test_a_sweep_skips_an_instance_another_sweep_holds(deployed: Engine, communi
 def test_racing_checkpoint_signers_keep_one_chain(
     deployed: Engine, community: Community, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    deployed.execute(c.StartInstance("consultation"), community["chair"])
+    deployed.execute(StartInstance("consultation"), community["chair"])
     real_heads = checkpoints.current_heads
 
     def slow_heads(session: Any) -> Any:
@@ -133,7 +133,7 @@ def test_periodic_checkpoints_racing_sign_the_same_heads_once(
     deployed: Engine, community: Community, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two workers' periodic checkpoints ("only if a history grew") at the same moment: one signs, the other finds nothing new."""
-    deployed.execute(c.StartInstance("consultation"), community["chair"])
+    deployed.execute(StartInstance("consultation"), community["chair"])
     real_heads = checkpoints.current_heads
     monkeypatch.setattr(checkpoints, "current_heads", lambda session: (time.sleep(0.05), real_heads(session))[1])
     signers = [deployed, another(deployed, tmp_path)]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from engine import commands as c
+from engine.kernel.commands import DeployDefinition, StartInstance
 from engine.kernel import operations
 from engine.kernel.errors import DefinitionError, InvalidInput
 from engine.kernel.models import Event, Instance
@@ -36,9 +36,9 @@ def ready(engine: Engine, instance_id: str) -> dict[str, str]:
 
 
 def test_a_service_result_is_recorded_and_replayed_without_calling_again(deployed: Engine, community: Community) -> None:
-    deployed.execute(c.DeployDefinition("doubler.bpmn", doubler()))
+    deployed.execute(DeployDefinition("doubler.bpmn", doubler()))
     CALLS.clear()
-    instance_id = deployed.execute(c.StartInstance("doubler", {"n": 21}), community["chair"]).id
+    instance_id = deployed.execute(StartInstance("doubler", {"n": 21}), community["chair"]).id
     assert CALLS == [{"n": 21}]
     assert list(ready(deployed, instance_id)) == ["after"]
     with deployed.read() as session:
@@ -58,9 +58,9 @@ def test_a_service_result_is_recorded_and_replayed_without_calling_again(deploye
 
 
 def test_a_domain_refusal_from_an_operation_refuses_the_command(deployed: Engine, community: Community) -> None:
-    deployed.execute(c.DeployDefinition("doubler.bpmn", doubler()))
+    deployed.execute(DeployDefinition("doubler.bpmn", doubler()))
     with pytest.raises(InvalidInput, match="negative"):
-        deployed.execute(c.StartInstance("doubler", {"n": -1}), community["chair"])
+        deployed.execute(StartInstance("doubler", {"n": -1}), community["chair"])
     with deployed.read() as session:
         assert session.query(Instance).count() == 0
 
@@ -68,5 +68,5 @@ def test_a_domain_refusal_from_an_operation_refuses_the_command(deployed: Engine
 def test_an_unknown_operation_is_refused_at_deployment(deployed: Engine) -> None:
     source = b.linear("mystery", b.service_task("call", "test.nowhere", "out"))
     with pytest.raises(DefinitionError, match="unknown service operation") as refused:
-        deployed.execute(c.DeployDefinition("mystery.bpmn", source))
+        deployed.execute(DeployDefinition("mystery.bpmn", source))
     assert refused.value.details["element_id"] == "call"

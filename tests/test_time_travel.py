@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select, update
 
-from engine import commands as c
+from engine.kernel.commands import CompleteTask, DeployDefinition, RetryInstance, StartInstance
+from engine.voting.commands import CastBallot
 from engine.identity import actors
 from engine.identity import models as identity_models
 from engine.identity import members
@@ -98,8 +99,8 @@ def test_a_consultation_closed_early_took_the_other_way_into_the_gateway(
 
 def test_a_vote_after_it_closed(deployed: Engine, community: Community, clock: ManualClock) -> None:
     instance_id, vote_id = open_vote(deployed, community)
-    deployed.execute(c.CastBallot(vote_id, "yes"), community["alice"])
-    deployed.execute(c.CastBallot(vote_id, "no"), community["bob"])
+    deployed.execute(CastBallot(vote_id, "yes"), community["alice"])
+    deployed.execute(CastBallot(vote_id, "no"), community["bob"])
     close_by_deadline(deployed, clock, instance_id)
 
     (ballot, _) = seqs(deployed, instance_id, "ballot_cast")
@@ -122,9 +123,9 @@ def test_a_vote_after_it_closed(deployed: Engine, community: Community, clock: M
 
 def test_a_call_activity_counts_as_one_element_of_its_caller(deployed: Engine, community: Community, clock: ManualClock) -> None:
     """The called vote's elements belong to vote.bpmn's diagram, not to the caller's (both have a ``start``)."""
-    deployed.execute(c.DeployDefinition("vote_caller.bpmn", (ROOT / "tests" / "vote_caller.bpmn").read_bytes()), community["admin"])
+    deployed.execute(DeployDefinition("vote_caller.bpmn", (ROOT / "tests" / "vote_caller.bpmn").read_bytes()), community["admin"])
     instance_id, vote_id = open_vote(deployed, community, key="vote_caller")
-    deployed.execute(c.CastBallot(vote_id, "yes"), community["alice"])
+    deployed.execute(CastBallot(vote_id, "yes"), community["alice"])
     close_by_deadline(deployed, clock, instance_id)
     end = as_of(deployed, instance_id, last_seq(deployed, instance_id))
     assert elements(end) == ["act_on_it"]
@@ -190,11 +191,11 @@ def test_quality_cycles_are_counted_across_continue_as_new(series: Series) -> No
 
 
 def test_an_instance_as_of_its_failure_and_after_its_retry(deployed: Engine, community: Community) -> None:
-    deployed.execute(c.DeployDefinition("fragile.bpmn", b.linear(
+    deployed.execute(DeployDefinition("fragile.bpmn", b.linear(
         "fragile", b.user_task("review"), b.script_task("count", "total = len(items) + 1"), b.user_task("after"))))
-    instance_id = deployed.execute(c.StartInstance("fragile", {"items": None}), community["chair"]).id
-    deployed.execute(c.CompleteTask(ready(deployed, instance_id)["review"]), community["chair"])
-    deployed.execute(c.RetryInstance(instance_id, {"items": [1, 2]}), community["admin"])
+    instance_id = deployed.execute(StartInstance("fragile", {"items": None}), community["chair"]).id
+    deployed.execute(CompleteTask(ready(deployed, instance_id)["review"]), community["chair"])
+    deployed.execute(RetryInstance(instance_id, {"items": [1, 2]}), community["admin"])
 
     failed = as_of(deployed, instance_id, 2)
     assert failed.status == "error"

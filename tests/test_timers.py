@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import main
-from engine import commands as c
+from engine.kernel.commands import CompleteTask, DeployDefinition, StartInstance
 from engine.kernel.errors import Conflict
 from engine.kernel.models import Event, Instance
 from engine.bootstrap import Engine
@@ -22,7 +22,7 @@ UTC = timezone.utc
 
 
 def deploy(engine: Engine, key: str, source: bytes) -> None:
-    engine.execute(c.DeployDefinition(f"{key}.bpmn", source))
+    engine.execute(DeployDefinition(f"{key}.bpmn", source))
 
 
 def waiting_for(key: str, expression: str, kind: str = "timeDuration") -> bytes:
@@ -63,8 +63,8 @@ def test_a_date_without_offset_is_read_in_the_community_time_zone(
     new_york = make_community(engine, "new-york", timezone="America/New_York")
     shanghai = make_community(engine, "shanghai", timezone="Asia/Shanghai")
     deploy(engine, "dated", waiting_for("dated", '"2026-03-05T12:00"', "timeDate"))
-    in_new_york = engine.execute(c.StartInstance("dated"), new_york["chair"])
-    in_shanghai = engine.execute(c.StartInstance("dated"), shanghai["chair"])
+    in_new_york = engine.execute(StartInstance("dated"), new_york["chair"])
+    in_shanghai = engine.execute(StartInstance("dated"), shanghai["chair"])
     assert look(engine, in_new_york.id)[0] == [datetime(2026, 3, 5, 17, 0, tzinfo=UTC)]  # 12:00 EST
     assert look(engine, in_shanghai.id)[0] == [datetime(2026, 3, 5, 4, 0, tzinfo=UTC)]  # 12:00 CST (UTC+8)
 
@@ -72,21 +72,21 @@ def test_a_date_without_offset_is_read_in_the_community_time_zone(
 def test_a_date_with_an_offset_keeps_it(engine: Engine) -> None:
     new_york = make_community(engine, "new-york", timezone="America/New_York")
     deploy(engine, "dated", waiting_for("dated", '"2026-03-05T12:00+08:00"', "timeDate"))
-    instance = engine.execute(c.StartInstance("dated"), new_york["chair"])
+    instance = engine.execute(StartInstance("dated"), new_york["chair"])
     assert look(engine, instance.id)[0] == [datetime(2026, 3, 5, 4, 0, tzinfo=UTC)]
 
 
 def test_a_duration_counts_from_the_injected_clock(engine: Engine, community: Community, clock) -> None:
     deploy(engine, "two_hours", waiting_for("two_hours", '"PT2H"'))
     clock.advance(timedelta(days=3, minutes=17))
-    instance = engine.execute(c.StartInstance("two_hours"), community["chair"])
+    instance = engine.execute(StartInstance("two_hours"), community["chair"])
     assert look(engine, instance.id)[0] == [clock.now() + timedelta(hours=2)]
     assert clock.now() + timedelta(hours=2) == datetime(2026, 3, 5, 3, 17, tzinfo=UTC)
 
 
 def test_a_duration_from_task_data_is_evaluated(engine: Engine, community: Community, clock) -> None:
     deploy(engine, "data_timer", waiting_for("data_timer", "delay"))
-    instance = engine.execute(c.StartInstance("data_timer", {"delay": "P1DT30M"}), community["chair"])
+    instance = engine.execute(StartInstance("data_timer", {"delay": "P1DT30M"}), community["chair"])
     assert look(engine, instance.id)[0] == [clock.now() + timedelta(days=1, minutes=30)]
 
 
@@ -95,7 +95,7 @@ def test_a_duration_from_task_data_is_evaluated(engine: Engine, community: Commu
 
 def test_due_timers_fire_only_once_the_due_time_has_passed(engine: Engine, community: Community, clock) -> None:
     deploy(engine, "two_hours", waiting_for("two_hours", '"PT2H"'))
-    instance_id = engine.execute(c.StartInstance("two_hours"), community["chair"]).id
+    instance_id = engine.execute(StartInstance("two_hours"), community["chair"]).id
     (due,), ready, _ = look(engine, instance_id)
     assert ready == {}
 
@@ -118,7 +118,7 @@ def test_due_timers_fire_only_once_the_due_time_has_passed(engine: Engine, commu
 
 def test_a_boundary_timer_interrupts_its_task(engine: Engine, community: Community, clock) -> None:
     deploy(engine, "deadline", b.boundary_timer("deadline", '"PT1H"'))
-    instance_id = engine.execute(c.StartInstance("deadline"), community["chair"]).id
+    instance_id = engine.execute(StartInstance("deadline"), community["chair"]).id
     (due,), ready, _ = look(engine, instance_id)
     work = ready["work"]
 
@@ -129,13 +129,13 @@ def test_a_boundary_timer_interrupts_its_task(engine: Engine, community: Communi
     with engine.read() as session:
         assert next(t.state for t in session.get(Instance, instance_id).tasks if t.id == work) == "CLOSED"
     with pytest.raises(Conflict):
-        engine.execute(c.CompleteTask(work), community["chair"])
+        engine.execute(CompleteTask(work), community["chair"])
 
 
 def test_completing_the_task_first_cancels_its_boundary_timer(engine: Engine, community: Community, clock) -> None:
     deploy(engine, "deadline", b.boundary_timer("deadline", '"PT1H"'))
-    instance_id = engine.execute(c.StartInstance("deadline"), community["chair"]).id
-    engine.execute(c.CompleteTask(look(engine, instance_id)[1]["work"]), community["chair"])
+    instance_id = engine.execute(StartInstance("deadline"), community["chair"]).id
+    engine.execute(CompleteTask(look(engine, instance_id)[1]["work"]), community["chair"])
     assert look(engine, instance_id) == ([], {}, "completed")
     clock.advance(timedelta(hours=2))
     assert engine.fire_due_timers() == 0
@@ -147,8 +147,8 @@ def test_the_worker_command_fires_timers_due_by_the_wall_clock(
     clock.set(datetime(2020, 1, 1, tzinfo=UTC))  # arm the timers in the past, as seen by the real clock
     deploy(engine, "dated", waiting_for("dated", '"2020-01-02T00:00:00+00:00"', "timeDate"))
     deploy(engine, "far", waiting_for("far", '"2099-01-01T00:00:00+00:00"', "timeDate"))
-    due_now = engine.execute(c.StartInstance("dated"), community["chair"]).id
-    far_away = engine.execute(c.StartInstance("far"), community["chair"]).id
+    due_now = engine.execute(StartInstance("dated"), community["chair"]).id
+    far_away = engine.execute(StartInstance("far"), community["chair"]).id
     assert look(engine, due_now)[0] == [datetime(2020, 1, 2, tzinfo=UTC)]
 
     result = CliRunner().invoke(main, ["--database", database_url, "worker", "--once"])
@@ -168,8 +168,8 @@ def test_the_worker_command_fires_timers_due_by_the_wall_clock(
 
 def test_a_timer_after_an_event_based_gateway_falls_due_and_fires(engine: Engine, community: Community, clock) -> None:
     source = (Path(__file__).parent / "corpus" / "event_based_gateway.bpmn").read_bytes()  # a reply, or 7 days
-    engine.execute(c.DeployDefinition("event_based_gateway.bpmn", source))
-    instance_id = engine.execute(c.StartInstance("event_based_gateway"), community["chair"]).id
+    engine.execute(DeployDefinition("event_based_gateway.bpmn", source))
+    instance_id = engine.execute(StartInstance("event_based_gateway"), community["chair"]).id
     assert look(engine, instance_id) == ([clock.now() + timedelta(days=7)], {}, "running")
     clock.advance(timedelta(days=7, seconds=1))
     assert engine.fire_due_timers() == 1

@@ -18,7 +18,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import DateTime, func, inspect, select, text
 from sqlalchemy.orm import Session
 
-from engine import commands as c
+from engine.identity.commands import AddMember, IssueToken
+from engine.kernel.commands import CompleteTask, DeployDefinition, StartInstance
+from engine.voting.commands import CastBallot, CorrectPaperBallot, EnterPaperBallot
 from engine.kernel import operations
 from engine.identity import actors
 from engine.voting import casting as voting_casting
@@ -54,13 +56,13 @@ def ready(engine: Engine, instance_id: str) -> dict[str, str]:
 
 
 def start_vote(engine: Engine, community: Community, key: str = "vote") -> str:
-    return engine.execute(c.StartInstance(key), community["chair"]).id
+    return engine.execute(StartInstance(key), community["chair"]).id
 
 
 def open_vote(engine: Engine, community: Community, key: str = "vote", **config: Any) -> tuple[str, str]:
     """Start a vote (or a process calling one), configure it as the chair; the instance and the vote's id."""
     instance_id = start_vote(engine, community, key)
-    engine.execute(c.CompleteTask(ready(engine, instance_id)["configure_vote"], {"vote": {**CONFIG, **config}}), community["chair"])
+    engine.execute(CompleteTask(ready(engine, instance_id)["configure_vote"], {"vote": {**CONFIG, **config}}), community["chair"])
     with engine.read() as session:
         (vote_id,) = session.scalars(select(Vote.id).where(Vote.instance_id == instance_id))
     return instance_id, vote_id
@@ -68,7 +70,7 @@ def open_vote(engine: Engine, community: Community, key: str = "vote", **config:
 
 def add_member(engine: Engine, community: Community, name: str, roles: list[str], household: str | None = None,
                area: str | None = None) -> Actor:
-    return actors.actor_for(engine.execute(c.AddMember(name, roles, household, area), community["admin"]))
+    return actors.actor_for(engine.execute(AddMember(name, roles, household, area), community["admin"]))
 
 
 def count(session: Session, model: Any, vote_id: str) -> int:
@@ -110,9 +112,9 @@ def test_one_ballot_per_voter_even_when_two_arrive_at_the_same_moment(
     instance_id, vote_id = open_vote(deployed, community)
     alice = community["alice"]
     attempts = {
-        "online": (c.CastBallot(vote_id, "yes"), alice),
-        "rival": (c.CastBallot(vote_id, "no"), alice) if rival == "online"
-        else (c.EnterPaperBallot(vote_id, alice.member_id, "no"), community["clerk"]),
+        "online": (CastBallot(vote_id, "yes"), alice),
+        "rival": (CastBallot(vote_id, "no"), alice) if rival == "online"
+        else (EnterPaperBallot(vote_id, alice.member_id, "no"), community["clerk"]),
     }
     barrier = Race(deployed)
     real_receipt = voting_casting._new_receipt
@@ -195,7 +197,7 @@ def test_a_retried_ballot_gets_the_same_receipt_and_a_reused_key_nothing_else(
         assert participation.changes == 0
         assert key not in (participation.idempotency_hash or "") and first.json["receipt"] not in participation.sealed_receipt
     with pytest.raises(InvalidInput):
-        deployed.execute(c.CastBallot(vote_id, "yes", idempotency_key="short"), community["carol"])
+        deployed.execute(CastBallot(vote_id, "yes", idempotency_key="short"), community["carol"])
 
 
 def test_a_retried_change_gets_the_same_new_receipt(client: FlaskClient, deployed: Engine, community: Community) -> None:
@@ -226,11 +228,11 @@ def test_nothing_stored_links_a_secret_ballot_to_its_voter(deployed: Engine, com
             if "resident" in m.roles and m.name != "bob"]
     cast_order: list[str] = []
     for i, voter in enumerate(voters):
-        receipt = deployed.execute(c.CastBallot(vote_id, ("yes", "no", "abstain")[i % 3]), voter)
+        receipt = deployed.execute(CastBallot(vote_id, ("yes", "no", "abstain")[i % 3]), voter)
         cast_order.append(receipt.fingerprint)
-    paper = deployed.execute(c.EnterPaperBallot(vote_id, community["bob"].member_id, "no"), community["clerk"])
-    deployed.execute(c.CorrectPaperBallot(vote_id, community["bob"].member_id, paper.receipt, "yes"), community["clerk"])
-    changed = deployed.execute(c.CastBallot(vote_id, "no", previous_receipt=receipt.receipt), voters[-1])
+    paper = deployed.execute(EnterPaperBallot(vote_id, community["bob"].member_id, "no"), community["clerk"])
+    deployed.execute(CorrectPaperBallot(vote_id, community["bob"].member_id, paper.receipt, "yes"), community["clerk"])
+    changed = deployed.execute(CastBallot(vote_id, "no", previous_receipt=receipt.receipt), voters[-1])
     cast_order[-1] = changed.fingerprint
 
     with deployed.read() as session:
@@ -266,9 +268,9 @@ def test_nothing_stored_links_a_secret_ballot_to_its_voter(deployed: Engine, com
 
 def test_a_public_vote_records_who_voted_what(deployed: Engine, community: Community) -> None:
     instance_id, vote_id = open_vote(deployed, community, secret=False)
-    deployed.execute(c.CastBallot(vote_id, "yes"), community["alice"])
-    paper = deployed.execute(c.EnterPaperBallot(vote_id, community["bob"].member_id, "no"), community["clerk"])
-    deployed.execute(c.CorrectPaperBallot(vote_id, community["bob"].member_id, paper.receipt, "abstain"), community["clerk"])
+    deployed.execute(CastBallot(vote_id, "yes"), community["alice"])
+    paper = deployed.execute(EnterPaperBallot(vote_id, community["bob"].member_id, "no"), community["clerk"])
+    deployed.execute(CorrectPaperBallot(vote_id, community["bob"].member_id, paper.receipt, "abstain"), community["clerk"])
     with deployed.read() as session:
         ballots = {b.voter_key: b.choice for b in session.scalars(select(Ballot).where(Ballot.vote_id == vote_id))}
         assert ballots == {f"m:{community['alice'].member_id}": "yes", f"m:{community['bob'].member_id}": "abstain"}
@@ -289,8 +291,8 @@ def test_result_and_board_are_sealed_for_everyone_until_the_close_while_turnout_
     client: FlaskClient, deployed: Engine, community: Community, clock: ManualClock
 ) -> None:
     instance_id, vote_id = open_vote(deployed, community)
-    deployed.execute(c.CastBallot(vote_id, "yes"), community["alice"])
-    deployed.execute(c.CastBallot(vote_id, "no"), community["bob"])
+    deployed.execute(CastBallot(vote_id, "yes"), community["alice"])
+    deployed.execute(CastBallot(vote_id, "no"), community["bob"])
     for member in ("admin", "chair", "clerk", "auditor", "alice"):
         token = community.tokens[member]
         for what in ("result", "board"):
@@ -328,15 +330,15 @@ def test_one_ballot_per_household(client: FlaskClient, deployed: Engine, communi
         assert (vote.basis, vote.eligible_heads) == ("households", 2)
         assert set(session.scalars(select(ElectorateEntry.voter_key).where(ElectorateEntry.vote_id == vote_id))) == {"h:5-101", "h:5-102"}
 
-    first = deployed.execute(c.CastBallot(vote_id, "yes"), dad)
+    first = deployed.execute(CastBallot(vote_id, "yes"), dad)
     with pytest.raises(Conflict, match="household"):
-        deployed.execute(c.CastBallot(vote_id, "no"), mum)
+        deployed.execute(CastBallot(vote_id, "no"), mum)
     with pytest.raises(Conflict, match="household"):
-        deployed.execute(c.CastBallot(vote_id, "no", previous_receipt=first.receipt), mum)
+        deployed.execute(CastBallot(vote_id, "no", previous_receipt=first.receipt), mum)
     with pytest.raises(PermissionDenied, match="electorate"):
-        deployed.execute(c.CastBallot(vote_id, "no"), drifter)
-    deployed.execute(c.CastBallot(vote_id, "no"), lodger)
-    deployed.execute(c.CastBallot(vote_id, "no", previous_receipt=None if not secret else first.receipt), dad)
+        deployed.execute(CastBallot(vote_id, "no"), drifter)
+    deployed.execute(CastBallot(vote_id, "no"), lodger)
+    deployed.execute(CastBallot(vote_id, "no", previous_receipt=None if not secret else first.receipt), dad)
 
     with deployed.read() as session:
         vote = session.get(Vote, vote_id)
@@ -352,7 +354,7 @@ def test_one_ballot_per_household(client: FlaskClient, deployed: Engine, communi
 
 
 def identity_token(engine: Engine, community: Community, member: Actor) -> str:
-    return engine.execute(c.IssueToken(member.member_id, "test"), community["admin"])
+    return engine.execute(IssueToken(member.member_id, "test"), community["admin"])
 
 
 # --- changing a ballot ------------------------------------------------------------------------
@@ -363,19 +365,19 @@ def test_a_secret_ballot_changes_only_with_the_latest_receipt_and_only_the_last_
 ) -> None:
     instance_id, vote_id = open_vote(deployed, community)
     alice = community["alice"]
-    first = deployed.execute(c.CastBallot(vote_id, "yes"), alice)
-    deployed.execute(c.CastBallot(vote_id, "yes"), community["bob"])
+    first = deployed.execute(CastBallot(vote_id, "yes"), alice)
+    deployed.execute(CastBallot(vote_id, "yes"), community["bob"])
     with pytest.raises(Conflict, match="receipt"):
-        deployed.execute(c.CastBallot(vote_id, "no"), alice)
+        deployed.execute(CastBallot(vote_id, "no"), alice)
     with pytest.raises(Conflict, match="receipt"):
-        deployed.execute(c.CastBallot(vote_id, "no", previous_receipt="not-a-receipt-of-this-vote"), alice)
-    second = deployed.execute(c.CastBallot(vote_id, "no", previous_receipt=first.receipt), alice)
+        deployed.execute(CastBallot(vote_id, "no", previous_receipt="not-a-receipt-of-this-vote"), alice)
+    second = deployed.execute(CastBallot(vote_id, "no", previous_receipt=first.receipt), alice)
     assert second.changed and second.receipt != first.receipt and second.fingerprint != first.fingerprint
     with pytest.raises(Conflict, match="already replaced by a later ballot"):
-        deployed.execute(c.CastBallot(vote_id, "abstain", previous_receipt=first.receipt), alice)
+        deployed.execute(CastBallot(vote_id, "abstain", previous_receipt=first.receipt), alice)
     with pytest.raises(Conflict, match="not the one of this voter's latest ballot"):  # a receipt bob handed over
-        deployed.execute(c.CastBallot(vote_id, "abstain", previous_receipt=second.receipt), community["bob"])
-    third = deployed.execute(c.CastBallot(vote_id, "no", previous_receipt=second.receipt), alice)
+        deployed.execute(CastBallot(vote_id, "abstain", previous_receipt=second.receipt), community["bob"])
+    third = deployed.execute(CastBallot(vote_id, "no", previous_receipt=second.receipt), alice)
 
     close_by_deadline(deployed, clock, instance_id)
     with deployed.read() as session:
@@ -401,21 +403,21 @@ def test_a_ballot_after_the_deadline_is_refused_before_and_after_the_timer_fires
     deployed: Engine, community: Community, clock: ManualClock
 ) -> None:
     instance_id, vote_id = open_vote(deployed, community)
-    deployed.execute(c.CastBallot(vote_id, "yes"), community["alice"])
+    deployed.execute(CastBallot(vote_id, "yes"), community["alice"])
     with deployed.read() as session:
         deadline = session.get(Vote, vote_id).deadline
     clock.set(deadline)  # the deadline itself is already too late
     with pytest.raises(Conflict, match="closed"):
-        deployed.execute(c.CastBallot(vote_id, "yes"), community["bob"])
+        deployed.execute(CastBallot(vote_id, "yes"), community["bob"])
     with pytest.raises(Conflict, match="closed"):
-        deployed.execute(c.EnterPaperBallot(vote_id, community["bob"].member_id, "yes"), community["clerk"])
+        deployed.execute(EnterPaperBallot(vote_id, community["bob"].member_id, "yes"), community["clerk"])
     with deployed.read() as session:
         assert session.get(Vote, vote_id).status == "open"  # the timer has not fired yet
         assert count(session, Participation, vote_id) == 1
     clock.advance(timedelta(seconds=1))
     assert deployed.fire_due_timers() == 1
     with pytest.raises(Conflict, match="closed"):
-        deployed.execute(c.CastBallot(vote_id, "yes"), community["bob"])
+        deployed.execute(CastBallot(vote_id, "yes"), community["bob"])
     with deployed.read() as session:
         instance, vote = session.get(Instance, instance_id), session.get(Vote, vote_id)
         assert (instance.status, instance.completed_at) == ("completed", clock.now())
@@ -446,17 +448,17 @@ def test_a_vote_replays_without_running_its_service_operations_again(
 ) -> None:
     instance_id, vote_id = open_vote(deployed, community, close_when_all_voted=closing == "all_voted")
     clock.advance(timedelta(hours=1))
-    first = deployed.execute(c.CastBallot(vote_id, "yes"), community["alice"])
-    deployed.execute(c.CastBallot(vote_id, "no", previous_receipt=first.receipt), community["alice"])
-    deployed.execute(c.EnterPaperBallot(vote_id, community["bob"].member_id, "yes"), community["clerk"])
+    first = deployed.execute(CastBallot(vote_id, "yes"), community["alice"])
+    deployed.execute(CastBallot(vote_id, "no", previous_receipt=first.receipt), community["alice"])
+    deployed.execute(EnterPaperBallot(vote_id, community["bob"].member_id, "yes"), community["clerk"])
     clock.advance(timedelta(hours=1))
-    deployed.execute(c.CastBallot(vote_id, "yes"), community["carol"])
+    deployed.execute(CastBallot(vote_id, "yes"), community["carol"])
     if closing == "deadline":
         close_by_deadline(deployed, clock, instance_id)
     elif closing == "early":
-        deployed.execute(c.CompleteTask(ready(deployed, instance_id)["voting"], {"reason": "Enough."}), community["chair"])
+        deployed.execute(CompleteTask(ready(deployed, instance_id)["voting"], {"reason": "Enough."}), community["chair"])
     else:
-        deployed.execute(c.CastBallot(vote_id, "abstain"), community["chair"])
+        deployed.execute(CastBallot(vote_id, "abstain"), community["chair"])
 
     with deployed.read() as session:
         before = _vote_row(session, vote_id)
@@ -476,10 +478,10 @@ def test_a_vote_replays_without_running_its_service_operations_again(
 def test_a_vote_called_from_another_process_replays(
     deployed: Engine, community: Community, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    deployed.execute(c.DeployDefinition("vote_caller.bpmn", (ROOT / "tests" / "vote_caller.bpmn").read_bytes()), community["admin"])
+    deployed.execute(DeployDefinition("vote_caller.bpmn", (ROOT / "tests" / "vote_caller.bpmn").read_bytes()), community["admin"])
     instance_id, vote_id = open_vote(deployed, community, key="vote_caller")
-    deployed.execute(c.CastBallot(vote_id, "yes"), community["alice"])
-    deployed.execute(c.CastBallot(vote_id, "yes"), community["bob"])
+    deployed.execute(CastBallot(vote_id, "yes"), community["alice"])
+    deployed.execute(CastBallot(vote_id, "yes"), community["bob"])
     close_by_deadline(deployed, clock, instance_id)
     assert list(ready(deployed, instance_id)) == ["act_on_it"]
     with deployed.read() as session:
@@ -548,12 +550,12 @@ def test_of_racing_changes_presenting_one_receipt_exactly_one_is_acknowledged(
     instance_id, vote_id = open_vote(deployed, community)
     alice, clerk = community["alice"], community["clerk"]
     if channel == "online":
-        first = deployed.execute(c.CastBallot(vote_id, "yes"), alice)
-        attempts = [(c.CastBallot(vote_id, choice, f"change-{n:02d}-{uuid.uuid4()}", first.receipt), alice)
+        first = deployed.execute(CastBallot(vote_id, "yes"), alice)
+        attempts = [(CastBallot(vote_id, choice, f"change-{n:02d}-{uuid.uuid4()}", first.receipt), alice)
                     for n, choice in enumerate(["no", "abstain"] * 3)]
     else:
-        first = deployed.execute(c.EnterPaperBallot(vote_id, alice.member_id, "yes"), clerk)
-        attempts = [(c.CorrectPaperBallot(vote_id, alice.member_id, first.receipt, choice), clerk)
+        first = deployed.execute(EnterPaperBallot(vote_id, alice.member_id, "yes"), clerk)
+        attempts = [(CorrectPaperBallot(vote_id, alice.member_id, first.receipt, choice), clerk)
                     for choice in ["no", "abstain"] * 3]
     outcomes = race(deployed, attempts, monkeypatch)
 
@@ -580,12 +582,12 @@ def test_a_reused_key_in_a_change_is_named_as_such(deployed: Engine, community: 
     the key, not as a second ballot or a concurrent write."""
     _, vote_id = open_vote(deployed, community)
     key = str(uuid.uuid4())
-    deployed.execute(c.CastBallot(vote_id, "yes", key), community["alice"])
-    bobs = deployed.execute(c.CastBallot(vote_id, "yes"), community["bob"])
+    deployed.execute(CastBallot(vote_id, "yes", key), community["alice"])
+    bobs = deployed.execute(CastBallot(vote_id, "yes"), community["bob"])
     with pytest.raises(Conflict, match="this idempotency key was already used for another ballot in this vote"):
-        deployed.execute(c.CastBallot(vote_id, "no", key, bobs.receipt), community["bob"])
+        deployed.execute(CastBallot(vote_id, "no", key, bobs.receipt), community["bob"])
     with pytest.raises(Conflict, match="this idempotency key was already used for another ballot in this vote"):
-        deployed.execute(c.CastBallot(vote_id, "no", key), community["carol"])
+        deployed.execute(CastBallot(vote_id, "no", key), community["carol"])
 
 
 def test_the_last_two_ballots_cast_at_once_close_the_vote_once(deployed: Engine, community: Community,
@@ -597,8 +599,8 @@ def test_the_last_two_ballots_cast_at_once_close_the_vote_once(deployed: Engine,
         voters = [actors.actor_for(m) for m in session.scalars(select(Member).where(Member.community_id == community.id))
                   if "resident" in m.roles]
     for voter in voters[:-2]:
-        deployed.execute(c.CastBallot(vote_id, "yes"), voter)
-    outcomes = race(deployed, [(c.CastBallot(vote_id, "no"), voter) for voter in voters[-2:]], monkeypatch)
+        deployed.execute(CastBallot(vote_id, "yes"), voter)
+    outcomes = race(deployed, [(CastBallot(vote_id, "no"), voter) for voter in voters[-2:]], monkeypatch)
     assert all(isinstance(o, voting_casting.Receipt) for o in outcomes), outcomes
     with deployed.read() as session:
         assert session.get(Vote, vote_id).status == "closed"
@@ -610,7 +612,7 @@ def test_another_communitys_member_can_neither_check_nor_spend_a_receipt(
     client: FlaskClient, deployed: Engine, community: Community, other_community: Community
 ) -> None:
     _, vote_id = open_vote(deployed, community)
-    receipt = deployed.execute(c.CastBallot(vote_id, "yes"), community["alice"]).receipt
+    receipt = deployed.execute(CastBallot(vote_id, "yes"), community["alice"]).receipt
     outsider = other_community.tokens["alice"]
     checked = api(client, outsider, "POST", f"/api/votes/{vote_id}/receipts/check", {"receipt": receipt})
     changed = api(client, outsider, "POST", f"/api/votes/{vote_id}/ballots", {"choice": "no", "receipt": receipt})

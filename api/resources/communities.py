@@ -10,7 +10,7 @@ from api.resources import Blueprint, engine, reader
 from api.schemas import (
     CommunitySchema, MemberSchema, MemberWithTokenSchema, NewMemberSchema, NewTokenSchema, PageQuery, TokenSchema, page_of,
 )
-from engine import commands
+from engine.identity.commands import AddMember, IssueToken
 from engine.kernel import queries
 from engine.identity import members as identity_members
 from engine.kernel.errors import NotFound
@@ -55,8 +55,8 @@ def list_members(args: dict[str, Any], community_id: int) -> Any:
 def add_member(args: dict[str, Any], community_id: int) -> Any:
     """Add a member (admins only); the response carries their first API token, shown once."""
     _own(community_id)
-    member = engine().execute(commands.AddMember(args["name"], args["roles"], args["household"], args["area"]), actor())
-    token = engine().execute(commands.IssueToken(member.id, "initial"), actor())
+    member = engine().execute(AddMember(args["name"], args["roles"], args["household"], args["area"]), actor())
+    token = engine().execute(IssueToken(member.id, "initial"), actor())
     # The member's attributes as they are (not dumped: the response schema dumps them, once).
     return {**{name: getattr(member, name) for name in MemberSchema().fields}, "token": token}
 
@@ -66,7 +66,7 @@ def add_member(args: dict[str, Any], community_id: int) -> Any:
 @blp.response(201, TokenSchema)
 def issue_token(args: dict[str, Any], community_id: int, member_id: int) -> Any:
     _own(community_id)
-    return {"member_id": member_id, "token": engine().execute(commands.IssueToken(member_id, args["label"]), actor())}
+    return {"member_id": member_id, "token": engine().execute(IssueToken(member_id, args["label"]), actor())}
 
 
 @blp.route("/<int:community_id>/members/<int:member_id>")

@@ -15,7 +15,7 @@ from api.resources import Blueprint, engine, reader
 from api.schemas import (
     AmendmentFilter, AmendmentSchema, ArticleCommentSchema, CommentFilter, ConventionDetailSchema, ConventionDiffSchema, ConventionHistoryEntrySchema, ConventionSchema, ConventionVersionDetailSchema, ConventionVersionSchema, DecisionSchema, DiffQuery, DraftingRoundSchema, NewCommentSchema, PageQuery, ProposeAmendmentSchema, page_of,
 )
-from engine import commands
+from engine.conventions.commands import CommentOnArticle, DecideAmendment, ProposeAmendment, SupportAmendment, WithdrawAmendment
 from engine.conventions import queries as conventions_queries
 from engine.kernel.queries import paginate
 
@@ -93,7 +93,7 @@ def propose(args: dict[str, Any], convention_id: int) -> Any:
     If the article has changed since that version, the proposal is refused with 409 `stale_version`
     and the current text in `details`.
     """
-    amendment = engine().execute(commands.ProposeAmendment(convention_id, **args), actor())
+    amendment = engine().execute(ProposeAmendment(convention_id, **args), actor())
     return _fresh(amendment.id)
 
 
@@ -107,7 +107,7 @@ def amendment(amendment_id: int) -> Any:
 @blp.response(200, AmendmentSchema)
 def support(amendment_id: int) -> Any:
     """Support another resident's amendment (once, during the amendment period)."""
-    engine().execute(commands.SupportAmendment(amendment_id), actor())
+    engine().execute(SupportAmendment(amendment_id), actor())
     return _fresh(amendment_id)
 
 
@@ -115,7 +115,7 @@ def support(amendment_id: int) -> Any:
 @blp.response(200, AmendmentSchema)
 def withdraw(amendment_id: int) -> Any:
     """Withdraw your amendment, before the amendment deadline."""
-    engine().execute(commands.WithdrawAmendment(amendment_id), actor())
+    engine().execute(WithdrawAmendment(amendment_id), actor())
     return _fresh(amendment_id)
 
 
@@ -124,7 +124,7 @@ def withdraw(amendment_id: int) -> Any:
 @blp.response(200, AmendmentSchema)
 def decide(args: dict[str, Any], amendment_id: int) -> Any:
     """The committee's decision, with its reason (while it reviews the round's amendments); deciding again revises it."""
-    engine().execute(commands.DecideAmendment(amendment_id, args["outcome"], args["reason"], args["text"]), actor())
+    engine().execute(DecideAmendment(amendment_id, args["outcome"], args["reason"], args["text"]), actor())
     return _fresh(amendment_id)
 
 
@@ -142,7 +142,7 @@ def comments(args: dict[str, Any], convention_id: int) -> Any:
 @blp.response(201, ArticleCommentSchema)
 def comment(args: dict[str, Any], convention_id: int) -> Any:
     """Comment on an article (residents, during the amendment period)."""
-    note = engine().execute(commands.CommentOnArticle(convention_id, args["version"], args["article_id"], args["text"]), actor())
+    note = engine().execute(CommentOnArticle(convention_id, args["version"], args["article_id"], args["text"]), actor())
     return conventions_queries.get_comment(reader(), actor(), note.id)
 
 

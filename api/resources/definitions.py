@@ -16,7 +16,7 @@ from api.resources import Blueprint, engine, reader
 from api.schemas import (
     AdoptionSchema, AdoptSchema, DefinitionDetailSchema, DefinitionSchema, DeploymentSchema, DeploySchema, PageQuery, StrictSchema, page_of,
 )
-from engine import commands
+from engine.kernel.commands import AdoptDefinition, DeployDefinition
 from engine.kernel import definitions
 from engine.kernel import queries
 from engine.kernel.errors import NotFound
@@ -51,7 +51,7 @@ def deploy(args: dict[str, Any]) -> Any:
 
     Identical content to your community's newest version is a no-op. The platform's versions are
     deployed by the platform operator with `yishi deploy`, never through the API."""
-    deployment = engine().execute(commands.DeployDefinition(args["filename"], args["source"].encode("utf-8")), actor())
+    deployment = engine().execute(DeployDefinition(args["filename"], args["source"].encode("utf-8")), actor())
     return {"created": deployment.created, "definition": deployment.definition}
 
 
@@ -68,7 +68,7 @@ def get_latest(key: str) -> Any:
 @blp.response(201, AdoptionSchema)
 def adopt(args: dict[str, Any], key: str) -> Any:
     """Run the platform's `version` of `key` from now on (admins); instances already started keep theirs."""
-    return engine().execute(commands.AdoptDefinition(key, args["version"]), actor())
+    return engine().execute(AdoptDefinition(key, args["version"]), actor())
 
 
 @blp.route("/<key>/adoptions")

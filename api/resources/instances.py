@@ -10,7 +10,7 @@ from api.resources import Blueprint, engine, reader
 from api.schemas import (
     EventSchema, InstanceDetailSchema, InstanceFilterSchema, InstanceSchema, MessageSchema, PageQuery, RetrySchema, StartInstanceSchema, page_of,
 )
-from engine import commands
+from engine.kernel.commands import DeliverMessage, RetryInstance, StartInstance
 from engine.kernel import queries
 from engine.kernel.instances import get_instance
 
@@ -22,7 +22,7 @@ blp = Blueprint("instances", __name__, url_prefix="/api/instances", description=
 @blp.response(201, InstanceDetailSchema)
 def start(args: dict[str, Any]) -> Any:
     """Start the newest version of a definition (committee)."""
-    instance = engine().execute(commands.StartInstance(args["definition_key"], args["variables"]), actor())
+    instance = engine().execute(StartInstance(args["definition_key"], args["variables"]), actor())
     return _detail(instance.id)
 
 
@@ -47,7 +47,7 @@ def get(instance_id: str) -> Any:
 @blp.arguments(MessageSchema)
 @blp.response(200, InstanceDetailSchema)
 def deliver_message(args: dict[str, Any], instance_id: str) -> Any:
-    engine().execute(commands.DeliverMessage(instance_id, args["message"], args["payload"]), actor())
+    engine().execute(DeliverMessage(instance_id, args["message"], args["payload"]), actor())
     return _detail(instance_id)
 
 
@@ -56,7 +56,7 @@ def deliver_message(args: dict[str, Any], instance_id: str) -> Any:
 @blp.response(200, InstanceDetailSchema)
 def retry(args: dict[str, Any], instance_id: str) -> Any:
     """Run a failed instance forward again (admins), optionally correcting the failed task's data."""
-    engine().execute(commands.RetryInstance(instance_id, args["data"]), actor())
+    engine().execute(RetryInstance(instance_id, args["data"]), actor())
     return _detail(instance_id)
 
 

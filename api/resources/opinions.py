@@ -8,7 +8,7 @@ from typing import Any
 from api.auth import actor
 from api.resources import Blueprint, engine, reader
 from api.schemas import AnswerSchema, OpinionSchema, OpinionTextSchema, PageQuery, page_of
-from engine import commands
+from engine.consultation.commands import AnswerOpinion, EditOpinion, SubmitOpinion, WithdrawOpinion
 from engine.consultation import opinions
 from engine.kernel.queries import paginate
 
@@ -28,7 +28,7 @@ def list_opinions(args: dict[str, Any], instance_id: str) -> Any:
 @blp.arguments(OpinionTextSchema)
 @blp.response(201, OpinionSchema)
 def submit(args: dict[str, Any], instance_id: str) -> Any:
-    return _fresh(engine().execute(commands.SubmitOpinion(instance_id, args["text"]), actor()).id)
+    return _fresh(engine().execute(SubmitOpinion(instance_id, args["text"]), actor()).id)
 
 
 @blp.route("/opinions/<int:opinion_id>")
@@ -41,14 +41,14 @@ def get(opinion_id: int) -> Any:
 @blp.arguments(OpinionTextSchema)
 @blp.response(200, OpinionSchema)
 def edit(args: dict[str, Any], opinion_id: int) -> Any:
-    engine().execute(commands.EditOpinion(opinion_id, args["text"]), actor())
+    engine().execute(EditOpinion(opinion_id, args["text"]), actor())
     return _fresh(opinion_id)
 
 
 @blp.route("/opinions/<int:opinion_id>/withdraw", methods=["POST"])
 @blp.response(200, OpinionSchema)
 def withdraw(opinion_id: int) -> Any:
-    engine().execute(commands.WithdrawOpinion(opinion_id), actor())
+    engine().execute(WithdrawOpinion(opinion_id), actor())
     return _fresh(opinion_id)
 
 
@@ -57,7 +57,7 @@ def withdraw(opinion_id: int) -> Any:
 @blp.response(200, OpinionSchema)
 def answer(args: dict[str, Any], opinion_id: int) -> Any:
     """Answer an opinion (committee, while the answering task is open); answering again revises it."""
-    engine().execute(commands.AnswerOpinion(opinion_id, args["verdict"], args["reason"]), actor())
+    engine().execute(AnswerOpinion(opinion_id, args["verdict"], args["reason"]), actor())
     return _fresh(opinion_id)
 
 

@@ -16,7 +16,7 @@ from api.resources import Blueprint, engine, reader
 from api.schemas import (
     ActionFilterSchema, ActionReportSchema, ActionVerificationSchema, CorrectiveActionSchema, EndSeriesSchema, IndicatorValueSchema, MeasurementRowsSchema, MeasurementSchema, NewCorrectiveActionSchema, NewRatingSchema, NewServiceRequestSchema, PageQuery, RatingSchema, RecordRowsSchema, RequestAnswerSchema, SeriesReportSchema, ServiceCycleSchema, ServiceRecordSchema, ServiceRequestSchema, ServiceSeriesSchema, TightenStandardSchema, UploadResultSchema, page_of,
 )
-from engine import commands
+from engine.pdca.commands import AddMeasurements, AddServiceRecords, AnswerServiceRequest, AssignCorrectiveAction, EndSeries, FileServiceRequest, RateService, ReportCorrectiveAction, TightenStandard, VerifyCorrectiveAction
 from engine.pdca import actions
 from engine.pdca import report as quality_report
 from engine.pdca import records
@@ -49,7 +49,7 @@ def get_series(series_id: int) -> Any:
 @blp.response(200, ServiceSeriesSchema)
 def tighten_standard(args: dict[str, Any], series_id: int) -> Any:
     """Tighten targets for the cycles to come (committee); the running cycle keeps its standard."""
-    engine().execute(commands.TightenStandard(series_id, args["targets"]), actor())
+    engine().execute(TightenStandard(series_id, args["targets"]), actor())
     return pdca_queries.get_series(reader(), actor(), series_id)
 
 
@@ -58,7 +58,7 @@ def tighten_standard(args: dict[str, Any], series_id: int) -> Any:
 @blp.response(200, ServiceSeriesSchema)
 def end_series(args: dict[str, Any], series_id: int) -> Any:
     """End the series after its running cycle (committee)."""
-    engine().execute(commands.EndSeries(series_id, args["reason"]), actor())
+    engine().execute(EndSeries(series_id, args["reason"]), actor())
     return pdca_queries.get_series(reader(), actor(), series_id)
 
 
@@ -137,7 +137,7 @@ def list_records(args: dict[str, Any], cycle_id: int) -> Any:
 @blp.response(201, UploadResultSchema)
 def add_records(args: dict[str, Any], cycle_id: int) -> Any:
     """Record deliveries of the service (the provider, or the committee): all rows or none."""
-    return _uploaded(engine().execute(commands.AddServiceRecords(cycle_id, rows=args["records"]), actor()))
+    return _uploaded(engine().execute(AddServiceRecords(cycle_id, rows=args["records"]), actor()))
 
 
 @blp.route("/cycles/<int:cycle_id>/records.csv", methods=["POST"])
@@ -145,7 +145,7 @@ def add_records(args: dict[str, Any], cycle_id: int) -> Any:
 @blp.response(201, UploadResultSchema)
 def add_records_csv(cycle_id: int) -> Any:
     """Record deliveries from a CSV file with the columns served_at, subject, resident_id, description."""
-    return _uploaded(engine().execute(commands.AddServiceRecords(cycle_id, csv=_csv_body()), actor()))
+    return _uploaded(engine().execute(AddServiceRecords(cycle_id, csv=_csv_body()), actor()))
 
 
 @blp.route("/cycles/<int:cycle_id>/measurements")
@@ -160,7 +160,7 @@ def list_measurements(args: dict[str, Any], cycle_id: int) -> Any:
 @blp.arguments(MeasurementRowsSchema)
 @blp.response(201, UploadResultSchema)
 def add_measurements(args: dict[str, Any], cycle_id: int) -> Any:
-    return _uploaded(engine().execute(commands.AddMeasurements(cycle_id, rows=args["measurements"]), actor()))
+    return _uploaded(engine().execute(AddMeasurements(cycle_id, rows=args["measurements"]), actor()))
 
 
 @blp.route("/cycles/<int:cycle_id>/measurements.csv", methods=["POST"])
@@ -168,7 +168,7 @@ def add_measurements(args: dict[str, Any], cycle_id: int) -> Any:
 @blp.response(201, UploadResultSchema)
 def add_measurements_csv(cycle_id: int) -> Any:
     """Measurements from a CSV file with the columns metric, value, measured_at, subject, note."""
-    return _uploaded(engine().execute(commands.AddMeasurements(cycle_id, csv=_csv_body()), actor()))
+    return _uploaded(engine().execute(AddMeasurements(cycle_id, csv=_csv_body()), actor()))
 
 
 def _csv_body() -> str:
@@ -200,7 +200,7 @@ def list_ratings(args: dict[str, Any], cycle_id: int) -> Any:
 @blp.response(201, RatingSchema)
 def rate(args: dict[str, Any], cycle_id: int) -> Any:
     """Rate the cycle's service, 1 to 5 (residents named by a service record of the cycle, once)."""
-    return engine().execute(commands.RateService(cycle_id, args["score"], args["comment"]), actor())
+    return engine().execute(RateService(cycle_id, args["score"], args["comment"]), actor())
 
 
 @blp.route("/cycles/<int:cycle_id>/requests")
@@ -216,7 +216,7 @@ def list_requests(args: dict[str, Any], cycle_id: int) -> Any:
 @blp.response(201, ServiceRequestSchema)
 def file_request(args: dict[str, Any], cycle_id: int) -> Any:
     """File a service request or a complaint (residents, during the service period)."""
-    return engine().execute(commands.FileServiceRequest(cycle_id, args["kind"], args["text"]), actor())
+    return engine().execute(FileServiceRequest(cycle_id, args["kind"], args["text"]), actor())
 
 
 @blp.route("/requests/<int:request_id>")
@@ -230,7 +230,7 @@ def get_request(request_id: int) -> Any:
 @blp.response(200, ServiceRequestSchema)
 def answer_request(args: dict[str, Any], request_id: int) -> Any:
     """Answer a request (the series' provider, or the committee), once."""
-    engine().execute(commands.AnswerServiceRequest(request_id, args["answer"]), actor())
+    engine().execute(AnswerServiceRequest(request_id, args["answer"]), actor())
     return records.get_request(reader(), actor(), request_id)
 
 
@@ -249,7 +249,7 @@ def list_actions(args: dict[str, Any], cycle_id: int) -> Any:
 @blp.response(201, CorrectiveActionSchema)
 def assign_action(args: dict[str, Any], cycle_id: int) -> Any:
     """Assign a corrective action to a missed indicator (committee, while assign_actions is open)."""
-    return engine().execute(commands.AssignCorrectiveAction(
+    return engine().execute(AssignCorrectiveAction(
         cycle_id, args["indicator"], args["description"], args["owner_id"], args["due_date"]), actor())
 
 
@@ -264,7 +264,7 @@ def get_action(action_id: int) -> Any:
 @blp.response(200, CorrectiveActionSchema)
 def report_action(args: dict[str, Any], action_id: int) -> Any:
     """Report the action done (its owner or the series' provider, while carry_out_actions is open)."""
-    engine().execute(commands.ReportCorrectiveAction(action_id, args["report"]), actor())
+    engine().execute(ReportCorrectiveAction(action_id, args["report"]), actor())
     return actions.get_action(reader(), actor(), action_id)
 
 
@@ -273,5 +273,5 @@ def report_action(args: dict[str, Any], action_id: int) -> Any:
 @blp.response(200, CorrectiveActionSchema)
 def verify_action(args: dict[str, Any], action_id: int) -> Any:
     """Verify the effect of an action reported done, which closes it (committee, while verify_actions is open)."""
-    engine().execute(commands.VerifyCorrectiveAction(action_id, args["effective"], args["note"]), actor())
+    engine().execute(VerifyCorrectiveAction(action_id, args["effective"], args["note"]), actor())
     return actions.get_action(reader(), actor(), action_id)

@@ -10,7 +10,7 @@ from api.resources import Blueprint, engine, reader
 from api.schemas import (
     CompleteTaskSchema, InstanceDetailSchema, TaskDetailSchema, TaskFilterSchema, TaskSchema, page_of,
 )
-from engine import commands
+from engine.kernel.commands import CompleteTask
 from engine.kernel import queries
 from engine.kernel.definitions import spec_document
 from engine.kernel.instances import get_instance, get_task
@@ -41,5 +41,5 @@ def get(task_id: str) -> Any:
 @blp.response(200, InstanceDetailSchema)
 def complete(args: dict[str, Any], task_id: str) -> Any:
     """Complete a ready task of my lane with its form data; returns the instance as it now stands."""
-    instance = engine().execute(commands.CompleteTask(task_id, args["data"]), actor())
+    instance = engine().execute(CompleteTask(task_id, args["data"]), actor())
     return get_instance(reader(), actor(), instance.id)

@@ -11,7 +11,7 @@ from api.resources import Blueprint, engine, reader
 from api.schemas import (
     CastSchema, ElectorateEntrySchema, IdempotencyHeader, PageQuery, PaperBallotSchema, PaperCorrectionSchema, ParticipationSchema, PublicBallotSchema, ReceiptCheckResultSchema, ReceiptCheckSchema, ReceiptSchema, TurnoutSchema, VoteSchema, page_of,
 )
-from engine import commands
+from engine.voting.commands import CastBallot, CorrectPaperBallot, EnterPaperBallot
 from engine.voting import queries as voting_queries
 from engine.voting.models import ElectorateEntry
 from engine.kernel.queries import paginate
@@ -53,7 +53,7 @@ def cast(headers: dict[str, Any], args: dict[str, Any], vote_id: str) -> Any:
     Send an `Idempotency-Key` header (a UUID) to retry safely: the same key gets the same receipt.
     """
     return engine().execute(
-        commands.CastBallot(vote_id, args["choice"], headers["idempotency_key"], args["receipt"]), actor())
+        CastBallot(vote_id, args["choice"], headers["idempotency_key"], args["receipt"]), actor())
 
 
 @blp.route("/votes/<vote_id>/ballots")
@@ -86,7 +86,7 @@ def check_receipt(args: dict[str, Any], vote_id: str) -> Any:
 @blp.response(201, ReceiptSchema)
 def enter_paper(args: dict[str, Any], vote_id: str) -> Any:
     """A committee teller enters a named voter's paper ballot; hand the receipt to the voter."""
-    return engine().execute(commands.EnterPaperBallot(vote_id, args["member_id"], args["choice"]), actor())
+    return engine().execute(EnterPaperBallot(vote_id, args["member_id"], args["choice"]), actor())
 
 
 @blp.route("/votes/<vote_id>/paper-ballots/<int:member_id>", methods=["PUT"])
@@ -94,7 +94,7 @@ def enter_paper(args: dict[str, Any], vote_id: str) -> Any:
 @blp.response(200, ReceiptSchema)
 def correct_paper(args: dict[str, Any], vote_id: str, member_id: int) -> Any:
     """A teller corrects a paper ballot (with its receipt); recorded with who corrected it."""
-    return engine().execute(commands.CorrectPaperBallot(vote_id, member_id, args["receipt"], args["choice"]), actor())
+    return engine().execute(CorrectPaperBallot(vote_id, member_id, args["receipt"], args["choice"]), actor())
 
 
 @blp.route("/votes/<vote_id>/turnout")

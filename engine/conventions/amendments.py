@@ -5,36 +5,16 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import commands as c
+from engine.conventions.commands import CommentOnArticle, DecideAmendment, ProposeAmendment
 from engine.conventions.models import (
-    Amendment,
-    AmendmentSupport,
-    ArticleComment,
-    Convention,
-    ConventionVersion,
-    DraftingRound,
+    Amendment, AmendmentSupport, ArticleComment, Convention, ConventionVersion, DraftingRound,
 )
 from engine.conventions.queries import (
-    ACCEPTED,
-    COLLECTS,
-    KINDS,
-    OUTCOMES,
-    _convention,
-    _find_version,
-    _text,
-    _utc,
-    _version,
-    get_amendment,
-    get_convention,
+    ACCEPTED, COLLECTS, KINDS, OUTCOMES, _convention, _find_version, _text, _utc, _version, get_amendment, get_convention,
 )
 from engine.conventions.texts import Article
 from engine.identity.actors import Actor
-from engine.kernel.errors import (
-    Conflict,
-    InvalidInput,
-    PermissionDenied,
-    StaleVersion,
-)
+from engine.kernel.errors import Conflict, InvalidInput, PermissionDenied, StaleVersion
 from engine.kernel.instances import lock, record
 from engine.kernel.models import Instance
 from engine.kernel.preconditions import precondition
@@ -42,7 +22,7 @@ from engine.kernel.unit_of_work import UnitOfWork
 
 # ---- amendments, support, comments and decisions: domain commands ----------------------------
 
-def propose(uow: UnitOfWork, actor: Actor, cmd: c.ProposeAmendment) -> Amendment:
+def propose(uow: UnitOfWork, actor: Actor, cmd: ProposeAmendment) -> Amendment:
     """Propose a change to one article of the round's text, as read in the version the author names."""
     convention = get_convention(uow.session, actor, cmd.convention_id)
     actor.require("resident")
@@ -91,7 +71,7 @@ def withdraw(uow: UnitOfWork, actor: Actor, amendment_id: int) -> Amendment:
     return amendment
 
 
-def comment(uow: UnitOfWork, actor: Actor, cmd: c.CommentOnArticle) -> ArticleComment:
+def comment(uow: UnitOfWork, actor: Actor, cmd: CommentOnArticle) -> ArticleComment:
     convention = get_convention(uow.session, actor, cmd.convention_id)
     actor.require("resident")
     drafting = _amending_round(uow, convention)
@@ -109,7 +89,7 @@ def comment(uow: UnitOfWork, actor: Actor, cmd: c.CommentOnArticle) -> ArticleCo
     return note
 
 
-def decide(uow: UnitOfWork, actor: Actor, cmd: c.DecideAmendment) -> Amendment:
+def decide(uow: UnitOfWork, actor: Actor, cmd: DecideAmendment) -> Amendment:
     """The committee's answer to an amendment; deciding again (while reviewing) revises it."""
     amendment = get_amendment(uow.session, actor, cmd.amendment_id)
     actor.require("committee")
@@ -179,7 +159,7 @@ def _named_version(session: Session, convention: Convention, number: int) -> Con
     return found
 
 
-def _target_text(cmd: c.ProposeAmendment, read: ConventionVersion, base: ConventionVersion) -> str | None:
+def _target_text(cmd: ProposeAmendment, read: ConventionVersion, base: ConventionVersion) -> str | None:
     """The text the amendment changes, as it stands in the round's text; refused if the author read an older one.
 
     A replacement or deletion needs the article unchanged since the version the author read; an
@@ -213,7 +193,7 @@ def _stale(article_id: str, read: ConventionVersion, base: ConventionVersion, cu
         current_version=base.number, current_text=current["text"] if current else None)
 
 
-def _proposed_text(cmd: c.ProposeAmendment, original: str | None) -> str | None:
+def _proposed_text(cmd: ProposeAmendment, original: str | None) -> str | None:
     if cmd.kind == "delete":
         if cmd.text:
             raise InvalidInput("a deletion takes no text", errors=[{"field": "text", "message": "not for deletions"}])
@@ -224,7 +204,7 @@ def _proposed_text(cmd: c.ProposeAmendment, original: str | None) -> str | None:
     return text
 
 
-def _committee_wording(cmd: c.DecideAmendment) -> str | None:
+def _committee_wording(cmd: DecideAmendment) -> str | None:
     if cmd.outcome == "accepted_with_changes":
         return _text(cmd.text, "text")
     if cmd.text:

@@ -12,27 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.audit.sealing import checkpoints
-from engine.conventions.models import (
-    Amendment,
-    Convention,
-    ConventionVersion,
-    DraftingRound,
-)
-from engine.conventions.queries import (
-    ACCEPTED,
-    MAX_ARTICLES,
-    _amendments_of,
-    _convention,
-    _text,
-    _utc,
-    _version,
-)
+from engine.conventions.models import Amendment, Convention, ConventionVersion, DraftingRound
+from engine.conventions.queries import ACCEPTED, MAX_ARTICLES, _amendments_of, _convention, _text, _utc, _version
 from engine.conventions.texts import Article, fingerprint
 from engine.identity.actors import zone
-from engine.kernel.errors import (
-    Conflict,
-    InvalidInput,
-)
+from engine.kernel.errors import Conflict, InvalidInput
 from engine.kernel.models import Instance
 from engine.kernel.operations import ServiceContext, operation
 from engine.voting.models import Vote

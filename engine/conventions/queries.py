@@ -9,19 +9,10 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from engine.conventions.models import (
-    Amendment,
-    ArticleComment,
-    Convention,
-    ConventionVersion,
-    DraftingRound,
-)
+from engine.conventions.models import Amendment, ArticleComment, Convention, ConventionVersion, DraftingRound
 from engine.conventions.texts import compare, text_changes
 from engine.identity.actors import Actor
-from engine.kernel.errors import (
-    InvalidInput,
-    NotFound,
-)
+from engine.kernel.errors import InvalidInput, NotFound
 from engine.kernel.models import Event, Instance
 
 KINDS = ("replace", "insert", "delete")

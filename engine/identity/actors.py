@@ -16,12 +16,7 @@ from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.identity.models import ApiToken, Member
-from engine.kernel.errors import (
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    Unauthenticated,
-)
+from engine.kernel.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 
 TOKEN_PREFIX = "ys_"
 

@@ -12,9 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine.identity.actors import TOKEN_PREFIX, Actor, hash_token, zone
 from engine.identity.models import ApiToken, Community, Member
-from engine.kernel.errors import (
-    InvalidInput,
-)
+from engine.kernel.errors import InvalidInput
 
 ROLES = ("committee", "resident", "owner", "auditor", "provider", "admin", "street_office")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")

@@ -11,43 +11,71 @@ import logging
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from sqlalchemy.orm import Session
 
-from engine import commands as c
-from engine.consultation import opinions
-from engine.pdca import actions
-from engine.kernel import definitions
-from engine.kernel import instances
-from engine.pdca import records
-from engine.conventions import amendments
-from engine.identity import members
-from engine.identity import actors
-from engine.pdca import cycles
-from engine.voting import casting as voting_casting
 from engine.audit.sealing import checkpoints
-from engine.kernel.clock import Clock, SystemClock
-from engine.kernel.db import MIGRATION_LOCK, TIMER_CLAIM, Database, advisory_xact_lock, claimed
-from engine.kernel.errors import NotFound, YishiError
-from engine.kernel.group_commit import GroupCommit
-from engine.identity.actors import Actor
 from engine.audit.sealing.models import Checkpoint
-from engine.identity.models import Community
+from engine.identity import actors
+from engine.identity.actors import Actor
+from engine.kernel import definitions, instances
+from engine.kernel.clock import Clock, SystemClock
+from engine.kernel.commands import FireDueTimers
+from engine.kernel.db import MIGRATION_LOCK, TIMER_CLAIM, Database, advisory_xact_lock, claimed
+from engine.kernel.errors import YishiError
+from engine.kernel.group_commit import GroupCommit
 from engine.kernel.models import Instance
 from engine.kernel.unit_of_work import UnitOfWork
-from engine.voting.seals import BallotSeal
 
 log = logging.getLogger(__name__)
-WORKFLOW_COMMANDS = (c.StartInstance, c.CompleteTask, c.DeliverMessage, c.FireDueTimers, c.RetryInstance)
-"""Commands that run a workflow step: computed before their transaction takes the writer."""
 AHEAD_ATTEMPTS = 3
 """Times a workflow command is computed ahead again when its instance moved in between."""
-SEAL_PURPOSE = "yishi-ballot-seal/1"
-_PROCESS_SEAL = secrets.token_bytes(32)
-Handler = Callable[[UnitOfWork, Actor | None, Any], Any]
+Handler = Callable[[UnitOfWork, Any, Any], Any]
+"""``handler(uow, actor, command)``: what a command does, inside its unit of work."""
+BatchHandler = Callable[[UnitOfWork, list[tuple[str, Any]]], list[Any]]
+"""``handler(uow, [(token, command), …])``: a result for each command written, None for each left to run alone."""
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class Registration:
+    handler: Handler
+    needs_actor: bool
+    steps_workflow: bool
+
+
+HANDLERS: dict[type, Registration] = {}
+"""Every command type and its handler, filled by ``@handles`` in each domain's handlers module."""
+BATCHES: dict[type, BatchHandler] = {}
+"""Command types that concurrent callers of one process may write in one transaction (``@handles_together``)."""
+_PROCESS_SECRETS: dict[str, bytes] = {}
+
+
+def handles(command: type, *, needs_actor: bool = True, steps_workflow: bool = False) -> Callable[[C], C]:
+    """Register the decorated function as the handler of ``command``.
+
+    ``needs_actor``: refuse to run it without an authenticated actor. ``steps_workflow``: the command runs a
+    workflow step, computed on a snapshot before its transaction takes the writer (``Engine._computed_ahead``).
+    """
+    def register(handler: C) -> C:
+        if command in HANDLERS:
+            raise ValueError(f"{command.__name__} already has a handler")
+        HANDLERS[command] = Registration(handler, needs_actor, steps_workflow)  # type: ignore[arg-type]
+        return handler
+    return register
+
+
+def handles_together(command: type) -> Callable[[C], C]:
+    """Register the decorated function as the batch handler of ``command`` (``Engine.execute_together``)."""
+    def register(handler: C) -> C:
+        BATCHES[command] = handler  # type: ignore[assignment]
+        return handler
+    return register
+
+
 CommandObserver = Callable[[str, str], None]
 """Told of every command the engine ran: its type's name and its outcome (``outcome``)."""
 
@@ -64,12 +92,6 @@ def outcome(result: Any = None, error: BaseException | None = None) -> str:
     return "incident" if isinstance(result, Instance) and result.status == "error" else "ok"
 
 
-def _actor(actor: Actor | None) -> Actor:
-    if actor is None:
-        raise TypeError("this command needs an authenticated actor")
-    return actor
-
-
 @dataclass
 class EngineConfig:
     processes_dir: Path = Path(__file__).resolve().parents[2] / "processes"
@@ -81,50 +103,32 @@ class EngineConfig:
         return self.processes_dir / "forms"
 
 
+class EngineContext:
+    """What a handler may need of the engine that runs it, beyond its unit of work (``uow.context``)."""
+
+    def __init__(self, config: EngineConfig, signer: Callable[[], checkpoints.Signer | None]) -> None:
+        self.config = config
+        self._signer = signer
+        self._secrets: dict[str, bytes] = {}
+
+    def secret(self, purpose: str) -> bytes:
+        """A secret for ``purpose``, derived from the audit key (outside the database, the same for every process of a
+        deployment). An engine without a key (tests, a one-off script) draws one per process and purpose."""
+        if purpose not in self._secrets:
+            signer = self._signer()
+            self._secrets[purpose] = signer.derive(purpose) if signer else _PROCESS_SECRETS.setdefault(purpose, secrets.token_bytes(32))
+        return self._secrets[purpose]
+
+
 class Engine:
     def __init__(self, database: Database, clock: Clock | None = None, config: EngineConfig | None = None) -> None:
         self.db = database
         self.clock = clock or SystemClock()
         self.config = config or EngineConfig()
-        self._handlers: dict[type, Handler] = {
-            c.DeployDefinition: self._deploy,
-            c.AdoptDefinition: self._adopt,
-            c.StartInstance: lambda uow, a, cmd: instances.start(uow, _actor(a), cmd.definition_key, cmd.variables),
-            c.CompleteTask: lambda uow, a, cmd: instances.complete(uow, _actor(a), cmd.task_id, cmd.data),
-            c.DeliverMessage: lambda uow, a, cmd: instances.deliver_message(uow, _actor(a), cmd.instance_id, cmd.message, cmd.payload),
-            c.FireDueTimers: lambda uow, a, cmd: instances.fire_due_timers(uow, cmd.instance_id),
-            c.RetryInstance: lambda uow, a, cmd: instances.retry(uow, _actor(a), cmd.instance_id, cmd.data),
-            c.SubmitOpinion: lambda uow, a, cmd: opinions.submit(uow, _actor(a), cmd.instance_id, cmd.text),
-            c.EditOpinion: lambda uow, a, cmd: opinions.edit(uow, _actor(a), cmd.opinion_id, cmd.text),
-            c.WithdrawOpinion: lambda uow, a, cmd: opinions.withdraw(uow, _actor(a), cmd.opinion_id),
-            c.AnswerOpinion: lambda uow, a, cmd: opinions.answer(uow, _actor(a), cmd.opinion_id, cmd.verdict, cmd.reason),
-            c.CreateCommunity: lambda uow, a, cmd: members.create_community(uow.session, cmd.slug, cmd.name, cmd.timezone, uow.now),
-            c.AddMember: self._add_member,
-            c.CastBallot: lambda uow, a, cmd: voting_casting.cast(
-                uow, self.seal, _actor(a), cmd.vote_id, cmd.choice, idempotency_key=cmd.idempotency_key, previous_receipt=cmd.previous_receipt),
-            c.EnterPaperBallot: lambda uow, a, cmd: voting_casting.enter_paper(uow, self.seal, _actor(a), cmd.vote_id, cmd.member_id, cmd.choice),
-            c.CorrectPaperBallot: lambda uow, a, cmd: voting_casting.correct_paper(
-                uow, self.seal, _actor(a), cmd.vote_id, cmd.member_id, cmd.receipt, cmd.choice),
-            c.IssueToken: self._issue_token,
-            c.ProposeAmendment: lambda uow, a, cmd: amendments.propose(uow, _actor(a), cmd),
-            c.SupportAmendment: lambda uow, a, cmd: amendments.support(uow, _actor(a), cmd.amendment_id),
-            c.WithdrawAmendment: lambda uow, a, cmd: amendments.withdraw(uow, _actor(a), cmd.amendment_id),
-            c.DecideAmendment: lambda uow, a, cmd: amendments.decide(uow, _actor(a), cmd),
-            c.CommentOnArticle: lambda uow, a, cmd: amendments.comment(uow, _actor(a), cmd),
-            c.TightenStandard: lambda uow, a, cmd: cycles.tighten_standard(uow, _actor(a), cmd.series_id, cmd.targets),
-            c.EndSeries: lambda uow, a, cmd: cycles.end_series(uow, _actor(a), cmd.series_id, cmd.reason),
-            c.AddServiceRecords: lambda uow, a, cmd: records.add_records(uow, _actor(a), cmd.cycle_id, cmd.rows, cmd.csv),
-            c.AddMeasurements: lambda uow, a, cmd: records.add_measurements(uow, _actor(a), cmd.cycle_id, cmd.rows, cmd.csv),
-            c.RateService: lambda uow, a, cmd: records.rate(uow, _actor(a), cmd.cycle_id, cmd.score, cmd.comment),
-            c.FileServiceRequest: lambda uow, a, cmd: records.file_request(uow, _actor(a), cmd.cycle_id, cmd.kind, cmd.text),
-            c.AnswerServiceRequest: lambda uow, a, cmd: records.answer_request(uow, _actor(a), cmd.request_id, cmd.answer),
-            c.AssignCorrectiveAction: lambda uow, a, cmd: actions.assign(
-                uow, _actor(a), cmd.cycle_id, cmd.indicator, cmd.description, cmd.owner_id, cmd.due_date),
-            c.ReportCorrectiveAction: lambda uow, a, cmd: actions.report_done(uow, _actor(a), cmd.action_id, cmd.report),
-            c.VerifyCorrectiveAction: lambda uow, a, cmd: actions.verify(uow, _actor(a), cmd.action_id, cmd.effective, cmd.note),
-        }
-
-        self._ballots: GroupCommit[tuple[str, c.CastBallot], voting_casting.Receipt | None] = GroupCommit(self.cast_together)
+        if not HANDLERS:
+            raise RuntimeError("no command handlers are registered: build the engine from engine.bootstrap")
+        self.context = EngineContext(self.config, lambda: self.signer)
+        self._together = {command: GroupCommit(partial(self.run_together, command)) for command in BATCHES}
         self.observers: list[CommandObserver] = []
         """Told of each command after it ran (the API's and the worker's metrics); each must be cheap and never raise."""
 
@@ -146,57 +150,66 @@ class Engine:
             return self.execute(command, actor)
         return self._execute(command, lambda uow: actors.authenticate(uow.session.connection(), token))
 
-    def cast(self, token: str, command: c.CastBallot) -> voting_casting.Receipt:
-        """A ballot from the API, written together with the other ballots this process is casting.
+    def execute_together(self, token: str, command: Any) -> Any:
+        """``execute_as``, written together with the commands of its type this process is running at the same moment.
 
-        Threads of one process that cast at the same moment share a transaction (``GroupCommit``,
-        ``voting_casting.cast_together``); a ballot the batch leaves aside — anything but a plain first
-        ballot — is cast on its own, exactly as ``execute_as`` casts it.
+        Threads of one process that send such a command at once share a transaction (``GroupCommit``, and the
+        type's batch handler registered with ``@handles_together``); a command the batch leaves aside is run on
+        its own, exactly as ``execute_as`` runs it. A type without a batch handler is run alone.
         """
-        receipt = self._ballots.submit((token, command))
-        return receipt if receipt is not None else self.execute_as(token, command)
+        together = self._together.get(type(command))
+        result = together.submit((token, command)) if together is not None else None
+        return result if result is not None else self.execute_as(token, command)
 
-    def cast_together(self, requests: list[tuple[str, c.CastBallot]]) -> list[voting_casting.Receipt | BaseException | None]:
-        """Ballots (token, cast) in one transaction where they can share it: a receipt for each
-        ballot written, None for each the batch left aside (the caller casts it alone); a lone
-        ballot is cast alone at once, its refusal returned as its outcome."""
+    def run_together(self, command_type: type, requests: list[tuple[str, Any]]) -> list[Any]:
+        """Commands (token, command) in one transaction where they can share it: a result for each written,
+        None for each the batch left aside (the caller runs it alone); a lone command runs alone at once, its
+        refusal returned as its outcome."""
         if len(requests) == 1:  # no one to share with: the single path costs fewer statements
             try:
                 return [self.execute_as(*requests[0])]
             except Exception as exc:  # noqa: BLE001 — raised in the caller's thread by GroupCommit
                 return [exc]
         try:
-            with UnitOfWork(self.db, self.clock) as uow:
-                receipts: list[voting_casting.Receipt | BaseException | None] = list(voting_casting.cast_together(uow, self.seal, requests))
+            with self._unit() as uow:
+                results: list[Any] = list(BATCHES[command_type](uow, requests))
                 uow.commit()
-        except YishiError:  # a concurrent writer took a voter or a key first: each ballot tries alone
+        except YishiError:  # a concurrent writer took a row first: each command tries alone
             return [None] * len(requests)
-        except Exception:  # noqa: BLE001 — nothing was written; the single path answers each ballot
-            log.exception("a batch of %d ballots failed; casting each on its own", len(requests))
+        except Exception:  # noqa: BLE001 — nothing was written; the single path answers each command
+            log.exception("a batch of %d %s failed; running each on its own", len(requests), command_type.__name__)
             return [None] * len(requests)
-        for receipt in receipts:  # those left aside (None) are observed when they are cast alone
-            if receipt is not None:
-                self._observe("CastBallot", outcome(None if isinstance(receipt, BaseException) else receipt,
-                                                    receipt if isinstance(receipt, BaseException) else None))
+        for result in results:  # those left aside (None) are observed when they run alone
+            if result is not None:
+                self._observe(command_type.__name__, outcome(None if isinstance(result, BaseException) else result,
+                                                             result if isinstance(result, BaseException) else None))
         if uow.published is not None:
             self._checkpoint_after(uow.published)
-        return receipts
+        return results
+
+    def _unit(self, **options: Any) -> UnitOfWork:
+        uow = UnitOfWork(self.db, self.clock, **options)
+        uow.context = self.context
+        return uow
 
     def _execute(self, command: Any, caller: Callable[[UnitOfWork], Actor | None]) -> Any:
-        handler = self._handlers[type(command)]
+        registration = HANDLERS[type(command)]
         try:
-            result = self._run(handler, command, caller)
+            result = self._run(registration, command, caller)
         except BaseException as exc:
             self._observe(type(command).__name__, outcome(error=exc))
             raise
         self._observe(type(command).__name__, outcome(result))
         return result
 
-    def _run(self, handler: Handler, command: Any, caller: Callable[[UnitOfWork], Actor | None]) -> Any:
+    def _run(self, registration: Registration, command: Any, caller: Callable[[UnitOfWork], Actor | None]) -> Any:
+        handler = registration.handler
+        if registration.needs_actor:
+            handler = partial(_with_actor, registration.handler)
         for attempt in range(1, AHEAD_ATTEMPTS + 1):
-            ahead = self._computed_ahead(handler, command, caller) if isinstance(command, WORKFLOW_COMMANDS) else None
+            ahead = self._computed_ahead(handler, command, caller) if registration.steps_workflow else None
             try:
-                with UnitOfWork(self.db, self.clock, precomputed=ahead, now=ahead.now if ahead else None) as uow:
+                with self._unit(precomputed=ahead, now=ahead.now if ahead else None) as uow:
                     result = handler(uow, caller(uow), command)
                     uow.commit()
             except instances.InstanceMoved:
@@ -213,7 +226,7 @@ class Engine:
         (``instances.advance``); None when the command refuses or makes no step, which its real unit then
         says again, as of the moment it writes."""
         try:
-            with UnitOfWork(self.db, self.clock, ahead=True) as uow:
+            with self._unit(ahead=True) as uow:
                 handler(uow, caller(uow), command)
         except instances.ComputedAhead as computed:
             return computed.ahead
@@ -237,18 +250,11 @@ class Engine:
     def signer(self) -> checkpoints.Signer | None:
         return checkpoints.Signer.from_file(self.config.audit_key) if self.config.audit_key else None
 
-    @cached_property
-    def seal(self) -> BallotSeal:
-        """The secret that keys what participations keep of voters' requests, derived from the audit key
-        (outside the database, the same for every process of a deployment). An engine without a key
-        (tests, a one-off script) draws one per process: its idempotency keys then hold only as long."""
-        return BallotSeal(self.signer.derive(SEAL_PURPOSE) if self.signer else _PROCESS_SEAL)
-
     def checkpoint(self, reason: str, *, only_if_changed: bool = False) -> Checkpoint | None:
         """Sign every chain head now: after each published result, and periodically (the worker)."""
         if self.signer is None:
             return None
-        with UnitOfWork(self.db, self.clock) as uow:
+        with self._unit() as uow:
             row = checkpoints.make(uow.session, self.signer, uow.now, reason, only_if_changed=only_if_changed)
             uow.commit()
             return row
@@ -282,7 +288,7 @@ class Engine:
                 if not ours:
                     continue  # another sweep is firing it
                 try:
-                    fired += self.execute(c.FireDueTimers(instance_id)) is not None
+                    fired += self.execute(FireDueTimers(instance_id)) is not None
                 except YishiError as exc:
                     log.warning("timers of instance %s not fired: %s", instance_id, exc.message)
         return fired
@@ -291,35 +297,14 @@ class Engine:
         """Deploy the bundled processes and decision tables as the platform's versions (identical content is a
         no-op); servers starting together on one PostgreSQL database take turns (``MIGRATION_LOCK``) rather
         than deploy the same version twice."""
-        with UnitOfWork(self.db, self.clock) as uow:
+        with self._unit() as uow:
             advisory_xact_lock(uow.session.connection(), MIGRATION_LOCK)
             deployments = definitions.deploy_directory(uow.session, self.config.processes_dir, now=uow.now)
             uow.commit()
             return deployments
 
-    def _deploy(self, uow: UnitOfWork, actor: Actor | None, cmd: c.DeployDefinition) -> definitions.Deployment:
-        """A community admin's deployment is the community's; only a caller without an actor — the CLI,
-        run by whoever holds the database — deploys the platform's (every API request has an actor)."""
-        if actor is not None:
-            actor.require("admin")
-        return definitions.deploy(
-            uow.session, cmd.filename, cmd.source, forms_dir=self.config.forms_dir, now=uow.now,
-            deployed_by=actor.member_id if actor else None, community_id=actor.community_id if actor else None,
-        )
 
-    def _adopt(self, uow: UnitOfWork, actor: Actor | None, cmd: c.AdoptDefinition) -> Any:
-        _actor(actor).require("admin")
-        return definitions.adopt(uow.session, _actor(actor).community_id, cmd.key, cmd.version, now=uow.now,
-                                 adopted_by=_actor(actor).member_id)
-
-    def _add_member(self, uow: UnitOfWork, actor: Actor | None, cmd: c.AddMember) -> Any:
-        community = uow.session.get(Community, _actor(actor).community_id)
-        if community is None:
-            raise NotFound("community not found")
-        _actor(actor).require("admin")
-        return members.add_member(uow.session, community, cmd.name, cmd.roles, uow.now, cmd.household, cmd.area)
-
-    def _issue_token(self, uow: UnitOfWork, actor: Actor | None, cmd: c.IssueToken) -> str:
-        _actor(actor).require("admin")
-        member = members.get_member(uow.session, _actor(actor), cmd.member_id)
-        return members.issue_token(uow.session, member, cmd.label, uow.now)
+def _with_actor(handler: Handler, uow: UnitOfWork, actor: Actor | None, command: Any) -> Any:
+    if actor is None:
+        raise TypeError(f"{type(command).__name__} needs an authenticated actor")
+    return handler(uow, actor, command)

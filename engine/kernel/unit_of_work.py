@@ -32,6 +32,8 @@ class UnitOfWork:
     session: Session
     now: datetime
     ledger: Ledger
+    context: Any = None
+    """What the engine running the command lends its handler (``engine.kernel.bus.EngineContext``); None outside one."""
 
     def __init__(self, db: Database, clock: Clock, *, ahead: bool = False, precomputed: Any = None,
                  now: datetime | None = None) -> None:

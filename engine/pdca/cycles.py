@@ -18,24 +18,9 @@ from engine.kernel.models import Definition
 from engine.kernel.operations import ServiceContext, operation
 from engine.kernel.unit_of_work import UnitOfWork
 from engine.pdca import indicators
-from engine.pdca.models import (
-    IndicatorResult,
-    Measurement,
-    ServiceCycle,
-    ServiceRating,
-    ServiceRecord,
-    ServiceSeries,
-)
+from engine.pdca.models import IndicatorResult, Measurement, ServiceCycle, ServiceRating, ServiceRecord, ServiceSeries
 from engine.pdca.queries import by_id, get_series, instance_of, series_of
-from engine.pdca.validation import (
-    DECISION,
-    MAX_TEXT,
-    NO_DATA,
-    STATUSES,
-    _number,
-    text_field,
-    validate_plan,
-)
+from engine.pdca.validation import DECISION, MAX_TEXT, NO_DATA, STATUSES, _number, text_field, validate_plan
 
 READ_ALL_ROLES = frozenset({"committee", "provider", "auditor", "street_office"})
 """Who reads every row of a series; residents read their own ratings and requests."""

@@ -13,10 +13,7 @@ from engine.identity.models import Member
 from engine.kernel.errors import Conflict, PermissionDenied
 from engine.kernel.instances import lock
 from engine.kernel.models import HumanTask, Instance
-from engine.pdca.models import (
-    ServiceCycle,
-    ServiceSeries,
-)
+from engine.pdca.models import ServiceCycle, ServiceSeries
 
 MAX_ID = 2**31 - 1
 """Row ids are 32-bit integers on PostgreSQL: a larger id (in a URL, say) is not found, not a database error."""

@@ -9,21 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Row,
-    String,
-    bindparam,
-    case,
-    func,
-    insert,
-    literal,
-    select,
-    update,
-)
+from sqlalchemy import Row, String, bindparam, case, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.commands import CastBallot
+from engine.voting.commands import CastBallot
 from engine.identity import actors
 from engine.identity.actors import Actor, hash_token, holder
 from engine.identity.models import Member
@@ -33,13 +23,7 @@ from engine.kernel.models import Instance
 from engine.kernel.unit_of_work import UnitOfWork
 from engine.voting.counting import board
 from engine.voting.counting.ballots import choice_problem, validate_choice
-from engine.voting.models import (
-    Ballot,
-    ElectorateEntry,
-    Participation,
-    ReplacedBallot,
-    Vote,
-)
+from engine.voting.models import Ballot, ElectorateEntry, Participation, ReplacedBallot, Vote
 from engine.voting.queries import _entry_of, _voter_key, get_vote, voter_key_of
 from engine.voting.seals import BallotSeal, RequestKey
 

@@ -9,10 +9,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import (
-    insert,
-    select,
-)
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from engine.audit.sealing import checkpoints
@@ -23,17 +20,8 @@ from engine.kernel.operations import ServiceContext, operation
 from engine.voting.counting import board
 from engine.voting.counting.electorate import roll_digest
 from engine.voting.counting.tally import tally
-from engine.voting.models import (
-    ElectorateEntry,
-    Vote,
-)
-from engine.voting.queries import (
-    _board_entries,
-    _countable,
-    electorate_summary,
-    summary,
-    tally_config,
-)
+from engine.voting.models import ElectorateEntry, Vote
+from engine.voting.queries import _board_entries, _countable, electorate_summary, summary, tally_config
 
 BASES = {"residents": "residents", "households": "households", "owners": "owners"}
 

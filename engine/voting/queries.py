@@ -5,11 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (
-    func,
-    literal,
-    select,
-)
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from engine.identity.actors import Actor
@@ -17,13 +13,7 @@ from engine.identity.models import Member
 from engine.kernel.errors import Conflict, PermissionDenied
 from engine.kernel.instances import get_instance
 from engine.voting.counting import board
-from engine.voting.models import (
-    Ballot,
-    ElectorateEntry,
-    Participation,
-    ReplacedBallot,
-    Vote,
-)
+from engine.voting.models import Ballot, ElectorateEntry, Participation, ReplacedBallot, Vote
 
 
 def summary(vote: Vote) -> dict[str, Any]:

@@ -29,7 +29,10 @@ from unittest import mock
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from engine import commands as c
+from engine.conventions.commands import CommentOnArticle, SupportAmendment, WithdrawAmendment
+from engine.kernel.commands import CompleteTask, DeployDefinition, RetryInstance, StartInstance
+from engine.pdca.commands import AnswerServiceRequest, EndSeries, FileServiceRequest, RateService
+from engine.voting.commands import CastBallot, EnterPaperBallot
 from engine.identity import actors as identity_actors
 from engine.identity import models as identity_models
 from engine.identity import members
@@ -76,14 +79,14 @@ def record_vote(r: Recording) -> str:
     """A secret yes/no vote: online ballots (one changed twice with its receipts), a paper ballot, closed by its deadline."""
     instance_id, vote_id = open_vote(r.engine, r.community)
     r.clock.advance(timedelta(hours=3))
-    first = r.execute(c.CastBallot(vote_id, "yes"), "alice")
-    r.execute(c.CastBallot(vote_id, "no"), "bob")
+    first = r.execute(CastBallot(vote_id, "yes"), "alice")
+    r.execute(CastBallot(vote_id, "no"), "bob")
     r.clock.advance(timedelta(days=1))
-    second = r.execute(c.CastBallot(vote_id, "no", previous_receipt=first.receipt), "alice")
-    r.execute(c.EnterPaperBallot(vote_id, r.community["carol"].member_id, "yes"), "clerk")
+    second = r.execute(CastBallot(vote_id, "no", previous_receipt=first.receipt), "alice")
+    r.execute(EnterPaperBallot(vote_id, r.community["carol"].member_id, "yes"), "clerk")
     r.clock.advance(timedelta(days=2))
-    r.execute(c.CastBallot(vote_id, "abstain", previous_receipt=second.receipt), "alice")
-    r.execute(c.CastBallot(vote_id, "yes"), "chair")
+    r.execute(CastBallot(vote_id, "abstain", previous_receipt=second.receipt), "alice")
+    r.execute(CastBallot(vote_id, "yes"), "chair")
     close_by_deadline(r.engine, r.clock, instance_id)
     return instance_id
 
@@ -96,7 +99,7 @@ def record_schulze_vote(r: Recording) -> str:
     rankings = {"alice": ["gate", "yard"], "bob": ["yard", "gate", "roof"], "carol": ["gate", "roof", "yard"], "chair": ["roof"]}
     for who, ranking in rankings.items():
         r.clock.advance(timedelta(hours=7))
-        r.execute(c.CastBallot(vote_id, ranking), who)
+        r.execute(CastBallot(vote_id, ranking), who)
     return instance_id
 
 
@@ -108,8 +111,8 @@ def record_owners_vote(r: Recording) -> str:
                                      electorate="owners", rule={"preset": "civil_code_278"})
     for who, choice in (("wang", "yes"), ("li", "yes"), ("zhao", "no")):
         r.clock.advance(timedelta(hours=2))
-        r.execute(c.CastBallot(vote_id, choice), who)
-    r.execute(c.CompleteTask(ready(r.engine, instance_id)["voting"], {"reason": "Every owner has voted."}), "chair")
+        r.execute(CastBallot(vote_id, choice), who)
+    r.execute(CompleteTask(ready(r.engine, instance_id)["voting"], {"reason": "Every owner has voted."}), "chair")
     return instance_id
 
 
@@ -120,12 +123,12 @@ def record_convention(r: Recording) -> str:
     convention_id = conventions.convention_of(engine, instance_id)
     r.clock.advance(timedelta(hours=4))
     reworded = conventions.propose(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
-    r.execute(c.SupportAmendment(reworded.id), "bob")
+    r.execute(SupportAmendment(reworded.id), "bob")
     preamble = conventions.propose(engine, community, convention_id, "bob", "insert", text="本公约由全体居民共同制定。")
     refused = conventions.propose(engine, community, convention_id, "carol", "replace", "a3", "猫也须拴绳。")
     dropped = conventions.propose(engine, community, convention_id, "carol", "delete", "a2")
-    r.execute(c.WithdrawAmendment(dropped.id), "carol")
-    r.execute(c.CommentOnArticle(convention_id, 1, "a2", "Prams too?"), "alice")
+    r.execute(WithdrawAmendment(dropped.id), "carol")
+    r.execute(CommentOnArticle(convention_id, 1, "a2", "Prams too?"), "alice")
     r.clock.advance(timedelta(days=1))
     conventions.review(engine, community, instance_id, [
         (reworded, "accepted_with_changes", "晚上十点半后禁止喧哗。"), (preamble, "accepted", None), (refused, "rejected", None)])
@@ -139,30 +142,30 @@ def record_pdca(r: Recording) -> str:
     closed by its timers, the last one after the committee ended the series."""
     series = Series(r.engine, r.community, _staff(r), r.clock).define()
     series.serve(hours=(4, 12, 30))
-    request = r.execute(c.FileServiceRequest(series.cycle_id, "complaint", "The tap drips again."), "carol")
-    r.engine.execute(c.AnswerServiceRequest(request.id, "A plumber comes on Tuesday."), series.provider)
+    request = r.execute(FileServiceRequest(series.cycle_id, "complaint", "The tap drips again."), "carol")
+    r.engine.execute(AnswerServiceRequest(request.id, "A plumber comes on Tuesday."), series.provider)
     series.rate({"alice": 5, "bob": 4, "carol": 2, "chair": 5})
     series.act()
     series.serve(residents=("alice", "bob"), hours=(3, 6))
     close_by_deadline(r.engine, r.clock, series.instance_id)  # the service period's end
     for who, score in (("alice", 4), ("bob", 5)):
-        r.execute(c.RateService(series.cycle_id, score, "Quick and tidy."), who)
+        r.execute(RateService(series.cycle_id, score, "Quick and tidy."), who)
     close_by_deadline(r.engine, r.clock, series.instance_id)  # the rating window's end
-    r.execute(c.EndSeries(series.instance()["data"]["cycle"]["series_id"], "The repairs contract ends."), "chair")
+    r.execute(EndSeries(series.instance()["data"]["cycle"]["series_id"], "The repairs contract ends."), "chair")
     series.rate({})
     return series.instance_id
 
 
 def record_retried(r: Recording) -> str:
     """A script fails on bad data; a bare retry fails again; a retry with the admin's correction goes on."""
-    r.engine.execute(c.DeployDefinition("fragile.bpmn", b.linear(
+    r.engine.execute(DeployDefinition("fragile.bpmn", b.linear(
         "fragile", b.user_task("review"), b.script_task("count", "total = len(items) + 1"), b.user_task("after"))), r.community["admin"])
-    instance_id = r.execute(c.StartInstance("fragile", {"items": None}), "chair").id
-    for command in (c.CompleteTask(ready(r.engine, instance_id)["review"]), c.RetryInstance(instance_id),
-                    c.RetryInstance(instance_id, {"items": [1, 2]})):
+    instance_id = r.execute(StartInstance("fragile", {"items": None}), "chair").id
+    for command in (CompleteTask(ready(r.engine, instance_id)["review"]), RetryInstance(instance_id),
+                    RetryInstance(instance_id, {"items": [1, 2]})):
         r.clock.advance(timedelta(minutes=10))
-        r.execute(command, "admin" if isinstance(command, c.RetryInstance) else "chair")
-    r.execute(c.CompleteTask(ready(r.engine, instance_id)["after"], {}), "chair")
+        r.execute(command, "admin" if isinstance(command, RetryInstance) else "chair")
+    r.execute(CompleteTask(ready(r.engine, instance_id)["after"], {}), "chair")
     return instance_id
 
 

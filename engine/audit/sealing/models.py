@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    String,
-)
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.kernel.models import Base

@@ -1,0 +1,29 @@
+"""Voting's commands: casting a ballot, entering and correcting a paper ballot (handled in ``handlers``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CastBallot:
+    vote_id: str
+    choice: Any
+    idempotency_key: str | None = None
+    previous_receipt: str | None = None
+
+
+@dataclass(frozen=True)
+class EnterPaperBallot:
+    vote_id: str
+    member_id: int
+    choice: Any
+
+
+@dataclass(frozen=True)
+class CorrectPaperBallot:
+    vote_id: str
+    member_id: int
+    receipt: str
+    choice: Any

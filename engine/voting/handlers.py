@@ -1,0 +1,51 @@
+"""Voting's command handlers: a ballot alone, ballots cast together, paper ballots.
+
+Every handler seals what participations keep of voters' requests with the engine's ballot seal: a
+secret derived from the audit key for ``SEAL_PURPOSE`` (``EngineContext.secret``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from engine.identity.actors import Actor
+from engine.kernel.bus import handles, handles_together
+from engine.kernel.unit_of_work import UnitOfWork
+from engine.voting import casting
+from engine.voting.casting import Receipt
+from engine.voting.commands import CastBallot, CorrectPaperBallot, EnterPaperBallot
+from engine.voting.seals import BallotSeal
+
+SEAL_PURPOSE = "yishi-ballot-seal/1"
+
+
+def seal_of(uow: UnitOfWork) -> BallotSeal:
+    return _seal(uow.context.secret(SEAL_PURPOSE))
+
+
+@lru_cache(maxsize=16)
+def _seal(key: bytes) -> BallotSeal:
+    return BallotSeal(key)
+
+
+@handles(CastBallot)
+def cast_ballot(uow: UnitOfWork, actor: Actor, cmd: CastBallot) -> Receipt:
+    return casting.cast(uow, seal_of(uow), actor, cmd.vote_id, cmd.choice,
+                        idempotency_key=cmd.idempotency_key, previous_receipt=cmd.previous_receipt)
+
+
+@handles_together(CastBallot)
+def cast_ballots_together(uow: UnitOfWork, requests: list[tuple[str, Any]]) -> list[Receipt | None]:
+    """Plain first ballots of many (token, cast) requests in one transaction (``casting.cast_together``)."""
+    return casting.cast_together(uow, seal_of(uow), requests)
+
+
+@handles(EnterPaperBallot)
+def enter_paper_ballot(uow: UnitOfWork, actor: Actor, cmd: EnterPaperBallot) -> Receipt:
+    return casting.enter_paper(uow, seal_of(uow), actor, cmd.vote_id, cmd.member_id, cmd.choice)
+
+
+@handles(CorrectPaperBallot)
+def correct_paper_ballot(uow: UnitOfWork, actor: Actor, cmd: CorrectPaperBallot) -> Receipt:
+    return casting.correct_paper(uow, seal_of(uow), actor, cmd.vote_id, cmd.member_id, cmd.receipt, cmd.choice)
