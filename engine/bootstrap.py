@@ -26,6 +26,7 @@ from engine.kernel.models import Base
 from engine.pdca import cycles
 from engine.pdca import handlers as pdca_handlers
 from engine.pdca import models as pdca_models
+from engine.voting import audit as voting_audit
 from engine.voting import handlers as voting_handlers
 from engine.voting import models as voting_models
 from engine.voting import operations as voting_operations
@@ -35,7 +36,7 @@ DOMAINS = {
     "identity": (identity_models, identity_handlers),
     "audit": (audit_models,),
     "consultation": (consultation_models, consultation_handlers, opinions),
-    "voting": (voting_models, voting_handlers, voting_operations),
+    "voting": (voting_models, voting_handlers, voting_operations, voting_audit),
     "conventions": (conventions_models, conventions_handlers, conventions_operations),
     "pdca": (pdca_models, pdca_handlers, cycles),
 }

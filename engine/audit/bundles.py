@@ -13,23 +13,31 @@ details of each command are among what it withholds).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from engine.audit.sealing import chain
 from engine.audit.sealing import checkpoints
 from engine.audit.sealing import records
-from engine.voting.models import Ballot, ElectorateEntry, Participation, ReplacedBallot, Vote
 from engine.audit.sealing.models import Checkpoint
 from engine.kernel.models import Definition, Event, Instance
-from engine.pdca.models import ServiceCycle
-from engine.voting.queries import bulletin_board
+from engine.audit.offline.bundle_schema import BUNDLE_FORMAT, latest_bindings
 
-BUNDLE_FORMAT = "yishi-audit-bundle/1"
+Section = Callable[[Session, set[str], bool], list[dict[str, Any]]]
+"""``section(session, instance_ids, public)``: a part of the bundle a domain adds (``@bundle_section``)."""
+SECTIONS: dict[str, Section] = {}
+
+
+def bundle_section(name: str) -> Callable[[Section], Section]:
+    """Register the decorated function as what fills the bundle's ``name`` (voting's boards and ballot boxes)."""
+    def register(section: Section) -> Section:
+        SECTIONS[name] = section
+        return section
+    return register
 
 
 def export(
@@ -52,8 +60,7 @@ def export(
         "definitions": _definitions(session, {instance.definition_id for instance in instances}, public),
         "instances": [_instance(instance, histories[instance.id], public) for instance in instances],
         "records": _records(session, ids, community_id, instance_id is None, histories, salts, public),
-        "boards": _boards(session, ids),
-        "ballot_boxes": _ballot_boxes(session, ids, public),
+        **{name: section(session, ids, public) for name, section in SECTIONS.items()},
         "checkpoints": _checkpoints(session, community_id, instance_id),
         "public_keys": public_keys,
     }
@@ -112,23 +119,6 @@ def _records(
     return out
 
 
-def latest_bindings(histories: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str], tuple[str, int, dict[str, Any]]]:
-    """(kind, id) → the instance, event seq and binding of the last event that wrote the record.
-
-    A record is written by one instance's events, except a convention, which each drafting round
-    (an instance of its own) writes in turn: the latest is the one with the latest time, and
-    within one instance the highest sequence number.
-    """
-    written = [(instance_id, event) for instance_id, events in histories.items() for event in events if event["records"]]
-    written.sort(key=lambda pair: (_moment(pair[1]["at"]), pair[1]["seq"]))
-    return {(b["kind"], b["id"]): (instance_id, event["seq"], b) for instance_id, event in written for b in event["records"]}
-
-
-def _moment(at: datetime | str) -> str:
-    """An event's time as bundles render it (and compare it: the rendering sorts like the time)."""
-    return at if isinstance(at, str) else chain.timestamp(at)
-
-
 def _rows_of_scope(session: Session, model: Any, ids: set[str], community_id: int, whole_community: bool, wanted: set[str]) -> Iterable[Any]:
     """The rows bound by the histories, and the rows that belong to the scope by their columns."""
     table = model.__table__
@@ -138,8 +128,8 @@ def _rows_of_scope(session: Session, model: Any, ids: set[str], community_id: in
         scope.append(table.c.instance_id.in_(ids))
     if whole_community and "community_id" in table.c:
         scope.append(table.c.community_id == community_id)
-    elif whole_community and "cycle_id" in table.c:
-        scope.append(table.c.cycle_id.in_(select(ServiceCycle.id).where(ServiceCycle.community_id == community_id)))
+    elif whole_community and records.KIND_OF[model] in records.COMMUNITY_SCOPE:
+        scope.append(records.COMMUNITY_SCOPE[records.KIND_OF[model]](model, community_id))
     return session.scalars(select(model).where(or_(*scope)).order_by(key)) if scope else []
 
 
@@ -149,42 +139,6 @@ def _record(dump: records.RecordDump, salt: str | None, public: bool) -> dict[st
         out["personal"] = dump.personal
     elif salt is not None:
         out["personal_digests"] = records.personal_digests(salt, dump.kind, dump.id, dump.personal)
-    return out
-
-
-def _boards(session: Session, ids: set[str]) -> list[dict[str, Any]]:
-    """The published bulletin boards, less what the bound vote records already say (root, result)."""
-    closed = session.scalars(select(Vote).where(Vote.instance_id.in_(ids), Vote.status == "closed").order_by(Vote.id))
-    boards = ((vote.id, bulletin_board(session, vote)) for vote in closed)
-    return [{"vote_id": vote_id, "config": b["vote"], "electorate": b["electorate"], "ballots": b["ballots"]} for vote_id, b in boards]
-
-
-def _ballot_boxes(session: Session, ids: set[str], public: bool) -> list[dict[str, Any]]:
-    """Each vote's ballot box as its rows hold it, for ``verify`` to hold against the history.
-
-    Ballots are not bound to the events one by one (that would say who voted what); what binds
-    them is that the counts agree: as many ballots as participations as first-ballot events, as
-    many replaced fingerprints as changes as change events. A full bundle also carries who took
-    part and the frozen electorate, checked one by one; a public one, only the counts (turnout is
-    public) and the replaced fingerprints (no choice, no voter).
-    """
-    out = []
-    for vote in session.scalars(select(Vote).where(Vote.instance_id.in_(ids)).order_by(Vote.id)):
-        taking_part = session.execute(select(
-            Participation.voter_key, Participation.member_id, Participation.channel, Participation.teller_id,
-            Participation.cast_at, Participation.changes).where(Participation.vote_id == vote.id).order_by(Participation.voter_key)).all()
-        box: dict[str, Any] = {
-            "vote_id": vote.id, "instance_id": vote.instance_id, "turnout": len(taking_part),
-            "changes": sum(p.changes for p in taking_part),
-            "ballots": session.scalar(select(func.count()).select_from(Ballot).where(Ballot.vote_id == vote.id)),
-            "replaced": sorted(session.scalars(select(ReplacedBallot.fingerprint).where(ReplacedBallot.vote_id == vote.id))),
-        }
-        if not public:
-            box["participations"] = [{**p._asdict(), "cast_at": chain.timestamp(p.cast_at)} for p in taking_part]
-            box["electorate"] = [dict(e._asdict()) for e in session.execute(select(
-                ElectorateEntry.voter_key, ElectorateEntry.label, ElectorateEntry.weight).where(ElectorateEntry.vote_id == vote.id)
-                .order_by(ElectorateEntry.voter_key))]
-        out.append(box)
     return out
 
 

@@ -7,10 +7,12 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from engine.audit.sealing.records import audited
 from engine.identity.models import Member
 from engine.kernel.models import Base
 
 
+@audited("opinion", private=("text", "answer_reason"))
 class Opinion(Base):
     """A resident's opinion in a consultation, and the committee's answer to it."""
 

@@ -18,7 +18,9 @@ from engine.identity.actors import Actor
 from engine.kernel.instances import get_instance, lock, record
 from engine.kernel.models import Instance
 from engine.consultation.models import Opinion
+from engine.kernel.preconditions import COLLECTS_PROPERTY as COLLECTS
 from engine.kernel.preconditions import precondition
+from engine.kernel.queries import redacts
 from engine.kernel.unit_of_work import UnitOfWork
 
 VERDICTS = ("adopted", "partly_adopted", "not_adopted")
@@ -28,7 +30,6 @@ their own opinions and the answers to them; the committee and auditors see all."
 READ_ALL_ROLES = frozenset({"committee", "auditor"})
 MAX_OPINION_LENGTH = 5000
 MAX_REASON_LENGTH = 5000
-COLLECTS = "collects"
 
 
 def submit(uow: UnitOfWork, actor: Actor, instance_id: str, text: str) -> Opinion:
@@ -112,6 +113,7 @@ def visible_opinions(session: Session, actor: Actor, instance_id: str) -> Select
     return query
 
 
+@redacts(*PRIVATE_FIELDS)
 def redact(session: Session, actor: Actor, instance_id: str, event_type: str, input: dict[str, Any]) -> dict[str, Any] | None:
     """The event input as the caller may see it in the history, or None when nothing is hidden."""
     hidden = PRIVATE_FIELDS.get(event_type)

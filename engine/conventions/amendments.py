@@ -10,13 +10,14 @@ from engine.conventions.models import (
     Amendment, AmendmentSupport, ArticleComment, Convention, ConventionVersion, DraftingRound,
 )
 from engine.conventions.queries import (
-    ACCEPTED, COLLECTS, KINDS, OUTCOMES, _convention, _find_version, _text, _utc, _version, get_amendment, get_convention,
+    ACCEPTED, KINDS, OUTCOMES, _convention, _find_version, _text, _utc, _version, get_amendment, get_convention,
 )
 from engine.conventions.texts import Article
 from engine.identity.actors import Actor
 from engine.kernel.errors import Conflict, InvalidInput, PermissionDenied, StaleVersion
 from engine.kernel.instances import lock, record
 from engine.kernel.models import Instance
+from engine.kernel.preconditions import COLLECTS_PROPERTY as COLLECTS
 from engine.kernel.preconditions import precondition
 from engine.kernel.unit_of_work import UnitOfWork
 

@@ -8,9 +8,11 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from engine.audit.sealing.records import audited
 from engine.kernel.models import Base, Instance
 
 
+@audited("convention")
 class Convention(Base):
     """A community convention (社区公约): a text drafted, amended and adopted by the community.
 
@@ -42,6 +44,7 @@ class Convention(Base):
         return next((v for v in self.versions if v.number == self.adopted_number), None)
 
 
+@audited("convention_version")
 class ConventionVersion(Base):
     """One version of a convention's text; never changed once written. ``fingerprint`` is the
     sha256 of its canonical JSON (``engine.texts.fingerprint``)."""
@@ -65,6 +68,7 @@ class ConventionVersion(Base):
     created_at: Mapped[datetime]
 
 
+@audited("drafting_round")
 class DraftingRound(Base):
     """One round of a convention's drafting: amendments to a version, their review, the notice and the vote.
 
@@ -98,6 +102,7 @@ class DraftingRound(Base):
     comments: Mapped[list[ArticleComment]] = relationship(order_by="ArticleComment.id", viewonly=True)
 
 
+@audited("amendment")
 class Amendment(Base):
     """A resident's proposed change to one article (replace, insert after, delete), and the committee's decision.
 
@@ -146,6 +151,7 @@ class AmendmentSupport(Base):
     created_at: Mapped[datetime]
 
 
+@audited("article_comment")
 class ArticleComment(Base):
     """A resident's comment on one article of a round's text, public to the community."""
 

@@ -20,7 +20,6 @@ OUTCOMES = ("accepted", "accepted_with_changes", "rejected")
 ACCEPTED = ("accepted", "accepted_with_changes")
 MAX_ARTICLES = 300
 MAX_TEXT_LENGTH = 5000
-COLLECTS = "collects"
 DOMAIN_EVENTS = ("amendment_proposed", "amendment_supported", "amendment_withdrawn", "comment_added", "amendment_decided")
 HISTORY_OPERATIONS = {
     "convention.open_round": "round_opened",

@@ -18,6 +18,8 @@ Check = Callable[[Session, Instance], str | None]
 """Returns why the task cannot be completed yet, or None when it can."""
 
 PRECONDITION_PROPERTY = "precondition"
+COLLECTS_PROPERTY = "collects"
+"""The user-task property naming what the API accepts while the task is open (``opinions``, ``amendments``, …)."""
 _REGISTRY: dict[str, Check] = {}
 
 

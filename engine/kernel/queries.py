@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Callable, Any, Generic, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from engine.consultation import opinions
 from engine.audit.sealing import chain
 from engine.kernel.definitions import visible_to
 from engine.identity.actors import Actor
@@ -89,6 +88,20 @@ def my_tasks(session: Session, actor: Actor, page: int, page_size: int, instance
     return paginate(session, query, page, page_size)
 
 
+Redactor = Callable[[Session, Actor, str, str, dict[str, Any]], "dict[str, Any] | None"]
+"""``redact(session, actor, instance_id, event_type, input)``: the input as the caller may see it, or None when nothing is hidden."""
+REDACTORS: dict[str, Redactor] = {}
+
+
+def redacts(*event_types: str) -> Callable[[Redactor], Redactor]:
+    """Register the decorated function as what hides the private inputs of these event types from the history's readers."""
+    def register(redactor: Redactor) -> Redactor:
+        for event_type in event_types:
+            REDACTORS[event_type] = redactor
+        return redactor
+    return register
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     """An event as one reader may see it: inputs private to someone else are left out."""
@@ -115,7 +128,8 @@ def events(session: Session, actor: Actor, instance_id: str, page: int, page_siz
 
 
 def _entry(session: Session, actor: Actor, event: Event) -> HistoryEntry:
-    shown = opinions.redact(session, actor, event.instance_id, event.type, event.input)
+    redactor = REDACTORS.get(event.type)
+    shown = redactor(session, actor, event.instance_id, event.type, event.input) if redactor else None
     return HistoryEntry(
         event.seq, event.type, event.actor_id, event.at, event.input if shown is None else shown,
         event.state_digest, event.error, shown is not None, chain.disposition(event.error), event.records,

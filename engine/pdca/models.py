@@ -5,12 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from engine.audit.sealing.records import audited
 from engine.kernel.models import Base, Definition
 
 
+def _in_cycles_of(model: Any, community_id: int) -> Any:
+    """The rows of a community's cycles (for a table that keeps only the cycle)."""
+    return model.__table__.c.cycle_id.in_(select(ServiceCycle.id).where(ServiceCycle.community_id == community_id))
+
+
+@audited("pdca_series")
 class ServiceSeries(Base):
     """A community service managed in plan-do-check-act cycles by one pdca process instance.
 
@@ -39,6 +46,7 @@ class ServiceSeries(Base):
     ended_at: Mapped[datetime | None]
 
 
+@audited("pdca_cycle")
 class ServiceCycle(Base):
     """One plan-do-check-act cycle of a series: its frozen standard, its phase and its dates.
 
@@ -67,6 +75,7 @@ class ServiceCycle(Base):
     decision: Mapped[Definition] = relationship()
 
 
+@audited("service_record", private=("subject", "description"))
 class ServiceRecord(Base):
     """One delivery of the service in a cycle: when, to whom (the subject) and who recorded it.
 
@@ -87,6 +96,7 @@ class ServiceRecord(Base):
     recorded_at: Mapped[datetime]
 
 
+@audited("measurement", private=("subject", "note"))
 class Measurement(Base):
     """A measured value of a metric in a cycle (a repair's response time in hours, …)."""
 
@@ -105,6 +115,7 @@ class Measurement(Base):
     recorded_at: Mapped[datetime]
 
 
+@audited("rating", private=("comment",))
 class ServiceRating(Base):
     """A served resident's rating of a cycle's service, 1 to 5, once per resident and cycle."""
 
@@ -120,6 +131,7 @@ class ServiceRating(Base):
     rated_at: Mapped[datetime]
 
 
+@audited("service_request", private=("text", "answer"))
 class ServiceRequest(Base):
     """A resident's service request or complaint during a cycle, and its answer."""
 
@@ -137,6 +149,7 @@ class ServiceRequest(Base):
     answered_at: Mapped[datetime | None]
 
 
+@audited("indicator_result", community_scope=_in_cycles_of)
 class IndicatorResult(Base):
     """An indicator's value computed at a cycle's check, its target then, and the DMN's classification.
 
@@ -159,6 +172,7 @@ class IndicatorResult(Base):
     computed_at: Mapped[datetime]
 
 
+@audited("corrective_action")
 class CorrectiveAction(Base):
     """A corrective action for a missed indicator: assigned, reported done, then verified (and closed).
 

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from engine.consultation.opinions import COLLECTS
+from engine.kernel.preconditions import COLLECTS_PROPERTY as COLLECTS
 from engine.identity.actors import Actor
 from engine.identity.models import Member
 from engine.kernel.errors import Conflict, PermissionDenied

@@ -8,9 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from engine.audit.sealing.records import audited
 from engine.kernel.models import Base
 
 
+@audited("vote")
 class Vote(Base):
     """One vote run by a vote process instance: its configuration, frozen electorate size and result."""
 

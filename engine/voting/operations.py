@@ -21,7 +21,8 @@ from engine.voting.counting import board
 from engine.voting.counting.electorate import roll_digest
 from engine.voting.counting.tally import tally
 from engine.voting.models import ElectorateEntry, Vote
-from engine.voting.queries import _board_entries, _countable, electorate_summary, summary, tally_config
+from engine.voting.counting.board import electorate_summary, tally_config
+from engine.voting.queries import _board_entries, _countable, summary
 
 BASES = {"residents": "residents", "households": "households", "owners": "owners"}
 

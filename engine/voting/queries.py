@@ -13,6 +13,7 @@ from engine.identity.models import Member
 from engine.kernel.errors import Conflict, PermissionDenied
 from engine.kernel.instances import get_instance
 from engine.voting.counting import board
+from engine.voting.counting.board import electorate_summary, tally_config
 from engine.voting.models import Ballot, ElectorateEntry, Participation, ReplacedBallot, Vote
 
 
@@ -22,35 +23,6 @@ def summary(vote: Vote) -> dict[str, Any]:
     return {"vote_id": vote.id, "outcome": result.get("outcome"), "winner": result.get("winner"),
             "board_root": vote.board_root, "explanation": result.get("explanation", [])}
 
-
-def tally_config(vote: Vote) -> dict[str, Any]:
-    config: dict[str, Any] = {"method": vote.method, "seed": vote.id, "rule": vote.rule}
-    if vote.method != "yes_no_abstain":
-        config["options"] = [option["id"] for option in vote.options]
-    return config
-
-
-def electorate_summary(vote: Vote) -> dict[str, Any]:
-    summary = {"heads": vote.eligible_heads, "heads_label": vote.basis}
-    if vote.weighted:
-        summary |= {"weight": vote.eligible_weight, "weight_unit": "m²"}
-    return summary
-"""``_voter_key`` in SQL: the member, or their household (if they are a resident and have one)."""
-"""A first ballot is the busiest write there is: two plain inserts, built once (the ORM's unit of work
-would cost more than the inserts themselves), in the statement that numbers its event."""
-"""``_CAST_TARGET`` for a batch, in one query built once: each caller with each of the batch's
-votes in their community, their voter key there, its weight in the electorate (None: not in it)
-and whether it has voted. A row stands in for the ``Vote`` (its ``id`` is the vote's). The key
-leaves out the resident-role check that ``_voter_key`` makes for households;
-``_is_plain_first_ballot`` makes it.
-
-The callers come first, found by their tokens, in a materialized CTE, and the entry and the
-participation are looked up by primary key for each: planners cannot reorder that. Joined
-plainly, SQLite (without statistics, for a dozen tokens or more) and PostgreSQL (for a small
-community) read every member of the community, or every entry of the electorate, per batch."""
-
-
-# ---- who may vote ----------------------------------------------------------------------------
 
 def voter_key_of(session: Session, vote: Vote, actor: Actor) -> str:
     """The caller's place in the electorate (themselves, or their household); 403 when they have none."""

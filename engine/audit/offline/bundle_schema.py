@@ -10,11 +10,15 @@ Whether the values are *true* is the checks' business, not the schema's.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
+from engine.audit.sealing import chain
 from engine.kernel.errors import InvalidInput
+
+BUNDLE_FORMAT = "yishi-audit-bundle/1"
 
 MAX_ERRORS = 20
 """A badly broken bundle fails on every event: the first few fields at fault say enough."""
@@ -162,3 +166,20 @@ def _unreadable_specs(bundle: dict[str, Any]) -> list[dict[str, str]]:
 
 def _short(message: str) -> str:
     return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 1] + "…"
+
+
+def latest_bindings(histories: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str], tuple[str, int, dict[str, Any]]]:
+    """(kind, id) → the instance, event seq and binding of the last event that wrote the record.
+
+    A record is written by one instance's events, except a convention, which each drafting round
+    (an instance of its own) writes in turn: the latest is the one with the latest time, and
+    within one instance the highest sequence number.
+    """
+    written = [(instance_id, event) for instance_id, events in histories.items() for event in events if event["records"]]
+    written.sort(key=lambda pair: (_moment(pair[1]["at"]), pair[1]["seq"]))
+    return {(b["kind"], b["id"]): (instance_id, event["seq"], b) for instance_id, event in written for b in event["records"]}
+
+
+def _moment(at: datetime | str) -> str:
+    """An event's time as bundles render it (and compare it: the rendering sorts like the time)."""
+    return at if isinstance(at, str) else chain.timestamp(at)

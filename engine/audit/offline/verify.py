@@ -40,11 +40,11 @@ from engine.audit.sealing import chain
 from engine.audit.sealing import checkpoints
 from engine.audit.sealing import merkle
 from engine.audit.sealing import records
-from engine.audit.bundles import BUNDLE_FORMAT, latest_bindings
+from engine.audit.offline.bundle_schema import BUNDLE_FORMAT, latest_bindings
 from engine.kernel.replay import replay_events
 from engine.voting.counting import board
 from engine.voting.counting.electorate import roll_digest
-from engine.voting.queries import electorate_summary, tally_config
+from engine.voting.counting.board import electorate_summary, tally_config
 
 
 @dataclass(frozen=True)

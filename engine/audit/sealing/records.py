@@ -15,50 +15,44 @@ bulletin board's Merkle root in the vote record (and the published result must r
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import inspect
 
-from engine.kernel import models as kernel_models
-from engine.consultation import models as consultation_models
-from engine.voting import models as voting_models
-from engine.conventions import models as conventions_models
-from engine.pdca import models as pdca_models
 from engine.audit.sealing.chain import salted, timestamp
 from engine.bpmn.workflows import canonical_json
 
 RECORD_FORMAT = "yishi-record/1"
 
-KINDS: dict[str, type[kernel_models.Base]] = {
-    "opinion": consultation_models.Opinion,
-    "vote": voting_models.Vote,
-    "convention": conventions_models.Convention,
-    "convention_version": conventions_models.ConventionVersion,
-    "drafting_round": conventions_models.DraftingRound,
-    "amendment": conventions_models.Amendment,
-    "article_comment": conventions_models.ArticleComment,
-    "pdca_series": pdca_models.ServiceSeries,
-    "pdca_cycle": pdca_models.ServiceCycle,
-    "service_record": pdca_models.ServiceRecord,
-    "measurement": pdca_models.Measurement,
-    "rating": pdca_models.ServiceRating,
-    "service_request": pdca_models.ServiceRequest,
-    "indicator_result": pdca_models.IndicatorResult,
-    "corrective_action": pdca_models.CorrectiveAction,
-}
-"""The records an auditor can check against the history, by the name bundles give them."""
-KIND_OF: dict[type[kernel_models.Base], str] = {model: kind for kind, model in KINDS.items()}
+Model = TypeVar("Model", bound=type)
+CommunityScope = Callable[[Any, int], Any]
+"""``scope(model, community_id)``: the SQL condition selecting a community's rows of a table that has no ``community_id``."""
 
-PRIVATE_TEXT: dict[str, frozenset[str]] = {
-    "opinion": frozenset({"text", "answer_reason"}),
-    "rating": frozenset({"comment"}),
-    "service_request": frozenset({"text", "answer"}),
-    "service_record": frozenset({"subject", "description"}),
-    "measurement": frozenset({"subject", "note"}),
-}
+KINDS: dict[str, type] = {}
+"""The records an auditor can check against the history, by the name bundles give them (``@audited``)."""
+KIND_OF: dict[type, str] = {}
+PRIVATE_TEXT: dict[str, frozenset[str]] = {}
 """Free text the product shows only to its author and the staff (an opinion, a complaint, a note
 on a household's service): personal like a member reference, so a public bundle withholds it."""
+COMMUNITY_SCOPE: dict[str, CommunityScope] = {}
+
+
+def audited(kind: str, *, private: Iterable[str] = (), community_scope: CommunityScope | None = None) -> Callable[[Model], Model]:
+    """Declare a domain's model as an audited record, where the model is defined: the name bundles give it, its
+    ``private`` free-text columns (every column that references a member is personal anyway), and — for a table
+    without ``community_id`` — how to find a community's rows. Every other column is fingerprinted in the open."""
+    def register(model: Model) -> Model:
+        if kind in KINDS and KINDS[kind] is not model:
+            raise ValueError(f"record kind {kind!r} is already {KINDS[kind].__name__}")
+        KINDS[kind], KIND_OF[model] = model, kind
+        if private:
+            PRIVATE_TEXT[kind] = frozenset(private)
+        if community_scope is not None:
+            COMMUNITY_SCOPE[kind] = community_scope
+        return model
+    return register
 
 
 @dataclass(frozen=True)
@@ -75,7 +69,7 @@ def is_audited(row: object) -> bool:
     return type(row) in KIND_OF
 
 
-def dump(row: kernel_models.Base) -> RecordDump:
+def dump(row: Any) -> RecordDump:
     kind = KIND_OF[type(row)]
     public: dict[str, Any] = {}
     personal: dict[str, Any] = {}
@@ -88,7 +82,7 @@ def dump(row: kernel_models.Base) -> RecordDump:
     return RecordDump(kind, record_id(row), public, personal)
 
 
-def record_id(row: kernel_models.Base) -> str:
+def record_id(row: Any) -> str:
     return "/".join(str(part) for part in inspect(row).identity or ())
 
 
@@ -107,7 +101,7 @@ def binding(salt: str, record: RecordDump) -> dict[str, Any]:
     return {"kind": record.kind, "id": record.id, "fingerprint": fingerprint(record.kind, record.id, record.public, digests)}
 
 
-def deletion(row: kernel_models.Base) -> dict[str, Any]:
+def deletion(row: Any) -> dict[str, Any]:
     """A record the command deleted: later, its row must be absent."""
     return {"kind": KIND_OF[type(row)], "id": record_id(row), "fingerprint": None}
 

@@ -82,3 +82,35 @@ def verify(board: dict[str, Any]) -> Verdict:
         differing = sorted(k for k in set(recount) | set(board.get("result") or {}) if recount.get(k) != (board.get("result") or {}).get(k))
         problems.append(f"the recount differs from the published result in: {', '.join(differing)}")
     return Verdict(not problems, problems, root, recount)
+
+
+def tally_config(vote: Any) -> dict[str, Any]:
+    """How a vote (its row, or its record in a bundle) is counted: method, seed, rule, options."""
+    config: dict[str, Any] = {"method": vote.method, "seed": vote.id, "rule": vote.rule}
+    if vote.method != "yes_no_abstain":
+        config["options"] = [option["id"] for option in vote.options]
+    return config
+
+
+def electorate_summary(vote: Any) -> dict[str, Any]:
+    """What the count needs of a vote's electorate: its heads (and weight, when weighted)."""
+    summary = {"heads": vote.eligible_heads, "heads_label": vote.basis}
+    if vote.weighted:
+        summary |= {"weight": vote.eligible_weight, "weight_unit": "m²"}
+    return summary
+"""``_voter_key`` in SQL: the member, or their household (if they are a resident and have one)."""
+"""A first ballot is the busiest write there is: two plain inserts, built once (the ORM's unit of work
+would cost more than the inserts themselves), in the statement that numbers its event."""
+"""``_CAST_TARGET`` for a batch, in one query built once: each caller with each of the batch's
+votes in their community, their voter key there, its weight in the electorate (None: not in it)
+and whether it has voted. A row stands in for the ``Vote`` (its ``id`` is the vote's). The key
+leaves out the resident-role check that ``_voter_key`` makes for households;
+``_is_plain_first_ballot`` makes it.
+
+The callers come first, found by their tokens, in a materialized CTE, and the entry and the
+participation are looked up by primary key for each: planners cannot reorder that. Joined
+plainly, SQLite (without statistics, for a dozen tokens or more) and PostgreSQL (for a small
+community) read every member of the community, or every entry of the electorate, per batch."""
+
+
+# ---- who may vote ----------------------------------------------------------------------------
