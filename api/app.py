@@ -8,19 +8,25 @@ from typing import Any
 from flask import Flask
 
 from api import auth, errors, metrics
-from api.fast_cast import FastCast
+from api import health
+from api.audit import routes as audit
+from api.config import Config
+from api.consultation import routes as consultation
+from api.conventions import routes as conventions
+from api.identity import routes as identity
 from api.limits import BoundedRequest, DatabaseInteger, check_path_values
 from api.openapi import ErrorResponses, YishiApi
-from api.config import Config
-from api.resources import (
-    audit, close_reader, communities, conventions, definitions, health, instances, opinions, pdca, tasks, votes,
-)
+from api.pdca import routes as pdca
+from api.views import close_reader
+from api.voting import routes as voting
+from api.voting import fast_cast
+from api.workflows import definitions, instances, tasks
 from engine.kernel.clock import Clock
 from engine.kernel.db import Database
 from engine.bootstrap import Engine, EngineConfig
 
 BLUEPRINTS = (
-    health.blp, communities.blp, definitions.blp, instances.blp, tasks.blp, opinions.blp, votes.blp, conventions.blp,
+    health.blp, identity.blp, definitions.blp, instances.blp, tasks.blp, consultation.blp, voting.blp, conventions.blp,
     pdca.blp, audit.blp,
 )
 
@@ -47,5 +53,5 @@ def create_app(config: type | dict[str, Any] = Config, *, engine: Engine | None 
     metrics.install(app)
     app.before_request(auth.load_actor)
     app.teardown_appcontext(close_reader)
-    app.wsgi_app = FastCast(app, app.wsgi_app)  # type: ignore[method-assign]
+    fast_cast.install(app)
     return app

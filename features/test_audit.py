@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from flask.testing import FlaskClient
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from api.cli import main
+from cli import main
 from engine.kernel.clock import ManualClock
 from engine.bootstrap import Engine
 from tests.fixtures import bearer

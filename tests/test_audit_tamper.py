@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, insert, select, update
 
-from api.cli import main
+from cli import main
 from engine.conventions.commands import CommentOnArticle
 from engine.pdca.commands import AnswerServiceRequest, FileServiceRequest
 from engine.voting.commands import CastBallot

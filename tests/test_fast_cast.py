@@ -15,7 +15,7 @@ from flask import Flask
 from werkzeug.test import Client
 
 from api.app import create_app
-from api.fast_cast import FastCast
+from api.voting.fast_cast import FastCast
 
 from engine.bootstrap import Engine
 from engine.voting import casting

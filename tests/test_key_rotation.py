@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from api.cli import main
+from cli import main
 from engine.kernel.commands import StartInstance
 from engine.audit import access
 from engine.kernel.db import Database

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from api.cli import main
+from cli import main
 from engine.voting.counting import board
 from engine.voting.counting.tally import tally
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 
-from api.cli import main
+from cli import main
 from engine.kernel.commands import CompleteTask, DeployDefinition, StartInstance
 from engine.kernel.errors import Conflict
 from engine.kernel.models import Event, Instance

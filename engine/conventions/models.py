@@ -47,7 +47,7 @@ class Convention(Base):
 @audited("convention_version")
 class ConventionVersion(Base):
     """One version of a convention's text; never changed once written. ``fingerprint`` is the
-    sha256 of its canonical JSON (``engine.texts.fingerprint``)."""
+    sha256 of its canonical JSON (``engine.conventions.texts.fingerprint``)."""
 
     __tablename__ = "convention_versions"
     __table_args__ = (UniqueConstraint("convention_id", "number"),)

@@ -39,7 +39,7 @@ class Vote(Base):
     result: Mapped[dict[str, Any] | None]
     board_root: Mapped[str | None] = mapped_column(String(64))
     electorate_digest: Mapped[str | None] = mapped_column(String(64), info={"audit_omit_when_null": True})
-    """The frozen electorate's hash (``engine.voting.electorate.roll_digest``), bound to the history with
+    """The frozen electorate's hash (``engine.voting.counting.electorate.roll_digest``), bound to the history with
     this record when the vote opens. None for votes opened before it existed, whose records were bound
     without it: their fingerprints leave it out."""
 

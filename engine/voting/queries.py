@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import Select, func, literal, select
 from sqlalchemy.orm import Session
 
 from engine.identity.actors import Actor
@@ -51,6 +51,12 @@ def _voter_key(basis: str, actor: Actor, household: str | None) -> str | None:
 
 def get_vote(session: Session, actor: Actor, vote_id: str) -> Vote:
     return actor.own(session.get(Vote, vote_id), "vote")
+
+
+def electorate_of(session: Session, actor: Actor, vote_id: str) -> Select[tuple[ElectorateEntry]]:
+    """The query for a vote's frozen electorate, by voter key."""
+    vote = get_vote(session, actor, vote_id)
+    return select(ElectorateEntry).where(ElectorateEntry.vote_id == vote.id).order_by(ElectorateEntry.voter_key)
 
 
 def votes_of(session: Session, actor: Actor, instance_id: str) -> list[Vote]:

@@ -6,8 +6,9 @@ from typing import Any
 
 
 from api.auth import actor
-from api.resources import Blueprint, engine, reader
-from api.schemas import AnswerSchema, OpinionSchema, OpinionTextSchema, PageQuery, page_of
+from api.views import Blueprint, engine, reader
+from api.consultation.schemas import AnswerSchema, OpinionSchema, OpinionTextSchema
+from api.schemas import PageQuery, page_of
 from engine.consultation.commands import AnswerOpinion, EditOpinion, SubmitOpinion, WithdrawOpinion
 from engine.consultation import opinions
 from engine.kernel.queries import paginate

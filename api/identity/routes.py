@@ -6,10 +6,11 @@ from typing import Any
 
 
 from api.auth import actor
-from api.resources import Blueprint, engine, reader
-from api.schemas import (
-    CommunitySchema, MemberSchema, MemberWithTokenSchema, NewMemberSchema, NewTokenSchema, PageQuery, TokenSchema, page_of,
+from api.views import Blueprint, engine, reader
+from api.identity.schemas import (
+    CommunitySchema, MemberSchema, MemberWithTokenSchema, NewMemberSchema, NewTokenSchema, TokenSchema,
 )
+from api.schemas import PageQuery, page_of
 from engine.identity.commands import AddMember, IssueToken
 from engine.kernel import queries
 from engine.identity import members as identity_members

@@ -12,10 +12,11 @@ from marshmallow import fields, validate
 from sqlalchemy import select
 
 from api.auth import actor
-from api.resources import Blueprint, engine, reader
-from api.schemas import (
-    AdoptionSchema, AdoptSchema, DefinitionDetailSchema, DefinitionSchema, DeploymentSchema, DeploySchema, PageQuery, StrictSchema, page_of,
+from api.views import Blueprint, engine, reader
+from api.workflows.schemas import (
+    AdoptionSchema, AdoptSchema, DefinitionDetailSchema, DefinitionSchema, DeploymentSchema, DeploySchema,
 )
+from api.schemas import PageQuery, StrictSchema, page_of
 from engine.kernel.commands import AdoptDefinition, DeployDefinition
 from engine.kernel import definitions
 from engine.kernel import queries

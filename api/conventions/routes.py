@@ -11,11 +11,14 @@ from typing import Any
 
 
 from api.auth import actor
-from api.resources import Blueprint, engine, reader
-from api.schemas import (
-    AmendmentFilter, AmendmentSchema, ArticleCommentSchema, CommentFilter, ConventionDetailSchema, ConventionDiffSchema, ConventionHistoryEntrySchema, ConventionSchema, ConventionVersionDetailSchema, ConventionVersionSchema, DecisionSchema, DiffQuery, DraftingRoundSchema, NewCommentSchema, PageQuery, ProposeAmendmentSchema, page_of,
+from api.views import Blueprint, engine, reader
+from api.conventions.schemas import (
+    AmendmentFilter, AmendmentSchema, ArticleCommentSchema, CommentFilter, ConventionDetailSchema, ConventionDiffSchema, ConventionHistoryEntrySchema, ConventionSchema, ConventionVersionDetailSchema, ConventionVersionSchema, DecisionSchema, DiffQuery, DraftingRoundSchema, NewCommentSchema, ProposeAmendmentSchema,
 )
-from engine.conventions.commands import CommentOnArticle, DecideAmendment, ProposeAmendment, SupportAmendment, WithdrawAmendment
+from api.schemas import PageQuery, page_of
+from engine.conventions.commands import (
+    CommentOnArticle, DecideAmendment, ProposeAmendment, SupportAmendment, WithdrawAmendment,
+)
 from engine.conventions import queries as conventions_queries
 from engine.kernel.queries import paginate
 

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.errors import error_response
-from api.resources import Blueprint, engine, reader
+from api.views import Blueprint, engine, reader
 from api.schemas import HealthSchema
 
 log = logging.getLogger(__name__)

@@ -6,10 +6,11 @@ from typing import Any
 
 
 from api.auth import actor
-from api.resources import Blueprint, engine, reader
-from api.schemas import (
-    EventSchema, InstanceDetailSchema, InstanceFilterSchema, InstanceSchema, MessageSchema, PageQuery, RetrySchema, StartInstanceSchema, page_of,
+from api.views import Blueprint, engine, reader
+from api.workflows.schemas import (
+    EventSchema, InstanceDetailSchema, InstanceFilterSchema, InstanceSchema, MessageSchema, RetrySchema, StartInstanceSchema,
 )
+from api.schemas import PageQuery, page_of
 from engine.kernel.commands import DeliverMessage, RetryInstance, StartInstance
 from engine.kernel import queries
 from engine.kernel.instances import get_instance

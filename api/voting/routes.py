@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from flask import request
 
-from api.auth import actor
-from api.resources import Blueprint, engine, reader
-from api.schemas import (
-    CastSchema, ElectorateEntrySchema, IdempotencyHeader, PageQuery, PaperBallotSchema, PaperCorrectionSchema, ParticipationSchema, PublicBallotSchema, ReceiptCheckResultSchema, ReceiptCheckSchema, ReceiptSchema, TurnoutSchema, VoteSchema, page_of,
+from api.auth import actor, bearer_token
+from api.voting import ballots
+from api.views import Blueprint, engine, reader
+from api.voting.schemas import (
+    CastSchema, ElectorateEntrySchema, IdempotencyHeader, PaperBallotSchema, PaperCorrectionSchema, ParticipationSchema, PublicBallotSchema, ReceiptCheckResultSchema, ReceiptCheckSchema, ReceiptSchema, TurnoutSchema, VoteSchema,
 )
-from engine.voting.commands import CastBallot, CorrectPaperBallot, EnterPaperBallot
+from api.schemas import PageQuery, page_of
+from engine.voting.commands import CorrectPaperBallot, EnterPaperBallot
 from engine.voting import queries as voting_queries
-from engine.voting.models import ElectorateEntry
 from engine.kernel.queries import paginate
 
 blp = Blueprint("votes", __name__, url_prefix="/api", description="Votes, ballots, receipts and bulletin boards")
@@ -38,9 +39,7 @@ def get(vote_id: str) -> Any:
 def electorate(args: dict[str, Any], vote_id: str) -> Any:
     """The electorate frozen when the vote opened, with weights."""
     session = reader()
-    vote = voting_queries.get_vote(session, actor(), vote_id)
-    query = select(ElectorateEntry).where(ElectorateEntry.vote_id == vote.id).order_by(ElectorateEntry.voter_key)
-    return paginate(session, query, args["page"], args["page_size"])
+    return paginate(session, voting_queries.electorate_of(session, actor(), vote_id), args["page"], args["page_size"])
 
 
 @blp.route("/votes/<vote_id>/ballots", methods=["POST"])
@@ -52,8 +51,7 @@ def cast(headers: dict[str, Any], args: dict[str, Any], vote_id: str) -> Any:
 
     Send an `Idempotency-Key` header (a UUID) to retry safely: the same key gets the same receipt.
     """
-    return engine().execute(
-        CastBallot(vote_id, args["choice"], headers["idempotency_key"], args["receipt"]), actor())
+    return ballots.cast(engine(), bearer_token(request.headers.get("Authorization", "")) or "", vote_id, args | headers)
 
 
 @blp.route("/votes/<vote_id>/ballots")

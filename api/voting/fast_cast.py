@@ -9,8 +9,9 @@ token's 401 included). It casts through ``Engine.execute_together``: ballots tha
 at the same moment share one transaction (group commit), and any ballot the batch leaves aside is
 cast alone through ``Engine.execute_as``, which checks the token in the ballot's own transaction. Anything else — another route or method, no token, a body that is not a JSON object the
 schemas accept — goes to Flask untouched, before anything is written, so every refusal keeps its
-one shape and status. The route stays in Flask (``api.resources.votes``),
-which documents it in the OpenAPI description and serves whatever this path passes on.
+one shape and status. The route stays in Flask (``api.voting.routes``), and both cast through ``api.voting.ballots.cast``;
+the route is found through Flask's own ``url_map``, so its URL is written once. Flask's route documents it
+in the OpenAPI description and serves whatever this path passes on.
 """
 
 from __future__ import annotations
@@ -24,22 +25,23 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask
+from werkzeug.exceptions import HTTPException
 
 from api import metrics
 from api.auth import bearer_token
 from api.errors import error_for
 from api.limits import unstorable
-from api.schemas import CastSchema, IdempotencyHeader, ReceiptSchema
-from engine.voting.commands import CastBallot
+from api.voting import ballots, routes
+from api.voting.schemas import CastSchema, IdempotencyHeader, ReceiptSchema
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-CAST_PATH = re.compile(r"/api/votes/([A-Za-z0-9-]{1,64})/ballots")
-"""The cast route with the ids the engine issues (UUIDs); any other spelling is Flask's to match."""
+CAST_ENDPOINT = f"{routes.blp.name}.{routes.cast.__name__}"
+"""The Flask route this path serves, matched through the app's own ``url_map``."""
+VOTE_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+"""The ids the engine issues (UUIDs); a path naming anything else is Flask's to answer."""
 JSON_TYPES = {"application/json", "application/json; charset=utf-8"}
 
 _BODY, _HEADERS, _RECEIPT = CastSchema(), IdempotencyHeader(), ReceiptSchema()
-_CAST_METRICS = metrics.requests("/api/votes/<vote_id>/ballots", "POST")
-"""Counted as Flask counts the route's requests (``api.metrics``), under the same endpoint label."""
 
 
 class FastCast:
@@ -49,6 +51,9 @@ class FastCast:
         self.app = app
         self.wsgi_app = wsgi_app
         self.max_body = app.config.get("MAX_CONTENT_LENGTH") or sys.maxsize
+        (rule,) = (rule for rule in app.url_map.iter_rules() if rule.endpoint == CAST_ENDPOINT)
+        self.metrics = metrics.requests(rule.rule, "POST")
+        """Counted as Flask counts the route's requests (``api.metrics``), under the same endpoint label."""
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = self._cast_request(environ)
@@ -58,15 +63,14 @@ class FastCast:
         engine = self.app.extensions["yishi"]
         began = time.perf_counter()
         try:
-            command = CastBallot(vote_id, args["choice"], args["idempotency_key"], args["receipt"])
-            receipt = engine.execute_together(token, command)
+            receipt = ballots.cast(engine, token, vote_id, args)
             body = (self.app.json.dumps(_RECEIPT.dump(receipt), separators=(",", ":")) + "\n").encode()
         except Exception as exc:  # noqa: BLE001 — rendered exactly as the Flask route renders it, 500 included
             with self.app.app_context():
                 response = error_for(exc)
-                _CAST_METRICS.observe(response.status_code, time.perf_counter() - began)
+                self.metrics.observe(response.status_code, time.perf_counter() - began)
                 return response(environ, start_response)
-        _CAST_METRICS.observe(201, time.perf_counter() - began)
+        self.metrics.observe(201, time.perf_counter() - began)
         start_response("201 CREATED", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 
@@ -74,10 +78,10 @@ class FastCast:
         """(vote id, token, arguments) of a well-formed cast; None for anything Flask must answer."""
         if environ.get("REQUEST_METHOD") != "POST" or environ.get("CONTENT_TYPE", "").lower() not in JSON_TYPES:
             return None
-        match = CAST_PATH.fullmatch(environ.get("PATH_INFO", ""))
+        vote_id = self._vote_of(environ)
         token = bearer_token(environ.get("HTTP_AUTHORIZATION", ""))
         length = environ.get("CONTENT_LENGTH", "")
-        if match is None or token is None or not length.isdigit() or not 0 < int(length) <= self.max_body:
+        if vote_id is None or token is None or not length.isdigit() or not 0 < int(length) <= self.max_body:
             return None
         raw = environ["wsgi.input"].read(int(length))
         environ["wsgi.input"] = io.BytesIO(raw)  # read once; Flask reads it again if it gets the request
@@ -87,7 +91,21 @@ class FastCast:
             return None
         if unstorable(args) is not None:  # Flask refuses it, naming the field
             return None
-        return match.group(1), token, args
+        return vote_id, token, args
+
+    def _vote_of(self, environ: dict[str, Any]) -> str | None:
+        """The vote a request to the cast route names, as Flask's routing matches it; None for any other route."""
+        try:
+            endpoint, values = self.app.url_map.bind_to_environ(environ).match(method="POST")
+        except HTTPException:  # no route, another method, a redirect: Flask answers it
+            return None
+        vote_id = values.get("vote_id")
+        return vote_id if endpoint == CAST_ENDPOINT and VOTE_ID.fullmatch(vote_id or "") else None
+
+
+def install(app: Flask) -> None:
+    """Serve well-formed ballots beside Flask, in front of the app's WSGI callable."""
+    app.wsgi_app = FastCast(app, app.wsgi_app)  # type: ignore[method-assign]
 
 
 def _idempotency_header(environ: dict[str, Any]) -> dict[str, str]:

@@ -6,10 +6,11 @@ from typing import Any
 
 
 from api.auth import actor
-from api.resources import Blueprint, engine, reader
-from api.schemas import (
-    CompleteTaskSchema, InstanceDetailSchema, TaskDetailSchema, TaskFilterSchema, TaskSchema, page_of,
+from api.views import Blueprint, engine, reader
+from api.workflows.schemas import (
+    CompleteTaskSchema, InstanceDetailSchema, TaskDetailSchema, TaskFilterSchema, TaskSchema,
 )
+from api.schemas import page_of
 from engine.kernel.commands import CompleteTask
 from engine.kernel import queries
 from engine.kernel.definitions import spec_document

@@ -12,11 +12,14 @@ from flask import Response, request
 
 from api.auth import actor
 from api.limits import NUL_MESSAGE
-from api.resources import Blueprint, engine, reader
-from api.schemas import (
-    ActionFilterSchema, ActionReportSchema, ActionVerificationSchema, CorrectiveActionSchema, EndSeriesSchema, IndicatorValueSchema, MeasurementRowsSchema, MeasurementSchema, NewCorrectiveActionSchema, NewRatingSchema, NewServiceRequestSchema, PageQuery, RatingSchema, RecordRowsSchema, RequestAnswerSchema, SeriesReportSchema, ServiceCycleSchema, ServiceRecordSchema, ServiceRequestSchema, ServiceSeriesSchema, TightenStandardSchema, UploadResultSchema, page_of,
+from api.views import Blueprint, engine, reader
+from api.pdca.schemas import (
+    ActionFilterSchema, ActionReportSchema, ActionVerificationSchema, CorrectiveActionSchema, EndSeriesSchema, IndicatorValueSchema, MeasurementRowsSchema, MeasurementSchema, NewCorrectiveActionSchema, NewRatingSchema, NewServiceRequestSchema, RatingSchema, RecordRowsSchema, RequestAnswerSchema, SeriesReportSchema, ServiceCycleSchema, ServiceRecordSchema, ServiceRequestSchema, ServiceSeriesSchema, TightenStandardSchema, UploadResultSchema,
 )
-from engine.pdca.commands import AddMeasurements, AddServiceRecords, AnswerServiceRequest, AssignCorrectiveAction, EndSeries, FileServiceRequest, RateService, ReportCorrectiveAction, TightenStandard, VerifyCorrectiveAction
+from api.schemas import PageQuery, page_of
+from engine.pdca.commands import (
+    AddMeasurements, AddServiceRecords, AnswerServiceRequest, AssignCorrectiveAction, EndSeries, FileServiceRequest, RateService, ReportCorrectiveAction, TightenStandard, VerifyCorrectiveAction,
+)
 from engine.pdca import actions
 from engine.pdca import report as quality_report
 from engine.pdca import records

@@ -11,11 +11,11 @@ from typing import Any
 
 from flask import Response, current_app, request
 
-from api.audit_schemas import (
+from api.audit.schemas import (
     AuditBundleSchema, BundleQuery, CheckpointSchema, PublicKeySchema, ReplaySchema, SnapshotSchema, VerdictSchema, VerifyBundleQuery, VerifyStoredSchema,
 )
 from api.auth import actor
-from api.resources import Blueprint, engine, reader
+from api.views import Blueprint, engine, reader
 from api.schemas import PageQuery, page_of
 from engine.audit import access
 

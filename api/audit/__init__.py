@@ -1,0 +1,1 @@
+"""HTTP resources of the audit trail: bundles, verification, checkpoints, time travel."""

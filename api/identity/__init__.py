@@ -1,0 +1,1 @@
+"""HTTP resources of identity: the caller's community, its members and their tokens."""

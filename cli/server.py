@@ -1,0 +1,119 @@
+"""Running the engine: ``serve`` (gunicorn, a production WSGI server, never Flask's development server) and the timer ``worker``."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli.admin import seed_demo
+from cli.common import engine_from
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Fire what is due now, sign a checkpoint if anything changed, and exit (for cron).")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between polls.")
+@click.option("--checkpoint-every", default=600.0, show_default=True,
+              help="Seconds between signed checkpoints of every chain head (only when a history grew).")
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve Prometheus metrics (commands, timers fired, incidents) on this port, at /metrics.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics listen on.")
+@click.pass_obj
+def worker(obj: dict[str, Any], once: bool, interval: float, checkpoint_every: float,
+           metrics_port: int | None, metrics_host: str) -> None:
+    """Fire due BPMN timers, and sign checkpoints periodically.
+
+    Several workers may run against one PostgreSQL database: each claims an instance before firing
+    its timers, and checkpoints are signed one at a time.
+    """
+    engine = engine_from(obj)
+    engine.db.migrate()
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from api import metrics
+
+        metrics.watch(engine)
+        start_http_server(metrics_port, metrics_host, registry=metrics.registry())
+    next_checkpoint = time.monotonic()
+    while True:
+        fired = engine.fire_due_timers()
+        if fired or once:
+            click.echo(f"fired timers of {fired} instance(s)")
+        if once or time.monotonic() >= next_checkpoint:
+            signed = engine.checkpoint("periodic", only_if_changed=True)
+            if signed is not None:
+                click.echo(f"checkpoint {signed.id} signed over {len(signed.heads)} chain head(s)")
+            next_checkpoint = time.monotonic() + checkpoint_every
+        if once:
+            return
+        time.sleep(interval)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
+@click.option("--threads", default=16, show_default=True,
+              help="Threads per worker: ballots its threads cast at the same moment share one transaction. "
+                   "1 runs gunicorn's sync workers (one connection per request, no keep-alive).")
+@click.option("--access-log/--no-access-log", default=True, show_default=True, help="Log every request to stdout.")
+@click.option("--demo/--no-demo", "with_demo", default=True, show_default=True, help="Seed the demo community.")
+@click.pass_obj
+def serve(obj: dict[str, Any], host: str, port: int, workers: int, threads: int, access_log: bool, with_demo: bool) -> None:
+    """Migrate, deploy the bundled processes, and serve the API with gunicorn."""
+    engine = engine_from(obj)
+    engine.db.migrate()
+    for d in engine.deploy_bundled():
+        kind = "decision table" if d.definition.kind == "dmn" else "process"
+        click.echo(f"{kind} {d.definition.key} v{d.definition.version} ready")
+    if with_demo:
+        click.echo("Demo community tokens (use as 'Authorization: Bearer <token>'):")
+        for name, roles, token in seed_demo(engine, "demo"):
+            click.echo(f"  {','.join(roles):<20} {name:<32} {token}")
+    assert engine.signer is not None
+    click.echo(f"Checkpoints are signed with key {engine.signer.key_id[:16]}… ({obj['audit_key']})")
+    click.echo(f"Swagger UI: http://{host}:{port}/api/docs   OpenAPI: http://{host}:{port}/api/openapi.json")
+    engine.db.dispose()
+    _empty_metrics_dir()
+    _gunicorn(f"{host}:{port}", workers, threads, access_log, obj)
+
+
+def _empty_metrics_dir() -> None:
+    """Multiprocess metrics (``PROMETHEUS_MULTIPROC_DIR``, see ``api.metrics``): create the directory, or
+    empty it of the previous run's samples, before gunicorn's processes count anew (as their counters do)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    for stale in Path(directory).glob("*.db"):
+        stale.unlink()
+
+
+def _gunicorn(bind: str, workers: int, threads: int, access_log: bool, obj: dict[str, Any]) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from api.app import create_app
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            settings = {"bind": bind, "workers": workers, "threads": threads, "accesslog": "-" if access_log else None,
+                        "child_exit": lambda _server, worker: _process_exited(worker.pid)}
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app({"YISHI_DATABASE_URL": obj["database"], "YISHI_AUDIT_KEY": obj["audit_key"]})
+
+    Server().run()
+
+
+def _process_exited(pid: int) -> None:
+    """gunicorn's ``child_exit`` hook: in multiprocess mode, forget the live samples of a worker process that is gone."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
