@@ -313,13 +313,14 @@ class Engine:
             log.error("timers of instance %s failed (%d of %d attempts)", instance_id, failures, TIMER_ATTEMPTS, exc_info=exc)
             return
         try:
-            self.execute(c.RecordTimerIncident(instance_id, failures, _cause(exc)))
+            incident = self.execute(c.RecordTimerIncident(instance_id, failures, _cause(exc)))
         except Exception:  # noqa: BLE001 — the instance stays due, and backing off
             log.exception("timers of instance %s failed %d times, and it could not be made an incident", instance_id, failures)
             return
         self._timer_failures.forget(instance_id)
-        log.error("timers of instance %s failed %d times: it is an incident, until an admin retries it",
-                  instance_id, failures, exc_info=exc)
+        if incident is not None:  # else a command moved it on meanwhile: nothing is due any more
+            log.error("timers of instance %s failed %d times: it is an incident, until an admin retries it",
+                      instance_id, failures, exc_info=exc)
 
     def deploy_bundled(self) -> list[definitions.Deployment]:
         """Deploy the bundled processes (identical content is a no-op); servers starting together on one
