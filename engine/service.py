@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,6 +27,7 @@ from engine.errors import NotFound, YishiError
 from engine.group_commit import GroupCommit
 from engine.identity import Actor
 from engine.models import Checkpoint, Community, Instance
+from engine.timer_failures import TIMER_ATTEMPTS, TimerFailures
 from engine.unit_of_work import UnitOfWork
 from engine.voting.seals import BallotSeal
 
@@ -51,6 +53,14 @@ def outcome(result: Any = None, error: BaseException | None = None) -> str:
     if result is None:
         return "noop"
     return "incident" if isinstance(result, Instance) and result.status == "error" else "ok"
+
+
+def _cause(exc: BaseException) -> str:
+    """An exception as an incident names it, in the instance's history: its type and its first line, at most
+    200 characters — a database error's next lines give the statement and its parameters, which may hold
+    task data; the whole traceback goes to the log."""
+    lines = str(exc).strip().splitlines()
+    return (f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__)[:200]
 
 
 def _actor(actor: Actor | None) -> Actor:
@@ -83,6 +93,7 @@ class Engine:
             c.DeliverMessage: lambda uow, a, cmd: instances.deliver_message(uow, _actor(a), cmd.instance_id, cmd.message, cmd.payload),
             c.FireDueTimers: lambda uow, a, cmd: instances.fire_due_timers(uow, cmd.instance_id),
             c.RetryInstance: lambda uow, a, cmd: instances.retry(uow, _actor(a), cmd.instance_id, cmd.data),
+            c.RecordTimerIncident: lambda uow, a, cmd: instances.timers_incident(uow, cmd.instance_id, cmd.failures, cmd.cause),
             c.SubmitOpinion: lambda uow, a, cmd: consultation.submit(uow, _actor(a), cmd.instance_id, cmd.text),
             c.EditOpinion: lambda uow, a, cmd: consultation.edit(uow, _actor(a), cmd.opinion_id, cmd.text),
             c.WithdrawOpinion: lambda uow, a, cmd: consultation.withdraw(uow, _actor(a), cmd.opinion_id),
@@ -113,6 +124,7 @@ class Engine:
             c.VerifyCorrectiveAction: lambda uow, a, cmd: corrective_actions.verify(uow, _actor(a), cmd.action_id, cmd.effective, cmd.note),
         }
 
+        self._timer_failures = TimerFailures()
         self._ballots: GroupCommit[tuple[str, c.CastBallot], votes.Receipt | None] = GroupCommit(self.cast_together)
         self.observers: list[CommandObserver] = []
         """Told of each command after it ran (the API's and the worker's metrics); each must be cheap and never raise."""
@@ -252,7 +264,7 @@ class Engine:
             session.rollback()
             session.close()
 
-    def fire_due_timers(self, limit: int = 500) -> int:
+    def fire_due_timers(self, limit: int = 500, stop: threading.Event | None = None) -> int:
         """Fire every instance's due timers, one instance per transaction; returns how many fired.
 
         Several workers may sweep one PostgreSQL database, each from its own list of due instances.
@@ -261,20 +273,55 @@ class Engine:
         the step computed ahead and the transaction that writes it — and skips an instance another
         sweep holds; a sweep that claims it after another has fired it finds nothing due. (On SQLite,
         which writes one at a time, a second sweep leaves the firing to the first.) One instance's
-        trouble (a user's request changed it in the same moment) must not stop the sweep.
+        trouble (a user's request changed it in the same moment, a bug) must not stop the sweep; an
+        instance whose firing fails is tried again only after a backoff, and after ``TIMER_ATTEMPTS``
+        failures becomes an incident (``engine.timer_failures``). Once ``stop`` is set, the sweep ends
+        after the instance it is firing.
         """
-        with self.read() as session:
-            due = instances.due_instance_ids(session, self.clock.now(), limit)
+        with self.read() as session:  # room beyond the limit for those backing off, which are skipped
+            due = instances.due_instance_ids(session, self.clock.now(), limit + len(self._timer_failures))
+        self._timer_failures.keep_only(due)
         fired = 0
         for instance_id in due:
+            if stop is not None and stop.is_set():
+                break
+            if self._timer_failures.backing_off(instance_id, self.clock.now()):
+                continue
             with claimed(self.db, TIMER_CLAIM, instance_id) as ours:
-                if not ours:
-                    continue  # another sweep is firing it
-                try:
-                    fired += self.execute(c.FireDueTimers(instance_id)) is not None
-                except YishiError as exc:
-                    log.warning("timers of instance %s not fired: %s", instance_id, exc.message)
+                if ours:  # else another sweep is firing it
+                    fired += self._fire_timers_of(instance_id)
         return fired
+
+    def _fire_timers_of(self, instance_id: str) -> bool:
+        """Fire one instance's due timers: whether they fired. A refusal (``YishiError``) is the instance's
+        ordinary business and is tried again next sweep; any other failure is counted (``_timers_failed``)."""
+        try:
+            fired = self.execute(c.FireDueTimers(instance_id)) is not None
+        except YishiError as exc:
+            log.warning("timers of instance %s not fired: %s", instance_id, exc.message)
+            return False
+        except Exception as exc:  # noqa: BLE001 — one instance's failure must not stop the sweep
+            self._timers_failed(instance_id, exc)
+            return False
+        self._timer_failures.forget(instance_id)
+        return fired
+
+    def _timers_failed(self, instance_id: str, exc: Exception) -> None:
+        """Count a failed firing; at ``TIMER_ATTEMPTS`` make the instance an incident. Should that fail too
+        (the database is away), the count stays and the next attempt, after the longest backoff yet, decides."""
+        failures = self._timer_failures.failed(instance_id, self.clock.now())
+        if failures < TIMER_ATTEMPTS:
+            log.error("timers of instance %s failed (%d of %d attempts)", instance_id, failures, TIMER_ATTEMPTS, exc_info=exc)
+            return
+        try:
+            incident = self.execute(c.RecordTimerIncident(instance_id, failures, _cause(exc)))
+        except Exception:  # noqa: BLE001 — the instance stays due, and backing off
+            log.exception("timers of instance %s failed %d times, and it could not be made an incident", instance_id, failures)
+            return
+        self._timer_failures.forget(instance_id)
+        if incident is not None:  # else a command moved it on meanwhile: nothing is due any more
+            log.error("timers of instance %s failed %d times: it is an incident, until an admin retries it",
+                      instance_id, failures, exc_info=exc)
 
     def deploy_bundled(self) -> list[definitions.Deployment]:
         """Deploy the bundled processes and decision tables as the platform's versions (identical content is a
