@@ -7,7 +7,8 @@ Counted as they happen, in the process that serves or fires them:
   has as many values as there are routes; ballots served beside Flask (``api.fast_cast``) included.
 - ``yishi_commands_total{command, outcome}``: every command the engine ran (``engine.kernel.bus.outcome``:
   ok, incident, noop, or the refusal's error code).
-- ``yishi_incidents_total{command}``: commands that left their instance failed (status ``error``).
+- ``yishi_incidents_total{command}``: commands that left their instance failed (status ``error``), among
+  them ``RecordTimerIncident``: timers that failed to fire too often (``engine.kernel.timer_failures``).
 - ``yishi_timers_fired_total``: instances whose due timers a worker fired.
 
 Read from the database at each scrape (by the API's ``/metrics``): ``yishi_instances_in_error`` and

@@ -145,8 +145,8 @@ def _kept(file: Any) -> list[dict[str, Any]]:
     except ValueError as exc:
         raise click.ClickException(f"the known checkpoints are not a JSON document: {exc}") from exc
     kept = kept.get("items") if isinstance(kept, dict) else kept
-    if not isinstance(kept, list) or not all(isinstance(c, dict) and {"id", "at", "reason", "size", "root", "previous"} <= c.keys() for c in kept):
-        raise click.ClickException("the known checkpoints must be a list of checkpoints (id, at, reason, size, root, previous)")
+    if not isinstance(kept, list) or not all(isinstance(c, dict) and {"id", "at", "reason", "root", "previous"} <= c.keys() for c in kept):
+        raise click.ClickException("the known checkpoints must be a list of checkpoints (id, at, reason, root, previous)")
     return kept
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +14,10 @@ import click
 
 from cli.admin import seed_demo
 from cli.common import engine_from
+from engine.bootstrap import Engine
 
+
+log = logging.getLogger(__name__)
 
 @click.command()
 @click.option("--once", is_flag=True, help="Fire what is due now, sign a checkpoint if anything changed, and exit (for cron).")
@@ -27,7 +33,9 @@ def worker(obj: dict[str, Any], once: bool, interval: float, checkpoint_every: f
     """Fire due BPMN timers, and sign checkpoints periodically.
 
     Several workers may run against one PostgreSQL database: each claims an instance before firing
-    its timers, and checkpoints are signed one at a time.
+    its timers, and checkpoints are signed one at a time. A sweep or a checkpoint that fails (the
+    database is away) is logged and tried again after the interval. SIGTERM or SIGINT stops the worker
+    once the instance it is firing has committed, and it exits 0.
     """
     engine = engine_from(obj)
     engine.db.migrate()
@@ -38,19 +46,41 @@ def worker(obj: dict[str, Any], once: bool, interval: float, checkpoint_every: f
 
         metrics.watch(engine)
         start_http_server(metrics_port, metrics_host, registry=metrics.registry())
+    if once:
+        _work(engine, None, checkpoint_now=True, once=True)
+        return
+    stop = _stopped_by_signals()
     next_checkpoint = time.monotonic()
-    while True:
-        fired = engine.fire_due_timers()
-        if fired or once:
-            click.echo(f"fired timers of {fired} instance(s)")
-        if once or time.monotonic() >= next_checkpoint:
-            signed = engine.checkpoint("periodic", only_if_changed=True)
-            if signed is not None:
-                click.echo(f"checkpoint {signed.id} signed over {len(signed.heads)} chain head(s)")
-            next_checkpoint = time.monotonic() + checkpoint_every
-        if once:
-            return
-        time.sleep(interval)
+    while not stop.is_set():
+        try:
+            if _work(engine, stop, checkpoint_now=time.monotonic() >= next_checkpoint, once=False):
+                next_checkpoint = time.monotonic() + checkpoint_every
+        except Exception:  # noqa: BLE001 — the worker outlives a failed sweep; the next one tries again
+            log.exception("the worker's sweep failed; trying again in %s s", interval)
+        stop.wait(interval)
+
+
+def _stopped_by_signals() -> threading.Event:
+    """An event set by SIGTERM (systemd, docker stop) and SIGINT (Ctrl-C), so the worker stops between
+    two instances' transactions rather than in one, and does not sleep out its interval first."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    return stop
+
+
+def _work(engine: Engine, stop: threading.Event | None, *, checkpoint_now: bool, once: bool) -> bool:
+    """One round of the worker: fire what is due, then sign a checkpoint if asked; whether it signed.
+    ``--once`` (cron) reports even a sweep that fired nothing, and fails (exit 1) if the round does."""
+    fired = engine.fire_due_timers(stop=stop)
+    if fired or once:
+        click.echo(f"fired timers of {fired} instance(s)")
+    if not checkpoint_now:
+        return False
+    signed = engine.checkpoint("periodic", only_if_changed=True)
+    if signed is not None:
+        click.echo(f"checkpoint {signed.id} signed over {len(signed.heads)} chain head(s)")
+    return True
 
 
 @click.command()

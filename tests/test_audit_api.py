@@ -10,8 +10,16 @@ import pytest
 from sqlalchemy import update
 
 from api import create_app
+from engine.kernel.commands import StartInstance
+from engine.audit.sealing import checkpoints
+from engine.audit.sealing import merkle
+from engine.audit.offline.verify import verify
+from engine.audit.sealing.chain import GENESIS
+from engine.bpmn.workflows import canonical_json
 from engine.kernel.clock import ManualClock
+from engine.audit.sealing.models import Checkpoint
 from engine.consultation.models import Opinion
+from engine.kernel.unit_of_work import UnitOfWork
 from engine.bootstrap import Engine
 from tests.error_steps import error_of
 from tests.fixtures import bearer
@@ -124,8 +132,96 @@ def test_checkpoints_show_only_the_callers_heads(client: Any, community: Communi
     consultation(deployed, other_community, clock, close_early=True)
     page = client.get("/api/audit/checkpoints", headers=bearer(community.tokens["alice"])).get_json()
     newest = page["items"][0]
-    assert page["total"] == 2 and newest["size"] == 2
-    assert [proof["head"][:2] for proof in newest["heads"]] == [[community.id, instance]]
+    assert page["total"] == 2 and newest["format"] == checkpoints.FORMAT_V2 and "size" not in newest
+    assert newest["reason"] == checkpoints.PUBLISHED  # not "instance … completed": that named the other community's instance
+    assert newest["community"]["id"] == community.id and newest["community"]["size"] == 1
+    assert [(proof["head"][:2], proof["index"]) for proof in newest["heads"]] == [([community.id, instance], 0)]
+
+
+BLINDED = {"id", "at", "signature", "root", "previous"}
+"""What differs between two checkpoints whatever happened (besides the blinded path, checked apart)."""
+
+
+def as_seen(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint as a community sees it, less what differs between any two checkpoints: the statement's
+    id, time, root and links, and the community path's siblings and nonce (new in every checkpoint)."""
+    community = checkpoint["community"]
+    assert len(community["path"]) == checkpoints.TOP_DEPTH
+    return {**{k: v for k, v in checkpoint.items() if k not in BLINDED | {"key_id"}},
+            "community": {k: v for k, v in community.items() if k not in ("path", "nonce")}}
+
+
+def newest_as_seen(client: Any, community: Community) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The newest checkpoint as the community's member lists it, and as its public bundle carries it."""
+    listed = client.get("/api/audit/checkpoints?page_size=1", headers=bearer(community.tokens["alice"])).get_json()
+    bundle = client.get("/api/audit/bundle?public=true", headers=bearer(community.tokens["alice"])).get_json()
+    return as_seen(listed["items"][0]), as_seen(bundle["checkpoints"][-1])
+
+
+def test_a_community_learns_nothing_of_how_many_instances_another_has(
+    client: Any, community: Community, other_community: Community, instance: str, deployed: Engine,
+) -> None:
+    """The other community goes from none to seven instances between two checkpoints: what the first sees
+    of each is the same but for what differs between any two checkpoints."""
+    deployed.checkpoint("audit")
+    before = newest_as_seen(client, community)
+    for _ in range(7):
+        deployed.execute(StartInstance("consultation"), other_community["chair"])
+    deployed.checkpoint("audit")
+    after = newest_as_seen(client, community)
+    assert after == before
+    assert before[0]["heads"] and not before[1]["heads"]  # the bundle proved the head in the checkpoint before
+
+
+def test_the_blinded_path_hides_whether_another_community_is_empty(
+    client: Any, community: Community, other_community: Community, instance: str, deployed: Engine,
+) -> None:
+    """Next to the empty community's leaf, the path holds neither its bare leaf (n = 0, the empty root)
+    nor the same sibling twice: each checkpoint's nonces are its own."""
+    paths = []
+    for _ in range(2):
+        deployed.checkpoint("audit")
+        listed = client.get("/api/audit/checkpoints?page_size=1", headers=bearer(community.tokens["alice"])).get_json()
+        paths.append(listed["items"][0]["community"]["path"])
+    bare = merkle.leaf_hash(["community", other_community.id, 0, merkle.EMPTY_ROOT])
+    assert bare not in paths[0] + paths[1]
+    assert not set(paths[0]) & set(paths[1])
+
+
+def test_a_community_without_instances_still_has_its_proof(client: Any, community: Community, other_community: Community,
+                                                          instance: str) -> None:
+    listed = client.get("/api/audit/checkpoints", headers=bearer(other_community.tokens["alice"])).get_json()
+    newest = listed["items"][0]
+    assert newest["heads"] == [] and newest["community"]["size"] == 0 and newest["community"]["root"] == merkle.EMPTY_ROOT
+    bundle = client.get("/api/audit/bundle?public=true", headers=bearer(other_community.tokens["alice"])).get_json()
+    assert verify(bundle).ok
+
+
+def sign_in_format_1(deployed: Engine) -> None:
+    """A checkpoint as the engine signed them before migration 0005: one tree over every head, its size signed."""
+    with UnitOfWork(deployed.db, deployed.clock) as uow:
+        heads = checkpoints.current_heads(uow.session)
+        row = Checkpoint(id=1, format=1, at=uow.now, reason="periodic", heads=heads, root=merkle.root([merkle.leaf_hash(h) for h in heads]),
+                         previous=GENESIS, key_id=deployed.signer.key_id, signature="")
+        row.signature = deployed.signer.sign(canonical_json(checkpoints.statement(checkpoints.as_dict(row))).encode())
+        uow.session.add(row)
+        uow.commit()
+
+
+def test_a_checkpoint_of_format_1_keeps_its_size_and_chains_into_format_2(
+    client: Any, community: Community, other_community: Community, deployed: Engine,
+) -> None:
+    """Its size is in what it signed (and was published with it); the first format 2 checkpoint follows it."""
+    mine = deployed.execute(StartInstance("consultation"), community["chair"]).id
+    deployed.execute(StartInstance("consultation"), other_community["chair"])
+    sign_in_format_1(deployed)
+    deployed.checkpoint("audit")
+    listed = client.get("/api/audit/checkpoints", headers=bearer(community.tokens["alice"])).get_json()["items"]
+    assert [(i["format"], i.get("size")) for i in listed] == [(checkpoints.FORMAT_V2, None), (checkpoints.FORMAT_V1, 2)]
+    assert [p["head"][1] for i in listed for p in i["heads"]] == [mine, mine]  # proven in each tree
+    bundle = client.get("/api/audit/bundle?public=true", headers=bearer(community.tokens["alice"])).get_json()
+    verdict = verify(bundle, trusted_keys={deployed.signer.key_id: deployed.signer.public_pem}, known_checkpoints=listed)
+    assert verdict.ok and verdict.counts["checkpoints"] == 2, verdict.problems
 
 
 def test_the_public_key_needs_no_token_and_the_rest_does(client: Any, deployed: Engine) -> None:

@@ -289,7 +289,8 @@ def change_a_stored_state(h: History) -> Expected:
 
 
 def rewrite_a_chain_and_the_checkpoints(h: History) -> Expected:
-    """As above, and the new head written into every checkpoint that listed the old one: without the key, no signature follows."""
+    """As above, and the new head written into every checkpoint that listed the old one: without the key, no signature
+    follows, and the community's subtree, rebuilt over the new head, no longer leads to the signed root."""
     old, signed = events(h, h.consultation)[-1], _first_signing(h, h.consultation)
     rewrite_a_chain(h)
     new = events(h, h.consultation)[-1]
@@ -298,7 +299,7 @@ def rewrite_a_chain_and_the_checkpoints(h: History) -> Expected:
     old_head, new_head = ([h.community.id, h.consultation, e["seq"], e["hash"]] for e in (old, new))
     sql(h, *(update(Checkpoint).where(Checkpoint.id == id).values(heads=[new_head if head == old_head else head for head in heads])
              for id, heads in rows if old_head in heads))
-    return Expected("checkpoints", h.consultation, new["seq"], says=f"checkpoint {signed}: event {new['seq']} of instance", alone=True)
+    return Expected("checkpoints", says=f"checkpoint {signed}: community {h.community.id}'s", alone=True)
 
 
 def truncate_a_history(h: History) -> Expected:
@@ -315,6 +316,24 @@ def delete_an_instance(h: History) -> Expected:
     sql(h, *(delete(model).where(model.instance_id == h.consultation) for model in (Opinion, HumanTask, Timer, Event)),
         delete(Instance).where(Instance.id == h.consultation))
     return Expected("checkpoints", h.consultation, last["seq"], says="the history no longer has that event", alone=True)
+
+
+def remove_an_instance_from_the_checkpoints(h: History) -> Expected:
+    """The consultation deleted, and its head taken out of every checkpoint: the exported subtree is one
+    head short of the one its community leaf signed."""
+    delete_an_instance(h)
+    with h.engine.read() as session:
+        rows = [(row.id, row.heads) for row in session.scalars(select(Checkpoint).order_by(Checkpoint.id))]
+    sql(h, *(update(Checkpoint).where(Checkpoint.id == id).values(heads=[head for head in heads if head[1] != h.consultation])
+             for id, heads in rows))
+    first = next(id for id, heads in rows if any(head[1] == h.consultation for head in heads))
+    return Expected("checkpoints", says=f"checkpoint {first}: community {h.community.id}'s", alone=True)
+
+
+def change_a_reason(h: History) -> Expected:
+    """A format 2 statement edited (its reason): the signature covers every field of it."""
+    sql(h, update(Checkpoint).where(Checkpoint.id == 2).values(reason="periodic"))
+    return Expected("checkpoints", says="checkpoint 2: the signature does not match its statement")
 
 
 def forge_a_signature(h: History) -> Expected:
@@ -361,6 +380,8 @@ TAMPERINGS = {
     "an instance deleted after a checkpoint": delete_an_instance,
     "a checkpoint's signature edited": forge_a_signature,
     "a checkpoint's root edited": move_a_root,
+    "a checkpoint's reason edited": change_a_reason,
+    "an instance deleted and taken out of the checkpoints": remove_an_instance_from_the_checkpoints,
     "the first checkpoint deleted": delete_a_checkpoint(1, "checkpoint 2 follows another, missing from the bundle"),
     "a checkpoint deleted": delete_a_checkpoint(3, "checkpoint 4 does not follow checkpoint 2"),
     "a definition's source edited": edit_a_definition,
@@ -462,12 +483,48 @@ def forge_a_ballot(h: History, bundle: dict[str, Any]) -> Expected:
     return Expected("recount", h.vote, closed, f"vote {h.vote_id}", says="the root over the listed ballots is")
 
 
+def checkpoint_proving(bundle: dict[str, Any], instance_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The first checkpoint of the bundle that proves one of the instance's heads, and that proof."""
+    return next((c, p) for c in bundle["checkpoints"] for p in c["heads"] if p["head"][1] == instance_id)
+
+
+def move_a_head(h: History, bundle: dict[str, Any]) -> Expected:
+    """A head's proof pointed at another place in its community's subtree."""
+    checkpoint, proof = checkpoint_proving(bundle, h.pdca)
+    proof["index"] = (proof["index"] + 1) % checkpoint["community"]["size"]
+    seq = proof["head"][2]
+    return Expected("checkpoints", h.pdca, seq, says=f"checkpoint {checkpoint['id']}: event {seq} of instance", alone=True)
+
+
+def forge_a_community_proof(h: History, bundle: dict[str, Any]) -> Expected:
+    """The community's subtree claimed one head smaller than it was signed."""
+    checkpoint = bundle["checkpoints"][-1]
+    checkpoint["community"]["size"] -= 1
+    return Expected("checkpoints", says=f"checkpoint {checkpoint['id']}: community {h.community.id}'s", alone=True)
+
+
+def drop_an_instance(h: History, bundle: dict[str, Any]) -> Expected:
+    """The PDCA instance left out of the bundle, with its proofs and its records: each proof still holds,
+    but its community's subtree counts one instance more than the bundle proves."""
+    (dropped,) = [i for i in bundle["instances"] if i["id"] == h.pdca]
+    bound = {(b["kind"], b["id"]) for event in dropped["events"] for b in event["records"]}
+    bundle["instances"].remove(dropped)
+    bundle["records"] = [r for r in bundle["records"] if (r["kind"], r["id"]) not in bound]
+    for checkpoint in bundle["checkpoints"]:
+        checkpoint["heads"] = [p for p in checkpoint["heads"] if p["head"][1] != h.pdca]
+    first, _ = checkpoint_proving(h.bundle(public=True), h.pdca)
+    return Expected("checkpoints", says=f"checkpoint {first['id']} signed", alone=True)
+
+
 FORGERIES = {
     "an event's state digest": forge_a_state_digest,
     "a record's public field": forge_a_score,
     "a record's personal digest": forge_a_personal_digest,
     "a vote's board left out": drop_a_board,
     "a ballot on a board": forge_a_ballot,
+    "a head's place in its community's subtree": move_a_head,
+    "a community's proof": forge_a_community_proof,
+    "an instance left out": drop_an_instance,
 }
 
 

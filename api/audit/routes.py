@@ -99,7 +99,10 @@ def as_of(instance_id: str, seq: int) -> Any:
 def checkpoints(args: dict[str, Any]) -> Any:
     """Signed checkpoints, newest first, with your community's heads and their proofs (any member).
 
-    Keep them: a later bundle must still hold every head a checkpoint signed.
+    Keep them: a later bundle must still hold every head a checkpoint signed. A checkpoint of format
+    `yishi-checkpoint/2` (every one since migration 0005) carries your community's own proof
+    (`community`) and says nothing of other communities' instances; one of format 1 keeps the
+    deployment-wide `size` it was signed with.
     """
     return access.list_checkpoints(reader(), actor(), args["page"], args["page_size"])
 

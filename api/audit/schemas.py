@@ -114,19 +114,35 @@ class SnapshotSchema(Schema):
 
 class HeadProofSchema(Schema):
     head = fields.List(fields.Raw(), metadata={"description": "[community, instance, seq, head hash]"})
-    index = fields.Integer()
-    path = fields.List(fields.String(), metadata={"description": "Sibling hashes from the leaf to the root (RFC 9162)."})
+    index = fields.Integer(metadata={"description": "The head's position: among every community's heads (format 1), "
+                                                    "among your community's (format 2)."})
+    path = fields.List(fields.String(), metadata={"description": "Sibling hashes from the leaf to the root (RFC 9162): the signed "
+                                                               "root (format 1), your community's root (format 2)."})
+
+
+class CommunityProofSchema(Schema):
+    id = fields.Integer(metadata={"description": "Your community: the leaf's position in the community tree."})
+    size = fields.Integer(metadata={"description": "How many chain heads your community had."})
+    root = fields.String(metadata={"description": "The root of your community's heads."})
+    nonce = fields.String(metadata={"description": "Your community leaf's nonce, new in every checkpoint."})
+    path = fields.List(fields.String(), metadata={
+        "description": "32 sibling hashes from the leaf [\"community\", id, size, root, nonce] to the signed root, nearest first; "
+                       "the position's bits say left or right."})
 
 
 class CheckpointSchema(Schema):
+    format = fields.String(metadata={"description": "yishi-checkpoint/1 or yishi-checkpoint/2: what the signature covers; see docs/audit.md."})
     id = fields.Integer()
     at = fields.String()
     reason = fields.String()
-    size = fields.Integer(metadata={"description": "How many chain heads (of every community) the root covers."})
+    size = fields.Integer(metadata={"description": "Format 1 only: how many chain heads (of every community) its root covers."})
     root = fields.String()
     previous = fields.String(metadata={"description": "The previous checkpoint's statement hash."})
     key_id = fields.String()
     signature = fields.String(metadata={"description": "Ed25519 over the canonical JSON statement; see docs/audit.md."})
+    community = fields.Nested(CommunityProofSchema, allow_none=True, metadata={
+        "description": "Format 2 only: the proof that your community's heads, as a whole, are under the signed root "
+                       "(null if your community did not exist yet)."})
     heads = fields.List(fields.Nested(HeadProofSchema), metadata={"description": "Your community's heads, with their proofs."})
 
 

@@ -104,9 +104,10 @@ def as_of(session: Session, actor: Actor, instance_id: str, seq: int) -> dict[st
 def list_checkpoints(session: Session, actor: Actor, page: int, page_size: int) -> Page[dict[str, Any]]:
     """Signed checkpoints, newest first, with the proofs of the caller's community's heads only: an
     auditor who keeps them can later catch a rewrite of any of those histories. Another community's
-    heads stay out; the signed root covers them without naming them."""
+    heads stay out; the signed root covers them without naming them, and in format 2 without
+    counting them (``engine.audit.sealing.checkpoints``)."""
     found = paginate(session, select(Checkpoint).order_by(Checkpoint.id.desc()), page, page_size)
-    items = [checkpoints.with_proofs(row, checkpoints.proofs(row, actor.community_id)) for row in found.items]
+    items = [checkpoints.view(row, actor.community_id) for row in found.items]
     return Page(items, found.total, found.page, found.page_size)
 
 

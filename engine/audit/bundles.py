@@ -144,11 +144,13 @@ def _record(dump: records.RecordDump, salt: str | None, public: bool) -> dict[st
 
 def _checkpoints(session: Session, community_id: int, instance_id: str | None) -> list[dict[str, Any]]:
     """Every checkpoint's statement; a head's proof only where it moved since the previous checkpoint
-    (an unchanged head is proven already), so proofs grow with the history, not with checkpoints × instances."""
+    (an unchanged head is proven already), so proofs grow with the history, not with checkpoints × instances.
+    A format 2 checkpoint also carries the community's own proof, each time: its root is new each time.
+    A head proven in a format 1 tree is proven again in the first format 2 one (another tree)."""
     out = []
-    proven: set[tuple[Any, ...]] = set()
+    proven: dict[int, set[tuple[Any, ...]]] = {1: set(), 2: set()}
     for row in session.scalars(select(Checkpoint).order_by(Checkpoint.id)):
-        proofs = [p for p in checkpoints.proofs(row, community_id, instance_id) if tuple(p.head) not in proven]
-        proven.update(tuple(p.head) for p in proofs)
-        out.append(checkpoints.with_proofs(row, proofs))
+        shown = checkpoints.view(row, community_id, instance_id, skip=frozenset(proven[row.format]))
+        proven[row.format].update(tuple(p["head"]) for p in shown["heads"])
+        out.append(shown)
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property, partial
@@ -23,11 +24,12 @@ from engine.identity import actors
 from engine.identity.actors import Actor
 from engine.kernel import definitions, instances
 from engine.kernel.clock import Clock, SystemClock
-from engine.kernel.commands import FireDueTimers
+from engine.kernel.commands import FireDueTimers, RecordTimerIncident
 from engine.kernel.db import MIGRATION_LOCK, TIMER_CLAIM, Database, advisory_xact_lock, claimed
 from engine.kernel.errors import YishiError
 from engine.kernel.group_commit import GroupCommit
 from engine.kernel.models import Instance
+from engine.kernel.timer_failures import TIMER_ATTEMPTS, TimerFailures
 from engine.kernel.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,14 @@ def outcome(result: Any = None, error: BaseException | None = None) -> str:
     return "incident" if isinstance(result, Instance) and result.status == "error" else "ok"
 
 
+def _cause(exc: BaseException) -> str:
+    """An exception as an incident names it, in the instance's history: its type and its first line, at most
+    200 characters — a database error's next lines give the statement and its parameters, which may hold
+    task data; the whole traceback goes to the log."""
+    lines = str(exc).strip().splitlines()
+    return (f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__)[:200]
+
+
 @dataclass
 class EngineConfig:
     processes_dir: Path = Path(__file__).resolve().parents[2] / "processes"
@@ -127,6 +137,7 @@ class Engine:
         self.config = config or EngineConfig()
         if not HANDLERS:
             raise RuntimeError("no command handlers are registered: build the engine from engine.bootstrap")
+        self._timer_failures = TimerFailures()
         self.context = EngineContext(self.config, lambda: self.signer)
         self._together = {command: GroupCommit(partial(self.run_together, command)) for command in BATCHES}
         self.observers: list[CommandObserver] = []
@@ -240,9 +251,10 @@ class Engine:
 
     def _checkpoint_after(self, published: str) -> None:
         """The command has committed: a checkpoint lost to a concurrent one must not fail it (the
-        concurrent checkpoint, or the worker's next one, covers the same heads)."""
+        concurrent checkpoint, or the worker's next one, covers the same heads). Its reason names
+        no result: every community reads it, and the result is in its own history anyway."""
         try:
-            self.checkpoint(published)
+            self.checkpoint(checkpoints.PUBLISHED)
         except YishiError as exc:
             log.warning("no checkpoint after %s: %s", published, exc.message)
 
@@ -269,29 +281,64 @@ class Engine:
             session.rollback()
             session.close()
 
-    def fire_due_timers(self, limit: int = 500) -> int:
+    def fire_due_timers(self, limit: int = 500, stop: threading.Event | None = None) -> int:
         """Fire every instance's due timers, one instance per transaction; returns how many fired.
 
         Several workers may sweep one PostgreSQL database, each from its own list of due instances.
         So that two never compute the same step (and one lose on the version check), a sweep claims
-        each instance (``engine.kernel.db.claimed``: an advisory lock, ``TIMER_CLAIM``) for the whole command —
+        each instance (``engine.db.claimed``: an advisory lock, ``TIMER_CLAIM``) for the whole command —
         the step computed ahead and the transaction that writes it — and skips an instance another
         sweep holds; a sweep that claims it after another has fired it finds nothing due. (On SQLite,
         which writes one at a time, a second sweep leaves the firing to the first.) One instance's
-        trouble (a user's request changed it in the same moment) must not stop the sweep.
+        trouble (a user's request changed it in the same moment, a bug) must not stop the sweep; an
+        instance whose firing fails is tried again only after a backoff, and after ``TIMER_ATTEMPTS``
+        failures becomes an incident (``engine.kernel.timer_failures``). Once ``stop`` is set, the sweep ends
+        after the instance it is firing.
         """
-        with self.read() as session:
-            due = instances.due_instance_ids(session, self.clock.now(), limit)
+        with self.read() as session:  # room beyond the limit for those backing off, which are skipped
+            due = instances.due_instance_ids(session, self.clock.now(), limit + len(self._timer_failures))
+        self._timer_failures.keep_only(due)
         fired = 0
         for instance_id in due:
+            if stop is not None and stop.is_set():
+                break
+            if self._timer_failures.backing_off(instance_id, self.clock.now()):
+                continue
             with claimed(self.db, TIMER_CLAIM, instance_id) as ours:
-                if not ours:
-                    continue  # another sweep is firing it
-                try:
-                    fired += self.execute(FireDueTimers(instance_id)) is not None
-                except YishiError as exc:
-                    log.warning("timers of instance %s not fired: %s", instance_id, exc.message)
+                if ours:  # else another sweep is firing it
+                    fired += self._fire_timers_of(instance_id)
         return fired
+
+    def _fire_timers_of(self, instance_id: str) -> bool:
+        """Fire one instance's due timers: whether they fired. A refusal (``YishiError``) is the instance's
+        ordinary business and is tried again next sweep; any other failure is counted (``_timers_failed``)."""
+        try:
+            fired = self.execute(FireDueTimers(instance_id)) is not None
+        except YishiError as exc:
+            log.warning("timers of instance %s not fired: %s", instance_id, exc.message)
+            return False
+        except Exception as exc:  # noqa: BLE001 — one instance's failure must not stop the sweep
+            self._timers_failed(instance_id, exc)
+            return False
+        self._timer_failures.forget(instance_id)
+        return fired
+
+    def _timers_failed(self, instance_id: str, exc: Exception) -> None:
+        """Count a failed firing; at ``TIMER_ATTEMPTS`` make the instance an incident. Should that fail too
+        (the database is away), the count stays and the next attempt, after the longest backoff yet, decides."""
+        failures = self._timer_failures.failed(instance_id, self.clock.now())
+        if failures < TIMER_ATTEMPTS:
+            log.error("timers of instance %s failed (%d of %d attempts)", instance_id, failures, TIMER_ATTEMPTS, exc_info=exc)
+            return
+        try:
+            incident = self.execute(RecordTimerIncident(instance_id, failures, _cause(exc)))
+        except Exception:  # noqa: BLE001 — the instance stays due, and backing off
+            log.exception("timers of instance %s failed %d times, and it could not be made an incident", instance_id, failures)
+            return
+        self._timer_failures.forget(instance_id)
+        if incident is not None:  # else a command moved it on meanwhile: nothing is due any more
+            log.error("timers of instance %s failed %d times: it is an incident, until an admin retries it",
+                      instance_id, failures, exc_info=exc)
 
     def deploy_bundled(self) -> list[definitions.Deployment]:
         """Deploy the bundled processes and decision tables as the platform's versions (identical content is a

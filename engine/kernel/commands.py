@@ -54,6 +54,15 @@ class FireDueTimers:
 
 
 @dataclass(frozen=True)
+class RecordTimerIncident:
+    """Stop firing an instance's timers, which failed to fire ``failures`` times in a row (the worker's, ``engine.kernel.timer_failures``)."""
+
+    instance_id: str
+    failures: int
+    cause: str
+
+
+@dataclass(frozen=True)
 class RetryInstance:
     instance_id: str
     data: dict[str, Any] = field(default_factory=dict)

@@ -8,7 +8,7 @@ from engine.identity.actors import Actor
 from engine.kernel import definitions, instances
 from engine.kernel.bus import handles
 from engine.kernel.commands import (
-    AdoptDefinition, CompleteTask, DeliverMessage, DeployDefinition, FireDueTimers, RetryInstance, StartInstance,
+    AdoptDefinition, CompleteTask, DeliverMessage, DeployDefinition, FireDueTimers, RecordTimerIncident, RetryInstance, StartInstance,
 )
 from engine.kernel.models import DefinitionAdoption, Instance
 from engine.kernel.unit_of_work import UnitOfWork
@@ -50,6 +50,11 @@ def deliver_message(uow: UnitOfWork, actor: Actor, cmd: DeliverMessage) -> Insta
 @handles(FireDueTimers, needs_actor=False, steps_workflow=True)
 def fire_due_timers(uow: UnitOfWork, actor: Any, cmd: FireDueTimers) -> Instance | None:
     return instances.fire_due_timers(uow, cmd.instance_id)
+
+
+@handles(RecordTimerIncident, needs_actor=False)
+def record_timer_incident(uow: UnitOfWork, actor: Any, cmd: RecordTimerIncident) -> Instance | None:
+    return instances.timers_incident(uow, cmd.instance_id, cmd.failures, cmd.cause)
 
 
 @handles(RetryInstance, steps_workflow=True)

@@ -89,6 +89,29 @@ def fire_due_timers(uow: UnitOfWork, instance_id: str) -> Instance | None:
     return advance(uow, instance, "timers_fired", {}, None)
 
 
+def timers_incident(uow: UnitOfWork, instance_id: str, failures: int, cause: str) -> Instance | None:
+    """Make an incident of an instance whose due timers failed to fire ``failures`` times (not inside the
+    workflow: nothing was recorded); None when it no longer waits on a due timer (a command moved it on).
+
+    It is recorded as a step's failure is: status ``error`` with the reason, an event in the history
+    (``timers_failed``, the state unchanged, the reason as its error), and no pending timers, so no sweep
+    fires it; an admin's retry (``retry``) fires them in the admin's command.
+    """
+    instance = _load(uow.session, instance_id)
+    if instance.status != "running" or not any(t.due_at < uow.now for t in instance.timers):
+        return None
+    failure = {"task_id": None, "element_id": None, "message": f"incident: timers failed {failures} times: {cause}",
+               "timers_failed": failures}
+    seq = instance.last_seq + 1
+    instance.status, instance.error, instance.last_seq, instance.updated_at = "error", failure, seq, uow.now
+    instance.timers[:] = []
+    uow.ledger.append(PendingEvent(
+        instance_id=instance.id, seq=seq, type="timers_failed", actor_id=None, at=uow.now, input={"failures": failures},
+        state_digest=instance.state_digest, error=failure, services=None, prev_hash=instance.head_hash, salt=instance.salt,
+    ))
+    return instance
+
+
 def deliver_message(uow: UnitOfWork, actor: Actor, instance_id: str, message: str, payload: dict[str, Any]) -> Instance:
     instance = get_instance(uow.session, actor, instance_id)
     actor.require("committee", "admin")
@@ -102,7 +125,8 @@ def deliver(uow: UnitOfWork, instance: Instance, message: str, payload: dict[str
 
 
 def retry(uow: UnitOfWork, actor: Actor, instance_id: str, data: dict[str, Any]) -> Instance:
-    """Run a failed instance forward again (admins), optionally correcting the failed task's data."""
+    """Run a failed instance forward again (admins), optionally correcting the failed task's data; an
+    instance whose timers failed to fire (``timers_incident``) has them fired again."""
     instance = get_instance(uow.session, actor, instance_id)
     actor.require("admin")
     if instance.status != "error":
@@ -110,7 +134,8 @@ def retry(uow: UnitOfWork, actor: Actor, instance_id: str, data: dict[str, Any])
     failed_task = (instance.error or {}).get("task_id")
     if data and failed_task is None:
         raise Conflict("the failure is not tied to a task, so there is no task data to correct")
-    return advance(uow, instance, "instance_retried", {"task_id": failed_task, "data": data}, actor)
+    timers = {"fire_timers": True} if (instance.error or {}).get("timers_failed") else {}
+    return advance(uow, instance, "instance_retried", {"task_id": failed_task, "data": data, **timers}, actor)
 
 
 def advance(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[str, Any], actor: Actor | None) -> Instance:

@@ -38,7 +38,11 @@ def _start(workflow: BpmnWorkflow, input: dict[str, Any]) -> None:
 def _retry(workflow: BpmnWorkflow, input: dict[str, Any]) -> None:
     """Retrying runs the workflow forward again, after merging the admin's corrections (if any)
     into the data of the task that failed — as an operator sets variables before a retry. A task
-    whose element could not be armed (a bad timer value, …) is armed again, on the corrected data."""
+    whose element could not be armed (a bad timer value, …) is armed again, on the corrected data. Due
+    timers that failed to fire (``engine.kernel.instances.timers_incident``) are fired: left to the run forward,
+    SpiffWorkflow would only mark them ready after its last task, and the instance would wait on nothing."""
+    if input.get("fire_timers"):
+        fire_timers(workflow)
     task = find_task(workflow, input["task_id"]) if input.get("task_id") else None
     if input.get("data"):
         if task is None:

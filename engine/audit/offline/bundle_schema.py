@@ -105,11 +105,24 @@ _HEAD_PROOF = _object({
     "path": {"type": "array", "items": _HASH},
 })
 
-_CHECKPOINT = _object({
-    "id": {"type": "integer"}, "at": _MOMENT, "reason": {"type": "string"}, "size": {"type": "integer", "minimum": 0},
-    "root": _HASH, "previous": _HASH, "key_id": {"type": "string"}, "signature": {"type": "string"},
-    "heads": {"type": "array", "items": _HEAD_PROOF},
+_SIGNED = {"id": {"type": "integer"}, "at": _MOMENT, "reason": {"type": "string"}, "root": _HASH, "previous": _HASH,
+           "key_id": {"type": "string"}, "signature": {"type": "string"}, "heads": {"type": "array", "items": _HEAD_PROOF}}
+
+_COMMUNITY_PROOF = _object({
+    "id": {"type": "integer", "minimum": 0}, "size": {"type": "integer", "minimum": 0}, "root": _HASH, "nonce": _HASH,
+    "path": {"type": "array", "items": _HASH},
 })
+"""Format 2: the community's subtree (its root and size), its leaf's nonce, and the path to the signed root."""
+
+_CHECKPOINT = {
+    "if": _object({"format": {"const": "yishi-checkpoint/2"}}),
+    "then": _object({**_SIGNED, "format": {"const": "yishi-checkpoint/2"},
+                     "community": {"anyOf": [_COMMUNITY_PROOF, {"type": "null"}]}}),
+    "else": _object({**_SIGNED, "size": {"type": "integer", "minimum": 0}}, {"format": {"const": "yishi-checkpoint/1"}}),
+}
+"""Format 1 signs the size of one tree over every community's heads; format 2, a root over the
+communities' subtrees, and shows the caller's own. A checkpoint without a format is of format 1."""
+
 
 def _bundle(public: bool) -> dict[str, Any]:
     return {

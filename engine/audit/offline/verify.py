@@ -17,7 +17,8 @@ The checks, each naming what and where it failed:
   events, and the frozen electorate gives the digest its vote record was bound with;
 - **checkpoints**: each is signed by a known key, chained to the one before (the first to none:
   a checkpoint missing from the start of the chain is reported too), its proofs lead from
-  this bundle's heads to its signed root, and the histories still hold those heads.
+  this bundle's heads to its signed root — in format 2 through the community's subtree, whose
+  size must match the instances the bundle proves — and the histories still hold those heads.
 
 The API runs the same function on a bundle exported from the database. A bundle the checks cannot
 read (a field missing or of the wrong type) is refused with ``InvalidInput`` naming each field at
@@ -288,6 +289,7 @@ class Check:
     def checkpoints(self) -> None:
         self.verdict.key_ids = sorted({c["key_id"] for c in self.bundle.get("checkpoints", [])})
         previous: dict[str, Any] | None = None
+        counted: set[str] = set()
         for checkpoint in self.bundle.get("checkpoints", []):
             self.count("checkpoints")
             self._signed(checkpoint)
@@ -295,8 +297,11 @@ class Check:
                 self.problem("checkpoints", f"checkpoint {checkpoint['id']} follows another, missing from the bundle")
             elif previous is not None and checkpoint["previous"] != checkpoints.statement_hash(previous):
                 self.problem("checkpoints", f"checkpoint {checkpoint['id']} does not follow checkpoint {previous['id']}")
-            for proof in checkpoint["heads"]:
-                self._head(checkpoint, proof)
+            if checkpoint.get("format", checkpoints.FORMAT_V1) == checkpoints.FORMAT_V1:
+                for proof in checkpoint["heads"]:
+                    self._head(checkpoint, proof, checkpoint["size"], checkpoint["root"])
+            else:
+                self._community(checkpoint, counted)
             previous = checkpoint
 
     def still_holds(self, known: list[dict[str, Any]]) -> None:
@@ -316,17 +321,43 @@ class Check:
         elif not checkpoints.signature_valid(checkpoint, key):
             self.problem("checkpoints", f"checkpoint {checkpoint['id']}: the signature does not match its statement")
 
-    def _head(self, checkpoint: dict[str, Any], proof: dict[str, Any]) -> None:
+    def _community(self, checkpoint: dict[str, Any], counted: set[str]) -> None:
+        """Format 2: the community's subtree is under the signed root, each head under the subtree's root,
+        and (a whole community's bundle) its instances proven so far are as many as the subtree signs.
+
+        Heads are proven where they moved, so ``counted`` carries the instances proven by earlier
+        checkpoints; none leaves a checkpoint, so an instance dropped from the bundle leaves one short."""
+        community, name = checkpoint.get("community"), f"checkpoint {checkpoint['id']}"
+        if community is None:
+            if checkpoint["heads"] or counted:
+                self.problem("checkpoints", f"{name} carries no proof of the community's subtree")
+            return
+        leaf = checkpoints.community_leaf(community["id"], community["size"], community["root"], community["nonce"])
+        if merkle.root_from_sparse_path(leaf, community["id"], community["path"], checkpoints.TOP_DEPTH) != checkpoint["root"]:
+            self.problem("checkpoints", f"{name}: community {community['id']}'s {community['size']} heads, as a whole, are not under its signed root")
+            return
+        for proof in checkpoint["heads"]:
+            if proof["head"][0] != community["id"]:
+                self.problem("checkpoints", f"{name}: instance {proof['head'][1]} is not community {community['id']}'s", instance=proof["head"][1])
+            elif self._head(checkpoint, proof, community["size"], community["root"]):
+                counted.add(proof["head"][1])
+        if self.bundle.get("scope", {}).get("instance") is None and len(counted) != community["size"]:
+            self.problem("checkpoints", f"{name} signed {community['size']} instances of community {community['id']}; "
+                                        f"the bundle proves {len(counted)}: an instance is missing from it")
+
+    def _head(self, checkpoint: dict[str, Any], proof: dict[str, Any], size: int, root: str) -> bool:
+        """One head under ``root`` (a tree of ``size`` leaves), and still in its history: whether it was under the root."""
         _, instance_id, seq, head = proof["head"]
-        if merkle.root_from_path(merkle.leaf_hash(proof["head"]), proof["index"], checkpoint["size"], proof["path"]) != checkpoint["root"]:
+        if merkle.root_from_path(merkle.leaf_hash(proof["head"]), proof["index"], size, proof["path"]) != root:
             self.problem("checkpoints", f"checkpoint {checkpoint['id']}: event {seq} of instance {instance_id}, as a head, is not under its signed root",
                          instance=instance_id, seq=seq)
-            return
+            return False
         held = self._hash_at(instance_id, seq)
         if held != head:
             what = "no longer has that event" if held is None else "has another hash there: the history was rewritten"
             self.problem("checkpoints", f"checkpoint {checkpoint['id']} signed event {seq} of instance {instance_id} as {head[:12]}…; "
                                         f"the history {what}", instance=instance_id, seq=seq)
+        return True
 
     def _hash_at(self, instance_id: str, seq: int) -> str | None:
         """The hash of an instance's event by its seq: by position when nothing before it is missing, else by search
