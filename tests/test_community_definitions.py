@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.kernel.commands import DeployDefinition, StartInstance
+from engine.kernel.commands import AdoptDefinition, DeployDefinition, StartInstance
 from engine.kernel.clock import ManualClock
 from engine.kernel.models import DefinitionAdoption
 from engine.bootstrap import Engine
@@ -174,3 +174,18 @@ def test_concurrent_first_starts_pin_one_version_and_all_start(deployed: Engine,
         pins = session.scalars(select(DefinitionAdoption).where(
             DefinitionAdoption.community_id == community.id, DefinitionAdoption.key == "consultation")).all()
         assert [(pin.number, pin.adopted_by) for pin in pins] == [(1, None)]
+
+
+def test_adoptions_racing_first_starts_are_each_done_or_refused_as_a_conflict(deployed: Engine, community: Community) -> None:
+    """Admins adopting while the committee starts its first instances: every start succeeds, an adoption
+    that lost its number to another is a conflict (to try again), and the choices stay numbered 1, 2, …"""
+    admin, chair = community["admin"], community["chair"]
+    outcomes = at_once([lambda: deployed.execute(AdoptDefinition("consultation", 1), admin) for _ in range(4)]
+                       + [lambda: deployed.execute(StartInstance("consultation", {}), chair) for _ in range(4)])
+    adopted, started = outcomes[:4], outcomes[4:]
+    assert not [o for o in started if isinstance(o, BaseException)], started
+    assert all(not isinstance(o, BaseException) or getattr(o, "code", None) == "conflict" for o in adopted), adopted
+    with deployed.read() as session:
+        numbers = session.scalars(select(DefinitionAdoption.number).where(
+            DefinitionAdoption.community_id == community.id).order_by(DefinitionAdoption.number)).all()
+    assert numbers == list(range(1, len(numbers) + 1))

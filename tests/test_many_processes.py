@@ -221,7 +221,7 @@ def test_two_servers_and_two_workers_on_one_postgresql(database_url: str, tmp_pa
     stopped = time.monotonic() - began
 
     assert not [pid for pid in pids if alive(pid)], "a process was left running"
-    assert [w.returncode for w in workers] == [-signal.SIGTERM] * 2
+    assert [w.returncode for w in workers] == [0, 0]  # SIGTERM: each worker finished its instance and left
     assert all(status < 500 for *_, status in clients.answers), Counter(status for *_, status in clients.answers)
     assert Counter(via for via, *_ in clients.answers).keys() == {0, 1}
     with engine.read() as session:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import fields, validate
-from sqlalchemy import select
 
 from api.auth import actor
 from api.views import Blueprint, engine, reader
@@ -20,8 +19,6 @@ from api.schemas import PageQuery, StrictSchema, page_of
 from engine.kernel.commands import AdoptDefinition, DeployDefinition
 from engine.kernel import definitions
 from engine.kernel import queries
-from engine.kernel.errors import NotFound
-from engine.kernel.models import Definition
 
 blp = Blueprint("definitions", __name__, url_prefix="/api/definitions", description="Deployed process definitions")
 
@@ -84,9 +81,4 @@ def adoptions(key: str) -> Any:
 @blp.response(200, DefinitionDetailSchema)
 def get_version(args: dict[str, Any], key: str, version: int) -> Any:
     """One version: your community's own (`owner=community`, the default) or the platform's (`owner=platform`)."""
-    session = reader()
-    owner = Definition.community_id.is_(None) if args["owner"] == "platform" else Definition.community_id == actor().community_id
-    found = session.scalar(select(Definition).where(Definition.key == key, Definition.version == version, owner))
-    if found is None:
-        raise NotFound(f"definition {key} has no version {version}" + (" of the platform's" if args["owner"] == "platform" else ""))
-    return found
+    return definitions.get_version(reader(), key, version, None if args["owner"] == "platform" else actor().community_id)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from api.schemas import PageQuery, StrictSchema, bounded
+
+
+def owner_word(definition: Any) -> str:
+    """Whose a definition version is, as the API says it: the platform's, or the caller's community's."""
+    return "platform" if definition.community_id is None else "community"
 
 
 class DefinitionSchema(Schema):
@@ -15,7 +22,7 @@ class DefinitionSchema(Schema):
     name = fields.String()
     filename = fields.String()
     sha256 = fields.String()
-    owner = fields.Function(lambda d: "platform" if d.community_id is None else "community", metadata={
+    owner = fields.Function(owner_word, metadata={
         "description": "platform (bundled, or deployed by the platform operator) or community (your community's own)."})
     deployed_at = fields.DateTime()
     deployed_by = fields.Integer(allow_none=True, metadata={"description": "The member who deployed it; null for the platform's."})
@@ -27,7 +34,7 @@ class AdoptionSchema(Schema):
     key = fields.String()
     kind = fields.String()
     version = fields.Function(lambda a: a.definition.version)
-    owner = fields.Function(lambda a: "platform" if a.definition.community_id is None else "community")
+    owner = fields.Function(lambda a: owner_word(a.definition))
     definition_id = fields.Integer()
     adopted_at = fields.DateTime()
     adopted_by = fields.Integer(allow_none=True, metadata={
@@ -86,7 +93,7 @@ class InstanceSchema(Schema):
     community_id = fields.Integer()
     definition_key = fields.Function(lambda i: i.definition.key)
     definition_version = fields.Function(lambda i: i.definition.version)
-    definition_owner = fields.Function(lambda i: "platform" if i.definition.community_id is None else "community",
+    definition_owner = fields.Function(lambda i: owner_word(i.definition),
                                        metadata={"description": "Whose version it runs: the platform's or the community's own."})
     status = fields.String()
     started_by = fields.Integer(allow_none=True)

@@ -69,7 +69,7 @@ def export(
 def _definitions(session: Session, ids: set[int], public: bool) -> list[dict[str, Any]]:
     rows = session.scalars(select(Definition).where(Definition.id.in_(ids)).order_by(Definition.id))
     return [{"id": d.id, "key": d.key, "version": d.version, "kind": d.kind, "filename": d.filename,
-             "owner": "platform" if d.community_id is None else d.community_id, "deployed_by": d.deployed_by,
+             "owner": d.owner, "deployed_by": d.deployed_by,
              "deployed_at": chain.timestamp(d.deployed_at),
              "sha256": d.sha256, "source": d.source, **({} if public else {"spec": d.spec})} for d in rows]
 

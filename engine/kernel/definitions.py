@@ -133,10 +133,23 @@ def deploy_directory(session: Session, processes_dir: Path, *, now: datetime) ->
 
 def latest_version(session: Session, key: str, kind: str = "bpmn", community_id: int | None = None) -> Definition | None:
     """The newest version of ``key`` that its owner deployed: a community's (``community_id``) or the platform's (None)."""
-    owner = Definition.community_id.is_(None) if community_id is None else Definition.community_id == community_id
     return session.scalar(
-        select(Definition).where(Definition.key == key, Definition.kind == kind, owner).order_by(Definition.version.desc()).limit(1)
+        select(Definition).where(Definition.key == key, Definition.kind == kind, owned_by(community_id))
+        .order_by(Definition.version.desc()).limit(1)
     )
+
+
+def get_version(session: Session, key: str, version: int, community_id: int | None) -> Definition:
+    """One version of ``key`` as its owner numbered it: a community's own (``community_id``) or the platform's (None)."""
+    found = session.scalar(select(Definition).where(Definition.key == key, Definition.version == version, owned_by(community_id)))
+    if found is None:
+        raise NotFound(f"definition {key} has no version {version}" + (" of the platform's" if community_id is None else ""))
+    return found
+
+
+def owned_by(community_id: int | None) -> Any:
+    """The versions one owner deployed: a community's (``community_id``), or the platform's (None)."""
+    return Definition.community_id.is_(None) if community_id is None else Definition.community_id == community_id
 
 
 def resolve(session: Session, community_id: int, key: str, kind: str = "bpmn", *, pin_at: datetime | None = None
@@ -181,8 +194,7 @@ def current_adoption(session: Session, community_id: int, key: str, kind: str = 
 
 def adopt(session: Session, community_id: int, key: str, version: int, *, now: datetime, adopted_by: int) -> DefinitionAdoption:
     """The community runs the platform's ``version`` of ``key`` from now on (instances already started keep theirs)."""
-    platform = session.scalar(select(Definition).where(
-        Definition.key == key, Definition.version == version, Definition.community_id.is_(None)))
+    platform = session.scalar(select(Definition).where(Definition.key == key, Definition.version == version, owned_by(None)))
     if platform is None:
         raise NotFound(f"the platform has no version {version} of {key!r}")
     return _record_adoption(session, community_id, platform, now, adopted_by)
@@ -203,8 +215,8 @@ def _record_adoption(session: Session, community_id: int, definition: Definition
 def visible_to(community_id: int | None) -> Any:
     """The versions an owner sees (and whose keys it shares): a community, the platform's and its own; the platform, its own."""
     if community_id is None:
-        return Definition.community_id.is_(None)
-    return Definition.community_id.is_(None) | (Definition.community_id == community_id)
+        return owned_by(None)
+    return owned_by(None) | owned_by(community_id)
 
 
 def spec_document(definition: Definition) -> dict[str, Any]:

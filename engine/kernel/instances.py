@@ -62,7 +62,7 @@ def start(uow: UnitOfWork, actor: Actor, key: str, variables: dict[str, Any]) ->
     uow.session.add(instance)
     advance(uow, instance, "instance_started", {
         "definition": key, "version": definition.version, "sha256": definition.sha256, "timezone": timezone, "variables": variables,
-        "owner": "platform" if definition.community_id is None else definition.community_id,
+        "owner": definition.owner,
     }, actor)
     return instance
 
@@ -105,10 +105,7 @@ def timers_incident(uow: UnitOfWork, instance_id: str, failures: int, cause: str
     seq = instance.last_seq + 1
     instance.status, instance.error, instance.last_seq, instance.updated_at = "error", failure, seq, uow.now
     instance.timers[:] = []
-    uow.ledger.append(PendingEvent(
-        instance_id=instance.id, seq=seq, type="timers_failed", actor_id=None, at=uow.now, input={"failures": failures},
-        state_digest=instance.state_digest, error=failure, services=None, prev_hash=instance.head_hash, salt=instance.salt,
-    ))
+    _chain(uow, instance, seq, "timers_failed", {"failures": failures}, None, instance.state_digest, failure, None)
     return instance
 
 
@@ -166,12 +163,18 @@ def advance(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[st
     _write_state(uow, instance, result, seq)
     _write_tasks(uow, instance, result, seq, actor if event_type == "task_completed" else None, input.get("task_id"))
     _write_timers(instance, result)
+    _chain(uow, instance, seq, event_type, input, actor, result.digest,
+           result.failure.as_dict() if result.failure else None, result.service_calls or None)
+    return instance
+
+
+def _chain(uow: UnitOfWork, instance: Instance, seq: int, event_type: str, input: dict[str, Any], actor: Actor | None,
+           digest: str, error: dict[str, Any] | None, services: Any) -> None:
+    """Append a loaded instance's event ``seq`` to its history, after its current head (sealed at commit)."""
     uow.ledger.append(PendingEvent(
         instance_id=instance.id, seq=seq, type=event_type, actor_id=actor.member_id if actor else None, at=uow.now,
-        input=input, state_digest=result.digest, error=result.failure.as_dict() if result.failure else None,
-        services=result.service_calls or None, prev_hash=instance.head_hash, salt=instance.salt,
+        input=input, state_digest=digest, error=error, services=services, prev_hash=instance.head_hash, salt=instance.salt,
     ))
-    return instance
 
 
 def lock(session: Session, *rows: Any) -> None:

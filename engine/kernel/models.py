@@ -85,6 +85,11 @@ class Definition(Base):
     """The community admin who deployed it; None for the platform's (bundled, or the CLI)."""
     deployer: Mapped[Member | None] = relationship(foreign_keys=[deployed_by], lazy="joined")
 
+    @property
+    def owner(self) -> str | int:
+        """Who owns it, as histories and bundles name it: ``"platform"``, or the owning community's id."""
+        return "platform" if self.community_id is None else self.community_id
+
 
 class DefinitionAdoption(Base):
     """A community's choice of the version it runs for a key; each choice a row, the highest ``number`` holds.
