@@ -171,16 +171,16 @@ def install(app: Flask) -> None:
     it off the reverse proxy's public side). Called before any other ``before_request`` hook, so a
     request refused by one (a 401) is counted too."""
     watch(app.extensions["yishi"])
-    app.before_request(_began)
-    app.after_request(_answered)
+    app.before_request(began)
+    app.after_request(answered)
     app.add_url_rule("/metrics", "metrics", _scrape)
 
 
-def _began() -> None:
+def began() -> None:
     g.metrics_began = time.perf_counter()
 
 
-def _answered(response: Response) -> Response:
+def answered(response: Response) -> Response:
     rule = request.url_rule
     began = g.get("metrics_began")
     requests(rule.rule if rule is not None else UNMATCHED, request.method).observe(

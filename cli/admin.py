@@ -6,25 +6,21 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
-
 from cli.common import engine_from
 from engine.bootstrap import Engine
-from engine.identity import members as identity_members
-from engine.identity.models import Community, Member
+from engine.identity.commands import SeedCommunity
 from engine.kernel.commands import DeployDefinition
-from engine.kernel.unit_of_work import UnitOfWork
 
 DEMO_MEMBERS = (
-    ("王主任 Wang (committee chair)", ["committee", "resident"]),
-    ("李委员 Li (committee)", ["committee", "resident"]),
-    ("张阿姨 Zhang (resident)", ["resident"]),
-    ("陈先生 Chen (resident)", ["resident"]),
-    ("刘同学 Liu (resident)", ["resident"]),
-    ("审计员 Auditor", ["auditor"]),
-    ("物业维修 Repairs provider", ["provider"]),
-    ("街道办 Street office", ["street_office"]),
-    ("管理员 Admin", ["admin"]),
+    ("王主任 Wang (committee chair)", ("committee", "resident")),
+    ("李委员 Li (committee)", ("committee", "resident")),
+    ("张阿姨 Zhang (resident)", ("resident",)),
+    ("陈先生 Chen (resident)", ("resident",)),
+    ("刘同学 Liu (resident)", ("resident",)),
+    ("审计员 Auditor", ("auditor",)),
+    ("物业维修 Repairs provider", ("provider",)),
+    ("街道办 Street office", ("street_office",)),
+    ("管理员 Admin", ("admin",)),
 )
 
 
@@ -68,13 +64,6 @@ def demo(obj: dict[str, Any], slug: str) -> None:
 
 
 def seed_demo(engine: Engine, slug: str) -> list[tuple[str, list[str], str]]:
-    with UnitOfWork(engine.db, engine.clock) as uow:
-        community = uow.session.scalar(select(Community).where(Community.slug == slug))
-        if community is None:
-            community = identity_members.create_community(uow.session, slug, "和谐花园社区 Harmony Garden (demo)", "Asia/Shanghai", uow.now)
-            for name, roles in DEMO_MEMBERS:
-                identity_members.add_member(uow.session, community, name, roles, uow.now)
-        members = uow.session.scalars(select(Member).where(Member.community_id == community.id).order_by(Member.id))
-        issued = [(m.name, m.roles, identity_members.issue_token(uow.session, m, "demo", uow.now)) for m in members]
-        uow.commit()
-    return issued
+    """The demo community (created on first use) with a fresh API token for each of its members."""
+    seeded = engine.execute(SeedCommunity(slug, "和谐花园社区 Harmony Garden (demo)", DEMO_MEMBERS, "demo"))
+    return [(member.name, member.roles, token) for member, token in seeded]

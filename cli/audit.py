@@ -6,14 +6,13 @@ import json
 from typing import Any
 
 import click
-from sqlalchemy import select
 
 from cli.common import community_id_of, echo_json, engine_from, instance_of
 from engine.audit import access, time_travel
 from engine.audit.offline import verify as audit_verify
 from engine.audit.sealing.checkpoints import key_id
 from engine.bootstrap import Engine
-from engine.identity.models import Community
+from engine.identity import members
 from engine.kernel.errors import YishiError
 from engine.voting.counting import board
 from engine.voting.counting.tally import tally as voting_tally
@@ -94,7 +93,7 @@ def verify_stored(obj: dict[str, Any], slug: str | None, instance_id: str | None
         elif slug is not None:
             scopes = [(community_id_of(session, slug), None)]
         else:
-            scopes = [(community_id, None) for community_id in session.scalars(select(Community.id).order_by(Community.id))]
+            scopes = [(community_id, None) for community_id in members.community_ids(session)]
         held = [_report(_verified(engine, session, community_id, scoped), f"community {community_id}" + (f", instance {scoped}" if scoped else ""))
                 for community_id, scoped in scopes]
     if not all(held):

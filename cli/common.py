@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
 
 from api.config import Config
 from engine.bootstrap import Engine, EngineConfig
-from engine.identity.models import Community
+from engine.identity import members
 from engine.kernel.db import Database
 from engine.kernel.models import Instance
 
@@ -38,7 +37,7 @@ def main(ctx: click.Context, database: str, audit_key: str) -> None:
 
 
 def community_id_of(session: Any, slug: str) -> int:
-    community = session.scalar(select(Community).where(Community.slug == slug))
+    community = members.community_by_slug(session, slug)
     if community is None:
         raise click.ClickException(f"no community {slug!r}")
     return community.id

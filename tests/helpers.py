@@ -10,12 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.identity import members
 from engine.identity import actors as identity_actors
-
 from engine.identity.actors import Actor
+from engine.identity.commands import SeedCommunity
 from engine.bootstrap import Engine
-from engine.kernel.unit_of_work import UnitOfWork
 
 PEOPLE = {
     "chair": ["committee", "resident"],
@@ -40,14 +38,12 @@ class Community:
 
 
 def make_community(engine: Engine, slug: str, timezone: str = "Asia/Shanghai") -> Community:
-    with UnitOfWork(engine.db, engine.clock) as uow:
-        row = members.create_community(uow.session, slug, slug.title(), timezone, uow.now)
-        community = Community(row.id, slug)
-        for name, roles in PEOPLE.items():
-            member = members.add_member(uow.session, row, name, roles, uow.now)
-            community.actors[name] = identity_actors.actor_for(member)
-            community.tokens[name] = members.issue_token(uow.session, member, "test", uow.now)
-        uow.commit()
+    people = tuple((name, tuple(roles)) for name, roles in PEOPLE.items())
+    seeded = engine.execute(SeedCommunity(slug, slug.title(), people, "test", timezone))
+    community = Community(seeded[0][0].community_id, slug)
+    for member, token in seeded:
+        community.actors[member.name] = identity_actors.actor_for(member)
+        community.tokens[member.name] = token
     return community
 
 

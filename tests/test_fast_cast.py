@@ -127,3 +127,22 @@ def test_an_unexpected_failure_is_the_same_json_500(
     same(*answers)
     assert answers[0].status_code == 500 and answers[0].get_json()["error"]["code"] == "internal_error"
     assert seen[0] == 0
+
+
+def test_an_app_hook_the_fast_path_would_skip_stops_the_app_at_its_first_request(deployed: Engine) -> None:
+    """A request hook added to the app (or to the votes blueprint) would not run for ballots served beside
+    Flask; rather than let a middleware silently miss the busiest endpoint, the app refuses to serve."""
+    app = create_app({"TESTING": True}, engine=deployed)
+
+    @app.before_request
+    def audit_every_request() -> None:
+        return None
+
+    with pytest.raises(RuntimeError, match="audit_every_request"):
+        Client(app).get("/api/health")
+
+
+def test_hooks_of_other_blueprints_and_the_ones_it_stands_in_for_let_it_serve(deployed: Engine) -> None:
+    app = create_app({"TESTING": True}, engine=deployed)
+    app.before_request_funcs.setdefault("audit", []).append(lambda: None)  # a blueprint's own: not the ballot's
+    assert Client(app).get("/api/health").status_code == 200

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.audit.sealing import checkpoints
 from engine.conventions.models import Amendment, Convention, ConventionVersion, DraftingRound
 from engine.conventions.queries import ACCEPTED, MAX_ARTICLES, _amendments_of, _convention, _text, _utc, _version
 from engine.conventions.texts import Article, fingerprint
@@ -115,7 +114,7 @@ def adopt(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]:
     convention.adopted_number, convention.effective_date, convention.adopted_at = version.number, effective, context.now
     convention.title, convention.status, convention.updated_at = version.title, "adopted", context.now
     _advance(drafting, "adopted", context.now)
-    checkpoints.publish(context.session, f"convention {convention.id} adopted")
+    context.publish(f"convention {convention.id} adopted")
     return {"convention_id": convention.id, "round": drafting.number, "version": version.number,
             "fingerprint": version.fingerprint, "effective_date": effective.isoformat()}
 

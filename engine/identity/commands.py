@@ -1,4 +1,4 @@
-"""Identity's commands: creating a community, adding a member, issuing a token (handled in ``handlers``); recorded in their own rows."""
+"""Identity's commands: creating a community, adding a member, issuing a token, seeding a community (handled in ``handlers``); recorded in their own rows."""
 
 from __future__ import annotations
 
@@ -24,3 +24,14 @@ class AddMember:
 class IssueToken:
     member_id: int
     label: str = ""
+
+
+@dataclass(frozen=True)
+class SeedCommunity:
+    """The platform operator's set-up of a community, in one transaction: create it with ``members`` (name,
+    roles) unless it exists, then issue every member a token labelled ``label`` (the CLI's demo, tests)."""
+    slug: str
+    name: str
+    members: tuple[tuple[str, tuple[str, ...]], ...]
+    label: str
+    timezone: str = "Asia/Shanghai"

@@ -6,10 +6,10 @@ from typing import Any
 
 from engine.identity import members
 from engine.identity.actors import Actor
-from engine.identity.commands import AddMember, CreateCommunity, IssueToken
+from engine.identity.commands import AddMember, CreateCommunity, IssueToken, SeedCommunity
 from engine.identity.models import Community, Member
 from engine.kernel.bus import handles
-from engine.kernel.errors import NotFound
+from engine.kernel.errors import NotFound, PermissionDenied
 from engine.kernel.unit_of_work import UnitOfWork
 
 
@@ -32,3 +32,17 @@ def issue_token(uow: UnitOfWork, actor: Actor, cmd: IssueToken) -> str:
     actor.require("admin")
     member = members.get_member(uow.session, actor, cmd.member_id)
     return members.issue_token(uow.session, member, cmd.label, uow.now)
+
+
+@handles(SeedCommunity, needs_actor=False)
+def seed_community(uow: UnitOfWork, actor: Any, cmd: SeedCommunity) -> list[tuple[Member, str]]:
+    """Only a caller without an actor (the operator's CLI, tests) may seed: no API request reaches it."""
+    if actor is not None:
+        raise PermissionDenied("only the platform operator, from the command line, seeds a community")
+    community = members.community_by_slug(uow.session, cmd.slug)
+    if community is None:
+        community = members.create_community(uow.session, cmd.slug, cmd.name, cmd.timezone, uow.now)
+        for name, roles in cmd.members:
+            members.add_member(uow.session, community, name, list(roles), uow.now)
+    return [(member, members.issue_token(uow.session, member, cmd.label, uow.now))
+            for member in members.of_community(uow.session, community.id)]

@@ -18,12 +18,25 @@ ROLES = ("committee", "resident", "owner", "auditor", "provider", "admin", "stre
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
 
+def community_by_slug(session: Session, slug: str) -> Community | None:
+    return session.scalar(select(Community).where(Community.slug == slug))
+
+
+def community_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(Community.id).order_by(Community.id)))
+
+
+def of_community(session: Session, community_id: int) -> list[Member]:
+    """A community's members, in the order they were added."""
+    return list(session.scalars(select(Member).where(Member.community_id == community_id).order_by(Member.id)))
+
+
 def create_community(session: Session, slug: str, name: str, timezone: str, now: datetime) -> Community:
     if not _SLUG.match(slug):
         raise InvalidInput("a community slug is 2–63 lowercase letters, digits or dashes",
                            errors=[{"field": "slug", "message": "invalid slug"}])
     zone(timezone)
-    if session.scalar(select(Community).where(Community.slug == slug)) is not None:
+    if community_by_slug(session, slug) is not None:
         raise InvalidInput(f"the community {slug!r} exists already", errors=[{"field": "slug", "message": "taken"}])
     community = Community(slug=slug, name=name, timezone=timezone, created_at=now)
     session.add(community)

@@ -18,7 +18,6 @@ from engine.kernel import forms
 from engine.kernel import preconditions
 from engine.kernel import operations
 from engine.audit.sealing import chain
-from engine.audit.sealing import checkpoints
 from engine.audit.sealing.ledger import PendingEvent
 from engine.bpmn import isolation
 from engine.bpmn.service_calls import LiveCalls, NeedsWriter, ProbeCalls, ServiceCalls
@@ -157,7 +156,7 @@ def advance(uow: UnitOfWork, instance: Instance, event_type: str, input: dict[st
     if ahead is not None and ahead.result is not None:
         result = ahead.result
     else:
-        live = LiveCalls(lambda name, params: operations.run(name, ServiceContext(uow.session, instance, actor, uow.now), params))
+        live = LiveCalls(lambda name, params: operations.run(name, ServiceContext(uow.session, instance, actor, uow.now, uow.publish), params))
         with isolation.remembering(ahead.memo if ahead else {}), isolation.holding_the_writer():
             result = _step(uow, instance, event_type, input, seq, live)
     _write_state(uow, instance, result, seq)
@@ -320,7 +319,7 @@ def _write_state(uow: UnitOfWork, instance: Instance, result: StepResult, seq: i
     instance.updated_at = uow.now
     if result.status == "completed":
         instance.completed_at = uow.now
-        checkpoints.publish(uow.session, f"instance {instance.id} completed")
+        uow.publish(f"instance {instance.id} completed")
 
 
 def _write_tasks(

@@ -24,6 +24,8 @@ class ServiceContext:
     instance: Instance
     actor: Actor | None
     now: datetime
+    publish: Callable[[str], None]
+    """``UnitOfWork.publish``: the operation publishes a result, so a checkpoint follows the command's commit."""
 
 
 Operation = Callable[[ServiceContext, dict[str, Any]], Any]

@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.audit.sealing.checkpoints import PUBLISH
 from engine.audit.sealing.ledger import Ledger
 from engine.kernel.clock import Clock
 from engine.kernel.db import Database
@@ -56,8 +55,9 @@ class UnitOfWork:
                 self._db.writer_lock.release()
                 raise
         self.now = self._now or self._clock.now()
-        self.ledger = Ledger()
+        self.ledger = Ledger(self.session)
         self.published: str | None = None
+        self._publishing: str | None = None
         self._committed = False
         return self
 
@@ -90,13 +90,18 @@ class UnitOfWork:
         self.reserved_id = str(uuid.uuid4())
         return self.reserved_id
 
+    def publish(self, what: str) -> None:
+        """Mark the command as publishing a result (a vote closed, a cycle checked…): once it has
+        committed, the engine signs a checkpoint (``published`` names what, for the log)."""
+        self._publishing = what
+
     def commit(self) -> None:
         """Seal the history and commit; a concurrent change to the same rows surfaces as a Conflict, with nothing written."""
         try:
             self.ledger.seal(self.session)
             self.session.commit()
             self._committed = True
-            self.published = self.session.info.get(PUBLISH)
+            self.published = self._publishing
         except (StaleDataError, IntegrityError, OperationalError) as exc:
             self.session.rollback()
             conflict = _as_conflict(exc)

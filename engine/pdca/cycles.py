@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.audit.sealing import checkpoints
 from engine.bpmn.decisions import evaluate
 from engine.identity.actors import Actor
 from engine.kernel.definitions import resolve
@@ -125,7 +124,7 @@ def check(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]:
         context.session.add_all(results)
         cycle.status, cycle.checked_at = "acting", context.now
         context.session.flush()
-        checkpoints.publish(context.session, f"PDCA cycle {cycle.id} checked")
+        context.publish(f"PDCA cycle {cycle.id} checked")
     return check_summary(context.session, cycle)
 
 

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from engine.audit.sealing import checkpoints
 from engine.identity.actors import zone
 from engine.identity.models import Member
 from engine.kernel.errors import InvalidInput
@@ -66,7 +65,7 @@ def close_vote(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any
         vote.result = tally([_countable(e) for e in entries], tally_config(vote), electorate_summary(vote))
         vote.board_root = board.merkle_root(entries)
         vote.status, vote.closed_at = "closed", context.now
-        checkpoints.publish(context.session, f"vote {vote.id} closed")
+        context.publish(f"vote {vote.id} closed")
     return summary(vote)
 
 

@@ -60,8 +60,6 @@ TOP_DEPTH = 32
 PUBLISHED = "result published"
 """The reason of a checkpoint signed after a published result: every community reads it, so it names
 no instance, vote or cycle (format 1's reasons did)."""
-PUBLISH = "yishi.audit.publish"
-"""Session flag: this command published a result; the engine signs a checkpoint after the commit."""
 
 
 def key_id(public_pem: str) -> str:
@@ -147,11 +145,6 @@ def as_dict(row: Checkpoint) -> dict[str, Any]:
     signed = {"format": FORMATS[row.format], "id": row.id, "at": timestamp(row.at), "reason": row.reason, "root": row.root,
               "previous": row.previous, "key_id": row.key_id, "signature": row.signature}
     return {**signed, "size": len(row.heads)} if row.format == 1 else signed
-
-
-def publish(session: Session, what: str) -> None:
-    """Mark the command as publishing a result: a checkpoint follows its commit."""
-    session.info[PUBLISH] = what
 
 
 def latest(session: Session) -> Checkpoint | None:

@@ -2,7 +2,7 @@
 
 Commands append pending events as they go; ``Ledger.seal`` runs just before the commit, when
 everything the command changed has been flushed. It fingerprints every audited record the unit
-wrote (a session hook notes them at each flush), binds them to the unit's last event, computes
+wrote (the ledger listens to its unit's session and notes them at each flush), binds them to the unit's last event, computes
 each event's hash from its instance's chain head, inserts the events and moves the heads — all in
 the command's transaction, so a history and its records never disagree even for a moment.
 """
@@ -20,8 +20,6 @@ from engine.audit.sealing import chain
 from engine.audit.sealing import records
 from engine.kernel.db import json_ready, rows_from_json
 from engine.kernel.models import Event, Instance
-
-_TOUCHED = "yishi.audit.touched"
 
 
 @dataclass
@@ -42,15 +40,19 @@ class PendingEvent:
 
 
 class Ledger:
-    def __init__(self) -> None:
+    """The history one unit of work writes: its pending events, and the audited records its session flushed."""
+
+    def __init__(self, session: Session) -> None:
         self.pending: list[PendingEvent] = []
+        self._touched: dict[int, tuple[Any, dict[str, Any] | None]] = {}
+        event.listen(session, "before_flush", self._note_audited_changes)
 
     def append(self, pending: PendingEvent) -> None:
         self.pending.append(pending)
 
     def seal(self, session: Session) -> None:
         session.flush()
-        touched = session.info.pop(_TOUCHED, {})
+        touched, self._touched = self._touched, {}
         if not self.pending:
             if touched:
                 raise RuntimeError("audited records changed without an event to bind them to")
@@ -73,6 +75,19 @@ class Ledger:
             if loaded is not None:
                 session.expire(loaded, ["head_hash"])
         self.pending.clear()
+
+    def _note_audited_changes(self, session: Session, flush_context: Any, instances: Any) -> None:
+        """Note every audited record this flush writes; ``seal`` fingerprints them after the last flush."""
+        touched = self._touched
+        for row in session.new:
+            if records.is_audited(row):
+                touched[id(row)] = (row, None)
+        for row in session.dirty:
+            if records.is_audited(row) and session.is_modified(row):
+                touched[id(row)] = (row, None)
+        for row in session.deleted:
+            if records.is_audited(row):
+                touched[id(row)] = (row, records.deletion(row))
 
     def _chained(self) -> tuple[list[dict[str, Any]], dict[str, str]]:
         heads: dict[str, str] = {}
@@ -103,18 +118,3 @@ def _bindings(touched: Any, salt: str) -> list[dict[str, Any]]:
     for row, deleted in touched:
         out.append(deleted if deleted is not None else records.binding(salt, records.dump(row)))
     return out
-
-
-@event.listens_for(Session, "before_flush")
-def _note_audited_changes(session: Session, flush_context: Any, instances: Any) -> None:
-    """Note every audited record this flush writes; ``seal`` fingerprints them after the last flush."""
-    touched = session.info.setdefault(_TOUCHED, {})
-    for row in session.new:
-        if records.is_audited(row):
-            touched[id(row)] = (row, None)
-    for row in session.dirty:
-        if records.is_audited(row) and session.is_modified(row):
-            touched[id(row)] = (row, None)
-    for row in session.deleted:
-        if records.is_audited(row):
-            touched[id(row)] = (row, records.deletion(row))
