@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, String, bindparam, case, func, insert, literal, select, update
+from sqlalchemy import Integer, Row, bindparam, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,8 @@ from engine.kernel.unit_of_work import UnitOfWork
 from engine.voting.counting import board
 from engine.voting.counting.ballots import choice_problem, validate_choice
 from engine.voting.models import Ballot, ElectorateEntry, Participation, ReplacedBallot, Vote
-from engine.voting.queries import _entry_of, _voter_key, get_vote, voter_key_of
+from engine.voting.queries import _entry_of, get_vote, voter_key_of
+from engine.voting.voter_keys import voter_key, voter_key_sql
 from engine.voting.seals import BallotSeal, RequestKey
 
 TELLER_ROLES = ("committee",)
@@ -69,19 +70,18 @@ def cast(uow: UnitOfWork, seal: BallotSeal, actor: Actor, vote_id: str, choice: 
 def _cast_target(uow: UnitOfWork, actor: Actor, vote_id: str) -> Row[Any]:
     """The vote with the caller's electorate entry and participation, in one prebuilt Core select
     (three ORM loads cost more than the rest of a ballot); 404 as ``get_vote``."""
-    params = {"vote_id": vote_id, "member_key": f"m:{actor.member_id}",
+    params = {"vote_id": vote_id, "member_id": actor.member_id,
               "household_member": actor.member_id if "resident" in actor.roles else None}
     return actor.own(uow.session.connection().execute(_CAST_TARGET, params).first(), "vote")
 
 
 _votes, _electorate, _participations, _members = (model.__table__ for model in (Vote, ElectorateEntry, Participation, Member))
 _ballots, _replaced = Ballot.__table__, ReplacedBallot.__table__
-_CALLER_KEY = case(
-    (_votes.c.basis == "households",
-     select(literal("h:", String) + func.nullif(_members.c.household, "", type_=String))
-     .where(_members.c.id == bindparam("household_member")).scalar_subquery()),
-    else_=bindparam("member_key", type_=String),
+_CALLER_KEY = voter_key_sql(
+    _votes.c.basis, bindparam("member_id", type_=Integer),
+    select(_members.c.household).where(_members.c.id == bindparam("household_member")).scalar_subquery(),
 )
+"""The caller's voter key (``voter_keys``): their household is looked up only when they are a resident."""
 _CAST_TARGET = (
     select(
         _votes.c.id, _votes.c.community_id, _votes.c.instance_id, _votes.c.status, _votes.c.deadline, _votes.c.method,
@@ -166,6 +166,8 @@ def _first_ballot_rows(uow: UnitOfWork, seal: BallotSeal, actor: Actor, vote: Vo
 
 
 _FIRST_BALLOT_ROWS = RowsWithSeq(Participation.__table__, Ballot.__table__)
+"""A first ballot is the busiest write there is: two plain inserts, built once (the ORM's unit of work
+would cost more than the inserts themselves), in the statement that numbers its event."""
 
 
 def _changed_ballot(uow: UnitOfWork, seal: BallotSeal, actor: Actor, vote: Vote, participation: Participation,
@@ -402,7 +404,7 @@ def _is_plain_first_ballot(target: Row[Any], actor: Actor, cast: CastBallot, now
         _is_open(target, now)
         and target.weight is not None
         and target.voted is None
-        and _voter_key(target.basis, actor, target.household) == target.voter_key  # a household's resident
+        and voter_key(target.basis, actor.member_id, target.household, "resident" in actor.roles) == target.voter_key
         and (cast.idempotency_key is None or len(cast.idempotency_key) >= MIN_IDEMPOTENCY_KEY)
         and choice_problem(target.method, cast.choice, [o["id"] for o in target.options]) is None
     )
@@ -430,10 +432,7 @@ def _write_together(uow: UnitOfWork, seal: BallotSeal, plain: list[tuple[int, Ac
 
 
 _CALLERS = actors.TOKENS_HOLDERS.cte("callers").prefix_with("MATERIALIZED")
-_KEY = case(
-    (_votes.c.basis == "households", literal("h:", String) + func.nullif(_CALLERS.c.household, "", type_=String)),
-    else_=literal("m:", String) + _CALLERS.c.member_id.cast(String),
-)
+_KEY = voter_key_sql(_votes.c.basis, _CALLERS.c.member_id, _CALLERS.c.household)
 _TARGETS = select(
     _CALLERS, _votes.c.id, _votes.c.instance_id, _votes.c.status, _votes.c.deadline, _votes.c.method, _votes.c.options,
     _votes.c.secret, _votes.c.basis, _votes.c.close_when_all_voted, _votes.c.eligible_heads, _KEY.label("voter_key"),
@@ -442,6 +441,16 @@ _TARGETS = select(
     select(_participations.c.voter_key).where(_participations.c.vote_id == _votes.c.id, _participations.c.voter_key == _KEY)
     .scalar_subquery().label("voted"),
 ).join_from(_CALLERS, _votes, (_votes.c.community_id == _CALLERS.c.community_id) & _votes.c.id.in_(bindparam("vote_ids", expanding=True)))
+"""``_CAST_TARGET`` for a batch, in one query built once: each caller with each of the batch's
+votes in their community, their voter key there, its weight in the electorate (None: not in it)
+and whether it has voted. A row stands in for the ``Vote`` (its ``id`` is the vote's). The key
+leaves out the resident-role check that ``voter_key`` makes for households;
+``_is_plain_first_ballot`` makes it.
+
+The callers come first, found by their tokens, in a materialized CTE, and the entry and the
+participation are looked up by primary key for each: planners cannot reorder that. Joined
+plainly, SQLite (without statistics, for a dozen tokens or more) and PostgreSQL (for a small
+community) read every member of the community, or every entry of the electorate, per batch."""
 
 
 def _member(session: Session, teller: Actor, member_id: int) -> Actor:

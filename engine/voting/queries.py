@@ -1,4 +1,4 @@
-"""Reading votes: the vote, turnout, the result, the bulletin board, receipts, a voter's own participation; the rule of whose voter key a member holds."""
+"""Reading votes: the vote, turnout, the result, the bulletin board, receipts, a voter's own participation."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from engine.kernel.instances import get_instance
 from engine.voting.counting import board
 from engine.voting.counting.board import electorate_summary, tally_config
 from engine.voting.models import Ballot, ElectorateEntry, Participation, ReplacedBallot, Vote
+from engine.voting.voter_keys import voter_key
 
 
 def summary(vote: Vote) -> dict[str, Any]:
@@ -32,19 +33,11 @@ def voter_key_of(session: Session, vote: Vote, actor: Actor) -> str:
 def _entry_of(session: Session, vote: Vote, actor: Actor) -> ElectorateEntry:
     """The caller's entry in the electorate (with its weight); 403 when they have none."""
     household = session.scalar(select(Member.household).where(Member.id == actor.member_id)) if vote.basis == "households" else None
-    key = _voter_key(vote.basis, actor, household)
+    key = voter_key(vote.basis, actor.member_id, household, "resident" in actor.roles)
     entry = session.get(ElectorateEntry, (vote.id, key)) if key is not None else None
     if entry is None:
         raise PermissionDenied("you are not in this vote's electorate")
     return entry
-
-
-def _voter_key(basis: str, actor: Actor, household: str | None) -> str | None:
-    """Who the caller votes as: themselves, or (a resident) their household; None if a household
-    vote finds them without one. ``_CALLER_KEY`` says the same in SQL."""
-    if basis == "households":
-        return f"h:{household}" if household and "resident" in actor.roles else None
-    return f"m:{actor.member_id}"
 
 
 # ---- reading ---------------------------------------------------------------------------------

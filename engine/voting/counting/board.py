@@ -98,19 +98,3 @@ def electorate_summary(vote: Any) -> dict[str, Any]:
     if vote.weighted:
         summary |= {"weight": vote.eligible_weight, "weight_unit": "m²"}
     return summary
-"""``_voter_key`` in SQL: the member, or their household (if they are a resident and have one)."""
-"""A first ballot is the busiest write there is: two plain inserts, built once (the ORM's unit of work
-would cost more than the inserts themselves), in the statement that numbers its event."""
-"""``_CAST_TARGET`` for a batch, in one query built once: each caller with each of the batch's
-votes in their community, their voter key there, its weight in the electorate (None: not in it)
-and whether it has voted. A row stands in for the ``Vote`` (its ``id`` is the vote's). The key
-leaves out the resident-role check that ``_voter_key`` makes for households;
-``_is_plain_first_ballot`` makes it.
-
-The callers come first, found by their tokens, in a materialized CTE, and the entry and the
-participation are looked up by primary key for each: planners cannot reorder that. Joined
-plainly, SQLite (without statistics, for a dozen tokens or more) and PostgreSQL (for a small
-community) read every member of the community, or every entry of the electorate, per batch."""
-
-
-# ---- who may vote ----------------------------------------------------------------------------
