@@ -430,18 +430,20 @@ def all_refused(status: int, code: str, ctx: dict[str, Any]) -> None:
 def complete_concurrently(element: str, client: FlaskClient, community: Community, ctx: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """Two threads, two test clients, one task; both read the instance before either writes.
 
-    ``engine.kernel.instances.step`` runs after the command has loaded the task and the instance and
-    before it writes anything, so a barrier there makes both requests hold the same version of
-    the instance when they go on to write it: a real race, whatever the scheduler does. (On
-    SQLite, where units of work take turns, the second reads after the first wrote: see ``Race``.)
+    ``engine.kernel.instances.advance`` runs after the command has loaded the task and the instance and
+    before it writes anything, so a barrier there — in the units that write, not in those that compute
+    the step ahead on a snapshot — makes both requests hold the same version of the instance when they go
+    on to write it: a real race, whatever the scheduler does. (On SQLite, where units of work take turns,
+    the second reads after the first wrote: see ``Race``.)
     """
     target = task_id(client, community, ctx, element)
-    real_step = engine_instances.step
+    real_advance = engine_instances.advance
     barrier = Race(client.application.extensions["yishi"])
 
-    def step_once_both_have_read(*args: Any, **kwargs: Any) -> Any:
-        barrier.meet()
-        return real_step(*args, **kwargs)
+    def advance_once_both_have_read(uow: Any, *args: Any, **kwargs: Any) -> Any:
+        if not uow.ahead:
+            barrier.meet()
+        return real_advance(uow, *args, **kwargs)
 
     requests = {name: {"data": topic(title=f"The {name}'s topic")} for name in ("chair", "clerk")}
     responses: dict[str, TestResponse | BaseException] = {}
@@ -454,7 +456,7 @@ def complete_concurrently(element: str, client: FlaskClient, community: Communit
             responses[name] = exc
 
     with monkeypatch.context() as patch:
-        patch.setattr(engine_instances, "step", step_once_both_have_read)
+        patch.setattr(engine_instances, "advance", advance_once_both_have_read)
         threads = [threading.Thread(target=attempt, args=(name,)) for name in requests]
         for thread in threads:
             thread.start()
