@@ -1,7 +1,7 @@
 """Step definitions for audit.feature: export and time travel through the HTTP API, verification offline.
 
 "Offline" is the ``yishi verify-bundle`` command run (with click's CliRunner) on the saved file:
-it opens no database. The consultation itself is held with engine commands (``tests.test_replay``),
+it opens no database. The consultation itself is held with engine commands (``tests.builders.consultation``),
 since how it was held is not what this feature is about.
 """
 
@@ -19,9 +19,9 @@ from pytest_bdd import given, parsers, scenarios, then, when
 from cli import main
 from engine.kernel.clock import ManualClock
 from engine.bootstrap import Engine
+from tests.builders import consultation
 from tests.fixtures import bearer
 from tests.helpers import Community, make_community
-from tests.test_replay import consultation
 
 scenarios("audit.feature")
 
