@@ -22,7 +22,7 @@ from engine.consultation.models import Opinion
 from engine.kernel.unit_of_work import UnitOfWork
 from engine.bootstrap import Engine
 from tests.builders import consultation
-from tests.error_steps import error_of
+from tests.driver import error_of
 from tests.fixtures import bearer
 from tests.helpers import Community
 
