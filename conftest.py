@@ -1,3 +1,4 @@
-"""Fixtures shared by tests/ and features/ live in tests/fixtures.py."""
+"""Fixtures shared by tests/ and features/ live in tests/fixtures.py; the feature driver, and the steps
+every feature shares, in tests/driver.py."""
 
-pytest_plugins = ["tests.fixtures", "tests.error_steps"]
+pytest_plugins = ["tests.fixtures", "tests.driver"]

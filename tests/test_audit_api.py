@@ -21,10 +21,10 @@ from engine.audit.sealing.models import Checkpoint
 from engine.consultation.models import Opinion
 from engine.kernel.unit_of_work import UnitOfWork
 from engine.bootstrap import Engine
-from tests.error_steps import error_of
+from tests.builders import consultation
+from tests.driver import error_of
 from tests.fixtures import bearer
 from tests.helpers import Community
-from tests.test_replay import consultation
 
 
 @pytest.fixture

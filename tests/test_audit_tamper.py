@@ -42,11 +42,9 @@ from engine.consultation.models import Opinion
 from engine.pdca.models import ServiceRating
 from engine.bootstrap import Engine
 from engine.kernel.unit_of_work import UnitOfWork
-from tests import test_conventions as conventions
+from tests.builders import (Series, close_by_deadline, complete_task, consultation, convention_of, open_drafting, open_vote,
+                            propose_amendment, review_amendments, vote_on_convention)
 from tests.helpers import Community
-from tests.test_pdca import Series
-from tests.test_replay import consultation
-from tests.test_votes import close_by_deadline, open_vote
 
 
 @dataclass
@@ -93,14 +91,14 @@ def build_history(engine: Engine, community: Community, clock: ManualClock) -> H
 
 
 def _convention(engine: Engine, community: Community, clock: ManualClock) -> str:
-    instance_id = conventions.open_drafting(engine, community)
-    convention_id = conventions.convention_of(engine, instance_id)
-    reworded = conventions.propose(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
-    refused = conventions.propose(engine, community, convention_id, "bob", "delete", "a3")
+    instance_id = open_drafting(engine, community)
+    convention_id = convention_of(engine, instance_id)
+    reworded = propose_amendment(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
+    refused = propose_amendment(engine, community, convention_id, "bob", "delete", "a3")
     engine.execute(CommentOnArticle(convention_id, 1, "a2", "Prams too?"), community["carol"])
-    conventions.review(engine, community, instance_id, [(reworded, "accepted", None), (refused, "rejected", None)])
-    conventions.vote(engine, clock, community, instance_id, {"alice": "yes", "bob": "yes", "carol": "no"})
-    conventions.complete(engine, community, instance_id, "publish_convention", {"effective_date": clock.now().date().isoformat()})
+    review_amendments(engine, community, instance_id, [(reworded, "accepted", None), (refused, "rejected", None)])
+    vote_on_convention(engine, clock, community, instance_id, {"alice": "yes", "bob": "yes", "carol": "no"})
+    complete_task(engine, community, instance_id, "publish_convention", {"effective_date": clock.now().date().isoformat()})
     return instance_id
 
 

@@ -20,8 +20,8 @@ from engine.audit.offline.verify import Verdict, verify
 from engine.kernel.clock import ManualClock
 from engine.voting.models import Ballot, ElectorateEntry, Participation, ReplacedBallot
 from engine.bootstrap import Engine
+from tests.builders import close_by_deadline, open_vote
 from tests.helpers import Community
-from tests.test_votes import close_by_deadline, open_vote
 
 
 @dataclass

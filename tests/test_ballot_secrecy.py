@@ -24,8 +24,8 @@ from engine.voting.models import Ballot, Vote
 from engine.identity.models import Member
 from engine.bootstrap import Engine
 from engine.voting.seals import BallotSeal
+from tests.builders import add_member, open_vote
 from tests.helpers import Community
-from tests.test_votes import add_member, open_vote
 
 CHOICES = ("yes", "no", "abstain")
 

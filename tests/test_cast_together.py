@@ -29,8 +29,8 @@ from engine.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDen
 from engine.voting.models import Ballot, Participation, Vote
 from engine.bootstrap import Engine, EngineConfig
 from engine.voting.counting import board as bulletin
+from tests.builders import add_member, ballot_events, close_by_deadline, count, identity_token, open_vote
 from tests.helpers import Community, make_community
-from tests.test_votes import add_member, ballot_events, close_by_deadline, count, identity_token, open_vote
 
 VOTERS = ("alice", "bob", "carol", "chair")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_definition_owners_migration import migrate, rows, run
+from tests.builders import migrate, rows, run
 
 
 def checkpoint(id: int, columns: str = "", values: str = "") -> str:

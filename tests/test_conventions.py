@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.conventions.commands import CommentOnArticle, DecideAmendment, ProposeAmendment, SupportAmendment, WithdrawAmendment
-from engine.kernel.commands import CompleteTask, StartInstance
-from engine.voting.commands import CastBallot
+from engine.kernel.commands import StartInstance
 from engine.conventions import queries as conventions_queries
 from engine.audit.bundles import export
 from engine.audit.offline.verify import verify
@@ -18,99 +17,32 @@ from engine.kernel.clock import ManualClock
 from engine.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion
 from engine.conventions.models import Amendment, Convention, ConventionVersion
 from engine.kernel.models import Event, Instance
-from engine.voting.models import Vote
 from engine.kernel.replay import replay
 from engine.bootstrap import Engine
 from tests.fixtures import bearer
+from tests.builders import complete_task, convention_draft, convention_of, convention_texts, open_drafting, propose_amendment, ready, review_amendments, vote_on_convention
 from tests.helpers import Community, race
-
-DEADLINE = "2026-03-09T18:00"
-FIRST_DRAFT = [{"text": "晚上十点后不得大声喧哗。"}, {"text": "Keep the stairwells clear of bicycles."}, {"text": "宠物狗出门须拴绳。"}]
-
-
-def ready(engine: Engine, instance_id: str) -> dict[str, str]:
-    with engine.read() as session:
-        return {t.element_id: t.id for t in session.get(Instance, instance_id).tasks if t.state == "READY"}
-
-
-def draft(articles: list[dict[str, str]] | None = FIRST_DRAFT, deadline: str = DEADLINE, **fields: Any) -> dict[str, Any]:
-    body = {"title": "邻里公约", "reason": "The committee's draft.", "amendment_deadline": deadline, "notice_days": 3, **fields}
-    if articles is not None:
-        body["articles"] = articles
-    return {"draft": body}
-
-
-def complete(engine: Engine, community: Community, instance_id: str, element: str, data: dict[str, Any], who: str = "chair") -> None:
-    engine.execute(CompleteTask(ready(engine, instance_id)[element], data), community[who])
-
-
-def open_drafting(engine: Engine, community: Community, data: dict[str, Any] | None = None, **variables: Any) -> str:
-    instance_id = engine.execute(StartInstance("convention", variables), community["chair"]).id
-    complete(engine, community, instance_id, "draft_convention", data or draft())
-    return instance_id
-
-
-def convention_of(engine: Engine, instance_id: str) -> int:
-    with engine.read() as session:
-        return session.get(Instance, instance_id).data["convention_id"]
-
-
-def propose(engine: Engine, community: Community, convention_id: int, who: str, kind: str, article: str | None = None,
-            text: str | None = None, version: int = 1, after: str | None = None) -> Amendment:
-    return engine.execute(ProposeAmendment(convention_id, version, kind, f"{who}'s reasons", article, after, text), community[who])
-
-
-def review(engine: Engine, community: Community, instance_id: str, decisions: list[tuple[Amendment, str, str | None]]) -> None:
-    """Close the amendment period early, decide each amendment, and finish the review."""
-    complete(engine, community, instance_id, "amendment_period", {"reason": "Everyone has had their say."})
-    for amendment, outcome, wording in decisions:
-        engine.execute(DecideAmendment(amendment.id, outcome, f"Because {outcome}.", wording), community["chair"])
-    complete(engine, community, instance_id, "review_amendments", {})
-
-
-def vote(engine: Engine, clock: ManualClock, community: Community, instance_id: str, choices: dict[str, str]) -> None:
-    """Wait out the public notice, configure a yes/no vote, cast the ballots and close the vote early."""
-    with engine.read() as session:
-        (notice_ends,) = [timer.due_at for timer in session.get(Instance, instance_id).timers]
-    clock.set(notice_ends + timedelta(minutes=1))
-    assert engine.fire_due_timers() == 1
-    deadline = (clock.now() + timedelta(days=3)).isoformat()
-    complete(engine, community, instance_id, "configure_vote", {"vote": {
-        "title": "Adopt the convention", "question": "Adopt the consolidated text?", "method": "yes_no_abstain",
-        "rule": {}, "secret": True, "electorate": "residents", "deadline": deadline}})
-    with engine.read() as session:
-        vote_id = session.scalar(select(Vote.id).where(Vote.instance_id == instance_id, Vote.status == "open"))
-    for who, choice in choices.items():
-        engine.execute(CastBallot(vote_id, choice), community[who])
-    complete(engine, community, instance_id, "voting", {"reason": "Everyone has voted."})
-
-
-def texts_of(engine: Engine, convention_id: int, number: int) -> list[dict[str, str]]:
-    with engine.read() as session:
-        return session.scalar(select(ConventionVersion.articles).where(
-            ConventionVersion.convention_id == convention_id, ConventionVersion.number == number))
-
 
 def test_a_round_applies_each_amendment_as_the_committee_decided_it(deployed: Engine, community: Community) -> None:
     engine = deployed
     instance_id = open_drafting(engine, community)
     convention_id = convention_of(engine, instance_id)
-    assert texts_of(engine, convention_id, 1) == [
+    assert convention_texts(engine, convention_id, 1) == [
         {"id": "a1", "text": "晚上十点后不得大声喧哗。"}, {"id": "a2", "text": "Keep the stairwells clear of bicycles."},
         {"id": "a3", "text": "宠物狗出门须拴绳。"}]
-    reworded = propose(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
-    preamble = propose(engine, community, convention_id, "bob", "insert", text="本公约由全体居民共同制定。")
-    appended = propose(engine, community, convention_id, "carol", "insert", after="a3", text="Recycle your bottles.")
-    deleted = propose(engine, community, convention_id, "alice", "delete", "a2")
-    refused = propose(engine, community, convention_id, "bob", "replace", "a3", "猫也须拴绳。")
-    review(engine, community, instance_id, [
+    reworded = propose_amendment(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
+    preamble = propose_amendment(engine, community, convention_id, "bob", "insert", text="本公约由全体居民共同制定。")
+    appended = propose_amendment(engine, community, convention_id, "carol", "insert", after="a3", text="Recycle your bottles.")
+    deleted = propose_amendment(engine, community, convention_id, "alice", "delete", "a2")
+    refused = propose_amendment(engine, community, convention_id, "bob", "replace", "a3", "猫也须拴绳。")
+    review_amendments(engine, community, instance_id, [
         (reworded, "accepted_with_changes", "晚上十点半后禁止喧哗。"), (preamble, "accepted", None),
         (appended, "accepted", None), (deleted, "accepted", None), (refused, "rejected", None)])
 
-    assert texts_of(engine, convention_id, 2) == [
+    assert convention_texts(engine, convention_id, 2) == [
         {"id": "a4", "text": "本公约由全体居民共同制定。"}, {"id": "a1", "text": "晚上十点半后禁止喧哗。"},
         {"id": "a3", "text": "宠物狗出门须拴绳。"}, {"id": "a5", "text": "Recycle your bottles."}]
-    assert texts_of(engine, convention_id, 1)[1]["id"] == "a2"  # versions are never rewritten
+    assert convention_texts(engine, convention_id, 1)[1]["id"] == "a2"  # versions are never rewritten
     with engine.read() as session:
         version = session.scalar(select(ConventionVersion).where(ConventionVersion.number == 2))
         assert (version.kind, version.based_on, version.amendment_ids, version.created_by) == (
@@ -130,41 +62,41 @@ def test_an_amendment_to_an_article_changed_since_the_version_read_is_stale(depl
     engine = deployed
     instance_id = open_drafting(engine, community)
     convention_id = convention_of(engine, instance_id)
-    changed = propose(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
-    deleted = propose(engine, community, convention_id, "bob", "delete", "a3")
-    review(engine, community, instance_id, [(changed, "accepted", None), (deleted, "accepted", None)])
-    vote(engine, clock, community, instance_id, {"alice": "yes", "bob": "no", "carol": "no"})
-    complete(engine, community, instance_id, "decide_next_step", {"next_step": "another_round", "reason": "Too strict."})
-    complete(engine, community, instance_id, "draft_convention", draft(articles=None, deadline="2026-03-20T18:00"))
+    changed = propose_amendment(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
+    deleted = propose_amendment(engine, community, convention_id, "bob", "delete", "a3")
+    review_amendments(engine, community, instance_id, [(changed, "accepted", None), (deleted, "accepted", None)])
+    vote_on_convention(engine, clock, community, instance_id, {"alice": "yes", "bob": "no", "carol": "no"})
+    complete_task(engine, community, instance_id, "decide_next_step", {"next_step": "another_round", "reason": "Too strict."})
+    complete_task(engine, community, instance_id, "draft_convention", convention_draft(articles=None, deadline="2026-03-20T18:00"))
     with engine.read() as session:
         drafting = conventions_queries.get_round(session, community["alice"], convention_id, 2)
         assert (drafting.status, drafting.base_number) == ("amending", 2)  # the last version, not a new one
         assert session.scalar(select(func.count()).select_from(ConventionVersion)) == 2
 
     with pytest.raises(StaleVersion) as stale:
-        propose(engine, community, convention_id, "carol", "replace", "a1", "晚上九点后禁止喧哗。", version=1)
+        propose_amendment(engine, community, convention_id, "carol", "replace", "a1", "晚上九点后禁止喧哗。", version=1)
     assert "article a1 has changed since version 1" in stale.value.message
     assert stale.value.details == {"stale": True, "article_id": "a1", "version": 1, "current_version": 2,
                                    "current_text": "晚上十一点后禁止喧哗。"}
     with pytest.raises(StaleVersion, match="article a3 was deleted since version 1"):
-        propose(engine, community, convention_id, "carol", "replace", "a3", "猫也须拴绳。", version=1)
+        propose_amendment(engine, community, convention_id, "carol", "replace", "a3", "猫也须拴绳。", version=1)
     with pytest.raises(StaleVersion, match="article a3 was deleted"):
-        propose(engine, community, convention_id, "carol", "insert", after="a3", text="New.", version=1)
-    unchanged = propose(engine, community, convention_id, "carol", "delete", "a2", version=1)  # a2 is as carol read it
+        propose_amendment(engine, community, convention_id, "carol", "insert", after="a3", text="New.", version=1)
+    unchanged = propose_amendment(engine, community, convention_id, "carol", "delete", "a2", version=1)  # a2 is as carol read it
     assert (unchanged.version_number, unchanged.original_text) == (1, "Keep the stairwells clear of bicycles.")
     with pytest.raises(InvalidInput, match="the convention has no version 7"):
-        propose(engine, community, convention_id, "carol", "delete", "a2", version=7)
+        propose_amendment(engine, community, convention_id, "carol", "delete", "a2", version=7)
     with pytest.raises(InvalidInput, match="version 2 has no article a9"):
-        propose(engine, community, convention_id, "carol", "delete", "a9", version=2)
+        propose_amendment(engine, community, convention_id, "carol", "delete", "a9", version=2)
 
 
 def test_the_committee_cannot_accept_two_changes_to_one_article(deployed: Engine, community: Community) -> None:
     engine = deployed
     instance_id = open_drafting(engine, community)
     convention_id = convention_of(engine, instance_id)
-    first = propose(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
-    second = propose(engine, community, convention_id, "bob", "delete", "a1")
-    complete(engine, community, instance_id, "amendment_period", {"reason": "Enough."})
+    first = propose_amendment(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
+    second = propose_amendment(engine, community, convention_id, "bob", "delete", "a1")
+    complete_task(engine, community, instance_id, "amendment_period", {"reason": "Enough."})
     engine.execute(DecideAmendment(first.id, "accepted", "Most agree."), community["chair"])
     with pytest.raises(Conflict, match=f"amendment #{first.id}, already accepted, changes article a1 too"):
         engine.execute(DecideAmendment(second.id, "accepted", "Also good."), community["chair"])
@@ -181,18 +113,18 @@ def test_the_review_waits_for_every_decision_and_a_withdrawn_amendment_needs_non
     engine = deployed
     instance_id = open_drafting(engine, community)
     convention_id = convention_of(engine, instance_id)
-    kept = propose(engine, community, convention_id, "alice", "replace", "a2", "Keep the stairwells clear.")
-    dropped = propose(engine, community, convention_id, "bob", "delete", "a3")
+    kept = propose_amendment(engine, community, convention_id, "alice", "replace", "a2", "Keep the stairwells clear.")
+    dropped = propose_amendment(engine, community, convention_id, "bob", "delete", "a3")
     engine.execute(WithdrawAmendment(dropped.id), community["bob"])
     with pytest.raises(Conflict, match="amendments are decided while the committee reviews them"):
         engine.execute(DecideAmendment(kept.id, "accepted", "Early."), community["chair"])
-    complete(engine, community, instance_id, "amendment_period", {"reason": "Enough."})
+    complete_task(engine, community, instance_id, "amendment_period", {"reason": "Enough."})
     with pytest.raises(Conflict, match="1 amendment is still undecided"):
-        complete(engine, community, instance_id, "review_amendments", {})
+        complete_task(engine, community, instance_id, "review_amendments", {})
     with pytest.raises(Conflict, match="a withdrawn amendment needs no decision"):
         engine.execute(DecideAmendment(dropped.id, "rejected", "Withdrawn."), community["chair"])
     engine.execute(DecideAmendment(kept.id, "rejected", "Bicycles are the problem."), community["chair"])
-    complete(engine, community, instance_id, "review_amendments", {})
+    complete_task(engine, community, instance_id, "review_amendments", {})
     with engine.read() as session:
         drafting = conventions_queries.get_round(session, community["alice"], convention_id, 1)
         assert (drafting.status, drafting.result_number) == ("notice", 1)  # nothing accepted: the text stays version 1
@@ -203,7 +135,7 @@ def test_the_review_waits_for_every_decision_and_a_withdrawn_amendment_needs_non
 def test_support_and_withdrawal(deployed: Engine, community: Community) -> None:
     engine = deployed
     convention_id = convention_of(engine, open_drafting(engine, community))
-    amendment = propose(engine, community, convention_id, "alice", "delete", "a3")
+    amendment = propose_amendment(engine, community, convention_id, "alice", "delete", "a3")
     engine.execute(SupportAmendment(amendment.id), community["bob"])
     with pytest.raises(Conflict, match="you already support this amendment"):
         engine.execute(SupportAmendment(amendment.id), community["bob"])
@@ -217,9 +149,9 @@ def test_support_and_withdrawal(deployed: Engine, community: Community) -> None:
     with pytest.raises(Conflict, match="the amendment was withdrawn"):
         engine.execute(SupportAmendment(amendment.id), community["carol"])
     with pytest.raises(InvalidInput, match="a deletion takes no text"):
-        propose(engine, community, convention_id, "carol", "delete", "a3", "Gone.")
+        propose_amendment(engine, community, convention_id, "carol", "delete", "a3", "Gone.")
     with pytest.raises(InvalidInput, match="the proposed text is the article as it stands"):
-        propose(engine, community, convention_id, "carol", "replace", "a3", "宠物狗出门须拴绳。")
+        propose_amendment(engine, community, convention_id, "carol", "replace", "a3", "宠物狗出门须拴绳。")
     with engine.read() as session:
         assert [s.member_id for s in session.get(Amendment, amendment.id).supports] == [community["bob"].member_id]
 
@@ -228,10 +160,10 @@ def test_the_amendment_period_ends_at_its_deadline_even_before_the_worker_runs(d
     engine = deployed
     instance_id = open_drafting(engine, community)
     convention_id = convention_of(engine, instance_id)
-    amendment = propose(engine, community, convention_id, "alice", "delete", "a3")
+    amendment = propose_amendment(engine, community, convention_id, "alice", "delete", "a3")
     clock.set(datetime.fromisoformat("2026-03-09T18:00:30+08:00"))
     with pytest.raises(Conflict, match=r"the amendment period closed at 2026-03-09T10:00:00\+00:00"):
-        propose(engine, community, convention_id, "bob", "delete", "a2")
+        propose_amendment(engine, community, convention_id, "bob", "delete", "a2")
     with pytest.raises(Conflict, match="closed at"):
         engine.execute(WithdrawAmendment(amendment.id), community["alice"])
     with pytest.raises(Conflict, match="closed at"):
@@ -239,7 +171,7 @@ def test_the_amendment_period_ends_at_its_deadline_even_before_the_worker_runs(d
     assert engine.fire_due_timers() == 1
     assert list(ready(engine, instance_id)) == ["review_amendments"]
     with pytest.raises(Conflict, match="the convention has no amendment period open"):
-        propose(engine, community, convention_id, "bob", "delete", "a2")
+        propose_amendment(engine, community, convention_id, "bob", "delete", "a2")
 
 
 def test_a_convention_to_amend_must_exist_here_and_not_be_in_drafting_elsewhere(
@@ -263,10 +195,10 @@ def test_a_first_draft_needs_its_articles_and_a_revision_names_only_known_ones(d
     engine = deployed
     instance_id = engine.execute(StartInstance("convention"), community["chair"]).id
     with pytest.raises(InvalidInput, match="a new convention's first draft needs a title and articles") as refused:
-        complete(engine, community, instance_id, "draft_convention", draft(articles=None))
+        complete_task(engine, community, instance_id, "draft_convention", convention_draft(articles=None))
     assert refused.value.details["errors"] == [{"field": "draft.articles", "message": "required for a new convention"}]
     with pytest.raises(InvalidInput, match="article id a7 is not an article of the current text"):
-        complete(engine, community, instance_id, "draft_convention", draft([{"id": "a7", "text": "Unknown."}]))
+        complete_task(engine, community, instance_id, "draft_convention", convention_draft([{"id": "a7", "text": "Unknown."}]))
     with engine.read() as session:
         assert session.scalar(select(func.count()).select_from(Convention)) == 0
     assert list(ready(engine, instance_id)) == ["draft_convention"]
@@ -276,12 +208,12 @@ def test_adoption_then_an_amendment_process_from_the_adopted_text(deployed: Engi
     engine = deployed
     instance_id = open_drafting(engine, community)
     convention_id = convention_of(engine, instance_id)
-    review(engine, community, instance_id, [])
-    vote(engine, clock, community, instance_id, {"alice": "yes", "bob": "yes", "carol": "no"})
+    review_amendments(engine, community, instance_id, [])
+    vote_on_convention(engine, clock, community, instance_id, {"alice": "yes", "bob": "yes", "carol": "no"})
     with pytest.raises(InvalidInput, match="the effective date 2026-03-01 lies in the past"):
-        complete(engine, community, instance_id, "publish_convention", {"effective_date": "2026-03-01"})
+        complete_task(engine, community, instance_id, "publish_convention", {"effective_date": "2026-03-01"})
     today = clock.now().date().isoformat()
-    complete(engine, community, instance_id, "publish_convention", {"effective_date": today})
+    complete_task(engine, community, instance_id, "publish_convention", {"effective_date": today})
     with engine.read() as session:
         convention = session.get(Convention, convention_id)
         assert (convention.status, convention.adopted_number, convention.effective_date.isoformat()) == ("adopted", 1, today)
@@ -296,8 +228,8 @@ def test_adoption_then_an_amendment_process_from_the_adopted_text(deployed: Engi
         prepared = session.get(Instance, amending).data["convention"]
     assert prepared["version"] == 1 and prepared["fingerprint"] == adopted_fingerprint
     revised = [{"id": "a1", "text": "晚上十一点后禁止喧哗。"}, {"id": "a3", "text": "宠物狗出门须拴绳。"}, {"text": "New article."}]
-    complete(engine, community, amending, "draft_convention", draft(revised, deadline="2026-04-20T18:00"))
-    assert texts_of(engine, convention_id, 2) == [*revised[:2], {"id": "a4", "text": "New article."}]
+    complete_task(engine, community, amending, "draft_convention", convention_draft(revised, deadline="2026-04-20T18:00"))
+    assert convention_texts(engine, convention_id, 2) == [*revised[:2], {"id": "a4", "text": "New article."}]
     with engine.read() as session:
         version = session.scalar(select(ConventionVersion).where(ConventionVersion.number == 2))
         assert (version.kind, version.based_on, version.reason) == ("draft", 1, "The committee's draft.")
@@ -315,9 +247,9 @@ def test_abandoning_a_convention_never_adopted(deployed: Engine, community: Comm
     engine = deployed
     instance_id = open_drafting(engine, community)
     convention_id = convention_of(engine, instance_id)
-    review(engine, community, instance_id, [])
-    vote(engine, clock, community, instance_id, {"alice": "no", "bob": "no"})
-    complete(engine, community, instance_id, "decide_next_step", {"next_step": "abandon", "reason": "No support."})
+    review_amendments(engine, community, instance_id, [])
+    vote_on_convention(engine, clock, community, instance_id, {"alice": "no", "bob": "no"})
+    complete_task(engine, community, instance_id, "decide_next_step", {"next_step": "abandon", "reason": "No support."})
     with engine.read() as session:
         assert session.get(Convention, convention_id).status == "abandoned"
         assert session.get(Instance, instance_id).status == "completed"
@@ -332,7 +264,7 @@ def test_abandoning_a_convention_never_adopted(deployed: Engine, community: Comm
 def test_bad_requests_get_a_clear_error_and_other_communities_see_nothing(
         deployed: Engine, community: Community, other_community: Community, client: Any) -> None:
     convention_id = convention_of(deployed, open_drafting(deployed, community))
-    amendment = propose(deployed, community, convention_id, "alice", "delete", "a3")
+    amendment = propose_amendment(deployed, community, convention_id, "alice", "delete", "a3")
     base = f"/api/conventions/{convention_id}"
     requests = [
         ("alice", "GET", f"{base}/diff?from=1", None, 422, "invalid_input"),
@@ -363,7 +295,7 @@ def test_racing_supports_and_withdrawals_each_count_once(deployed: Engine, commu
     engine = deployed
     instance_id = open_drafting(engine, community)
     convention_id = convention_of(engine, instance_id)
-    amendment = propose(engine, community, convention_id, "alice", "delete", "a3")
+    amendment = propose_amendment(engine, community, convention_id, "alice", "delete", "a3")
     supports = race(engine, [(SupportAmendment(amendment.id), community["bob"])] * 4, monkeypatch)
     withdrawals = race(engine, [(WithdrawAmendment(amendment.id), community["alice"])] * 2, monkeypatch)
     for outcomes, refusal in ((supports, "you already support this amendment"), (withdrawals, "the amendment was withdrawn")):

@@ -3,39 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from alembic import command
-from sqlalchemy import create_engine, text
 
-from engine.kernel.db import alembic_config
-
-
-def migrate(url: str, revision: str, *, down: bool = False) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            config = alembic_config(url)
-            config.attributes["connection"] = connection
-            (command.downgrade if down else command.upgrade)(config, revision)
-    finally:
-        engine.dispose()
-
-
-def rows(url: str, sql: str) -> list[tuple]:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        engine.dispose()
-
-
-def run(url: str, sql: str) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(sql))
-    finally:
-        engine.dispose()
+from tests.builders import migrate, rows, run
 
 
 def definition(key: str, version: int, kind: str = "bpmn") -> str:

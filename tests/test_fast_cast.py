@@ -20,8 +20,8 @@ from api.voting.fast_cast import FastCast
 from engine.bootstrap import Engine
 from engine.voting import casting
 from engine.voting.counting import board
+from tests.builders import add_member, identity_token, open_vote
 from tests.helpers import Community
-from tests.test_votes import add_member, identity_token, open_vote
 
 RECEIPT_KEYS = {"vote_id", "receipt", "fingerprint", "changed"}
 

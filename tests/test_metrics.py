@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
 
 from api import metrics
@@ -17,23 +16,11 @@ from engine.voting.models import Vote
 from engine.bootstrap import Engine
 from tests import bpmn_samples as b
 from tests.fixtures import bearer
+from tests.builders import grew, scrape
 from tests.helpers import Community
 
 VOTE = {"title": "Bins", "question": "Move the bins?", "method": "yes_no_abstain", "rule": {}, "secret": True,
         "electorate": "residents", "deadline": "2030-01-01T00:00"}
-
-
-def scrape(client: Any) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    response = client.get("/metrics")  # no token
-    assert response.status_code == 200
-    assert response.content_type.startswith("text/plain")
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(response.get_data(as_text=True)) for s in family.samples}
-
-
-def grew(before: dict[Any, float], after: dict[Any, float], name: str, **labels: str) -> float:
-    key = (name, frozenset(labels.items()))
-    return after.get(key, 0.0) - before.get(key, 0.0)
 
 
 def test_requests_and_commands_are_counted_by_endpoint_status_type_and_outcome(client: Any, community: Community) -> None:

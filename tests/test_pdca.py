@@ -5,120 +5,28 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from engine.kernel.commands import CompleteTask, DeployDefinition, StartInstance
-from engine.pdca.commands import AddMeasurements, AddServiceRecords, AnswerServiceRequest, AssignCorrectiveAction, EndSeries, FileServiceRequest, RateService, ReportCorrectiveAction, TightenStandard, VerifyCorrectiveAction
-from engine.identity import actors
+from engine.kernel.commands import DeployDefinition, StartInstance
+from engine.pdca.commands import AddMeasurements, AddServiceRecords, AnswerServiceRequest, EndSeries, FileServiceRequest, RateService, ReportCorrectiveAction, TightenStandard, VerifyCorrectiveAction
 from engine.identity import models as identity_models
 from engine.identity import members
 from engine.kernel.clock import ManualClock
 from engine.kernel.errors import Conflict, DefinitionError, InvalidInput, NotFound, PermissionDenied
 from engine.identity.actors import Actor
 from engine.pdca.models import CorrectiveAction, ServiceCycle, ServiceRecord, ServiceSeries
-from engine.kernel.models import Event, Instance
-from engine.kernel.replay import replay
+from engine.kernel.models import Event
 from engine.bootstrap import Engine
 from engine.kernel.unit_of_work import UnitOfWork
+from tests.builders import QUALITY_DMN, Series, pdca_staff, plan
 from tests.helpers import Community, race
-
-QUALITY_DMN = (Path(__file__).resolve().parent.parent / "processes" / "quality.dmn").read_bytes()
-RESIDENTS = ("alice", "bob", "carol", "chair")
-
-
-def plan(provider_id: int, near_margin: float = 5, **overrides: Any) -> dict[str, Any]:
-    satisfaction = {"key": "satisfaction", "name": "Resident satisfaction", "kind": "share", "source": "ratings",
-                    "threshold": 4, "threshold_direction": "at_least", "unit": "%", "target": 85, "direction": "at_least",
-                    "near_margin": near_margin}
-    response = {"key": "response", "name": "Repair response time (P90)", "kind": "percentile", "source": "measurements",
-                "metric": "response_hours", "percentile": 90, "unit": "h", "target": 24, "direction": "at_most"}
-    return {"service": "Repairs", "provider_id": provider_id, "cycle_days": 30, "rating_days": 7,
-            "indicators": [satisfaction, response], **overrides}
-
-
-class Series:
-    """Drives one pdca instance through the engine, closing periods early (the timers are the feature's business)."""
-
-    def __init__(self, engine: Engine, community: Community, staff: dict[str, Actor], clock: ManualClock) -> None:
-        self.engine, self.community, self.staff, self.clock = engine, community, staff, clock
-        self.chair, self.provider = community["chair"], staff["provider"]
-        self.instance_id = engine.execute(StartInstance("pdca"), self.chair).id
-
-    def define(self, **overrides: Any) -> Series:
-        self.complete("define_standard", {"plan": plan(self.provider.member_id, **overrides)})
-        return self
-
-    def ready(self) -> dict[str, str]:
-        with self.engine.read() as session:
-            return {t.element_id: t.id for t in session.get(Instance, self.instance_id).tasks if t.state == "READY"}
-
-    def instance(self) -> dict[str, Any]:
-        """The instance's status, data and state as they are now."""
-        with self.engine.read() as session:
-            row = session.get(Instance, self.instance_id)
-            return {"status": row.status, "data": row.data, "state": row.state}
-
-    def replayed(self) -> bool:
-        with self.engine.read() as session:
-            return replay(session, session.get(Instance, self.instance_id)).ok
-
-    @property
-    def cycle_id(self) -> int:
-        return self.instance()["data"]["cycle"]["cycle_id"]
-
-    def complete(self, element: str, data: dict[str, Any] | None = None, actor: Actor | None = None) -> None:
-        self.clock.advance(timedelta(minutes=5))
-        self.engine.execute(CompleteTask(self.ready()[element], data or {}), actor or self.chair)
-
-    def serve(self, residents: tuple[str, ...] = RESIDENTS, hours: tuple[float, ...] = ()) -> None:
-        self.clock.advance(timedelta(hours=1))
-        when = (self.clock.now() - timedelta(minutes=30)).isoformat()
-        rows = [{"served_at": when, "subject": f"flat of {r}", "resident_id": self.community[r].member_id} for r in residents]
-        self.engine.execute(AddServiceRecords(self.cycle_id, rows=rows), self.provider)
-        if hours:
-            rows = [{"metric": "response_hours", "value": h, "measured_at": when} for h in hours]
-            self.engine.execute(AddMeasurements(self.cycle_id, rows=rows), self.provider)
-
-    def close_period(self) -> None:
-        self.complete("service_period", {"reason": "All repairs of the month are done."})
-
-    def rate(self, scores: dict[str, int]) -> None:
-        self.close_period()
-        for resident, score in scores.items():
-            self.engine.execute(RateService(self.cycle_id, score, None), self.community[resident])
-        self.complete("rating_window", {"reason": "Everyone served has rated."})
-
-    def results(self) -> dict[str, tuple[float | None, str]]:
-        return {r["key"]: (r["value"], r["status"]) for r in self.instance()["data"]["check"]["results"]}
-
-    def assign(self, key: str) -> CorrectiveAction:
-        due = (self.clock.now() + timedelta(days=10)).date().isoformat()
-        return self.engine.execute(AssignCorrectiveAction(self.cycle_id, key, f"Fix {key}", self.provider.member_id, due), self.chair)
-
-    def act(self) -> None:
-        """Assign, carry out and verify one action per missed indicator."""
-        actions = [self.assign(key) for key in self.instance()["data"]["check"]["missed"]]
-        self.complete("assign_actions")
-        for action in actions:
-            self.engine.execute(ReportCorrectiveAction(action.id, "Done as planned."), self.provider)
-        self.complete("carry_out_actions", actor=self.provider)
-        for action in actions:
-            self.engine.execute(VerifyCorrectiveAction(action.id, True, "Checked on site."), self.chair)
-        self.complete("verify_actions")
-
 
 @pytest.fixture
 def staff(deployed: Engine, community: Community) -> dict[str, Actor]:
-    with UnitOfWork(deployed.db, deployed.clock) as uow:
-        row = uow.session.get(identity_models.Community, community.id)
-        made = {name: actors.actor_for(members.add_member(uow.session, row, name, [role], uow.now))
-                for name, role in (("provider", "provider"), ("street", "street_office"))}
-        uow.commit()
-    return made
+    return pdca_staff(deployed, community)
 
 
 @pytest.fixture

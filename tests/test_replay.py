@@ -12,54 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from engine.consultation.commands import AnswerOpinion, EditOpinion, SubmitOpinion, WithdrawOpinion
 from engine.kernel.commands import CompleteTask, DeployDefinition, RetryInstance, StartInstance
 from engine.kernel.models import Event, Instance
 from engine.kernel.replay import replay
 from engine.bootstrap import Engine
 from tests import bpmn_samples as b
+from tests.builders import consultation, ready
 from tests.helpers import Community
 
 ROOT = Path(__file__).resolve().parent.parent
-TOPIC = {"title": "Bike shed", "description": "Where should it go?", "affected": "Buildings 2-4",
-         "opinion_deadline": "2026-03-09T18:00"}
-
-
-def ready(engine: Engine, instance_id: str) -> dict[str, str]:
-    with engine.read() as session:
-        return {t.element_id: t.id for t in session.get(Instance, instance_id).tasks if t.state == "READY"}
-
-
-def consultation(engine: Engine, community: Community, clock, *, close_early: bool) -> str:
-    """A whole consultation with opinions and answers, closed early by the chair or by its deadline."""
-    chair, tick = community["chair"], lambda: clock.advance(timedelta(hours=5, minutes=3))
-    instance_id = engine.execute(StartInstance("consultation"), chair).id
-    tick()
-    engine.execute(CompleteTask(ready(engine, instance_id)["draft_topic"], TOPIC), chair)
-    tick()
-    alice = engine.execute(SubmitOpinion(instance_id, "By the gate."), community["alice"])
-    bob = engine.execute(SubmitOpinion(instance_id, "Behind building 3."), community["bob"])
-    tick()
-    engine.execute(EditOpinion(bob.id, "Behind building 3, with a roof."), community["bob"])
-    carol = engine.execute(SubmitOpinion(instance_id, "No shed."), community["carol"])
-    engine.execute(WithdrawOpinion(carol.id), community["carol"])
-    if close_early:
-        engine.execute(CompleteTask(ready(engine, instance_id)["opinion_period"], {"reason": "Enough heard."}), chair)
-    else:
-        clock.advance(timedelta(days=8))
-        assert engine.fire_due_timers() == 1
-    tick()
-    engine.execute(CompleteTask(ready(engine, instance_id)["record_deliberation"], {
-        "meeting_date": "2026-03-10", "attendees": ["chair", "clerk"], "minutes": "Discussed."}), community["clerk"])
-    engine.execute(AnswerOpinion(alice.id, "adopted", "Convenient."), chair)
-    engine.execute(AnswerOpinion(bob.id, "not_adopted", "No room."), chair)
-    engine.execute(AnswerOpinion(bob.id, "partly_adopted", "A roof, by the gate."), chair)
-    engine.execute(CompleteTask(ready(engine, instance_id)["answer_opinions"], {"note": "All answered."}), chair)
-    tick()
-    engine.execute(CompleteTask(ready(engine, instance_id)["publish_outcome"], {"summary": "A shed by the gate."}), chair)
-    return instance_id
-
-
 def replayed(engine: Engine, instance_id: str):
     with engine.read() as session:
         return replay(session, session.get(Instance, instance_id))

@@ -11,20 +11,14 @@ from sqlalchemy import select, update
 
 from engine.kernel.commands import CompleteTask, DeployDefinition, RetryInstance, StartInstance
 from engine.voting.commands import CastBallot
-from engine.identity import actors
-from engine.identity import models as identity_models
-from engine.identity import members
 from engine.audit.time_travel import Snapshot, instance_as_of, state_as_of
 from engine.kernel.clock import ManualClock
 from engine.kernel.errors import InvalidInput, NotFound
 from engine.kernel.models import Event, Instance
 from engine.bootstrap import Engine
-from engine.kernel.unit_of_work import UnitOfWork
 from tests import bpmn_samples as b
+from tests.builders import Series, close_by_deadline, consultation, open_vote, pdca_staff, ready
 from tests.helpers import Community
-from tests.test_pdca import Series
-from tests.test_replay import consultation, ready
-from tests.test_votes import close_by_deadline, open_vote
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -139,12 +133,7 @@ def test_a_call_activity_counts_as_one_element_of_its_caller(deployed: Engine, c
 
 @pytest.fixture
 def series(deployed: Engine, community: Community, clock: ManualClock) -> Series:
-    with UnitOfWork(deployed.db, deployed.clock) as uow:
-        row = uow.session.get(identity_models.Community, community.id)
-        staff = {name: actors.actor_for(members.add_member(uow.session, row, name, [role], uow.now))
-                 for name, role in (("provider", "provider"), ("street", "street_office"))}
-        uow.commit()
-    return Series(deployed, community, staff, clock)
+    return Series(deployed, community, pdca_staff(deployed, community), clock)
 
 
 def test_quality_cycles_are_counted_across_continue_as_new(series: Series) -> None:

@@ -18,8 +18,8 @@ from engine.kernel.models import Event, Instance
 from engine.bootstrap import Engine
 from engine.kernel.timer_failures import TIMER_ATTEMPTS, TIMER_BACKOFF
 from tests import bpmn_samples as b
+from tests.builders import grew, scrape
 from tests.helpers import Community
-from tests.test_metrics import grew, scrape
 
 BACKOFFS = [TIMER_BACKOFF * 2 ** n for n in range(TIMER_ATTEMPTS - 1)]  # after failures 1 … 4
 

@@ -18,8 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import DateTime, func, inspect, select, text
 from sqlalchemy.orm import Session
 
-from engine.identity.commands import AddMember, IssueToken
-from engine.kernel.commands import CompleteTask, DeployDefinition, StartInstance
+from engine.kernel.commands import CompleteTask, DeployDefinition
 from engine.voting.commands import CastBallot, CorrectPaperBallot, EnterPaperBallot
 from engine.kernel import operations
 from engine.identity import actors
@@ -27,69 +26,20 @@ from engine.voting import casting as voting_casting
 from engine.voting import queries as voting_queries
 from engine.kernel.clock import ManualClock
 from engine.kernel.errors import Conflict, InvalidInput, PermissionDenied
-from engine.identity.actors import Actor
 from engine.audit.bundles import export
 from engine.audit.offline.verify import verify
 from engine.voting.models import Ballot, ElectorateEntry, Participation, ReplacedBallot, Vote
-from engine.kernel.models import Event, HumanTask, Instance
+from engine.kernel.models import HumanTask, Instance
 from engine.identity.models import Member
 from engine.kernel.replay import replay
 from engine.bootstrap import Engine
 from engine.voting.counting import board as bulletin
 from tests.fixtures import bearer
+from tests.builders import VOTE_CONFIG, add_member, ballot_events, close_by_deadline, count, events_of, identity_token, open_vote, ready, start_vote
 from tests.helpers import Community, Race, race
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG: dict[str, Any] = {
-    "title": "Stairwell colour", "question": "Shall the stairwells be green?", "method": "yes_no_abstain",
-    "rule": {}, "secret": True, "electorate": "residents", "deadline": "2026-03-09T18:00",
-}
-BALLOT_EVENTS = ("ballot_cast", "ballot_changed", "paper_ballot_entered", "paper_ballot_corrected")
-
-
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def ready(engine: Engine, instance_id: str) -> dict[str, str]:
-    with engine.read() as session:
-        return {t.element_id: t.id for t in session.get(Instance, instance_id).tasks if t.state == "READY"}
-
-
-def start_vote(engine: Engine, community: Community, key: str = "vote") -> str:
-    return engine.execute(StartInstance(key), community["chair"]).id
-
-
-def open_vote(engine: Engine, community: Community, key: str = "vote", **config: Any) -> tuple[str, str]:
-    """Start a vote (or a process calling one), configure it as the chair; the instance and the vote's id."""
-    instance_id = start_vote(engine, community, key)
-    engine.execute(CompleteTask(ready(engine, instance_id)["configure_vote"], {"vote": {**CONFIG, **config}}), community["chair"])
-    with engine.read() as session:
-        (vote_id,) = session.scalars(select(Vote.id).where(Vote.instance_id == instance_id))
-    return instance_id, vote_id
-
-
-def add_member(engine: Engine, community: Community, name: str, roles: list[str], household: str | None = None,
-               area: str | None = None) -> Actor:
-    return actors.actor_for(engine.execute(AddMember(name, roles, household, area), community["admin"]))
-
-
-def count(session: Session, model: Any, vote_id: str) -> int:
-    return session.scalar(select(func.count()).select_from(model).where(model.vote_id == vote_id)) or 0
-
-
-def events_of(session: Session, instance_id: str) -> list[Event]:
-    return list(session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.seq)))
-
-
-def ballot_events(session: Session, instance_id: str) -> list[Event]:
-    return [e for e in events_of(session, instance_id) if e.type in BALLOT_EVENTS]
-
-
-def close_by_deadline(engine: Engine, clock: ManualClock, instance_id: str) -> None:
-    with engine.read() as session:
-        (timer,) = session.get(Instance, instance_id).timers
-        clock.set(timer.due_at + timedelta(seconds=1))
-    assert engine.fire_due_timers() == 1
 
 
 def api(client: FlaskClient, token: str, method: str, path: str, body: Any = None, **headers: str) -> Any:
@@ -353,10 +303,6 @@ def test_one_ballot_per_household(client: FlaskClient, deployed: Engine, communi
     assert refused.status_code == 409
 
 
-def identity_token(engine: Engine, community: Community, member: Actor) -> str:
-    return engine.execute(IssueToken(member.member_id, "test"), community["admin"])
-
-
 # --- changing a ballot ------------------------------------------------------------------------
 
 
@@ -521,7 +467,7 @@ def test_a_bad_configuration_is_refused_with_its_fields_and_nothing_is_written(
         before = session.get(Instance, instance_id)
         digest, seq = before.state_digest, before.last_seq
 
-    response = api(client, community.tokens["chair"], "POST", f"/api/tasks/{task_id}/complete", {"data": {"vote": {**CONFIG, **config}}})
+    response = api(client, community.tokens["chair"], "POST", f"/api/tasks/{task_id}/complete", {"data": {"vote": {**VOTE_CONFIG, **config}}})
     assert response.status_code == 422, response.json
     assert response.json["error"]["code"] == "invalid_input"
     errors = response.json["error"]["details"]["errors"]

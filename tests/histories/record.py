@@ -33,20 +33,14 @@ from engine.conventions.commands import CommentOnArticle, SupportAmendment, With
 from engine.kernel.commands import CompleteTask, DeployDefinition, RetryInstance, StartInstance
 from engine.pdca.commands import AnswerServiceRequest, EndSeries, FileServiceRequest, RateService
 from engine.voting.commands import CastBallot, EnterPaperBallot
-from engine.identity import actors as identity_actors
-from engine.identity import models as identity_models
-from engine.identity import members
 from engine.audit.bundles import export
 from engine.kernel.clock import ManualClock
 from engine.kernel.db import Database
 from engine.bootstrap import Engine, EngineConfig
-from engine.kernel.unit_of_work import UnitOfWork
 from tests import bpmn_samples as b
-from tests import test_conventions as conventions
+from tests.builders import (Series, add_member, close_by_deadline, complete_task, consultation, convention_of, open_drafting, open_vote,
+                            pdca_staff, propose_amendment, ready, review_amendments, vote_on_convention)
 from tests.helpers import Community, make_community
-from tests.test_pdca import Series
-from tests.test_replay import consultation, ready
-from tests.test_votes import add_member, close_by_deadline, open_vote
 
 HERE = Path(__file__).resolve().parent
 START = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
@@ -119,28 +113,28 @@ def record_owners_vote(r: Recording) -> str:
 def record_convention(r: Recording) -> str:
     """A first draft, amendments (supported, withdrawn, decided three ways), a comment, the adoption vote, adoption."""
     engine, community = r.engine, r.community
-    instance_id = conventions.open_drafting(engine, community)
-    convention_id = conventions.convention_of(engine, instance_id)
+    instance_id = open_drafting(engine, community)
+    convention_id = convention_of(engine, instance_id)
     r.clock.advance(timedelta(hours=4))
-    reworded = conventions.propose(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
+    reworded = propose_amendment(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
     r.execute(SupportAmendment(reworded.id), "bob")
-    preamble = conventions.propose(engine, community, convention_id, "bob", "insert", text="本公约由全体居民共同制定。")
-    refused = conventions.propose(engine, community, convention_id, "carol", "replace", "a3", "猫也须拴绳。")
-    dropped = conventions.propose(engine, community, convention_id, "carol", "delete", "a2")
+    preamble = propose_amendment(engine, community, convention_id, "bob", "insert", text="本公约由全体居民共同制定。")
+    refused = propose_amendment(engine, community, convention_id, "carol", "replace", "a3", "猫也须拴绳。")
+    dropped = propose_amendment(engine, community, convention_id, "carol", "delete", "a2")
     r.execute(WithdrawAmendment(dropped.id), "carol")
     r.execute(CommentOnArticle(convention_id, 1, "a2", "Prams too?"), "alice")
     r.clock.advance(timedelta(days=1))
-    conventions.review(engine, community, instance_id, [
+    review_amendments(engine, community, instance_id, [
         (reworded, "accepted_with_changes", "晚上十点半后禁止喧哗。"), (preamble, "accepted", None), (refused, "rejected", None)])
-    conventions.vote(engine, r.clock, community, instance_id, {"alice": "yes", "bob": "yes", "carol": "no"})
-    conventions.complete(engine, community, instance_id, "publish_convention", {"effective_date": r.clock.now().date().isoformat()})
+    vote_on_convention(engine, r.clock, community, instance_id, {"alice": "yes", "bob": "yes", "carol": "no"})
+    complete_task(engine, community, instance_id, "publish_convention", {"effective_date": r.clock.now().date().isoformat()})
     return instance_id
 
 
 def record_pdca(r: Recording) -> str:
     """Three quality cycles, each continued as new: one missed (a request answered, corrective actions), one
     closed by its timers, the last one after the committee ended the series."""
-    series = Series(r.engine, r.community, _staff(r), r.clock).define()
+    series = Series(r.engine, r.community, pdca_staff(r.engine, r.community), r.clock).define()
     series.serve(hours=(4, 12, 30))
     request = r.execute(FileServiceRequest(series.cycle_id, "complaint", "The tap drips again."), "carol")
     r.engine.execute(AnswerServiceRequest(request.id, "A plumber comes on Tuesday."), series.provider)
@@ -167,16 +161,6 @@ def record_retried(r: Recording) -> str:
         r.execute(command, "admin" if isinstance(command, RetryInstance) else "chair")
     r.execute(CompleteTask(ready(r.engine, instance_id)["after"], {}), "chair")
     return instance_id
-
-
-def _staff(r: Recording) -> dict[str, identity_actors.Actor]:
-    """The PDCA tests' provider and street office (a fixture there)."""
-    with UnitOfWork(r.engine.db, r.engine.clock) as uow:
-        row = uow.session.get(identity_models.Community, r.community.id)
-        made = {name: identity_actors.actor_for(members.add_member(uow.session, row, name, [role], uow.now))
-                for name, role in (("provider", "provider"), ("street", "street_office"))}
-        uow.commit()
-    return made
 
 
 HISTORIES: dict[str, Callable[[Recording], str]] = {
