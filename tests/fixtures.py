@@ -2,6 +2,12 @@
 
 Each test gets a fresh, migrated database: on SQLite a copy of a migrated template file, on
 PostgreSQL a database cloned from a migrated template database.
+
+Under pytest-xdist every worker is a session of its own: its own temporary directory (so its own
+SQLite template), its own throwaway PostgreSQL cluster, and its own template database
+(``yishi_template_gw0`` …), so that no worker drops or clones a template another is using (CREATE
+DATABASE … TEMPLATE fails while anyone else is connected to the template). With
+``YISHI_TEST_POSTGRES_URL`` the workers share that server and still each clone their own template.
 """
 
 from __future__ import annotations
@@ -47,17 +53,26 @@ def postgres_server() -> Iterator[str]:
         yield url
 
 
+def worker_name() -> str:
+    """This xdist worker's id (``gw0`` …), or ``main`` without xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
 @pytest.fixture(scope="session")
-def postgres_template(postgres_server: str) -> str:
+def postgres_template(postgres_server: str) -> Iterator[tuple[str, str]]:
+    """The server's admin URL and the name of this worker's migrated template database."""
+    template = f"yishi_template_{worker_name()}"
     admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS yishi_template"))
-        conn.execute(text("CREATE DATABASE yishi_template"))
-    admin.dispose()
-    db = Database(postgres_server.rsplit("/", 1)[0] + "/yishi_template")
+        conn.execute(text(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {template}"))
+    db = Database(postgres_server.rsplit("/", 1)[0] + "/" + template)
     db.migrate()
     db.dispose()
-    return postgres_server
+    yield postgres_server, template
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)"))
+    admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -67,11 +82,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
-    server = request.getfixturevalue("postgres_template")
+    server, template = request.getfixturevalue("postgres_template")
     name = f"yishi_test_{os.getpid()}_{next(_counter)}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE yishi_template"))
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
     yield server.rsplit("/", 1)[0] + "/" + name
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

@@ -36,6 +36,9 @@ def _as_server_user(args: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
 
+START_ATTEMPTS = 3
+"""Ports tried before giving up on starting the server."""
+
 # Fast and unsafe: a test cluster is thrown away, so it need not survive a crash.
 TEST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "200"}
 
@@ -55,13 +58,21 @@ def cluster(settings: dict[str, str] | None = None) -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
         shutil.chown(sockets, "postgres")
-    port = _free_port()
     run = lambda *args: subprocess.run(_as_server_user([str(bin_dir / args[0]), *args[1:]]), check=True, capture_output=True)  # noqa: E731
     try:
         run("initdb", "-D", str(data), "-U", "yishi", "-A", "trust", "-E", "UTF8", "--no-locale")
         server_settings = {**TEST_SETTINGS, **(settings or {})}
-        options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 " + " ".join(f"-c {k}={v}" for k, v in server_settings.items())
-        run("pg_ctl", "-D", str(data), "-o", options, "-w", "-l", str(root / "log"), "start")
+        for attempt in range(START_ATTEMPTS):
+            # The port is free when asked for, but another process (another xdist worker starting its own
+            # cluster, a test's server) may take it before the postmaster binds it: then try another.
+            port = _free_port()
+            options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 " + " ".join(f"-c {k}={v}" for k, v in server_settings.items())
+            try:
+                run("pg_ctl", "-D", str(data), "-o", options, "-w", "-l", str(root / "log"), "start")
+                break
+            except subprocess.CalledProcessError:
+                if attempt == START_ATTEMPTS - 1 or "could not bind" not in (root / "log").read_text(errors="replace"):
+                    raise
         yield f"postgresql+psycopg://yishi@127.0.0.1:{port}/postgres"
     finally:
         if (data / "postmaster.pid").exists():
