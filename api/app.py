@@ -24,6 +24,7 @@ from api.workflows import definitions, instances, tasks
 from engine.kernel.clock import Clock
 from engine.kernel.db import Database
 from engine.bootstrap import Engine, EngineConfig
+import web
 
 BLUEPRINTS = (
     health.blp, identity.blp, definitions.blp, instances.blp, tasks.blp, consultation.blp, voting.blp, conventions.blp,
@@ -33,7 +34,7 @@ BLUEPRINTS = (
 
 def create_app(config: type | dict[str, Any] = Config, *, engine: Engine | None = None, clock: Clock | None = None) -> Flask:
     """Build the app; tests pass their own ``engine`` (and clock) instead of a database URL."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # static files are the web blueprint's (web/static/, under /static/)
     app.request_class = BoundedRequest
     app.url_map.converters["int"] = DatabaseInteger
     app.url_value_preprocessor(check_path_values)
@@ -49,6 +50,7 @@ def create_app(config: type | dict[str, Any] = Config, *, engine: Engine | None 
     api = YishiApi(app, spec_kwargs={"extra_plugins": [ErrorResponses()]})
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    web.install(app)
     errors.register(app)
     metrics.install(app)
     app.before_request(auth.load_actor)

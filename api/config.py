@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from web import SWAGGER_UI_URL
+
 DEFAULT_DATABASE = Path.cwd() / "var" / "yishi.sqlite3"
 DEFAULT_AUDIT_KEY = Path.cwd() / "var" / "audit-key.pem"
 
@@ -24,7 +26,8 @@ class Config:
     OPENAPI_URL_PREFIX = "/api"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"
-    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+    OPENAPI_SWAGGER_UI_URL = SWAGGER_UI_URL
+    """Swagger UI vendored under web/static/vendor/ (scripts/vendor-assets), so the docs need no network."""
     API_SPEC_OPTIONS = {
         "info": {
             "description": "Participatory deliberation for urban communities: consultations, opinions, "

@@ -56,14 +56,20 @@ def deploy(obj: dict[str, Any], files: tuple[Path, ...]) -> None:
 @click.option("--slug", default="demo", show_default=True)
 @click.pass_obj
 def demo(obj: dict[str, Any], slug: str) -> None:
-    """Create (or reuse) a demo community and print a fresh API token for each of its members."""
+    """Create (or reuse) a demo community and print a fresh API token and web sign-in code for each of its members."""
     engine = engine_from(obj)
     engine.db.migrate()
-    for name, roles, token in seed_demo(engine, slug):
-        click.echo(f"  {','.join(roles):<20} {name:<32} {token}")
+    print_demo(seed_demo(engine, slug))
 
 
-def seed_demo(engine: Engine, slug: str) -> list[tuple[str, list[str], str]]:
-    """The demo community (created on first use) with a fresh API token for each of its members."""
-    seeded = engine.execute(SeedCommunity(slug, "和谐花园社区 Harmony Garden (demo)", DEMO_MEMBERS, "demo"))
-    return [(member.name, member.roles, token) for member, token in seeded]
+def seed_demo(engine: Engine, slug: str) -> list[tuple[str, list[str], str, str]]:
+    """The demo community (created on first use) with a fresh API token and web sign-in code for each of its members,
+    issued in one transaction."""
+    seeded = engine.execute(SeedCommunity(slug, "和谐花园社区 Harmony Garden (demo)", DEMO_MEMBERS, "demo", sign_in_codes=True))
+    return [(member.name, member.roles, token, code) for member, token, code in seeded]
+
+
+def print_demo(seeded: list[tuple[str, list[str], str, str]]) -> None:
+    click.echo("Demo community: API tokens (send 'Authorization: Bearer <token>') and web sign-in codes (at /sign-in):")
+    for name, roles, token, code in seeded:
+        click.echo(f"  {','.join(roles):<20} {name:<32} {token}  {code}")

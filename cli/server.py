@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from cli.admin import seed_demo
+from cli.admin import print_demo, seed_demo
 from cli.common import engine_from
 from engine.bootstrap import Engine
 
@@ -101,12 +101,11 @@ def serve(obj: dict[str, Any], host: str, port: int, workers: int, threads: int,
         kind = "decision table" if d.definition.kind == "dmn" else "process"
         click.echo(f"{kind} {d.definition.key} v{d.definition.version} ready")
     if with_demo:
-        click.echo("Demo community tokens (use as 'Authorization: Bearer <token>'):")
-        for name, roles, token in seed_demo(engine, "demo"):
-            click.echo(f"  {','.join(roles):<20} {name:<32} {token}")
+        print_demo(seed_demo(engine, "demo"))
     assert engine.signer is not None
     click.echo(f"Checkpoints are signed with key {engine.signer.key_id[:16]}… ({obj['audit_key']})")
-    click.echo(f"Swagger UI: http://{host}:{port}/api/docs   OpenAPI: http://{host}:{port}/api/openapi.json")
+    click.echo(f"Web app: http://{host}:{port}/   Swagger UI: http://{host}:{port}/api/docs   "
+               f"OpenAPI: http://{host}:{port}/api/openapi.json")
     engine.db.dispose()
     _empty_metrics_dir()
     _gunicorn(f"{host}:{port}", workers, threads, access_log, obj)

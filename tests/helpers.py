@@ -32,18 +32,22 @@ class Community:
     slug: str
     actors: dict[str, Actor] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    codes: dict[str, str] = field(default_factory=dict)
+    """Each member's web sign-in code, when made with ``sign_in_codes=True``."""
 
     def __getitem__(self, name: str) -> Actor:
         return self.actors[name]
 
 
-def make_community(engine: Engine, slug: str, timezone: str = "Asia/Shanghai") -> Community:
+def make_community(engine: Engine, slug: str, timezone: str = "Asia/Shanghai", *, sign_in_codes: bool = False) -> Community:
     people = tuple((name, tuple(roles)) for name, roles in PEOPLE.items())
-    seeded = engine.execute(SeedCommunity(slug, slug.title(), people, "test", timezone))
-    community = Community(seeded[0][0].community_id, slug)
-    for member, token in seeded:
+    seeded = engine.execute(SeedCommunity(slug, slug.title(), people, "test", timezone, sign_in_codes))
+    community = Community(seeded[0].member.community_id, slug)
+    for member, token, code in seeded:
         community.actors[member.name] = identity_actors.actor_for(member)
         community.tokens[member.name] = token
+        if code is not None:
+            community.codes[member.name] = code
     return community
 
 

@@ -23,6 +23,8 @@ FORBIDDEN = [
     ("engine/audit/offline/verify.py", "from engine.kernel import db", "the offline verifier imports no database session"),
     ("engine/voting/casting.py", "import flask", "the engine knows nothing of HTTP, Flask or the command line"),
     ("cli/admin.py", "from engine.kernel.unit_of_work import UnitOfWork", "adapters change state only through engine commands"),
+    ("web/__init__.py", "from engine.kernel.unit_of_work import UnitOfWork", "adapters change state only through engine commands"),
+    ("engine/identity/models.py", "import web", "the engine knows nothing of HTTP, Flask or the command line"),
 ]
 
 
@@ -34,8 +36,8 @@ def lint(tree: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     copy = tmp_path_factory.mktemp("tree")
-    for package in ("engine", "api", "cli"):
-        shutil.copytree(ROOT / package, copy / package, ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("engine", "api", "cli", "web"):
+        shutil.copytree(ROOT / package, copy / package, ignore=shutil.ignore_patterns("__pycache__", "static"))
     shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
     return copy
 

@@ -1,4 +1,5 @@
-"""Identity's commands: creating a community, adding a member, issuing a token, seeding a community (handled in ``handlers``); recorded in their own rows."""
+"""Identity's commands: creating a community, adding a member, issuing a token, seeding a community, web sign-in codes and
+sessions (handled in ``handlers``); recorded in their own rows."""
 
 from __future__ import annotations
 
@@ -29,9 +30,41 @@ class IssueToken:
 @dataclass(frozen=True)
 class SeedCommunity:
     """The platform operator's set-up of a community, in one transaction: create it with ``members`` (name,
-    roles) unless it exists, then issue every member a token labelled ``label`` (the CLI's demo, tests)."""
+    roles) unless it exists, then issue every member a token labelled ``label`` and, with ``sign_in_codes``, a
+    web sign-in code (the CLI's demo, tests)."""
     slug: str
     name: str
     members: tuple[tuple[str, tuple[str, ...]], ...]
     label: str
     timezone: str = "Asia/Shanghai"
+    sign_in_codes: bool = False
+
+
+@dataclass(frozen=True)
+class IssueSignInCode:
+    """An admin issues a member a one-time web sign-in code (returned once, in clear); it replaces any unused one."""
+    member_id: int
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """Exchange a sign-in code for a web session (no actor: the code is the credential); returns the session token once."""
+    code: str
+
+
+@dataclass(frozen=True)
+class SignOut:
+    """End the web session whose token this is (no actor: the token is the credential)."""
+    token: str
+
+
+@dataclass(frozen=True)
+class TouchWebSession:
+    """The session was used: note when, and keep it alive for another ``SESSION_LIFETIME`` (no actor: the token)."""
+    token: str
+
+
+@dataclass(frozen=True)
+class RevokeSessions:
+    """End every web session of a member (an admin for any member of the community; a member for their own)."""
+    member_id: int

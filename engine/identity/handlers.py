@@ -1,12 +1,17 @@
-"""Identity's command handlers: communities, members and tokens."""
+"""Identity's command handlers: communities, members, tokens, web sign-in codes and sessions."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from engine.identity import members
+from typing import NamedTuple
+
+from engine.identity import members, sign_in
 from engine.identity.actors import Actor
-from engine.identity.commands import AddMember, CreateCommunity, IssueToken, SeedCommunity
+from engine.identity.commands import (
+    AddMember, CreateCommunity, IssueSignInCode, IssueToken, RevokeSessions, SeedCommunity, SignIn, SignOut,
+    TouchWebSession,
+)
 from engine.identity.models import Community, Member
 from engine.kernel.bus import handles
 from engine.kernel.errors import NotFound, PermissionDenied
@@ -34,8 +39,16 @@ def issue_token(uow: UnitOfWork, actor: Actor, cmd: IssueToken) -> str:
     return members.issue_token(uow.session, member, cmd.label, uow.now)
 
 
+class Seeded(NamedTuple):
+    """A member of a seeded community, their new API token, and their new web sign-in code (if asked for)."""
+
+    member: Member
+    token: str
+    sign_in_code: str | None
+
+
 @handles(SeedCommunity, needs_actor=False)
-def seed_community(uow: UnitOfWork, actor: Any, cmd: SeedCommunity) -> list[tuple[Member, str]]:
+def seed_community(uow: UnitOfWork, actor: Any, cmd: SeedCommunity) -> list[Seeded]:
     """Only a caller without an actor (the operator's CLI, tests) may seed: no API request reaches it."""
     if actor is not None:
         raise PermissionDenied("only the platform operator, from the command line, seeds a community")
@@ -44,5 +57,39 @@ def seed_community(uow: UnitOfWork, actor: Any, cmd: SeedCommunity) -> list[tupl
         community = members.create_community(uow.session, cmd.slug, cmd.name, cmd.timezone, uow.now)
         for name, roles in cmd.members:
             members.add_member(uow.session, community, name, list(roles), uow.now)
-    return [(member, members.issue_token(uow.session, member, cmd.label, uow.now))
+    secret = uow.context.secret(sign_in.SECRET_PURPOSE) if cmd.sign_in_codes else b""
+    return [Seeded(member, members.issue_token(uow.session, member, cmd.label, uow.now),
+                   sign_in.issue_code(uow.session, secret, member, None, uow.now) if cmd.sign_in_codes else None)
             for member in members.of_community(uow.session, community.id)]
+
+
+@handles(IssueSignInCode)
+def issue_sign_in_code(uow: UnitOfWork, actor: Actor, cmd: IssueSignInCode) -> str:
+    """An admin issues a member of their community a sign-in code, returned once (grouped, e.g. ``7KQ2M-XW4DP``)."""
+    actor.require("admin")
+    member = members.get_member(uow.session, actor, cmd.member_id)
+    return sign_in.issue_code(uow.session, uow.context.secret(sign_in.SECRET_PURPOSE), member, actor.member_id, uow.now)
+
+
+@handles(SignIn, needs_actor=False)
+def sign_in_with_code(uow: UnitOfWork, actor: Any, cmd: SignIn) -> sign_in.OpenedSession:
+    return sign_in.redeem(uow.session, uow.context.secret(sign_in.SECRET_PURPOSE), cmd.code, uow.now)
+
+
+@handles(SignOut, needs_actor=False)
+def sign_out(uow: UnitOfWork, actor: Any, cmd: SignOut) -> bool:
+    return sign_in.end(uow.session, cmd.token, uow.now)
+
+
+@handles(TouchWebSession, needs_actor=False)
+def touch_web_session(uow: UnitOfWork, actor: Any, cmd: TouchWebSession) -> None:
+    sign_in.touch(uow.session, cmd.token, uow.now)
+
+
+@handles(RevokeSessions)
+def revoke_sessions(uow: UnitOfWork, actor: Actor, cmd: RevokeSessions) -> int:
+    """A member ends their own sessions; an admin any member's of the community. How many were live."""
+    if cmd.member_id != actor.member_id:
+        actor.require("admin")
+    member = members.get_member(uow.session, actor, cmd.member_id)
+    return sign_in.revoke_all(uow.session, member.id, uow.now)

@@ -52,3 +52,35 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
     member: Mapped[Member] = relationship()
+
+
+class SignInCode(Base):
+    """A one-time code a member exchanges for a web session (printed on a letter); only its keyed hash is stored."""
+
+    __tablename__ = "sign_in_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    """The admin who issued it; None for the platform operator's (the demo's, a seeded community's)."""
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    """Set when a newer code is issued to the same member: the last letter printed is the one that works."""
+
+
+class WebSession(Base):
+    """A signed-in browser: only the sha256 of its session token (the cookie's value) is stored."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    sign_in_code_id: Mapped[int | None] = mapped_column(ForeignKey("sign_in_codes.id"))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
