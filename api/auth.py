@@ -9,13 +9,14 @@ from engine.kernel.errors import Unauthenticated
 from engine.identity.actors import Actor, authenticate
 
 PUBLIC_ENDPOINTS = {"health.health", "health.ready", "metrics", "audit.public_key", "api-docs.openapi_json", "api-docs.openapi_swagger_ui"}
-PUBLIC_BLUEPRINTS = {"web"}
-"""The web pages and their static files: a page that needs a member checks the session cookie itself (``web``)."""
+WEB_PAGES = "site"
+"""The web pages and their static files (``web.site`` and the areas nested in it): a page that needs a member
+checks the session cookie itself."""
 
 
 def load_actor() -> None:
     """Authenticate before each request (a ``before_request`` hook), so no endpoint can forget to."""
-    if request.endpoint in PUBLIC_ENDPOINTS or request.blueprint in PUBLIC_BLUEPRINTS or request.endpoint is None or request.method == "OPTIONS":
+    if request.endpoint in PUBLIC_ENDPOINTS or WEB_PAGES in request.blueprints or request.endpoint is None or request.method == "OPTIONS":
         return
     token = bearer_token(request.headers.get("Authorization", ""))
     if token is None:

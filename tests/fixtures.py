@@ -130,3 +130,9 @@ def client(deployed: Engine) -> Any:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def neighbours(deployed: Engine) -> Community:
+    """The ``harmony`` community, each member with a web sign-in code (``community.codes``)."""
+    return make_community(deployed, "harmony", sign_in_codes=True)

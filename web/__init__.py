@@ -1,20 +1,32 @@
 """The web app for people: server-rendered pages beside the JSON API, a second thin adapter over the same Engine.
 
-``install(app)`` registers the web blueprint on the app ``api.create_app`` builds. The blueprint serves
-``web/static/`` (the pages' own CSS and the vendored third-party assets, ``web/static/vendor/manifest.json``)
-under ``/static/``; the API documentation page loads its Swagger UI from there too, never from a CDN.
+``install(app)`` sets up what every page shares (``web.site``: sessions, locales, security headers, error pages) and
+registers one blueprint per area, each nested in the site blueprint so the site's hooks run for its pages and for
+no API request. Views call the same engine commands and queries as the JSON API; they hold no domain rule.
+
+The site blueprint serves ``web/static/`` (the pages' CSS and scripts, and the vendored third-party assets listed in
+``web/static/vendor/manifest.json``) under ``/static/``; the API documentation page loads its Swagger UI from there
+too, never from a CDN.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Flask
 
-STATIC_URL_PATH = "/static"
+from web import i18n, site
+from web.account import routes as account_pages
+from web.home import routes as home_pages
+
+STATIC_URL_PATH = site.STATIC_URL_PATH
 SWAGGER_UI_URL = f"{STATIC_URL_PATH}/vendor/swagger-ui-dist/"
 """Where flask-smorest's documentation page loads Swagger UI from (``OPENAPI_SWAGGER_UI_URL``)."""
 
-blp = Blueprint("web", __name__, static_folder="static", static_url_path=STATIC_URL_PATH, template_folder="templates")
+AREAS = (account_pages.blp, home_pages.blp)
+for area in AREAS:
+    site.blp.register_blueprint(area)
 
 
 def install(app: Flask) -> None:
-    app.register_blueprint(blp)
+    i18n.install(app)
+    site.install(app)
+    app.register_blueprint(site.blp)

@@ -1,0 +1,1 @@
+"""The landing page for every visitor, and a member's home: what needs them now."""
