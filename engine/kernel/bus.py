@@ -107,6 +107,8 @@ class EngineConfig:
     processes_dir: Path = Path(__file__).resolve().parents[2] / "processes"
     audit_key: Path | None = None
     """The Ed25519 key that signs checkpoints (created on first use); None: this engine signs none."""
+    demo: bool = False
+    """Demo mode (``yishi serve --demo`` / ``yishi demo``): an admin may advance the demo clock. Off in production."""
 
     @property
     def forms_dir(self) -> Path:
