@@ -1,9 +1,23 @@
-"""The demo clock: system time plus a shared offset, re-read at most once a second, never going backwards."""
+"""The demo clock: system time plus a shared offset, re-read at most once a second, never going backwards;\nin demo mode only an admin advances it, and the timers it makes due fire at once."""
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+import pytest
+from sqlalchemy import select
+
+from engine.audit.bundles import export
+from engine.audit.offline.verify import verify
+from engine.bootstrap import Engine
 from engine.kernel.bus import EngineConfig
 from engine.kernel.clock import DemoClock, ManualClock
+from engine.kernel.db import Database
+from engine.kernel.errors import Conflict, InvalidInput, PermissionDenied
+from engine.kernel.models import DemoClockAdvance, Event, Instance
+from engine.kernel.replay import replay
+from tests.builders import open_drafting, ready, review_amendments
+from tests.helpers import Community
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -62,3 +76,58 @@ def test_time_never_goes_backwards():
 
 def test_demo_mode_is_off_by_default():
     assert EngineConfig().demo is False
+
+
+@pytest.fixture
+def engine(database_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[Engine]:
+    """This module's engine runs in demo mode (the shared fixtures build on it)."""
+    yishi = Engine(Database(database_url), clock, EngineConfig(audit_key=tmp_path / "audit-key.pem", demo=True))
+    yield yishi
+    yishi.db.dispose()
+
+
+def test_advancing_passes_a_conventions_notice_period_so_its_adoption_vote_opens(deployed: Engine, community: Community, clock: ManualClock) -> None:
+    engine = deployed
+    instance_id = open_drafting(engine, community)
+    review_amendments(engine, community, instance_id, [])
+    assert "configure_vote" not in ready(engine, instance_id)  # the public notice runs three days
+    before = engine.clock.now()
+    advanced = engine.advance_demo_clock(int(timedelta(days=3, hours=1).total_seconds()), actor=community["admin"])
+    assert advanced.fired == 1 and advanced.from_at == before and advanced.to_at == before + timedelta(days=3, hours=1)
+    assert engine.clock.now() == before + timedelta(days=3, hours=1)
+    assert "configure_vote" in ready(engine, instance_id)
+    with engine.read() as session:
+        (row,) = session.scalars(select(DemoClockAdvance))
+        assert (row.actor_id, row.community_id, row.seconds, row.from_at, row.to_at) == (
+            community["admin"].member_id, community.id, advanced.seconds, advanced.from_at, advanced.to_at)
+        last = session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.seq.desc())).first()
+        assert last.type == "fire_timers" or "timer" in last.type
+        assert last.at == advanced.to_at  # the firing is recorded at the advanced time
+        report = replay(session, session.get(Instance, instance_id))
+        assert report.ok, report.mismatches
+        keys = {engine.signer.key_id: engine.signer.public_pem}
+        bundle = export(session, community.id, now=engine.clock.now(), public_keys=keys)
+    verdict = verify(bundle, trusted_keys=keys)
+    assert verdict.ok, verdict.problems
+
+
+def test_a_second_engine_on_the_same_database_sees_the_offset(deployed: Engine, community: Community, clock: ManualClock) -> None:
+    deployed.advance_demo_clock(86400, actor=community["admin"])
+    other = Engine(Database(deployed.db.url),
+                   ManualClock(clock.now()), EngineConfig(demo=True))
+    try:
+        assert other.clock.now() == clock.now() + timedelta(days=1)
+    finally:
+        other.db.dispose()
+
+
+def test_refused_outside_demo_mode_for_non_admins_and_for_bad_amounts(deployed: Engine, community: Community, clock: ManualClock) -> None:
+    with pytest.raises(PermissionDenied):
+        deployed.advance_demo_clock(3600, actor=community["alice"])
+    for seconds in (0, -5, 401 * 86400):
+        with pytest.raises(InvalidInput):
+            deployed.advance_demo_clock(seconds, actor=community["admin"])
+    production = Engine(deployed.db, clock, EngineConfig())
+    with pytest.raises(Conflict, match="only in demo mode"):
+        production.advance_demo_clock(3600, actor=community["admin"])
+    assert deployed.clock.now() == clock.now()

@@ -195,6 +195,19 @@ class DemoClockOffset(Base):
     updated_at: Mapped[datetime | None]
 
 
+class DemoClockAdvance(Base):
+    """One advance of the demo clock: who, by how many seconds, from and to which (demo) time."""
+
+    __tablename__ = "demo_clock_advances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    seconds: Mapped[int]
+    from_at: Mapped[datetime]
+    to_at: Mapped[datetime]
+
+
 class Event(Base):
     """One applied command in an instance's history: what, who, when, with what, and the result."""
 

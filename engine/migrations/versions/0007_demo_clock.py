@@ -4,8 +4,9 @@ Revision ID: 0007_demo_clock
 Revises: 0006
 Create Date: 2026-12-03
 
-One new table and nothing else changed: ``demo_clock`` (id 1: the offset in seconds added to system time
-in demo mode, and when it was last advanced). See ``engine/kernel/clock.py`` ``DemoClock``.
+Two new tables and nothing else changed: ``demo_clock`` (id 1: the offset in seconds added to system time
+in demo mode, and when it was last advanced) and ``demo_clock_advances`` (each advance: who, by how much,
+from and to which time). See ``engine/kernel/clock.py`` ``DemoClock``.
 The downgrade drops it: a demo deployment's clock returns to system time.
 """
 
@@ -26,7 +27,19 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('demo_clock_advances',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('community_id', sa.Integer(), nullable=True),
+    sa.Column('seconds', sa.Integer(), nullable=False),
+    sa.Column('from_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('to_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['members.id'], ),
+    sa.ForeignKeyConstraint(['community_id'], ['communities.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('demo_clock_advances')
     op.drop_table('demo_clock')
