@@ -3,10 +3,12 @@
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from api import create_app
 from engine.audit.bundles import export
 from engine.audit.offline.verify import verify
 from engine.bootstrap import Engine
@@ -17,6 +19,7 @@ from engine.kernel.errors import Conflict, InvalidInput, PermissionDenied
 from engine.kernel.models import DemoClockAdvance, Event, Instance
 from engine.kernel.replay import replay
 from tests.builders import open_drafting, ready, review_amendments
+from tests.fixtures import bearer
 from tests.helpers import Community
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -131,3 +134,39 @@ def test_refused_outside_demo_mode_for_non_admins_and_for_bad_amounts(deployed: 
     with pytest.raises(Conflict, match="only in demo mode"):
         production.advance_demo_clock(3600, actor=community["admin"])
     assert deployed.clock.now() == clock.now()
+
+
+def test_the_api_shows_and_advances_the_clock(client: Any, deployed: Engine, community: Community, clock: ManualClock) -> None:
+    shown = client.get("/api/demo/clock", headers=bearer(community.tokens["alice"]))
+    assert shown.status_code == 200
+    assert shown.json == {"demo": True, "now": clock.now().isoformat(), "offset_seconds": 0, "offset": "PT0S"}
+    moved = client.post("/api/demo/clock", json={"advance": "P1DT2H"}, headers=bearer(community.tokens["admin"]))
+    assert moved.status_code == 200, moved.json
+    assert moved.json["offset"] == "P1DT2H" and moved.json["advanced_seconds"] == 26 * 3600
+    assert moved.json["from"] == clock.now().isoformat() and moved.json["to"] == (clock.now() + timedelta(hours=26)).isoformat()
+    assert client.get("/api/demo/clock", headers=bearer(community.tokens["bob"])).json["offset_seconds"] == 26 * 3600
+
+
+@pytest.mark.parametrize("advance", ["P1Y", "P1M", "1 day", "P", "PT", "-P1D", "PT0S", "P401D", "P99999999999D", "P1DT", "x" * 30])
+def test_the_api_refuses_bad_durations_with_422(client: Any, community: Community, advance: str) -> None:
+    response = client.post("/api/demo/clock", json={"advance": advance}, headers=bearer(community.tokens["admin"]))
+    assert response.status_code == 422, (advance, response.json)
+    assert response.json["error"]["code"] == "invalid_input"
+
+
+def test_the_api_refuses_non_admins_and_non_demo_deployments(client: Any, deployed: Engine, community: Community, clock: ManualClock) -> None:
+    response = client.post("/api/demo/clock", json={"advance": "PT1H"}, headers=bearer(community.tokens["alice"]))
+    assert response.status_code == 403 and response.json["error"]["code"] == "forbidden"
+    assert client.post("/api/demo/clock", json={"advance": "PT1H"}).status_code == 401
+    assert client.post("/api/demo/clock", json={"advance": 5}, headers=bearer(community.tokens["admin"])).status_code == 422
+    production = create_app({"TESTING": True}, engine=Engine(deployed.db, clock, EngineConfig())).test_client()
+    response = production.post("/api/demo/clock", json={"advance": "PT1H"}, headers=bearer(community.tokens["admin"]))
+    assert response.status_code == 409 and "demo mode" in response.json["error"]["message"]
+    assert production.get("/api/demo/clock", headers=bearer(community.tokens["admin"])).json["demo"] is False
+
+
+def test_the_openapi_documents_the_demo_clock(client: Any) -> None:
+    spec = client.get("/api/openapi.json").json
+    post = spec["paths"]["/api/demo/clock"]["post"]
+    assert {"200", "403", "409", "422"} <= set(post["responses"])
+    assert "AdvanceDemoClock" in spec["components"]["schemas"]

@@ -10,11 +10,13 @@ names the advance.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
+from engine.kernel.errors import InvalidInput
 from engine.kernel.models import DemoClockAdvance, DemoClockOffset
 
 if TYPE_CHECKING:
@@ -62,3 +64,51 @@ def advance(session: Session, seconds: int, now: datetime, actor_id: int | None,
     to_at = now + timedelta(seconds=seconds)
     session.add(DemoClockAdvance(actor_id=actor_id, community_id=community_id, seconds=seconds, from_at=now, to_at=to_at))
     return Advanced(seconds, timedelta(seconds=row.offset_seconds), now, to_at)
+
+
+_DURATION = re.compile(
+    r"P(?:(?P<weeks>\d{1,5})W)?(?:(?P<days>\d{1,5})D)?(?:T(?:(?P<hours>\d{1,6})H)?(?:(?P<minutes>\d{1,8})M)?(?:(?P<seconds>\d{1,10})S)?)?"
+)
+
+
+def parse_duration(text: str) -> int:
+    """An ISO 8601 duration of weeks, days, hours, minutes and seconds (``P1D``, ``PT2H``, ``P1DT30M``) in seconds;
+    years and months (of no fixed length) are refused, as are an empty duration and one beyond ``MAX_ADVANCE``."""
+    match = _DURATION.fullmatch(text.strip().upper()) if isinstance(text, str) else None
+    if match is None or not any(match.groupdict().values()) or text.strip().upper().endswith("T"):
+        raise InvalidInput("not an ISO 8601 duration such as P1D or PT2H", errors=[{"field": "advance", "message": "an ISO 8601 duration (P1D, PT2H, P1DT30M)"}])
+    parts = {name: int(value) for name, value in match.groupdict().items() if value}
+    seconds = int(timedelta(**parts).total_seconds()) if _bounded(parts) else MAX_SECONDS + 1
+    check(seconds)
+    return seconds
+
+
+MAX_SECONDS = int(MAX_ADVANCE.total_seconds())
+
+
+def _bounded(parts: dict[str, int]) -> bool:
+    return all(value <= 10**10 for value in parts.values()) and parts.get("weeks", 0) + parts.get("days", 0) <= 10**5
+
+
+def check(seconds: int) -> None:
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:
+        raise InvalidInput("the demo clock only moves forward", errors=[{"field": "advance", "message": "must be a positive duration"}])
+    if seconds > MAX_SECONDS:
+        raise InvalidInput("the demo clock moves at most 400 days at a time", errors=[{"field": "advance", "message": "at most P400D"}])
+
+
+def iso_duration(seconds: int) -> str:
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    time = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (secs, "S")) if n)
+    return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "" if days else "T0S")
+
+
+def status(engine: Any) -> dict[str, Any]:
+    """What the clock reads now: demo mode or not, the time, the offset."""
+    from engine.kernel.clock import DemoClock
+
+    offset = engine.clock.offset if isinstance(engine.clock, DemoClock) else timedelta(0)
+    seconds = int(offset.total_seconds())
+    return {"demo": engine.config.demo, "now": engine.clock.now(), "offset_seconds": seconds, "offset": iso_duration(seconds)}

@@ -10,7 +10,7 @@ from engine.kernel.bus import handles
 from engine.kernel.commands import (
     AdoptDefinition, AdvanceDemoClock, CompleteTask, DeliverMessage, DeployDefinition, FireDueTimers, RecordTimerIncident, RetryInstance, StartInstance,
 )
-from engine.kernel.errors import Conflict, InvalidInput
+from engine.kernel.errors import Conflict
 from engine.kernel.models import DefinitionAdoption, Instance
 from engine.kernel.unit_of_work import UnitOfWork
 
@@ -68,8 +68,5 @@ def advance_demo_clock(uow: UnitOfWork, actor: Actor, cmd: AdvanceDemoClock) -> 
     if not uow.context.config.demo:
         raise Conflict("the demo clock can be advanced only in demo mode (yishi serve --demo, yishi demo)")
     actor.require("admin")
-    if not isinstance(cmd.seconds, int) or cmd.seconds <= 0:
-        raise InvalidInput("the demo clock only moves forward", errors={"advance": "must be a positive duration"})
-    if cmd.seconds > demo.MAX_ADVANCE.total_seconds():
-        raise InvalidInput("the demo clock moves at most 400 days at a time", errors={"advance": "at most P400D"})
+    demo.check(cmd.seconds)
     return demo.advance(uow.session, cmd.seconds, uow.now, actor.member_id, actor.community_id)
