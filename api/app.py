@@ -13,6 +13,7 @@ from api.audit import routes as audit
 from api.config import Config
 from api.consultation import routes as consultation
 from api.conventions import routes as conventions
+from api.demo import routes as demo
 from api.identity import routes as identity
 from api.limits import BoundedRequest, DatabaseInteger, check_path_values
 from api.openapi import ErrorResponses, YishiApi
@@ -28,7 +29,7 @@ import web
 
 BLUEPRINTS = (
     health.blp, identity.blp, definitions.blp, instances.blp, tasks.blp, consultation.blp, voting.blp, conventions.blp,
-    pdca.blp, audit.blp,
+    pdca.blp, audit.blp, demo.blp,
 )
 
 

@@ -23,7 +23,7 @@ from engine.audit.sealing.models import Checkpoint
 from engine.identity import actors
 from engine.identity.actors import Actor
 from engine.kernel import definitions, instances
-from engine.kernel.clock import Clock, SystemClock
+from engine.kernel.clock import Clock, DemoClock, SystemClock
 from engine.kernel.commands import FireDueTimers, RecordTimerIncident
 from engine.kernel.db import MIGRATION_LOCK, TIMER_CLAIM, Database, advisory_xact_lock, claimed
 from engine.kernel.errors import YishiError
@@ -107,6 +107,8 @@ class EngineConfig:
     processes_dir: Path = Path(__file__).resolve().parents[2] / "processes"
     audit_key: Path | None = None
     """The Ed25519 key that signs checkpoints (created on first use); None: this engine signs none."""
+    demo: bool = False
+    """Demo mode (``yishi serve --demo`` / ``yishi demo``): an admin may advance the demo clock. Off in production."""
 
     @property
     def forms_dir(self) -> Path:
@@ -133,8 +135,12 @@ class EngineContext:
 class Engine:
     def __init__(self, database: Database, clock: Clock | None = None, config: EngineConfig | None = None) -> None:
         self.db = database
-        self.clock = clock or SystemClock()
         self.config = config or EngineConfig()
+        self.clock: Clock = clock or SystemClock()
+        if self.config.demo and not isinstance(self.clock, DemoClock):
+            from engine.kernel import demo  # the demo clock reads its offset from the database
+
+            self.clock = DemoClock(demo.offset_loader(database), system=self.clock)
         if not HANDLERS:
             raise RuntimeError("no command handlers are registered: build the engine from engine.bootstrap")
         self._timer_failures = TimerFailures()
@@ -339,6 +345,23 @@ class Engine:
         if incident is not None:  # else a command moved it on meanwhile: nothing is due any more
             log.error("timers of instance %s failed %d times: it is an incident, until an admin retries it",
                       instance_id, failures, exc_info=exc)
+
+    def advance_demo_clock(self, seconds: int, *, actor: Actor | None = None, token: str | None = None) -> Any:
+        """Advance the demo clock (``AdvanceDemoClock``, as the actor or the token's member), then fire the timers
+        that became due, at the advanced time, and sign a checkpoint naming the advance."""
+        from engine.kernel.commands import AdvanceDemoClock
+
+        command = AdvanceDemoClock(seconds)
+        advanced = self.execute_as(token, command) if token is not None else self.execute(command, actor)
+        if isinstance(self.clock, DemoClock):
+            self.clock.advanced(advanced.offset)
+        fired = self.fire_due_timers()
+        reason = f"demo clock advanced {advanced.seconds}s from {advanced.from_at.isoformat()} to {advanced.to_at.isoformat()}"
+        try:
+            self.checkpoint(reason)
+        except YishiError as exc:
+            log.warning("no checkpoint after the demo clock advance: %s", exc.message)
+        return advanced._replace(fired=fired)
 
     def deploy_bundled(self) -> list[definitions.Deployment]:
         """Deploy the bundled processes and decision tables as the platform's versions (identical content is a

@@ -66,3 +66,10 @@ class RecordTimerIncident:
 class RetryInstance:
     instance_id: str
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AdvanceDemoClock:
+    """In demo mode only, an admin moves the demo clock forward by ``seconds`` (see ``engine.kernel.demo``)."""
+
+    seconds: int

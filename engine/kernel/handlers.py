@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from engine.identity.actors import Actor
-from engine.kernel import definitions, instances
+from engine.kernel import definitions, demo, instances
 from engine.kernel.bus import handles
 from engine.kernel.commands import (
-    AdoptDefinition, CompleteTask, DeliverMessage, DeployDefinition, FireDueTimers, RecordTimerIncident, RetryInstance, StartInstance,
+    AdoptDefinition, AdvanceDemoClock, CompleteTask, DeliverMessage, DeployDefinition, FireDueTimers, RecordTimerIncident, RetryInstance, StartInstance,
 )
+from engine.kernel.errors import Conflict
 from engine.kernel.models import DefinitionAdoption, Instance
 from engine.kernel.unit_of_work import UnitOfWork
 
@@ -60,3 +61,12 @@ def record_timer_incident(uow: UnitOfWork, actor: Any, cmd: RecordTimerIncident)
 @handles(RetryInstance, steps_workflow=True)
 def retry_instance(uow: UnitOfWork, actor: Actor, cmd: RetryInstance) -> Instance:
     return instances.retry(uow, actor, cmd.instance_id, cmd.data)
+
+
+@handles(AdvanceDemoClock)
+def advance_demo_clock(uow: UnitOfWork, actor: Actor, cmd: AdvanceDemoClock) -> demo.Advanced:
+    if not uow.context.config.demo:
+        raise Conflict("the demo clock can be advanced only in demo mode (yishi serve --demo, yishi demo)")
+    actor.require("admin")
+    demo.check(cmd.seconds)
+    return demo.advance(uow.session, cmd.seconds, uow.now, actor.member_id, actor.community_id)

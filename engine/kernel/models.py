@@ -185,6 +185,29 @@ class Timer(Base):
     due_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class DemoClockOffset(Base):
+    """The demo clock's offset (one row, id 1), shared by every process of a demo deployment; see ``DemoClock``."""
+
+    __tablename__ = "demo_clock"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offset_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime | None]
+
+
+class DemoClockAdvance(Base):
+    """One advance of the demo clock: who, by how many seconds, from and to which (demo) time."""
+
+    __tablename__ = "demo_clock_advances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    seconds: Mapped[int]
+    from_at: Mapped[datetime]
+    to_at: Mapped[datetime]
+
+
 class Event(Base):
     """One applied command in an instance's history: what, who, when, with what, and the result."""
 

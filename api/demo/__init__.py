@@ -1,0 +1,1 @@
+"""The demo clock (demo deployments only)."""
