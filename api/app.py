@@ -14,6 +14,7 @@ from api.config import Config
 from api.consultation import routes as consultation
 from api.conventions import routes as conventions
 from api.identity import routes as identity
+from api.me import routes as me
 from api.limits import BoundedRequest, DatabaseInteger, check_path_values
 from api.openapi import ErrorResponses, YishiApi
 from api.pdca import routes as pdca
@@ -28,7 +29,7 @@ import web
 
 BLUEPRINTS = (
     health.blp, identity.blp, definitions.blp, instances.blp, tasks.blp, consultation.blp, voting.blp, conventions.blp,
-    pdca.blp, audit.blp,
+    pdca.blp, audit.blp, me.blp,
 )
 
 
