@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from engine.identity.actors import Actor
-from engine.kernel import definitions, instances
+from engine.kernel import definitions, instances, notifications
 from engine.kernel.bus import handles
 from engine.kernel.commands import (
-    AdoptDefinition, CompleteTask, DeliverMessage, DeployDefinition, FireDueTimers, RecordTimerIncident, RetryInstance, StartInstance,
+    AdoptDefinition, CompleteTask, DeliverMessage, DeployDefinition, FireDueTimers, MarkNotificationsRead, RecordTimerIncident,
+    RetryInstance, StartInstance,
 )
 from engine.kernel.models import DefinitionAdoption, Instance
 from engine.kernel.unit_of_work import UnitOfWork
@@ -60,3 +62,9 @@ def record_timer_incident(uow: UnitOfWork, actor: Any, cmd: RecordTimerIncident)
 @handles(RetryInstance, steps_workflow=True)
 def retry_instance(uow: UnitOfWork, actor: Actor, cmd: RetryInstance) -> Instance:
     return instances.retry(uow, actor, cmd.instance_id, cmd.data)
+
+
+@handles(MarkNotificationsRead)
+def mark_notifications_read(uow: UnitOfWork, actor: Actor, cmd: MarkNotificationsRead) -> datetime:
+    """The caller's read marker, moved forward; returns where it stands."""
+    return notifications.mark_read(uow.session, actor, uow.now, cmd.until)
