@@ -19,7 +19,7 @@ from engine.kernel.clock import ManualClock
 from engine.kernel.commands import MarkNotificationsRead
 from engine.kernel.errors import InvalidInput
 from engine.kernel.models import Base
-from engine.kernel.notifications import Entry, notifications, unread_count
+from engine.kernel.notifications import Entry, notifications, read_until, unread_count
 from engine.pdca.commands import AnswerServiceRequest, FileServiceRequest
 from engine.voting.commands import CastBallot
 from tests.builders import (
@@ -27,7 +27,7 @@ from tests.builders import (
     review_amendments, rows,
 )
 from tests.fixtures import bearer
-from tests.helpers import Community
+from tests.helpers import Community, at_once
 
 
 def notes(engine: Engine, actor: Actor, kind: str | None = None) -> list[Entry]:
@@ -140,6 +140,17 @@ def test_the_unread_count_and_the_read_marker(deployed: Engine, community: Commu
     assert unread(deployed, alice) == 0
     with pytest.raises(InvalidInput):
         deployed.execute(MarkNotificationsRead(clock.now().replace(tzinfo=None)), alice)
+
+
+def test_concurrent_marks_both_succeed_and_keep_the_later_moment(deployed: Engine, community: Community,
+                                                                  clock: ManualClock) -> None:
+    alice, now = community["alice"], clock.now()
+    earlier, later = now - timedelta(hours=2), now - timedelta(hours=1)
+    outcomes = at_once([lambda: deployed.execute(MarkNotificationsRead(earlier), alice),
+                        lambda: deployed.execute(MarkNotificationsRead(later), alice)])
+    assert not [o for o in outcomes if isinstance(o, BaseException)], outcomes
+    with deployed.read() as session:
+        assert read_until(session, alice) == later
 
 
 # --- the API --------------------------------------------------------------------------------------
