@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from engine.identity.actors import Actor
 from engine.kernel.errors import InvalidInput
 from engine.kernel.models import NotificationRead
+from engine.kernel.queries import MAX_PAGE_SIZE
 
 MAX_NOTIFICATIONS = 500
 """The newest this many of each source, and of them all, make a member's list: older ones drop off its end."""
@@ -107,7 +108,7 @@ def _unread(notification: Notification, marker: datetime | None) -> bool:
 
 def notifications(session: Session, actor: Actor, page: int = 1, page_size: int = 20) -> NotificationPage:
     """One page of the caller's notifications, newest first, each saying whether it is unread, with the unread count."""
-    page_size, page = max(1, min(page_size, 100)), max(1, page)
+    page_size, page = max(1, min(page_size, MAX_PAGE_SIZE)), max(1, page)
     found, marker = gathered(session, actor), read_until(session, actor)
     shown = found[(page - 1) * page_size:page * page_size]
     return NotificationPage([Entry.of(n, marker) for n in shown], len(found), page, page_size,
