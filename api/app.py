@@ -15,6 +15,7 @@ from api.consultation import routes as consultation
 from api.conventions import routes as conventions
 from api.demo import routes as demo
 from api.identity import routes as identity
+from api.me import routes as me
 from api.limits import BoundedRequest, DatabaseInteger, check_path_values
 from api.openapi import ErrorResponses, YishiApi
 from api.pdca import routes as pdca
@@ -29,7 +30,7 @@ import web
 
 BLUEPRINTS = (
     health.blp, identity.blp, definitions.blp, instances.blp, tasks.blp, consultation.blp, voting.blp, conventions.blp,
-    pdca.blp, audit.blp, demo.blp,
+    pdca.blp, audit.blp, demo.blp, me.blp,
 )
 
 

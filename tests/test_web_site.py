@@ -122,3 +122,14 @@ def test_a_page_that_fails_shows_a_page_not_json(visitor: Pages, monkeypatch: py
     monkeypatch.setattr(home, "page", lambda *a, **k: 1 / 0)
     page = visitor.get("/")
     assert page.status == 500 and "出了点问题" in page.text
+
+
+def test_home_lists_what_needs_the_resident_with_its_deadline_in_the_community_time(deployed: Engine, neighbours: Any) -> None:
+    from tests.builders import open_vote
+    open_vote(deployed, neighbours)
+    page = pages_for(deployed, neighbours, "alice", "zh_CN").get("/home")
+    assert page.status == 200
+    assert "表决：请投票" in page.texts("//li[@class='card']/p[@class='card__kind']")
+    assert all("年" in text for text in page.texts("//li[@class='card']//time"))
+    other = pages_for(deployed, neighbours, "auditor", "zh_CN").get("/home")
+    assert "表决：请投票" not in other.texts("//li[@class='card']/p[@class='card__kind']")

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy import exists
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine.identity.actors import Actor
-from engine.kernel.models import HumanTask, Instance
+from engine.kernel.models import HumanTask, Instance, Timer
 from engine.kernel.preconditions import COLLECTS_PROPERTY
 
 
@@ -59,4 +59,26 @@ def collecting(instance_id: Any, what: str) -> ColumnElement[bool]:
     )
 
 
-__all__ = ["AgendaItem", "SOURCES", "agenda", "agenda_source", "collecting"]
+def earliest_timer(instance_id: Any) -> Any:
+    """SQL: the instance's earliest pending timer (a correlated scalar subquery), the deadline its open task runs to."""
+    return select(func.min(Timer.due_at)).where(Timer.instance_id == instance_id).scalar_subquery()
+
+
+@agenda_source("tasks")
+def ready_tasks(session: Session, actor: Actor, now: datetime) -> list[AgendaItem]:
+    """The ready tasks of the caller's community in a lane that is one of the caller's roles (as ``queries.my_tasks``):
+    the committee's, the provider's, the street office's work; no bundled process has a resident lane."""
+    if not actor.roles:
+        return []
+    rows = session.execute(
+        select(HumanTask.id, HumanTask.name, HumanTask.element_id, HumanTask.lane, HumanTask.instance_id,
+               earliest_timer(HumanTask.instance_id))
+        .join(Instance, Instance.id == HumanTask.instance_id)
+        .where(HumanTask.community_id == actor.community_id, Instance.community_id == actor.community_id,
+               HumanTask.state == "READY", Instance.status == "running", HumanTask.lane.in_(sorted(actor.roles)))
+    ).all()
+    return [AgendaItem("complete_task", name, due, instance_id, {"task_id": task_id, "element_id": element_id, "lane": lane})
+            for task_id, name, element_id, lane, instance_id, due in rows]
+
+
+__all__ = ["AgendaItem", "SOURCES", "agenda", "agenda_source", "collecting", "earliest_timer"]

@@ -1,4 +1,4 @@
-"""The kernel's commands: deploying and adopting definitions, starting and driving instances.
+"""The kernel's commands: deploying and adopting definitions, starting and driving instances; marking notifications read.
 
 A command is plain immutable data; its handler is registered with ``@handles`` (``engine.kernel.bus``) by the package that
 owns it, runs inside one unit of work, and — when it changes an instance — is recorded as one event in that instance's history.
@@ -7,6 +7,7 @@ owns it, runs inside one unit of work, and — when it changes an instance — i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -73,3 +74,12 @@ class AdvanceDemoClock:
     """In demo mode only, an admin moves the demo clock forward by ``seconds`` (see ``engine.kernel.demo``)."""
 
     seconds: int
+
+
+@dataclass(frozen=True)
+class MarkNotificationsRead:
+    """The caller has read their notifications up to ``until`` (an aware moment; None, or a moment to come: now).
+
+    The read marker only moves forward: marking an earlier moment read changes nothing."""
+
+    until: datetime | None = None

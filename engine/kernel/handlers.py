@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from engine.identity.actors import Actor
-from engine.kernel import definitions, demo, instances
+from engine.kernel import definitions, demo, instances, notifications
 from engine.kernel.bus import handles
 from engine.kernel.commands import (
-    AdoptDefinition, AdvanceDemoClock, CompleteTask, DeliverMessage, DeployDefinition, FireDueTimers, RecordTimerIncident, RetryInstance, StartInstance,
+    AdoptDefinition, AdvanceDemoClock, CompleteTask, DeliverMessage, DeployDefinition, FireDueTimers, MarkNotificationsRead,
+    RecordTimerIncident, RetryInstance, StartInstance,
 )
 from engine.kernel.errors import Conflict
 from engine.kernel.models import DefinitionAdoption, Instance
@@ -70,3 +72,9 @@ def advance_demo_clock(uow: UnitOfWork, actor: Actor, cmd: AdvanceDemoClock) -> 
     actor.require("admin")
     demo.check(cmd.seconds)
     return demo.advance(uow.session, cmd.seconds, uow.now, actor.member_id, actor.community_id)
+
+
+@handles(MarkNotificationsRead)
+def mark_notifications_read(uow: UnitOfWork, actor: Actor, cmd: MarkNotificationsRead) -> datetime:
+    """The caller's read marker, moved forward; returns where it stands."""
+    return notifications.mark_read(uow.session, actor, uow.now, cmd.until)

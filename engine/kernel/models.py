@@ -231,3 +231,17 @@ class Event(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
     instance: Mapped[Instance] = relationship()
+
+
+class NotificationRead(Base):
+    """A member's read marker: every notification up to ``read_until`` is read (``engine.kernel.notifications``).
+
+    One row per member, moved forward only, by the command ``MarkNotificationsRead``. Notifications themselves are
+    not stored: each domain derives them from its own rows; the marker is all that says which are new."""
+
+    __tablename__ = "notification_reads"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    read_until: Mapped[datetime]
+    updated_at: Mapped[datetime]
