@@ -46,7 +46,8 @@ def create_app(config: type | dict[str, Any] = Config, *, engine: Engine | None 
     else:
         app.config.from_object(config)
     if engine is None:
-        engine = Engine(Database(app.config["YISHI_DATABASE_URL"]), clock, EngineConfig(audit_key=Path(app.config["YISHI_AUDIT_KEY"])))
+        engine = Engine(Database(app.config["YISHI_DATABASE_URL"]), clock, EngineConfig(audit_key=Path(app.config["YISHI_AUDIT_KEY"]),
+                                                                                  demo=bool(app.config.get("YISHI_DEMO_MODE"))))
     app.extensions["yishi"] = engine
 
     api = YishiApi(app, spec_kwargs={"extra_plugins": [ErrorResponses()]})

@@ -15,6 +15,8 @@ class Config:
     YISHI_DATABASE_URL = os.environ.get("YISHI_DATABASE_URL", f"sqlite:///{DEFAULT_DATABASE}")
     YISHI_AUDIT_KEY = os.environ.get("YISHI_AUDIT_KEY", str(DEFAULT_AUDIT_KEY))
     """The Ed25519 key that signs checkpoints; keep it outside the database (and its backups)."""
+    YISHI_DEMO_MODE = os.environ.get("YISHI_DEMO_MODE", "").lower() in ("1", "true", "yes", "on")
+    """A demonstration deployment (``scripts/run``): an admin may advance the demo clock. Off unless asked for."""
     MAX_CONTENT_LENGTH = 4 * 1024 * 1024
     MAX_BUNDLE_LENGTH = 64 * 1024 * 1024
     """An audit bundle sent to POST /api/audit/verify-bundle may be this large; check larger ones offline."""

@@ -17,7 +17,7 @@ from engine.kernel.models import Instance
 
 
 def engine_from(obj: dict[str, Any]) -> Engine:
-    return Engine(Database(obj["database"]), config=EngineConfig(audit_key=Path(obj["audit_key"])))
+    return Engine(Database(obj["database"]), config=EngineConfig(audit_key=Path(obj["audit_key"]), demo=obj.get("demo_mode", False)))
 
 
 @click.group()
@@ -25,12 +25,14 @@ def engine_from(obj: dict[str, Any]) -> Engine:
               help="SQLAlchemy URL (SQLite by default; postgresql+psycopg://… to scale out).")
 @click.option("--audit-key", envvar="YISHI_AUDIT_KEY", default=Config.YISHI_AUDIT_KEY, show_default=True,
               help="Ed25519 key file that signs checkpoints (created on first use); keep it out of the database's backups.")
+@click.option("--demo-mode/--no-demo-mode", envvar="YISHI_DEMO_MODE", default=False, show_default=True,
+              help="A demonstration deployment: an admin may advance the demo clock (POST /api/demo/clock). Never in production.")
 @click.pass_context
-def main(ctx: click.Context, database: str, audit_key: str) -> None:
+def main(ctx: click.Context, database: str, audit_key: str, demo_mode: bool) -> None:
     """Yishi (议事): participatory deliberation workflows for urban communities."""
     if database.startswith("sqlite:///"):
         Path(database.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    ctx.obj = {"database": database, "audit_key": audit_key}
+    ctx.obj = {"database": database, "audit_key": audit_key, "demo_mode": demo_mode}
 
 
 # ---- the audit trail: the operator's commands (no role: whoever holds the database holds it all) ----

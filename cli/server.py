@@ -135,7 +135,8 @@ def _gunicorn(bind: str, workers: int, threads: int, access_log: bool, obj: dict
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            return create_app({"YISHI_DATABASE_URL": obj["database"], "YISHI_AUDIT_KEY": obj["audit_key"]})
+            return create_app({"YISHI_DATABASE_URL": obj["database"], "YISHI_AUDIT_KEY": obj["audit_key"],
+                               "YISHI_DEMO_MODE": obj.get("demo_mode", False)})
 
     Server().run()
 

@@ -170,3 +170,19 @@ def test_the_openapi_documents_the_demo_clock(client: Any) -> None:
     post = spec["paths"]["/api/demo/clock"]["post"]
     assert {"200", "403", "409", "422"} <= set(post["responses"])
     assert "AdvanceDemoClock" in spec["components"]["schemas"]
+
+
+def test_the_app_and_the_command_line_run_in_demo_mode_only_when_asked(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from api import create_app
+    from cli import main
+
+    settings = {"YISHI_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "YISHI_AUDIT_KEY": str(tmp_path / "key.pem")}
+    assert create_app(settings).extensions["yishi"].config.demo is False
+    assert create_app({**settings, "YISHI_DEMO_MODE": True}).extensions["yishi"].config.demo is True
+    seen = []
+    for args, env in (([], {}), (["--demo-mode"], {}), ([], {"YISHI_DEMO_MODE": "1"})):
+        with CliRunner(env=env).isolation():
+            seen.append(main.make_context("yishi", [*args, "migrate"]).params["demo_mode"])
+    assert seen == [False, True, True]

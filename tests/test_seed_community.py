@@ -20,5 +20,5 @@ def test_an_actor_may_not_seed_a_community(deployed: Engine, community: Communit
 
 def test_seeding_an_existing_slug_adds_no_member(deployed: Engine, community: Community) -> None:
     seeded = deployed.execute(SeedCommunity(community.slug, "x", (("mallory", ("admin",)),), "again"))
-    assert "mallory" not in {member.name for member, _ in seeded}
-    assert {member.community_id for member, _ in seeded} == {community.id}
+    assert "mallory" not in {member.name for member, *_ in seeded}
+    assert {member.community_id for member, *_ in seeded} == {community.id}
