@@ -27,7 +27,7 @@ from engine.identity.models import Community
 from engine.kernel import errors
 from engine.kernel.errors import Unauthenticated
 from web.i18n import LOCALE_COOKIE, translated
-from web.links import kind_label
+from web.links import kind_label, menu_for
 from web.views import close_reader, engine, now, page
 
 STATIC_URL_PATH = "/static"
@@ -126,7 +126,9 @@ blp.teardown_request(close_reader)
 
 @blp.context_processor
 def page_globals() -> dict[str, Any]:
-    return {"member": g.get("member"), "kind_label": kind_label, "translated": translated}
+    signed_in = g.get("member")
+    return {"member": signed_in, "kind_label": kind_label, "translated": translated,
+            "menu": menu_for(signed_in) if signed_in is not None else []}
 
 
 def install(app: Flask) -> None:

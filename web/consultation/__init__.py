@@ -1,0 +1,1 @@
+"""Consultations (协商): the topic, who is affected and the deadline; a resident gives, edits and withdraws opinions and reads the committee's answer to each; the committee answers them; the minutes and the outcome."""

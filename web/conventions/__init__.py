@@ -1,0 +1,1 @@
+"""The community convention (社区公约): the adopted text, the draft under discussion article by article, the difference between any two versions, amendments (propose, support, withdraw, comment) and each amendment's decision."""

@@ -1,0 +1,7 @@
+"""Notifications: what happened for the member (an opinion answered, a vote opened, a rating window opened, a request answered), newest first, with the unread count in the menu."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+blp = Blueprint("notifications", __name__, template_folder="templates")
