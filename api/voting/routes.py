@@ -27,6 +27,15 @@ def of_instance(instance_id: str) -> Any:
     return voting_queries.votes_of(reader(), actor(), instance_id)
 
 
+@blp.route("/votes")
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, page_of(VoteSchema, "VotePage"))
+def of_community(args: dict[str, Any]) -> Any:
+    """The votes of my community: open ones first (soonest deadline first), then closed ones (latest first)."""
+    session = reader()
+    return paginate(session, voting_queries.votes_in_community(actor()), args["page"], args["page_size"])
+
+
 @blp.route("/votes/<vote_id>")
 @blp.response(200, VoteSchema)
 def get(vote_id: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, literal, select
+from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from engine.identity.actors import Actor
@@ -44,6 +44,14 @@ def _entry_of(session: Session, vote: Vote, actor: Actor) -> ElectorateEntry:
 
 def get_vote(session: Session, actor: Actor, vote_id: str) -> Vote:
     return actor.own(session.get(Vote, vote_id), "vote")
+
+
+def votes_in_community(actor: Actor) -> Select[tuple[Vote]]:
+    """The query for the votes of the caller's community: open ones first, soonest deadline first, then the closed
+    ones, the latest closed first."""
+    return (select(Vote).where(Vote.community_id == actor.community_id)
+            .order_by(case((Vote.status == "open", 0), else_=1), case((Vote.status == "open", Vote.deadline)),
+                      Vote.closed_at.desc(), Vote.id))
 
 
 def electorate_of(session: Session, actor: Actor, vote_id: str) -> Select[tuple[ElectorateEntry]]:
