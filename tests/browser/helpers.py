@@ -106,14 +106,14 @@ def check_accessibility(page: Page, *, tags: Iterable[str] = WCAG_TAGS, impacts:
     return violations
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """Save the whole page as ``var/screenshots/<name>.png`` (and ``docs/screenshots/<name>.png`` when
+def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    """Save the whole page (or only what the screen shows: ``full_page=False``) as ``var/screenshots/<name>.png`` (and ``docs/screenshots/<name>.png`` when
     ``YISHI_README_SCREENSHOTS=1``); the path of the artefact."""
     if not re.fullmatch(r"[\w.-]+", name):
         raise ValueError(f"a screenshot's name is a file name: {name!r}")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True, animations="disabled", caret="hide")
+    page.screenshot(path=str(path), full_page=full_page, animations="disabled", caret="hide")
     if os.environ.get("YISHI_README_SCREENSHOTS") == "1":
         README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         (README_SCREENSHOTS / f"{name}.png").write_bytes(path.read_bytes())
