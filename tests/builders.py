@@ -343,3 +343,19 @@ def scrape(client: Any) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
 def grew(before: dict[Any, float], after: dict[Any, float], name: str, **labels: str) -> float:
     key = (name, frozenset(labels.items()))
     return after.get(key, 0.0) - before.get(key, 0.0)
+
+
+# --- consultation pages ---------------------------------------------------------------------------
+
+def open_consultation(engine: Engine, community: Community, **topic: Any) -> str:
+    """A consultation whose topic the chair has drafted (``TOPIC``, with ``topic`` over it): its opinion period is open."""
+    instance_id = engine.execute(StartInstance("consultation"), community["chair"]).id
+    complete_task(engine, community, instance_id, "draft_topic", {**TOPIC, **topic})
+    return instance_id
+
+
+def deliberate(engine: Engine, community: Community, instance_id: str, minutes: str = "Discussed every opinion.") -> None:
+    """Close a consultation's opinion period early and record its meeting: the answering task is then open."""
+    complete_task(engine, community, instance_id, "opinion_period", {"reason": "Enough heard."})
+    complete_task(engine, community, instance_id, "record_deliberation", {
+        "meeting_date": "2026-03-10", "attendees": ["王主任", "李委员"], "minutes": minutes}, who="clerk")
