@@ -10,7 +10,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import Field, RadioField, TextAreaField
+from wtforms import Field, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
 from engine.consultation.opinions import MAX_OPINION_LENGTH, MAX_REASON_LENGTH, VERDICTS
@@ -47,7 +47,7 @@ class OpinionForm(FlaskForm):
 
 
 class AnswerForm(FlaskForm):
-    verdict = RadioField(_l("Verdict"), choices=[(verdict, VERDICT_LABELS[verdict]) for verdict in VERDICTS],
+    verdict = RadioField(_l("Verdict"), choices=[SelectChoice(verdict, VERDICT_LABELS[verdict]) for verdict in VERDICTS],
                          validate_choice=False, validators=[DataRequired(_l("Choose a verdict")),
                                                             AnyOf(VERDICTS, message=_l("Choose a verdict"))])
     reason = TextAreaField(_l("Reason"), validators=[
