@@ -4,14 +4,15 @@ Commands append pending events as they go; ``Ledger.seal`` runs just before the 
 everything the command changed has been flushed. It fingerprints every audited record the unit
 wrote (the ledger listens to its unit's session and notes them at each flush), binds them to the unit's last event, computes
 each event's hash from its instance's chain head, inserts the events and moves the heads — all in
-the command's transaction, so a history and its records never disagree even for a moment.
+the command's transaction, so a history and its records never disagree even for a moment. Then it tells
+the listeners registered with ``@on_sealed`` (the webhooks' outbox) of those events, still in that transaction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import bindparam, event, insert, update
 from sqlalchemy.orm import Session
@@ -20,6 +21,23 @@ from engine.audit.sealing import chain
 from engine.audit.sealing import records
 from engine.kernel.db import json_ready, rows_from_json
 from engine.kernel.models import Event, Instance
+
+
+SealedListener = Callable[[Session, list[dict[str, Any]]], None]
+"""``listener(session, events)``: told, inside the command's transaction, of the events a unit of work just recorded
+(each as its row: instance_id, seq, type, actor_id, at, input, error, services, hash, …), in the order they were
+chained. What it writes commits or rolls back with them; what it raises refuses the whole command."""
+SEALED_LISTENERS: list[SealedListener] = []
+
+
+def on_sealed(listener: SealedListener) -> SealedListener:
+    """Register the decorated function as told of every recorded event, in its command's transaction (``Ledger.seal``).
+
+    The audit package imports no domain: a package that needs to hear of events (``engine.webhooks``, which writes
+    its outbox here) registers itself, as domains register their handlers. A listener must be cheap, must not
+    flush audited records (they would be bound to no event), and sees the events already inserted."""
+    SEALED_LISTENERS.append(listener)
+    return listener
 
 
 @dataclass
@@ -75,6 +93,8 @@ class Ledger:
             if loaded is not None:
                 session.expire(loaded, ["head_hash"])
         self.pending.clear()
+        for listener in SEALED_LISTENERS:
+            listener(session, rows)
 
     def _note_audited_changes(self, session: Session, flush_context: Any, instances: Any) -> None:
         """Note every audited record this flush writes; ``seal`` fingerprints them after the last flush."""
