@@ -40,6 +40,7 @@ from engine.voting import handlers as voting_handlers
 from engine.voting import models as voting_models
 from engine.voting import notifications as voting_notifications
 from engine.voting import operations as voting_operations
+from engine.webhooks import handlers as webhooks_handlers, models as webhooks_models, outbox as webhooks_outbox
 
 DOMAINS = {
     "kernel": (kernel_handlers, kernel_agenda, kernel_notifications),
@@ -50,6 +51,7 @@ DOMAINS = {
     "conventions": (conventions_models, conventions_handlers, conventions_operations, conventions_agenda,
                     conventions_notifications),
     "pdca": (pdca_models, pdca_handlers, cycles, pdca_agenda, pdca_notifications),
+    "webhooks": (webhooks_models, webhooks_handlers, webhooks_outbox),  # not a domain: hears every domain's events
 }
 """Each package and the modules of it that register something (tables, handlers, operations, preconditions, agenda and notification sources)."""
 metadata = Base.metadata
