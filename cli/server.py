@@ -15,6 +15,7 @@ import click
 from cli.admin import print_demo, seed_demo
 from cli.common import engine_from
 from engine.bootstrap import Engine
+from engine.webhooks import delivery as webhooks
 
 
 log = logging.getLogger(__name__)
@@ -27,17 +28,26 @@ log = logging.getLogger(__name__)
 @click.option("--metrics-port", type=int, default=None,
               help="Serve Prometheus metrics (commands, timers fired, incidents) on this port, at /metrics.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics listen on.")
+@click.option("--webhooks/--no-webhooks", "with_webhooks", default=True, show_default=True,
+              help="Send due webhook deliveries (docs/webhooks.md).")
+@click.option("--webhook-batch", default=50, show_default=True, type=click.IntRange(1, 1000),
+              help="Webhook deliveries claimed per round.")
+@click.option("--webhook-timeout", default=webhooks.TIMEOUT_SECONDS, show_default=True, type=click.FloatRange(0.1, 60),
+              help="Seconds to connect to a webhook's endpoint, and to wait for each read of its answer.")
 @click.pass_obj
 def worker(obj: dict[str, Any], once: bool, interval: float, checkpoint_every: float,
-           metrics_port: int | None, metrics_host: str) -> None:
-    """Fire due BPMN timers, and sign checkpoints periodically.
+           metrics_port: int | None, metrics_host: str, with_webhooks: bool, webhook_batch: int,
+           webhook_timeout: float) -> None:
+    """Fire due BPMN timers, send due webhook deliveries, and sign checkpoints periodically.
 
     Several workers may run against one PostgreSQL database: each claims an instance before firing
     its timers, and checkpoints are signed one at a time. A sweep or a checkpoint that fails (the
     database is away) is logged and tried again after the interval. SIGTERM or SIGINT stops the worker
-    once the instance it is firing has committed, and it exits 0.
+    once the instance it is firing has committed, and it exits 0. Webhook deliveries are claimed (several workers
+    take different ones), posted, and each attempt recorded; a round stops sending once stopped.
     """
     engine = engine_from(obj)
+    sending = _Webhooks(with_webhooks, webhook_batch, webhook_timeout)
     engine.db.migrate()
     if metrics_port is not None:
         from prometheus_client import start_http_server
@@ -47,13 +57,13 @@ def worker(obj: dict[str, Any], once: bool, interval: float, checkpoint_every: f
         metrics.watch(engine)
         start_http_server(metrics_port, metrics_host, registry=metrics.registry())
     if once:
-        _work(engine, None, checkpoint_now=True, once=True)
+        _work(engine, None, checkpoint_now=True, once=True, sending=sending)
         return
     stop = _stopped_by_signals()
     next_checkpoint = time.monotonic()
     while not stop.is_set():
         try:
-            if _work(engine, stop, checkpoint_now=time.monotonic() >= next_checkpoint, once=False):
+            if _work(engine, stop, checkpoint_now=time.monotonic() >= next_checkpoint, once=False, sending=sending):
                 next_checkpoint = time.monotonic() + checkpoint_every
         except Exception:  # noqa: BLE001 — the worker outlives a failed sweep; the next one tries again
             log.exception("the worker's sweep failed; trying again in %s s", interval)
@@ -69,12 +79,37 @@ def _stopped_by_signals() -> threading.Event:
     return stop
 
 
-def _work(engine: Engine, stop: threading.Event | None, *, checkpoint_now: bool, once: bool) -> bool:
-    """One round of the worker: fire what is due, then sign a checkpoint if asked; whether it signed.
-    ``--once`` (cron) reports even a sweep that fired nothing, and fails (exit 1) if the round does."""
+class _Webhooks:
+    """How the worker sends webhook deliveries: whether, how many per claim, with what timeout."""
+
+    def __init__(self, enabled: bool, batch: int, timeout: float) -> None:
+        self.enabled, self.batch, self.timeout = enabled, batch, timeout
+
+    def send(self, engine: Engine, stop: threading.Event | None, once: bool) -> None:
+        """Send what is due, a claim at a time, until nothing is due (or a round attempts nothing, or it is stopped).
+        A failure here is the round's: the timers already fired, and the deliveries' claims lapse and are retried."""
+        if not self.enabled:
+            return
+        total = webhooks.Round()
+        while stop is None or not stop.is_set():
+            done = webhooks.deliver_due(engine, stop, limit=self.batch, timeout=self.timeout)
+            total = webhooks.Round(total.delivered + done.delivered, total.retrying + done.retrying,
+                                   total.failed + done.failed, total.released + done.released)
+            if done.attempted < self.batch or done.retrying or done.failed:
+                break
+        if total.attempted or once:
+            click.echo(f"webhooks: {total.delivered} delivered, {total.retrying} to retry, {total.failed} failed")
+
+
+def _work(engine: Engine, stop: threading.Event | None, *, checkpoint_now: bool, once: bool,
+          sending: _Webhooks | None = None) -> bool:
+    """One round of the worker: fire what is due, send due webhook deliveries, then sign a checkpoint if asked;
+    whether it signed. ``--once`` (cron) reports even a sweep that fired nothing, and fails (exit 1) if the round does."""
     fired = engine.fire_due_timers(stop=stop)
     if fired or once:
         click.echo(f"fired timers of {fired} instance(s)")
+    if sending is not None:
+        sending.send(engine, stop, once)
     if not checkpoint_now:
         return False
     signed = engine.checkpoint("periodic", only_if_changed=True)
