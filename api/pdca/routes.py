@@ -222,6 +222,14 @@ def file_request(args: dict[str, Any], cycle_id: int) -> Any:
     return engine().execute(FileServiceRequest(cycle_id, args["kind"], args["text"]), actor())
 
 
+@blp.route("/requests")
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, page_of(ServiceRequestSchema, "MyServiceRequestPage"))
+def my_requests(args: dict[str, Any]) -> Any:
+    """The caller's own requests and complaints in every cycle, newest first, with their answers."""
+    return paginate(reader(), records.my_requests_query(actor()), args["page"], args["page_size"])
+
+
 @blp.route("/requests/<int:request_id>")
 @blp.response(200, ServiceRequestSchema)
 def get_request(request_id: int) -> Any:

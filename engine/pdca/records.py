@@ -333,3 +333,10 @@ def requests_query(session: Session, actor: Actor, cycle_id: int) -> Select[tupl
     cycle = get_cycle(session, actor, cycle_id)
     query = select(ServiceRequest).where(ServiceRequest.cycle_id == cycle.id).order_by(ServiceRequest.id)
     return query if actor.roles & READ_ALL_ROLES else query.where(ServiceRequest.filed_by == actor.member_id)
+
+
+def my_requests_query(actor: Actor) -> Select[tuple[ServiceRequest]]:
+    """The requests and complaints the caller filed, in every cycle of their community, newest first."""
+    return (select(ServiceRequest).where(ServiceRequest.community_id == actor.community_id,
+                                         ServiceRequest.filed_by == actor.member_id)
+            .order_by(ServiceRequest.filed_at.desc(), ServiceRequest.id.desc()))
