@@ -1,0 +1,1 @@
+"""Webhooks for integrators (a community's admins): endpoints, their secrets, their deliveries."""
