@@ -22,6 +22,7 @@ from api.pdca import routes as pdca
 from api.views import close_reader
 from api.voting import routes as voting
 from api.voting import fast_cast
+from api.webhooks import routes as webhooks
 from api.workflows import definitions, instances, tasks
 from engine.kernel.clock import Clock
 from engine.kernel.db import Database
@@ -30,7 +31,7 @@ import web
 
 BLUEPRINTS = (
     health.blp, identity.blp, definitions.blp, instances.blp, tasks.blp, consultation.blp, voting.blp, conventions.blp,
-    pdca.blp, audit.blp, demo.blp, me.blp,
+    pdca.blp, audit.blp, demo.blp, me.blp, webhooks.blp,
 )
 
 
