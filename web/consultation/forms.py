@@ -16,9 +16,9 @@ from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 from engine.consultation.opinions import MAX_OPINION_LENGTH, MAX_REASON_LENGTH, VERDICTS
 
 VERDICT_LABELS = {
-    "adopted": _l("Adopted"),
-    "partly_adopted": _l("Partly adopted"),
-    "not_adopted": _l("Not adopted"),
+    "adopted": _l("Opinion adopted"),
+    "partly_adopted": _l("Opinion partly adopted"),
+    "not_adopted": _l("Opinion not adopted"),
 }
 """Each verdict of ``engine.consultation.opinions.VERDICTS`` in words."""
 

@@ -41,6 +41,19 @@ PHASES = {phase.code: phase for phase in (
 TASK_PHASES = {"draft_topic": "drafting", "opinion_period": "open", "record_deliberation": "deliberation",
                "answer_opinions": "answering", "publish_outcome": "answered"}
 """The phase each user task of the consultation process stands for, while it is open."""
+TASK_LABELS = {
+    "draft_topic": _l("Draft the topic"),
+    "opinion_period": _l("Close the opinion period early (only if needed)"),
+    "record_deliberation": _l("Record the deliberation meeting"),
+    "answer_opinions": _l("Confirm that every opinion is answered"),
+    "publish_outcome": _l("Publish the outcome"),
+}
+"""What the committee does in each user task, in words (the BPMN's names are English only)."""
+
+
+def task_label(task: HumanTask) -> str:
+    label = TASK_LABELS.get(task.element_id)
+    return str(label) if label is not None else task.name
 
 
 def open_tasks(instance: Instance) -> list[HumanTask]:

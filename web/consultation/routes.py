@@ -24,7 +24,7 @@ from engine.kernel.errors import Conflict, InvalidInput, NotFound
 from engine.kernel.instances import get_instance
 from engine.kernel.models import Instance
 from web.consultation.forms import AnswerForm, OpinionForm, verdict_label
-from web.consultation.reading import KEY, PHASES, collecting, deadline_of, open_tasks, phase_of, text_list
+from web.consultation.reading import KEY, PHASES, collecting, deadline_of, open_tasks, phase_of, task_label, text_list
 from web.forms import ActionForm, show_errors
 from web.i18n import translated
 from web.links import links_to, menu_entry
@@ -202,7 +202,7 @@ def _show(instance: Instance, status: int = 200, *, give_form: OpinionForm | Non
         give_form=give_form or OpinionForm(formdata=None), mine=mine, everyone=visible if reads_all else [],
         unanswered=sum(1 for opinion in visible if opinion.status == "submitted" and opinion.answer_verdict is None),
         answer_forms=forms, attendees=text_list(data.get("attendees")), decisions=text_list(data.get("decisions")),
-        tasks=[(task, _task_link(task.id)) for task in open_tasks(instance) if task.lane is None or actor.has(task.lane)],
+        tasks=[(task_label(task), _task_link(task.id)) for task in open_tasks(instance) if task.lane is None or actor.has(task.lane)],
         verdict_label=verdict_label, done=_done(),
     )
 
