@@ -327,11 +327,14 @@ def test_a_quality_series_is_defined_and_its_periods_closed_from_the_desk(deploy
     fill(chair, task_url(deployed, instance_id, "rating_window"), VALID["pdca/close_ratings.json"], load_form("pdca/close_ratings.json"))
 
 
-def test_the_desk_lists_my_tasks_with_process_title_and_due_filtered_and_sorted(deployed: Engine, neighbours: Community) -> None:
+def test_the_desk_lists_my_tasks_with_process_title_and_due_filtered_and_sorted(deployed: Engine, neighbours: Community,
+                                                                             clock: ManualClock) -> None:
     from tests.builders import TOPIC, complete_task, open_vote
     open_vote(deployed, neighbours, deadline="2026-03-20T18:00")
+    clock.advance(timedelta(minutes=1))
     consultation = deployed.execute(StartInstance("consultation"), neighbours["chair"]).id
     complete_task(deployed, neighbours, consultation, "draft_topic", TOPIC)
+    clock.advance(timedelta(minutes=1))
     deployed.execute(StartInstance("pdca"), neighbours["chair"])
     chair = pages_for(deployed, neighbours, "chair")
     page = chair.get("/desk")
