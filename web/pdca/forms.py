@@ -10,14 +10,14 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import Field, RadioField, TextAreaField
+from wtforms import Field, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from engine.pdca.validation import MAX_TEXT
 
-SCORES = [(5, _l("Very good")), (4, _l("Good")), (3, _l("Fair")), (2, _l("Poor")), (1, _l("Very poor"))]
+SCORES = {5: _l("Very good"), 4: _l("Good"), 3: _l("Fair"), 2: _l("Poor"), 1: _l("Very poor")}
 """The score a resident chooses, in words, best first (the engine takes 1 to 5)."""
-KINDS = [("request", _l("A request: ask for a service")), ("complaint", _l("A complaint: something went wrong"))]
+KINDS = {"request": _l("A request: ask for a service"), "complaint": _l("A complaint: something went wrong")}
 LIMIT = MAX_TEXT * 2
 """Far longer than the engine accepts, so that its own message words the limit; longer still is refused here."""
 
@@ -36,13 +36,13 @@ def score_or_text(value: Any) -> Any:
 
 
 class RatingForm(FlaskForm):
-    score = RadioField(_l("How good was the service?"), choices=SCORES, coerce=score_or_text, validate_choice=False,
+    score = RadioField(_l("How good was the service?"), choices=[SelectChoice(score, words) for score, words in SCORES.items()], coerce=score_or_text, validate_choice=False,
                        validators=[InputRequired(_l("Choose how good the service was"))])
     comment = TextAreaField(_l("Comment (optional)"), validators=[Length(max=LIMIT, message=_l("Your text is too long")), no_nul])
 
 
 class RequestForm(FlaskForm):
-    kind = RadioField(_l("What do you want to send?"), choices=KINDS, validate_choice=False,
+    kind = RadioField(_l("What do you want to send?"), choices=[SelectChoice(kind, words) for kind, words in KINDS.items()], validate_choice=False,
                       validators=[InputRequired(_l("Choose a request or a complaint"))])
     text = TextAreaField(_l("What should the provider know?"),
                          validators=[InputRequired(_l("Write your request or complaint")),

@@ -57,7 +57,7 @@ ACTION_STATUSES = {"assigned": _l("Assigned"), "done": _l("Reported done, waitin
                    "closed": _l("Verified and closed")}
 REQUEST_KINDS = {"request": _l("Request"), "complaint": _l("Complaint")}
 SERIES_STATUSES = {"active": _l("Running"), "ended": _l("Ended")}
-SCORE_WORDS = dict(SCORES)
+SCORE_WORDS = SCORES
 ENGINE_MESSAGES = (
     _l("ratings are accepted only while the rating window is open"),
     _l("only residents who received the service in this cycle may rate it"),
