@@ -359,3 +359,17 @@ def deliberate(engine: Engine, community: Community, instance_id: str, minutes: 
     complete_task(engine, community, instance_id, "opinion_period", {"reason": "Enough heard."})
     complete_task(engine, community, instance_id, "record_deliberation", {
         "meeting_date": "2026-03-10", "attendees": ["王主任", "李委员"], "minutes": minutes}, who="clerk")
+
+
+def convention_in_second_round(engine: Engine, community: Community, clock: ManualClock) -> tuple[str, int]:
+    """A convention whose round 1 changed a1 (alice's amendment) and deleted a3 into version 2, which the vote
+    rejected; round 2 is open for amendments on version 2. The instance and the convention's id."""
+    instance_id = open_drafting(engine, community)
+    convention_id = convention_of(engine, instance_id)
+    changed = propose_amendment(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
+    deleted = propose_amendment(engine, community, convention_id, "bob", "delete", "a3")
+    review_amendments(engine, community, instance_id, [(changed, "accepted", None), (deleted, "accepted", None)])
+    vote_on_convention(engine, clock, community, instance_id, {"alice": "yes", "bob": "no", "carol": "no"})
+    complete_task(engine, community, instance_id, "decide_next_step", {"next_step": "another_round", "reason": "Too strict."})
+    complete_task(engine, community, instance_id, "draft_convention", convention_draft(articles=None, deadline="2026-03-20T18:00"))
+    return instance_id, convention_id
