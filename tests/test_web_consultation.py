@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.bootstrap import Engine
-from engine.consultation.commands import AnswerOpinion, SubmitOpinion
+from engine.consultation.commands import AnswerOpinion, SubmitOpinion, WithdrawOpinion
 from engine.consultation.models import Opinion
 from engine.kernel.clock import ManualClock
 from engine.kernel.commands import StartInstance
@@ -104,8 +104,7 @@ def test_a_bad_opinion_comes_back_with_its_error_beside_the_field(deployed: Engi
     assert page.field_errors() == {"text": [error]}
     assert page.tree.xpath("//div[@class='error-summary']//a/@href") == ["#text"]
     assert opinions_of(deployed, consultation) == []
-    deployed.execute(SubmitOpinion(consultation, "Fine."), neighbours["alice"])
-    (opinion_id,) = deployed.read().__enter__().scalars(select(Opinion.id).where(Opinion.instance_id == consultation))
+    opinion_id = deployed.execute(SubmitOpinion(consultation, "Fine."), neighbours["alice"]).id
     alice.get(f"/opinions/{opinion_id}/edit")
     edited = alice.post(f"/opinions/{opinion_id}/edit", {"text": text})
     assert edited.status == 422 and edited.field_errors() == {"text": [error]}
@@ -234,7 +233,6 @@ def test_the_committee_answers_every_opinion_through_the_page(deployed: Engine, 
     assert page.texts("//section[@class='everyone']//h3") == [f"Opinion {first} by alice", f"Opinion {second} by bob",
                                                                f"Opinion {withdrawn.id} by carol"]
     assert page.tree.xpath("//form[@class='answer-form']") == []  # not while opinions are collected
-    from engine.consultation.commands import WithdrawOpinion
     deployed.execute(WithdrawOpinion(withdrawn.id), neighbours["carol"])
     deliberate(deployed, neighbours, consultation)
 
