@@ -76,7 +76,7 @@ class FastCast:
             receipt = ballots.cast(engine, token, vote_id, args)
             body = (self.app.json.dumps(_RECEIPT.dump(receipt), separators=(",", ":")) + "\n").encode()
         except Exception as exc:  # noqa: BLE001 — rendered exactly as the Flask route renders it, 500 included
-            with self.app.app_context():
+            with self.app.request_context(environ):  # the refusal speaks the caller's language, as Flask's does
                 response = error_for(exc)
                 self.metrics.observe(response.status_code, time.perf_counter() - began)
                 return response(environ, start_response)
