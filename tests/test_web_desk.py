@@ -199,6 +199,9 @@ def test_the_chair_starts_a_vote_from_the_desk_and_configures_it_through_the_for
         assert session.scalars(select(Vote.status).where(Vote.instance_id == instance_id)).one() == "open"
     assert instance_data(deployed, instance_id)["vote"] == VALID["vote/configure.json"]["vote"]
     assert sent.location.startswith("/desk/tasks/")  # the next task of the chair: close the vote early
+    with deployed.read() as session:
+        vote_id = session.scalars(select(Vote.id).where(Vote.instance_id == instance_id)).one()
+    assert f"/votes/{vote_id}" in chair.get(sent.location).tree.xpath("//main//a/@href")
     fill(chair, sent.location, VALID["vote/close_early.json"], load_form("vote/close_early.json"))
     with deployed.read() as session:
         assert session.get(Instance, instance_id).status == "completed"
@@ -459,3 +462,22 @@ def test_an_admin_advances_the_demo_clock_and_a_deadline_passes(demo_engine: Eng
 def test_the_demo_clock_is_not_there_outside_demo_mode(deployed: Engine, neighbours: Community) -> None:
     assert pages_for(deployed, neighbours, "admin").get("/desk/demo-clock").status == 404
     assert timedelta(0) == timedelta(0)
+
+
+def test_a_form_keeps_its_authors_order_and_a_sorted_one_asks_the_required_first(context: None) -> None:
+    schema = load_form("vote/configure.json")
+    (vote,) = schema_form.Builder(schema, {}, "en").form()
+    assert [f.path[-1] for f in vote.children][:5] == ["title", "question", "method", "options", "rule"]
+    frozen = json.loads(json.dumps(schema, sort_keys=True))
+    (vote,) = schema_form.Builder(frozen, {}, "en", keep_order=False).form()
+    assert [f.path[-1] for f in vote.children] == ["title", "question", "method", "rule", "secret", "electorate", "deadline",
+                                                   "close_when_all_voted", "options"]
+
+
+def test_the_task_page_asks_in_the_forms_order(deployed: Engine, neighbours: Community) -> None:
+    instance_id = deployed.execute(StartInstance("vote"), neighbours["chair"]).id
+    page = pages_for(deployed, neighbours, "chair").get(task_url(deployed, instance_id, "configure_vote"))
+    names = page.tree.xpath("//form[contains(@class,'desk-form')]//*[@name]/@name")
+    order = ["vote.title", "vote.question", "vote.method", "vote.options.0.id", "vote.rule.preset", "vote.secret",
+             "vote.electorate", "vote.deadline", "vote.close_when_all_voted"]
+    assert [names.index(name) for name in order] == sorted(names.index(name) for name in order)

@@ -9,6 +9,7 @@ row's process, title and timers are ``GET /api/instances/<id>``, a task's form i
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from functools import wraps
@@ -206,6 +207,7 @@ def form_labels(instance: Instance) -> dict[str, str]:
 RESIDENT_PAGES = (
     ("site.consultation.show", lambda i: {"instance_id": i.id}, "consultation"),
     ("site.consultation.view", lambda i: {"instance_id": i.id}, "consultation"),
+    ("site.voting.vote", lambda i: {"vote_id": (i.data.get("ballot_box") or {}).get("vote_id")}, None),
     ("site.voting.show", lambda i: {"vote_id": (i.data.get("ballot_box") or {}).get("vote_id")}, None),
     ("site.voting.view", lambda i: {"vote_id": (i.data.get("ballot_box") or {}).get("vote_id")}, None),
     ("site.conventions.show", lambda i: {"convention_id": i.data.get("convention_id")}, None),
@@ -236,6 +238,24 @@ def resident_pages(instance: Instance) -> list[tuple[str, str]]:
     return links
 
 
+def authored(schema: dict[str, Any] | None, form: str | None) -> tuple[dict[str, Any] | None, bool]:
+    """The form as its author wrote it, with its properties in their order: the frozen schema keeps its keys sorted,
+    so when the file under the forms folder still says the same, its order is used (else the renderer's own: the
+    required properties first)."""
+    if schema is None or not form:
+        return schema, False
+    root = engine().config.forms_dir.resolve()
+    path = (root / form).resolve()
+    try:
+        if root in path.parents and path.is_file():
+            original = json.loads(path.read_text(encoding="utf-8"))
+            if original == schema:
+                return original, True
+    except (OSError, ValueError):
+        pass
+    return schema, False
+
+
 def nul_errors(form: Any) -> list[dict[str, str]]:
     return [{"field": name, "message": "NUL"} for name, value in form.items(multi=True) if "\x00" in value]
 
@@ -248,7 +268,7 @@ def task(task_id: str) -> ResponseReturnValue:
     session_ = reader()
     found = get_task(session_, me(), task_id)
     instance = get_instance(session_, me(), found.instance_id)
-    schema = spec_document(instance.definition)["forms"].get(found.form) if found.form else None
+    schema, in_order = authored(spec_document(instance.definition)["forms"].get(found.form) if found.form else None, found.form)
     values: dict[str, str] = {}
     add: str | None = None
     errors: list[dict[str, Any]] = []
@@ -283,7 +303,7 @@ def task(task_id: str) -> ResponseReturnValue:
     fields: list[schema_form.Field] = []
     loose: list[str] = []
     if schema is not None:
-        builder = schema_form.Builder(schema, values, current_locale(), add, instance.timezone)
+        builder = schema_form.Builder(schema, values, current_locale(), add, instance.timezone, keep_order=in_order)
         fields = builder.form()
         loose = schema_form.place_errors(fields, errors, _error_message)
         form_title = builder.text(schema.get("title"))

@@ -196,8 +196,11 @@ class Builder:
     """Turns a schema and the form's values into fields."""
 
     def __init__(self, schema: Mapping[str, Any], values: Mapping[str, str], locale: str, add: str | None = None,
-                 timezone: str = "") -> None:
+                 timezone: str = "", keep_order: bool = True) -> None:
+        """``keep_order``: the properties are in their author's order; else (a schema whose keys were sorted when it
+        was frozen) the required ones come first, in the order ``required`` lists them."""
         self.root, self.values, self.locale, self.add, self.timezone = schema, values, locale, add, timezone
+        self.keep_order = keep_order
 
     def text(self, value: Any) -> str:
         return bilingual(value if isinstance(value, str) else None, self.locale)
@@ -212,7 +215,10 @@ class Builder:
         required = set(schema.get("required") or ())
         hints = conditional_hints(schema, self)
         fields = []
-        for key, sub in (schema.get("properties") or {}).items():
+        given = dict(schema.get("properties") or {})
+        order = list(given) if self.keep_order else (
+            [key for key in schema.get("required") or () if key in given] + [key for key in given if key not in required])
+        for key, sub in ((key, given[key]) for key in order):
             made = self.field(sub, (*path, key), key in required, conditional_min_items(schema, key))
             if key in hints:
                 made.hint = " ".join(part for part in (made.hint, *hints[key]) if part)
