@@ -171,7 +171,8 @@ def context(browser: Browser, live_server: LiveServer, locale: str, screen: str,
         route.abort("blockedbyclient")
 
     def failed(request: Request) -> None:
-        if is_local(request.url):  # the blocked ones are noted by ``leaving``
+        # the blocked ones are noted by ``leaving``; a load cut short by the page going elsewhere is no failure
+        if is_local(request.url) and request.failure != "net::ERR_ABORTED":
             watch.note(f"request failed: {request.method} {request.url}: {request.failure}")
 
     opened.route(NOT_LOOPBACK, leaving)
