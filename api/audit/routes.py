@@ -12,12 +12,13 @@ from typing import Any
 from flask import Response, current_app, request
 
 from api.audit.schemas import (
-    AuditBundleSchema, BundleQuery, CheckpointSchema, PublicKeySchema, ReplaySchema, SnapshotSchema, VerdictSchema, VerifyBundleQuery, VerifyStoredSchema,
+    AuditBundleSchema, BundleQuery, ChainLinkSchema, CheckpointSchema, PathQuery, PathSchema, PublicKeySchema, ReplaySchema, SnapshotSchema,
+    VerdictSchema, VerifyBundleQuery, VerifyStoredSchema,
 )
 from api.auth import actor
 from api.views import Blueprint, engine, reader
 from api.schemas import PageQuery, page_of
-from engine.audit import access
+from engine.audit import access, path
 
 blp = Blueprint("audit", __name__, url_prefix="/api", description="The audit trail: bundles, verification, replay, time travel")
 
@@ -91,6 +92,25 @@ def as_of(instance_id: str, seq: int) -> Any:
     """Time travel: the instance right after its event `seq` — open tasks, data, timers, the path taken
     (auditors, admins, committee). A `seq` beyond the history is a 404."""
     return access.as_of(reader(), actor(), instance_id, seq)
+
+
+@blp.route("/instances/<instance_id>/path")
+@blp.arguments(PathQuery, location="query")
+@blp.response(200, PathSchema)
+@blp.alt_response(409, response="CONFLICT")
+def executed_path(args: dict[str, Any], instance_id: str) -> Any:
+    """The executed path as the auditor's diagram marks it (auditors, admins, committee): each element's state and
+    times completed, each sequence flow's times taken, right after event `as_of` (the last event without it).
+    An `as_of` beyond the history is a 404."""
+    return path.instance_path(reader(), actor(), instance_id, args["as_of"])
+
+
+@blp.route("/instances/<instance_id>/chain")
+@blp.response(200, ChainLinkSchema(many=True))
+def chain_links(instance_id: str) -> Any:
+    """Each event's hash link, oldest first: whether it still matches its content and follows the event before
+    (auditors, admins, committee). The whole verification is `POST /api/audit/verify`."""
+    return path.chain_links(reader(), actor(), instance_id)
 
 
 @blp.route("/audit/checkpoints")

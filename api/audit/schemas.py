@@ -6,7 +6,7 @@ The bundle itself is described loosely: its exact shape is a JSON Schema the ver
 
 from __future__ import annotations
 
-from marshmallow import INCLUDE, Schema, fields
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from api.schemas import StrictSchema
 
@@ -149,3 +149,66 @@ class CheckpointSchema(Schema):
 class PublicKeySchema(Schema):
     key_id = fields.String(metadata={"description": "sha256 of the raw public key."})
     public_pem = fields.String()
+
+
+class PathQuery(StrictSchema):
+    as_of = fields.Integer(load_default=None, strict=False, validate=validate.Range(min=1, max=2**31 - 1), metadata={
+        "description": "The event's seq: the path as it was right after it (the instance's last event without it)."})
+
+
+class PathElementSchema(Schema):
+    id = fields.String()
+    name = fields.String(allow_none=True)
+    kind = fields.String(metadata={"description": "The BPMN element: userTask, exclusiveGateway, boundaryEvent, …"})
+    lane = fields.String(allow_none=True, metadata={"description": "The lane's name: the role whose members act there."})
+    state = fields.String(metadata={"description": "ready, error, waiting (a timer armed), completed or not_reached."})
+    completed = fields.Integer(metadata={"description": "How many times it completed."})
+
+
+class PathFlowSchema(Schema):
+    id = fields.String()
+    name = fields.String(allow_none=True)
+    source = fields.String()
+    target = fields.String()
+    taken = fields.Integer(metadata={"description": "How many times a token went along it."})
+
+
+class PathTaskSchema(Schema):
+    id = fields.String()
+    element_id = fields.String()
+    name = fields.String(allow_none=True)
+    lane = fields.String(allow_none=True)
+    state = fields.String()
+
+
+class PathTimerSchema(Schema):
+    element_id = fields.String()
+    name = fields.String(allow_none=True)
+    due_at = fields.String()
+
+
+class PathSchema(Schema):
+    instance_id = fields.String()
+    definition_key = fields.String()
+    definition_version = fields.Integer()
+    seq = fields.Integer()
+    last_seq = fields.Integer()
+    at = fields.String()
+    event_type = fields.String()
+    status = fields.String()
+    states = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "BPMN element → ready, error, waiting or completed (elements never reached are absent)."})
+    completed = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"description": "BPMN element → times completed."})
+    flows_taken = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"description": "Sequence flow → times taken."})
+    elements = fields.List(fields.Nested(PathElementSchema), metadata={"description": "Every flow node of the diagram."})
+    flows = fields.List(fields.Nested(PathFlowSchema), metadata={"description": "Every sequence flow of the diagram."})
+    open_tasks = fields.List(fields.Nested(PathTaskSchema))
+    pending_timers = fields.List(fields.Nested(PathTimerSchema))
+    history_matches = fields.Boolean(metadata={"description": "Every event up to seq replayed to its recorded digest."})
+
+
+class ChainLinkSchema(Schema):
+    seq = fields.Integer()
+    hash = fields.String()
+    linked = fields.Boolean(metadata={"description": "Its previous hash is the hash of the event before (zeros for the first)."})
+    sealed = fields.Boolean(metadata={"description": "Its hash, recomputed from its content, is the one stored."})
