@@ -22,7 +22,7 @@ from typing import Any
 from babel.dates import format_skeleton
 from flask import Blueprint, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
+from flask_babel import get_locale, get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -38,7 +38,7 @@ from engine.identity.models import Member
 from engine.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion, YishiError
 from web.conventions.forms import AmendmentForm, CommentForm, DecisionForm, DiffForm
 from web.forms import ActionForm, show_errors
-from web.i18n import day, translated
+from web.i18n import translated
 from web.links import links_to, menu_entry
 from web.views import engine, me, member_required, now, page, reader
 
@@ -267,8 +267,7 @@ def diff(convention_id: int) -> ResponseReturnValue:
     defaults = {"from": numbers[-2] if len(numbers) > 1 else numbers[0], "to": numbers[-1]} if numbers else {}
     asked = request.args if "from" in request.args or "to" in request.args else None
     form = DiffForm(formdata=asked, data={"old": defaults.get("from"), "new": defaults.get("to")})
-    choices = [(str(v.number), _("Version %(number)s · %(kind)s · %(day)s", number=v.number, kind=VERSION_KIND.get(v.kind, v.kind),
-                                 day=_day(v))) for v in versions]
+    choices = [(str(v.number), _("Version %(number)s (%(day)s)", number=v.number, day=_day(v))) for v in versions]
     form.old.choices = form.new.choices = choices
     compared = None
     if form.validate():
@@ -284,7 +283,7 @@ def diff(convention_id: int) -> ResponseReturnValue:
 
 
 def _day(version: ConventionVersion) -> str:
-    return day(version.created_at)
+    return format_skeleton("yMMMd", version.created_at, tzinfo=get_timezone(), locale=get_locale())
 
 
 # ---- amendments ------------------------------------------------------------------------------
