@@ -159,3 +159,10 @@ def test_the_ballots_fast_path_refuses_in_the_callers_language_as_the_flask_rout
         for answer in answers:
             assert error_of(answer, 403) == {"code": "forbidden", "message": message}
         assert answers[0].get_data() == answers[1].get_data()
+
+
+@pytest.mark.parametrize("header", ["de, *;q=0.5", "*", "fr-FR"])
+def test_a_wildcard_or_an_unknown_language_gets_english(client: Any, header: str) -> None:
+    body = client.get("/api/nowhere", headers={"Accept-Language": header}).get_json()
+    assert body["error"]["message"] == client.get("/api/nowhere").get_json()["error"]["message"]
+    assert body["error"]["message"].isascii()

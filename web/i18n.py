@@ -16,6 +16,7 @@ from babel import Locale
 from babel.dates import format_skeleton
 from flask import Flask, current_app, g, request
 from flask_babel import Babel, get_locale, get_timezone, gettext
+from werkzeug.datastructures import LanguageAccept
 
 LOCALES = ("zh_CN", "en")
 """The languages Yishi speaks, the first the default for pages. English is the source language; the Chinese
@@ -34,9 +35,16 @@ def translation_directories() -> list[str]:
 
 def select_locale() -> Locale:
     if "site" not in request.blueprints:
-        return Locale.parse(request.accept_languages.best_match([code.replace("_", "-") for code in LOCALES], default="en"), sep="-")
+        return Locale.parse(api_language(), sep="-")
     chosen = request.cookies.get(LOCALE_COOKIE)
     return Locale.parse(chosen if chosen in LOCALES else current_app.config.get("YISHI_LOCALE", LOCALES[0]))
+
+
+def api_language() -> str:
+    """The language the API answers in: the best of ``LOCALES`` the caller named, English for anything else — a
+    wildcard too (werkzeug would match ``*`` with the first locale offered, Chinese)."""
+    named = LanguageAccept([(value, quality) for value, quality in request.accept_languages if value != "*"])
+    return named.best_match([code.replace("_", "-") for code in LOCALES], default="en")
 
 
 def select_timezone() -> str:
