@@ -68,3 +68,22 @@ class TouchWebSession:
 class RevokeSessions:
     """End every web session of a member (an admin for any member of the community; a member for their own)."""
     member_id: int
+
+
+@dataclass(frozen=True)
+class ImportMembers:
+    """An admin adds the members of a register file (CSV, ``engine.identity.register_import``) in one transaction: all
+    of its rows, or none when any row has an error. ``dry_run`` reads and checks the file and writes nothing (the
+    preview); ``sha256``, when given, must be the file's (the one previewed), else nothing is imported."""
+    data: bytes
+    dry_run: bool = False
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class IssueSignInCodes:
+    """An admin issues fresh sign-in codes, in one transaction, to the members ``member_ids`` or, with
+    ``without_unused_code``, to every member of the community who has no unused one (the letters to print); each
+    replaces the member's unused code. Returned once, in clear."""
+    member_ids: tuple[int, ...] = ()
+    without_unused_code: bool = False

@@ -6,15 +6,15 @@ from typing import Any
 
 from typing import NamedTuple
 
-from engine.identity import members, sign_in
+from engine.identity import members, register, register_import, sign_in
 from engine.identity.actors import Actor
 from engine.identity.commands import (
-    AddMember, CreateCommunity, IssueSignInCode, IssueToken, RevokeSessions, SeedCommunity, SignIn, SignOut,
-    TouchWebSession,
+    AddMember, CreateCommunity, ImportMembers, IssueSignInCode, IssueSignInCodes, IssueToken, RevokeSessions,
+    SeedCommunity, SignIn, SignOut, TouchWebSession,
 )
 from engine.identity.models import Community, Member
 from engine.kernel.bus import handles
-from engine.kernel.errors import NotFound, PermissionDenied
+from engine.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from engine.kernel.unit_of_work import UnitOfWork
 
 
@@ -93,3 +93,62 @@ def revoke_sessions(uow: UnitOfWork, actor: Actor, cmd: RevokeSessions) -> int:
         actor.require("admin")
     member = members.get_member(uow.session, actor, cmd.member_id)
     return sign_in.revoke_all(uow.session, member.id, uow.now)
+
+
+class Imported(NamedTuple):
+    """What ``ImportMembers`` read (the preview: rows and errors) and the members it added (none for a dry run)."""
+
+    preview: register_import.Preview
+    members: list[Member]
+
+
+@handles(ImportMembers)
+def import_members(uow: UnitOfWork, actor: Actor, cmd: ImportMembers) -> Imported:
+    """Every row of the register file is checked again here, against the community's members as they are now; one
+    bad row refuses the whole file (``InvalidInput`` listing every row's errors), else every member is added."""
+    community = uow.session.get(Community, actor.community_id)
+    if community is None:
+        raise NotFound("community not found")
+    actor.require("admin")
+    if cmd.sha256 is not None and cmd.sha256 != register_import.digest(cmd.data):
+        raise Conflict("this file is not the one previewed: preview it again",
+                       errors=[{"field": "csv", "message": "the file changed since its preview"}])
+    existing = [register_import.member_key(m.name, m.household) for m in members.of_community(uow.session, community.id)]
+    preview = register_import.checked_against(register_import.read(cmd.data), existing)
+    if cmd.dry_run:
+        return Imported(preview, [])
+    if preview.errors:
+        raise InvalidInput(f"{len(preview.lines_with_errors)} lines of the file have errors: no member was imported",
+                           errors=preview.errors, sha256=preview.sha256)
+    added = [members.add_member(uow.session, community, row.name, list(row.roles), uow.now, row.household, row.area)
+             for row in preview.rows]
+    return Imported(preview, added)
+
+
+MAX_LETTERS = 500
+"""Sign-in codes issued at most by one ``IssueSignInCodes`` (one printed letter each)."""
+
+
+class Letter(NamedTuple):
+    member: Member
+    code: str
+
+
+@handles(IssueSignInCodes)
+def issue_sign_in_codes(uow: UnitOfWork, actor: Actor, cmd: IssueSignInCodes) -> list[Letter]:
+    actor.require("admin")
+    if bool(cmd.member_ids) == cmd.without_unused_code:
+        raise InvalidInput("choose the members, or every member without an unused code",
+                           errors=[{"field": "member_ids", "message": "choose at least one member"}])
+    if cmd.without_unused_code:
+        chosen = register.without_unused_code(uow.session, actor.community_id, uow.now)
+    else:
+        chosen = [members.get_member(uow.session, actor, member_id) for member_id in dict.fromkeys(cmd.member_ids)]
+    if not chosen:
+        raise InvalidInput("every member has an unused sign-in code already: choose the members to print letters for",
+                           errors=[{"field": "member_ids", "message": "no member without an unused code"}])
+    if len(chosen) > MAX_LETTERS:
+        raise InvalidInput(f"at most {MAX_LETTERS} letters at once",
+                           errors=[{"field": "member_ids", "message": f"at most {MAX_LETTERS} members"}])
+    secret = uow.context.secret(sign_in.SECRET_PURPOSE)
+    return [Letter(member, sign_in.issue_code(uow.session, secret, member, actor.member_id, uow.now)) for member in chosen]
