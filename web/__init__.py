@@ -15,6 +15,7 @@ from flask import Flask
 
 from web import i18n, site
 from web.account import routes as account_pages
+from web.audit import routes as audit_pages
 from web.consultation import routes as consultation_pages
 from web.conventions import routes as convention_pages
 from web.desk import routes as desk_pages
@@ -28,7 +29,7 @@ SWAGGER_UI_URL = f"{STATIC_URL_PATH}/vendor/swagger-ui-dist/"
 """Where flask-smorest's documentation page loads Swagger UI from (``OPENAPI_SWAGGER_UI_URL``)."""
 
 AREAS = (account_pages.blp, home_pages.blp, consultation_pages.blp, voting_pages.blp, convention_pages.blp, pdca_pages.blp,
-         notification_pages.blp, desk_pages.blp)
+         notification_pages.blp, desk_pages.blp, audit_pages.blp)
 for area in AREAS:
     site.blp.register_blueprint(area)
 
