@@ -47,7 +47,7 @@ def test_a_resident_reads_the_conventions_and_the_draft_article_by_article_in_ch
     assert index.status == 200
     assert index.texts("//h1") == ["社区公约"]
     assert index.texts("//li[contains(@class,'convention-card')]//h2") == ["邻里公约"]
-    assert "征集修改意见中" in index.text
+    assert "征集修改建议中" in index.text
     assert f"/conventions/{convention_id}" in index.tree.xpath("//main//a/@href")
     assert "/conventions" in index.tree.xpath("//nav[@class='site-nav']//a/@href")
 
@@ -68,6 +68,22 @@ def test_the_home_agenda_links_to_the_convention(deployed: Engine, neighbours: A
     assert f"/conventions/{convention_id}" in home.tree.xpath("//li[@class='card']//a/@href")
 
 
+def test_agenda_items_and_notifications_of_conventions_link_to_the_convention_page(deployed: Engine, neighbours: Any) -> None:
+    from datetime import datetime, timezone
+
+    from engine.kernel.agenda import AgendaItem
+    from engine.kernel.notifications import Notification
+    from web.links import kind_label, link_for
+    app = Pages(deployed).app
+    moment = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    with app.test_request_context("/"):
+        assert link_for(AgendaItem("propose_amendment", "邻里公约", moment, "i", {"convention_id": 3, "round": 1})) == "/conventions/3"
+        assert link_for(Notification("amendment_period_opened", "邻里公约", "", moment, "i", {"convention_id": 3, "round": 2})) == "/conventions/3"
+        assert link_for(Notification("amendment_decided", "邻里公约", "", moment, "i", {"convention_id": 3, "amendment_id": 7,
+                                                                                     "outcome": "accepted"})) == "/conventions/3#amendment-7"
+        assert kind_label("amendment_decided") == "Convention: your amendment was decided"
+
+
 def test_a_visitor_is_sent_to_sign_in(deployed: Engine, drafting: tuple[str, int]) -> None:
     _, convention_id = drafting
     page = Pages(deployed).get(f"/conventions/{convention_id}")
@@ -83,7 +99,8 @@ def test_another_communitys_convention_and_ids_that_do_not_exist_are_not_found(d
     for url in (f"/conventions/{theirs}", f"/conventions/{theirs}/diff?from=1&to=1", f"/conventions/{theirs}/history",
                 f"/conventions/{theirs}/articles/a1/amend", f"/conventions/{theirs}/versions/1",
                 "/conventions/99999999999999999999", f"/conventions/{convention_id}/versions/99999999999999999999",
-                f"/conventions/{convention_id}/articles/a9/amend", f"/conventions/{convention_id}/articles/{'a' * 300}/comment"):
+                f"/conventions/{convention_id}/articles/a9/amend", f"/conventions/{convention_id}/articles/{'a' * 300}/comment",
+                f"/conventions/{convention_id}/articles/%3Cscript%3E/amend", f"/conventions/{convention_id}/articles/a1%00/comment"):
         page = browser.get(url)
         assert page.status == 404, url
         assert "邻里公约" not in page.text or url.startswith(f"/conventions/{convention_id}/")
@@ -132,9 +149,11 @@ def test_a_resident_proposes_a_replacement_an_insertion_and_a_deletion_through_t
     ({"kind": "replace", "text": "晚上十一点后禁止喧哗。", "rationale": ""}, {"rationale": ["Say why you propose this change"]}),
     ({"kind": "replace", "text": "晚上十一点后禁止喧哗。", "rationale": "   "}, {"rationale": ["Say why you propose this change"]}),
     ({"text": "x", "rationale": "Why not."}, {"kind": ["Choose what you propose"]}),
-    ({"kind": "replace", "text": "", "rationale": "Why not."}, {"text": ["1 to 5000 characters"]}),
-    ({"kind": "replace", "text": "晚上十点后不得大声喧哗。", "rationale": "Same."}, {"text": ["no change"]}),
-    ({"kind": "delete", "text": "Something.", "rationale": "Why not."}, {"text": ["not for deletions"]}),
+    ({"kind": "replace", "text": "", "rationale": "Why not."}, {"text": ["Write 1 to 5000 characters"]}),
+    ({"kind": "replace", "text": "晚上十点后不得大声喧哗。", "rationale": "Same."},
+     {"text": ["This is the article as it stands: change something, or choose another kind of amendment"]}),
+    ({"kind": "delete", "text": "Something.", "rationale": "Why not."},
+     {"text": ["A deletion takes no new text: empty this box, or choose to change the article"]}),
     ({"kind": "replace", "text": "x" * 100_000, "rationale": "Long."}, {"text": ["Write at most 5000 characters"]}),
     ({"kind": "replace", "text": "nul\u0000here", "rationale": "Odd."}, {"text": ["Remove the special characters from this text"]}),
     ({"kind": "explode", "text": "x", "rationale": "Odd."}, {"kind": ["Not a valid choice."]}),
@@ -203,14 +222,14 @@ def test_residents_support_others_amendments_but_not_their_own(deployed: Engine,
     assert after.texts(f"//li[@id='amendment-{alices.id}']//p[@class='amendment__support']") == ["Supported by 1 resident (including you)"]
     assert after.texts(f"//li[@id='amendment-{alices.id}']//button") == []
     twice = bob.post(f"/conventions/{convention_id}/amendments/{alices.id}/support")
-    assert twice.status == 409 and twice.texts("//p[@class='convention-problem']") == ["you already support this amendment"]
+    assert twice.status == 409 and twice.texts("//p[@class='convention-problem']") == ["You already support this amendment."]
 
     alice = pages_for(deployed, neighbours, "alice", "zh_CN")
     own = alice.get(f"/conventions/{convention_id}")
-    assert own.texts(f"//li[@id='amendment-{alices.id}']//button") == [f"撤回我的修改意见 #{alices.id}"]
+    assert own.texts(f"//li[@id='amendment-{alices.id}']//button") == [f"撤回我的修改建议 #{alices.id}"]
     refused = alice.post(f"/conventions/{convention_id}/amendments/{alices.id}/support")
     assert refused.status == 409
-    assert "支持其他居民" in refused.texts("//p[@class='convention-problem']")[0]
+    assert refused.texts("//p[@class='convention-problem']") == ["这是您自己的修改建议：提出它就已表示您的支持。您可以支持其他居民的修改建议。"]
     assert supporters(deployed, alices.id) == {neighbours["bob"].member_id}
 
 
@@ -227,7 +246,7 @@ def test_an_author_withdraws_their_amendment_and_no_one_else_can(deployed: Engin
     page = alice.get(f"/conventions/{convention_id}")
     assert page.texts(f"//li[@id='amendment-{alices.id}']//span[@class='tag']") == ["Withdrawn by its author"]
     again = alice.post(f"/conventions/{convention_id}/amendments/{alices.id}/withdraw")
-    assert again.status == 409 and again.texts("//p[@class='convention-problem']") == ["the amendment was withdrawn"]
+    assert again.status == 409 and again.texts("//p[@class='convention-problem']") == ["This amendment was withdrawn."]
 
 
 def test_a_resident_comments_on_an_article_and_everyone_reads_it(deployed: Engine, neighbours: Any, drafting: tuple[str, int]) -> None:
@@ -238,6 +257,10 @@ def test_a_resident_comments_on_an_article_and_everyone_reads_it(deployed: Engin
     assert form.status == 200 and form.texts("//h1") == ["评论第3条"]
     empty = alice.post(url, {"text": "  ", "version": "1"})
     assert empty.status == 422 and empty.field_errors() == {"text": ["请写下您的评论"]}
+    long = alice.post(url, {"text": "长" * 100_000, "version": "1"})
+    assert long.status == 422 and long.field_errors() == {"text": ["最多写 5000 个字"]}
+    forged = alice.post(url, {"text": "Hi.", "version": "99999999999999999999"})
+    assert forged.status == 422 and forged.texts("//div[@class='error-summary']//li") == ["此表单已过期，请刷新页面。"]
     alice.get(url)
     assert alice.post(url, {"text": "拴绳对孩子更安全。", "version": "1"}).status == 302
     with deployed.read() as session:
@@ -257,7 +280,7 @@ def test_nothing_can_be_proposed_once_the_amendment_period_is_over(deployed: Eng
     alice.get(url)
     complete_task(deployed, neighbours, instance_id, "amendment_period", {"reason": "Enough."})
     late = alice.post(url, {"kind": "delete", "rationale": "Late.", "version": "1"})
-    assert late.status == 409 and "the convention has no amendment period open" in late.texts("//div[@class='error-summary']//li")
+    assert late.status == 409 and "Amendments are not open now." in late.texts("//div[@class='error-summary']//li")
     page = alice.get(f"/conventions/{convention_id}")
     assert "/amend" not in " ".join(page.tree.xpath("//a/@href"))
     assert alice.get(url).texts("//p[@class='notice']") == ["Amendments are not open now."]
@@ -284,7 +307,7 @@ def test_the_committee_decides_amendments_on_the_convention_page(deployed: Engin
         empty.tree.xpath(f"//input[@id='d{first.id}-outcome-accepted'][@checked]")
     assert f"#d{first.id}-reason" in empty.tree.xpath("//div[@class='error-summary']//a/@href")
     wording = chair.post(url, {"outcome": "accepted_with_changes", "reason": "Reworded.", "text": ""})
-    assert wording.status == 422 and wording.field_errors() == {f"d{first.id}-text": ["1 to 5000 characters"]}
+    assert wording.status == 422 and wording.field_errors() == {f"d{first.id}-text": ["Write 1 to 5000 characters"]}
     decided = chair.post(url, {"outcome": "accepted", "reason": "多数居民赞成。"})
     assert decided.status == 302
     chair.get(f"/conventions/{convention_id}")

@@ -35,22 +35,24 @@ def test_residents_amend_the_draft_the_committee_decides_and_the_diff_shows_the_
     screenshot(page, "convention-draft")
 
     with page.expect_navigation():
-        page.locator("#article-a1").get_by_role("link", name="对这一条提出修改意见").click()
-    expect(page.locator("h1")).to_have_text("对第1条提出修改意见")
+        page.locator("#article-a1").get_by_role("link", name="对这一条提出修改建议").click()
+    expect(page.locator("h1")).to_have_text("对第1条提出修改建议")
     check_accessibility(page)
-    page.get_by_label("修改本条：写出修改后的全文").check()
+    page.get_by_role("button", name="把现在的条文复制到框里修改").click()
+    expect(page.get_by_label("新的条文")).to_have_value("晚上十点后不得大声喧哗。")
+    expect(page.get_by_label("修改本条：写出修改后的全文")).to_be_checked()
     page.get_by_label("新的条文").fill("晚上十一点后不得大声喧哗。")
     watch.allow(r"status of 422")  # the proposal without a reason is refused on purpose
     with page.expect_navigation():
-        page.get_by_role("button", name="提交修改意见").click()
+        page.get_by_role("button", name="提交修改建议").click()
     expect(page.locator("#rationale-error")).to_contain_text("请说明修改理由")
     expect(page.get_by_label("新的条文")).to_have_value("晚上十一点后不得大声喧哗。")
     check_accessibility(page)
     screenshot(page, "convention-propose-refused")
     page.get_by_label("理由").fill("十点太早，很多人还没下班。")
     with page.expect_navigation():
-        page.get_by_role("button", name="提交修改意见").click()
-    expect(page.locator(".convention-flash")).to_contain_text("您的修改意见已提交")
+        page.get_by_role("button", name="提交修改建议").click()
+    expect(page.locator(".convention-flash")).to_contain_text("您的修改建议已提交")
     amendment = page.locator("li.amendment").first
     expect(amendment.locator("ins")).to_contain_text("一")
     check_accessibility(page)

@@ -61,30 +61,28 @@ ROUND_STATUS = {
 CONVENTION_STATUS = {"drafting": _l("Being drafted"), "adopted": _l("In force"), "abandoned": _l("Abandoned")}
 KIND = {"replace": _l("Change the article"), "insert": _l("Add an article after it"), "delete": _l("Delete the article")}
 OUTCOME = {"accepted": _l("Accepted"), "accepted_with_changes": _l("Accepted with the committee's wording"),
-           "rejected": _l("Rejected")}
+           "rejected": _l("Not accepted")}
 VERSION_KIND = {"draft": _l("The committee's draft"), "consolidated": _l("Amendments applied")}
 VOTE_OUTCOME = {"passed": _l("passed"), "rejected": _l("not passed"), "tie": _l("tie"), "invalid": _l("invalid")}
 DIFF_STATUS = {"added": _l("Added"), "removed": _l("Deleted"), "changed": _l("Changed"), "unchanged": _l("Unchanged")}
-ENGINE_MESSAGES = (
-    _l("an author supports their amendment by proposing it; support other residents' amendments"),
-    _l("you already support this amendment"),
-    _l("the amendment was withdrawn"),
-    _l("the convention has no amendment period open"),
-    _l("only its author can withdraw an amendment"),
-    _l("a withdrawn amendment needs no decision"),
-    _l("amendments are decided while the committee reviews them, after the amendment period"),
-    _l("the proposed text is the article as it stands"),
-    _l("a deletion takes no text"),
-    _l("only an acceptance with changes takes the committee's wording"),
-    _l("the amendment period of this amendment's round is over"),
-    _l("1 to 5000 characters"),
-    _l("no change"),
-    _l("not for deletions"),
-    _l("only with accepted_with_changes"),
-    _l("unknown article"),
-    _l("unknown version"),
-)
-"""The engine's messages these pages show, so that the catalogue translates them (``web.i18n.translated``)."""
+REFUSALS = {
+    "an author supports their amendment by proposing it; support other residents' amendments":
+        _l("This is your own amendment: proposing it already counts as your support. You can support other residents' "
+           "amendments."),
+    "you already support this amendment": _l("You already support this amendment."),
+    "the amendment was withdrawn": _l("This amendment was withdrawn."),
+    "the convention has no amendment period open": _l("Amendments are not open now."),
+    "the amendment period of this amendment's round is over": _l("Amendments are not open now."),
+}
+"""The engine's refusals a resident meets most, in the pages' words (the rest as the catalogues translate them)."""
+FIELD_MESSAGES = {
+    "1 to 5000 characters": _l("Write 1 to 5000 characters"),
+    "no change": _l("This is the article as it stands: change something, or choose another kind of amendment"),
+    "not for deletions": _l("A deletion takes no new text: empty this box, or choose to change the article"),
+    "only with accepted_with_changes": _l("Only when accepting with the committee's wording: empty this box, or choose that "
+                                          "decision"),
+}
+"""The engine's field errors, reworded for the field they are shown beside."""
 
 
 @links_to({"propose_amendment": _l("Convention: amendments are open"),
@@ -219,7 +217,14 @@ def explain(refusal: YishiError) -> str:
     if "already accepted, changes article" in message:
         return _("Amendment #%(number)s, already accepted, changes this article too: reject one of them, or accept one "
                  "with wording that combines both.", number=refusal.details.get("amendment_id", "?"))
-    return translated(message)
+    return str(REFUSALS[message]) if message in REFUSALS else translated(message)
+
+
+def _on_fields(form: FlaskForm, refusal: InvalidInput, fields: dict[str, str] | None = None) -> None:
+    """The engine's field errors beside the form's fields, in the pages' words where they have some."""
+    errors = [{**error, "message": str(FIELD_MESSAGES.get(str(error.get("message")), error.get("message")))}
+              for error in refusal.details.get("errors", [])]
+    show_errors(form, InvalidInput(refusal.message, errors=errors), fields)
 
 
 # ---- pages -----------------------------------------------------------------------------------
@@ -320,7 +325,7 @@ def propose(convention_id: int, article_id: str) -> ResponseReturnValue:
         form.version.data = str(details.get("current_version", draft.version.number))
         return page("conventions/propose.html", 409, **context, stale=details, **_labels())
     except InvalidInput as refusal:
-        show_errors(form, refusal, {"article_id": "kind", "after": "kind"})
+        _on_fields(form, refusal, {"article_id": "kind", "after": "kind"})
         return page("conventions/propose.html", 422, **context, **_labels())
     except Conflict as refusal:
         form.form_errors.append(explain(refusal))
@@ -345,7 +350,7 @@ def comment(convention_id: int, article_id: str) -> ResponseReturnValue:
     try:
         engine().execute(CommentOnArticle(convention.id, int(form.version.data), article_id, form.text.data or ""), me())
     except InvalidInput as refusal:
-        show_errors(form, refusal)
+        _on_fields(form, refusal)
         return page("conventions/comment.html", 422, **context, **_labels())
     except Conflict as refusal:
         form.form_errors.append(explain(refusal))
@@ -398,7 +403,7 @@ def decide(convention_id: int, amendment_id: int) -> ResponseReturnValue:
     try:
         engine().execute(DecideAmendment(amendment.id, form.outcome.data or "", form.reason.data or "", form.text.data or None), me())
     except InvalidInput as refusal:
-        show_errors(form, refusal)
+        _on_fields(form, refusal)
         return _convention_page(convention, 422, failed=form, failed_id=amendment.id)
     except Conflict as refusal:
         form.form_errors.append(explain(refusal))
