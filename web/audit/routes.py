@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, request, url_for
@@ -69,7 +70,7 @@ STATUS_WORDS = {"running": _l("running"), "completed": _l("completed"), "error":
 STATE_WORDS = {"completed": _l("Completed"), "ready": _l("Open task"), "waiting": _l("Timer armed"),
                "error": _l("Failed"), path.NOT_REACHED: _l("Not reached")}
 KIND_WORDS = {
-    "startEvent": _l("Start"), "endEvent": _l("End"), "userTask": _l("Task for people"), "scriptTask": _l("Automatic step"),
+    "startEvent": _l("Start of the process"), "endEvent": _l("End of the process"), "userTask": _l("Task for people"), "scriptTask": _l("Automatic step"),
     "serviceTask": _l("Service step"), "boundaryEvent": _l("Deadline or event"), "intermediateCatchEvent": _l("Wait"),
     "intermediateThrowEvent": _l("Signal"), "exclusiveGateway": _l("Decision"), "parallelGateway": _l("Split or join"),
     "inclusiveGateway": _l("Decision"), "eventBasedGateway": _l("Wait for the first event"), "callActivity": _l("Sub-process"),
@@ -224,7 +225,15 @@ def verify() -> ResponseReturnValue:
 def _words() -> dict[str, Any]:
     return {"check_words": CHECK_WORDS, "count_words": COUNT_WORDS, "status_words": STATUS_WORDS, "state_words": STATE_WORDS,
             "kind_words": KIND_WORDS, "role_words": ROLE_WORDS, "outcomes": OUTCOMES, "event_words": EVENT_WORDS,
-            "translated": translated}
+            "translated": translated, "moment_of": _moment_of}
+
+
+def _moment_of(text: str) -> datetime | None:
+    """A moment the engine gave as ISO 8601 text (a checkpoint's, a timer's), for the ``moment`` filter."""
+    try:
+        return datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
 
 
 def instance_link(instance_id: str, seq: int | None = None) -> str:
