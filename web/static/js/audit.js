@@ -6,7 +6,7 @@
 // - the event slider goes to the event chosen as soon as it is let go.
 // Nothing here sets a style attribute from markup: bpmn-js and these overlays style elements through the CSSOM only.
 
-const SYMBOLS = { completed: "✓", ready: "●", waiting: "⏱", error: "✗" };
+const SYMBOLS = { completed: "✓", ready: "●", waiting: "○", error: "✗" };
 
 function pathOfPage() {
   const elements = [...document.querySelectorAll("tr[data-element-id]")]
