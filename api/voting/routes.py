@@ -10,7 +10,7 @@ from api.auth import actor, bearer_token
 from api.voting import ballots
 from api.views import Blueprint, engine, reader
 from api.voting.schemas import (
-    CastSchema, ElectorateEntrySchema, IdempotencyHeader, PaperBallotSchema, PaperCorrectionSchema, ParticipationSchema, PublicBallotSchema, ReceiptCheckResultSchema, ReceiptCheckSchema, ReceiptSchema, TurnoutSchema, VoteSchema,
+    CastSchema, ElectorateEntrySchema, IdempotencyHeader, PaperBallotSchema, PaperCorrectionSchema, PaperEntrySchema, PaperVoterQuery, PaperVoterSchema, ParticipationSchema, PublicBallotSchema, ReceiptCheckResultSchema, ReceiptCheckSchema, ReceiptSchema, TurnoutSchema, VoteSchema,
 )
 from api.schemas import PageQuery, page_of
 from engine.voting.commands import CorrectPaperBallot, EnterPaperBallot
@@ -101,7 +101,22 @@ def enter_paper(args: dict[str, Any], vote_id: str) -> Any:
 @blp.response(200, ReceiptSchema)
 def correct_paper(args: dict[str, Any], vote_id: str, member_id: int) -> Any:
     """A teller corrects a paper ballot (with its receipt); recorded with who corrected it."""
-    return engine().execute(CorrectPaperBallot(vote_id, member_id, args["receipt"], args["choice"]), actor())
+    return engine().execute(CorrectPaperBallot(vote_id, member_id, args["receipt"], args["choice"], args["reason"]), actor())
+
+
+@blp.route("/votes/<vote_id>/paper-ballots")
+@blp.response(200, PaperEntrySchema(many=True))
+def paper_entries(vote_id: str) -> Any:
+    """Tellers: every paper ballot entered or corrected, latest first, with the teller, the time and the voter."""
+    return voting_queries.paper_entries(reader(), actor(), vote_id)
+
+
+@blp.route("/votes/<vote_id>/paper-ballots/voters")
+@blp.arguments(PaperVoterQuery, location="query")
+@blp.response(200, PaperVoterSchema(many=True))
+def paper_voters(args: dict[str, Any], vote_id: str) -> Any:
+    """Tellers: find voters of the frozen electorate by name or household, with whether (and how) they have voted."""
+    return voting_queries.paper_voters(reader(), actor(), vote_id, args["q"])
 
 
 @blp.route("/votes/<vote_id>/turnout")

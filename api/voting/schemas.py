@@ -81,6 +81,36 @@ class PaperBallotSchema(StrictSchema):
 class PaperCorrectionSchema(StrictSchema):
     receipt = fields.String(required=True, validate=validate.Length(min=8, max=100))
     choice = fields.Raw(required=True)
+    reason = fields.String(load_default=None, validate=validate.Length(min=1, max=500),
+                           metadata={"description": "Why the ballot is corrected: recorded in the history with the teller."})
+
+
+class PaperVoterQuery(StrictSchema):
+    q = fields.String(load_default="", validate=validate.Length(max=200),
+                      metadata={"description": "Part of the voter's name, household or electorate label; empty: everyone."})
+
+
+class PaperVoterSchema(Schema):
+    member_id = fields.Integer()
+    name = fields.String()
+    household = fields.String(allow_none=True)
+    voter_key = fields.String()
+    label = fields.String()
+    weight = fields.String()
+    voted = fields.Boolean()
+    channel = fields.String(allow_none=True, metadata={"description": "online or paper, once voted."})
+    cast_at = fields.DateTime(allow_none=True)
+
+
+class PaperEntrySchema(Schema):
+    seq = fields.Integer()
+    type = fields.String(metadata={"description": "paper_ballot_entered or paper_ballot_corrected"})
+    at = fields.DateTime()
+    teller_id = fields.Integer(allow_none=True)
+    teller = fields.String(allow_none=True)
+    voter_id = fields.Integer(allow_none=True)
+    voter = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
 
 
 class TurnoutSchema(Schema):

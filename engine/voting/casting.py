@@ -29,6 +29,8 @@ from engine.voting.voter_keys import voter_key, voter_key_sql
 from engine.voting.seals import BallotSeal, RequestKey
 
 TELLER_ROLES = ("committee",)
+MAX_REASON = 500
+"""A correction's reason, at most this many characters."""
 ALL_VOTED_MESSAGE = "all_voted"
 MIN_IDEMPOTENCY_KEY = 16
 
@@ -111,9 +113,17 @@ def enter_paper(uow: UnitOfWork, seal: BallotSeal, teller: Actor, vote_id: str, 
 
 
 def correct_paper(uow: UnitOfWork, seal: BallotSeal, teller: Actor, vote_id: str, member_id: int, receipt: str,
-                  choice: Any) -> Receipt:
-    """A teller corrects a paper ballot they (or another teller) entered; recorded with who did it."""
+                  choice: Any, reason: str | None = None) -> Receipt:
+    """A teller corrects a paper ballot they (or another teller) entered; recorded with who did it (and why, when the
+    teller says so: ``reason``, at most ``MAX_REASON`` characters)."""
     teller.require(*TELLER_ROLES)
+    details: dict[str, Any] = {}
+    if reason is not None:
+        reason = reason.strip()
+        if not reason or len(reason) > MAX_REASON or "\x00" in reason:
+            raise InvalidInput("the reason is not valid", errors=[
+                {"field": "reason", "message": f"give the reason in 1 to {MAX_REASON} characters"}])
+        details["reason"] = reason
     vote = get_vote(uow.session, teller, vote_id)
     _require_open(vote, uow.now)
     voter = _member(uow.session, teller, member_id)
@@ -123,7 +133,7 @@ def correct_paper(uow: UnitOfWork, seal: BallotSeal, teller: Actor, vote_id: str
         raise Conflict("there is no paper ballot of this voter to correct")
     validate_choice(vote.method, choice, [o["id"] for o in vote.options])
     fresh, fingerprint = _replace_ballot(uow, seal, vote, participation, receipt, choice, lambda _: {"teller_id": teller.member_id})
-    _record(uow, vote, "paper_ballot_corrected", teller, {"voter_id": voter.member_id}, choice)
+    _record(uow, vote, "paper_ballot_corrected", teller, {"voter_id": voter.member_id, **details}, choice)
     return Receipt(vote.id, fresh, fingerprint, True)
 
 

@@ -27,3 +27,5 @@ class CorrectPaperBallot:
     member_id: int
     receipt: str
     choice: Any
+    reason: str | None = None
+    """Why the teller corrects it (recorded in the history's event), when given."""

@@ -48,4 +48,4 @@ def enter_paper_ballot(uow: UnitOfWork, actor: Actor, cmd: EnterPaperBallot) -> 
 
 @handles(CorrectPaperBallot)
 def correct_paper_ballot(uow: UnitOfWork, actor: Actor, cmd: CorrectPaperBallot) -> Receipt:
-    return casting.correct_paper(uow, seal_of(uow), actor, cmd.vote_id, cmd.member_id, cmd.receipt, cmd.choice)
+    return casting.correct_paper(uow, seal_of(uow), actor, cmd.vote_id, cmd.member_id, cmd.receipt, cmd.choice, cmd.reason)

@@ -146,3 +146,64 @@ def _board_entries(session: Session, vote: Vote) -> list[dict[str, Any]]:
 
 def _countable(entry: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k != "fingerprint"}
+
+
+# ---- the tellers' desk -----------------------------------------------------------------------
+
+PAPER_EVENTS = ("paper_ballot_entered", "paper_ballot_corrected")
+MAX_VOTERS_FOUND = 50
+"""A teller's search returns at most this many voters."""
+MAX_PAPER_ENTRIES = 1000
+"""The list of paper entries shows at most the latest this many."""
+
+
+def _require_teller(actor: Actor) -> None:
+    from engine.voting.casting import TELLER_ROLES  # casting reads this module: imported when asked
+
+    actor.require(*TELLER_ROLES)
+
+
+def paper_voters(session: Session, actor: Actor, vote_id: str, search: str | None) -> list[dict[str, Any]]:
+    """For a teller: the members who may vote in the frozen electorate (as themselves or for their household) whose name,
+    household or electorate label contains ``search`` (case-insensitive; every voter when empty), with whether and how
+    their place has voted; at most ``MAX_VOTERS_FOUND``, by name."""
+    _require_teller(actor)
+    vote = get_vote(session, actor, vote_id)
+    text = " ".join((search or "").split()).casefold()
+    entries = {e.voter_key: e for e in session.scalars(select(ElectorateEntry).where(ElectorateEntry.vote_id == vote.id))}
+    voted = {p.voter_key: p for p in session.scalars(select(Participation).where(Participation.vote_id == vote.id))}
+    found: list[dict[str, Any]] = []
+    for member in session.scalars(select(Member).where(Member.community_id == vote.community_id).order_by(Member.name, Member.id)):
+        key = voter_key(vote.basis, member.id, member.household, "resident" in (member.roles or []))
+        entry = entries.get(key) if key is not None else None
+        if entry is None:
+            continue
+        if text and not any(text in (value or "").casefold() for value in (member.name, member.household, entry.label)):
+            continue
+        participation = voted.get(key)
+        found.append({"member_id": member.id, "name": member.name, "household": member.household, "voter_key": key,
+                      "label": entry.label, "weight": entry.weight, "voted": participation is not None,
+                      "channel": participation.channel if participation else None,
+                      "cast_at": participation.cast_at if participation else None})
+        if len(found) >= MAX_VOTERS_FOUND:
+            break
+    return found
+
+
+def paper_entries(session: Session, actor: Actor, vote_id: str) -> list[dict[str, Any]]:
+    """For a teller: every paper ballot entered or corrected in this vote, latest first, with the teller who did it,
+    when, for which voter, and a correction's reason (never the choice: the history keeps it only in a public vote)."""
+    from engine.kernel.models import Event
+
+    _require_teller(actor)
+    vote = get_vote(session, actor, vote_id)
+    events = list(session.scalars(
+        select(Event).where(Event.instance_id == vote.instance_id, Event.type.in_(PAPER_EVENTS))
+        .order_by(Event.seq.desc()).limit(MAX_PAPER_ENTRIES)))
+    events = [e for e in events if (e.input or {}).get("vote_id") == vote.id]
+    ids = {e.actor_id for e in events} | {(e.input or {}).get("voter_id") for e in events}
+    names = dict(session.execute(select(Member.id, Member.name).where(
+        Member.community_id == vote.community_id, Member.id.in_([i for i in ids if isinstance(i, int)]))).tuples().all())
+    return [{"seq": e.seq, "type": e.type, "at": e.at, "teller_id": e.actor_id, "teller": names.get(e.actor_id),
+             "voter_id": (e.input or {}).get("voter_id"), "voter": names.get((e.input or {}).get("voter_id")),
+             "reason": (e.input or {}).get("reason")} for e in events]
