@@ -152,7 +152,7 @@ def index() -> ResponseReturnValue:
     if sort == "due":
         rows.sort(key=lambda row: (row["due"] is None, row["due"] or datetime.max))
     return page("desk/index.html", rows=rows, processes=processes, chosen=chosen, sort=sort,
-                done=request.args.get("done") == "1", can_start="committee" in me().roles)
+                done=request.args.get("done") == "1", can_start="committee" in me().roles, current_roles=sorted(me().roles))
 
 
 # --- starting a process -------------------------------------------------------------------------
@@ -396,3 +396,7 @@ def demo_clock() -> ResponseReturnValue:
                 timers=upcoming_timers()[:20], offset_days=status["offset_seconds"] // 86400,
                 offset_hours=status["offset_seconds"] % 86400 // 3600,
                 offset_minutes=status["offset_seconds"] % 3600 // 60)
+
+
+# The desk's other pages register on ``blp`` too: the queues, the tellers' paper ballots, definitions and incidents.
+from web.desk import admin, queues, tellers  # noqa: E402,F401  (imported for their routes)
