@@ -202,8 +202,8 @@ def paper_entries(session: Session, actor: Actor, vote_id: str) -> list[dict[str
         .order_by(Event.seq.desc()).limit(MAX_PAPER_ENTRIES)))
     events = [e for e in events if (e.input or {}).get("vote_id") == vote.id]
     ids = {e.actor_id for e in events} | {(e.input or {}).get("voter_id") for e in events}
-    names = dict(session.execute(select(Member.id, Member.name).where(
-        Member.community_id == vote.community_id, Member.id.in_([i for i in ids if isinstance(i, int)]))).tuples().all())
+    names: dict[int, str] = dict(session.execute(select(Member.id, Member.name).where(
+        Member.community_id == vote.community_id, Member.id.in_([i for i in ids if isinstance(i, int)]))).all())
     return [{"seq": e.seq, "type": e.type, "at": e.at, "teller_id": e.actor_id, "teller": names.get(e.actor_id),
              "voter_id": (e.input or {}).get("voter_id"), "voter": names.get((e.input or {}).get("voter_id")),
              "reason": (e.input or {}).get("reason")} for e in events]
