@@ -22,6 +22,7 @@ from web.desk import routes as desk_pages
 from web.home import routes as home_pages
 from web.notifications import routes as notification_pages
 from web.pdca import routes as pdca_pages
+import web.register.routes as register_pages
 from web.voting import routes as voting_pages
 
 STATIC_URL_PATH = site.STATIC_URL_PATH
@@ -29,7 +30,7 @@ SWAGGER_UI_URL = f"{STATIC_URL_PATH}/vendor/swagger-ui-dist/"
 """Where flask-smorest's documentation page loads Swagger UI from (``OPENAPI_SWAGGER_UI_URL``)."""
 
 AREAS = (account_pages.blp, home_pages.blp, consultation_pages.blp, voting_pages.blp, convention_pages.blp, pdca_pages.blp,
-         notification_pages.blp, desk_pages.blp, audit_pages.blp)
+         notification_pages.blp, desk_pages.blp, audit_pages.blp, register_pages.blp)
 for area in AREAS:
     site.blp.register_blueprint(area)
 

@@ -215,32 +215,29 @@ def _row(line: int, cells: list[str], columns: list[str | None]) -> tuple[Import
     values = {column: cell for column, cell in zip(columns, cells) if column is not None}
     errors: Errors = []
 
-    def error(column: str, message: str) -> None:
-        errors.append({"row": line, "field": column, "message": message})
-
     for column, value in values.items():
         if _CONTROL.search(value):
-            error(column, "control characters are not allowed")
+            errors.append({"row": line, "field": column, "message": "control characters are not allowed"})
     name = " ".join(values.get("name", "").split())
     if not name:
-        error("name", "enter a name")
+        errors.append({"row": line, "field": "name", "message": "enter a name"})
     elif len(name) > MAX_NAME:
-        error("name", f"a name has at most {MAX_NAME} characters")
+        errors.append({"row": line, "field": "name", "message": f"a name has at most {MAX_NAME} characters"})
     roles: list[str] = []
     for word in _ROLE_SEPARATORS.split(unicodedata.normalize("NFKC", values.get("roles", "")).strip()):
         if not word:
             continue
         role = ROLE_ALIASES.get(word, word.lower())
         if role not in ROLES:
-            error("roles", f"unknown role: {word[:40]}")
+            errors.append({"row": line, "field": "roles", "message": f"unknown role: {word[:40]}"})
         elif role not in roles:
             roles.append(role)
     household = unicodedata.normalize("NFKC", values.get("household", "")).strip() or None
     if household is not None and len(household) > MAX_HOUSEHOLD:
-        error("household", f"a household has at most {MAX_HOUSEHOLD} characters")
+        errors.append({"row": line, "field": "household", "message": f"a household has at most {MAX_HOUSEHOLD} characters"})
     area = _AREA_UNIT.sub("", unicodedata.normalize("NFKC", values.get("area", "")).strip()) or None
     if area is not None and not _positive(area):
-        error("area", "not a positive number of m² with at most 4 decimals, e.g. 86.35")
+        errors.append({"row": line, "field": "area", "message": "not a positive number of m² with at most 4 decimals, e.g. 86.35"})
     return ImportRow(line, name, tuple(sorted(roles or DEFAULT_ROLES)), household, area), errors
 
 
