@@ -1,0 +1,113 @@
+"""The encrypted tally: weighted homomorphic sums, the trustees' decryption and the bounded discrete log
+(docs/ballot-encryption.md §7–§9).
+
+Weights are integers: 1 by heads, an owner's floor area in 0.01 m² by weight (Belenios raises each ballot to its
+voter's weight). Each slot of a ballot is 0 or 1, so a slot's sum lies in [0, Σ weights]: that bound is what the
+baby-step giant-step search covers, and a sum outside it is an error, never a guess.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from engine.voting.encryption.ballots import Ballot, Election
+from engine.voting.encryption.elgamal import ZERO, Ciphertext
+from engine.voting.encryption.group import BASE, IDENTITY, Point, small
+from engine.voting.encryption.trustees import BadTrustee, KeyShare, Partial, combine, verify_partial
+
+AREA_UNITS = 100
+"""Weights by floor area count in 0.01 m²: ``"86.35"`` weighs 8635."""
+AREA = re.compile(r"(\d+)(?:\.(\d{1,2}))?")
+
+
+def weight_units(area: int | str) -> int:
+    """An owner's floor area (an int or a decimal string of m², as ballots carry it) in hundredths of m²."""
+    match = AREA.fullmatch(area) if isinstance(area, str) else None
+    if type(area) is int:
+        units = area * AREA_UNITS
+    elif match:
+        units = int(match[1]) * AREA_UNITS + int((match[2] or "").ljust(2, "0"))
+    else:
+        raise ValueError("an area is a positive integer or a decimal with at most two decimals, e.g. \"86.35\"")
+    if units <= 0:
+        raise ValueError("an area must be positive")
+    return units
+
+
+def homomorphic_tally(election: Election, counted: Sequence[tuple[Ballot, int]]) -> list[Ciphertext]:
+    """Per slot, Σ weight·ciphertext over the counted ballots (each credential's last, already verified)."""
+    sums = [ZERO] * len(election.slots)
+    for ballot, weight in counted:
+        sums = [s + c.times(weight) for s, c in zip(sums, ballot.ciphertexts)]
+    return sums
+
+
+class DiscreteLogError(ValueError):
+    """G·m = P has no m in [0, bound]: a wrong factor or a corrupt tally."""
+
+
+@lru_cache(maxsize=4)
+def _baby_steps(width: int) -> dict[bytes, int]:
+    table: dict[bytes, int] = {}
+    point = IDENTITY
+    for j in range(width):
+        table[point.encode()] = j
+        point = point + BASE
+    return table
+
+
+def discrete_log(target: Point, bound: int) -> int:
+    """The m in [0, bound] with G·m = target, by baby-step giant-step: ⌈√(bound+1)⌉ steps of each kind."""
+    if bound < 0:
+        raise ValueError("bound must be ≥ 0")
+    width = math.isqrt(bound) + 1
+    table = _baby_steps(width)
+    giant = small(width)
+    point = target
+    for i in range(width + 1):
+        j = table.get(point.encode())
+        if j is not None:
+            m = i * width + j
+            if m <= bound:
+                return m
+            break
+        point = point - giant
+    raise DiscreteLogError(f"the sum is not in [0, {bound}]")
+
+
+@dataclass
+class Decryption:
+    """The decrypted sums, which trustees' factors were used, and which were set aside (and why)."""
+
+    counts: list[int]
+    used: list[int]
+    bad: dict[int, str] = field(default_factory=dict)
+
+
+def decrypt_tally(election: Election, sums: Sequence[Ciphertext], shares: Sequence[KeyShare],
+                  partials: Sequence[Partial], bound: int) -> Decryption:
+    """Check every trustee's factors against their published key, set the bad ones aside (named), combine any
+    k good ones, and take the bounded discrete log of each slot's sum."""
+    keys = {s.trustee: s for s in shares}
+    good, bad = [], {}
+    for partial in partials:
+        try:
+            if partial.trustee not in keys:
+                raise BadTrustee(partial.trustee, "not a trustee of this vote")
+            verify_partial(election.fingerprint, keys[partial.trustee], sums, partial)
+            good.append(partial)
+        except BadTrustee as exc:
+            bad[exc.trustee] = exc.reason
+    factors = combine(good, election.threshold)
+    used = list(dict.fromkeys(p.trustee for p in good))[:election.threshold]
+    counts = [discrete_log(s.beta - f, bound) for s, f in zip(sums, factors)]
+    return Decryption(counts, used, bad)
+
+
+def check_counts(sums: Sequence[Ciphertext], factors: Sequence[Point], counts: Sequence[int]) -> bool:
+    """A published count checks when G·count = B − F: one multiplication per slot, no search."""
+    return all(small(m) == s.beta - f for s, f, m in zip(sums, factors, counts))
