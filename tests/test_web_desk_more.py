@@ -224,6 +224,7 @@ def test_an_admin_adopts_a_platform_version(deployed: Engine, neighbours: Commun
 
 # --- incidents ----------------------------------------------------------------------------------------
 
+REQUEST_KIND = "request"
 FRAGILE = b.linear("fragile", b.user_task("review"), b.script_task("count", "total = len(items) + 1"), b.user_task("after"))
 
 
@@ -295,3 +296,34 @@ def test_every_new_page_renders_in_both_languages(deployed: Engine, neighbours: 
         page = browser.get(url)
         assert page.status == 200, url
         assert len(page.texts("//h1")) == 1
+
+
+def test_requests_and_corrective_actions_wait_in_the_committees_queues(deployed: Engine, neighbours: Community,
+                                                                        clock: ManualClock) -> None:
+    from engine.pdca.commands import FileServiceRequest, ReportCorrectiveAction
+    from engine.pdca.models import ServiceRequest
+    from tests.builders import Series, pdca_staff
+    staff = pdca_staff(deployed, neighbours)
+    series = Series(deployed, neighbours, staff, clock).define()
+    series.serve(hours=(30, 40, 50))
+    deployed.execute(FileServiceRequest(series.cycle_id, REQUEST_KIND, "The stairwell light is out."), neighbours["alice"])
+    chair = pages_for(deployed, neighbours, "chair")
+    page = chair.get("/desk/queues")
+    assert queue_total(page, "requests") == 1
+    assert f"/services/cycles/{series.cycle_id}" in page.tree.xpath("//li[@data-queue='requests']//a/@href")
+    with deployed.read() as session:
+        assert session.scalars(select(ServiceRequest).where(ServiceRequest.answered_at.is_(None))).all()
+    series.rate({"alice": 2, "bob": 2, "carol": 5, "chair": 3})
+    missed = series.instance()["data"]["check"]["missed"]
+    assert missed and "assign_actions" in series.ready()
+    page = chair.get("/desk/queues")
+    assert queue_total(page, "corrective_actions") == len(missed)
+    actions = [series.assign(key) for key in missed]
+    assert queue_total(chair.get("/desk/queues"), "corrective_actions") == 0
+    series.complete("assign_actions")
+    for action in actions:
+        deployed.execute(ReportCorrectiveAction(action.id, "Done as planned."), staff["provider"])
+    series.complete("carry_out_actions", actor=staff["provider"])
+    page = chair.get("/desk/queues")
+    assert queue_total(page, "action_verifications") == len(actions)
+    assert "Fix " + missed[0] in " ".join(page.texts("//li[@data-queue='action_verifications']//li"))
