@@ -27,6 +27,8 @@ Fixtures (function scope unless said otherwise)
                      to 127.0.0.1 (aborted: nothing may come from a CDN) fail the test after its body has run;
                      ``watch.allow(regex)`` forgives what the test provokes on purpose.
     ``browser``      session scope: one chromium per xdist worker.
+                     ``open_context(browser, live_server, locale, screen, watch)`` opens another context as ``context``
+                     does (a test with several people, each in a browser of their own, closes each).
     ``locale``       ``"zh_CN"`` (the site's default) or ``"en"``: the site's language (``YISHI_LOCALE``) and the
                      browser's ``Accept-Language``. ``@pytest.mark.parametrize("locale", ["zh_CN", "en"])``.
     ``screen``       ``"phone"`` (390×844 CSS pixels, touch, device scale 2) or ``"desktop"`` (1280×900):
@@ -162,6 +164,14 @@ def watch() -> Watch:
 
 @pytest.fixture
 def context(browser: Browser, live_server: LiveServer, locale: str, screen: str, watch: Watch) -> Iterator[BrowserContext]:
+    opened = open_context(browser, live_server, locale, screen, watch)
+    yield opened
+    opened.close()
+
+
+def open_context(browser: Browser, live_server: LiveServer, locale: str, screen: str, watch: Watch) -> BrowserContext:
+    """A browser context as the ``context`` fixture makes it (its screen, language, time zone, the ``watch`` on it),
+    for a test that needs several people's browsers at once; the test closes it."""
     opened = browser.new_context(base_url=live_server.url, locale=ACCEPT_LANGUAGE[locale], timezone_id="Asia/Shanghai",
                                  **SCREENS[screen])
     opened.set_default_timeout(TIMEOUT_MS)
@@ -180,8 +190,7 @@ def context(browser: Browser, live_server: LiveServer, locale: str, screen: str,
     opened.on("console", lambda message: message.type == "error" and watch.note(
         f"console error on {message.page.url if message.page else '?'}: {message.text}"))
     opened.on("weberror", lambda error: watch.note(f"uncaught script error: {error.error}"))
-    yield opened
-    opened.close()
+    return opened
 
 
 @pytest.fixture

@@ -1,0 +1,143 @@
+"""The acceptance walk: people sign in with their printed codes and walk a consultation, a vote and a convention round
+to adoption, in the browser only, in Chinese, on a server in demo mode.
+
+Each person has a browser of their own: the chair (committee) on a desktop screen, the residents alice, bob and carol
+on phones, the admin on a desktop for the demo clock. After the community is made (with its sign-in codes, by the
+fixtures) nothing is done through the engine, a builder or the API: every step is a page, a link, a form or a button.
+axe runs on every kind of page met; screenshots ``walk-*.png`` (``YISHI_README_SCREENSHOTS=1``: for the README)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+
+from engine.bootstrap import Engine, EngineConfig
+from engine.kernel.clock import ManualClock
+from engine.kernel.db import Database
+from tests.browser.conftest import LiveServer, open_context
+from tests.browser.helpers import Watch, check_accessibility, path_of, screenshot, sign_in
+
+TOPIC = {"title": "电动车充电桩选址", "description": "拟在北门或3号楼后面安装充电桩。请说说您的看法。",
+         "affected": "1至6号楼全体居民"}
+
+
+@pytest.fixture
+def engine(database_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[Engine]:
+    """The walk's server runs in demo mode (as ``scripts/run`` serves): the admin may move the clock forward."""
+    yishi = Engine(Database(database_url), clock, EngineConfig(audit_key=tmp_path / "audit-key.pem", demo=True))
+    yield yishi
+    yishi.db.dispose()
+
+
+def go(page: Page, locator: Locator) -> None:
+    """Follow a link or press a button that loads another page."""
+    with page.expect_navigation():
+        locator.click()
+
+
+def complete(page: Page) -> None:
+    go(page, page.get_by_role("button", name="完成任务"))
+
+
+def desk_task(page: Page, name: str) -> None:
+    """From the desk, open the task ``name`` (its link in the task list)."""
+    page.goto("/desk")
+    go(page, page.locator("main").get_by_role("link", name=name).first)
+    expect(page.locator("h1")).to_contain_text(name)
+
+
+@pytest.mark.parametrize("screen", ["desktop"])
+def test_newcomers_walk_a_consultation_a_vote_and_a_convention_to_adoption(
+        context: BrowserContext, browser: Browser, live_server: LiveServer, neighbours: Any, watch: Watch) -> None:
+    people: dict[str, Page] = {"chair": context.new_page()}
+    opened: list[BrowserContext] = []
+    for name, screen in (("alice", "phone"), ("bob", "phone"), ("carol", "phone"), ("admin", "desktop")):
+        other = open_context(browser, live_server, "zh_CN", screen, watch)
+        opened.append(other)
+        people[name] = other.new_page()
+    try:
+        for name, page in people.items():
+            sign_in(page, neighbours.codes[name])
+        walk(people, watch)
+    finally:
+        for other in opened:
+            other.close()
+
+
+def walk(people: dict[str, Page], watch: Watch) -> None:
+    chair, alice, bob, carol, admin = (people[n] for n in ("chair", "alice", "bob", "carol", "admin"))
+
+    # --- 1. A consultation ----------------------------------------------------------------------------------------
+    go(chair, chair.locator("nav").get_by_role("link", name="工作台"))
+    assert path_of(chair) == "/desk"
+    check_accessibility(chair)
+    screenshot(chair, "walk-desk")
+    go(chair, chair.get_by_role("link", name="启动流程"))
+    check_accessibility(chair)
+    chair.get_by_label("社区协商").check()
+    go(chair, chair.get_by_role("button", name="启动", exact=True))
+    expect(chair.locator("h1")).to_have_text("起草议题")
+    chair.get_by_label("标题").fill(TOPIC["title"])
+    chair.get_by_label("议题说明").fill(TOPIC["description"])
+    chair.get_by_label("受影响的居民").fill(TOPIC["affected"])
+    chair.get_by_label("征求意见截止时间").fill("2026-03-09T18:00")
+    check_accessibility(chair)
+    screenshot(chair, "walk-topic-form")
+    complete(chair)
+    expect(chair.locator("h1")).to_have_text("征求意见期——提前结束")
+
+    opinions = {"alice": "放在北门，远离儿童游乐区。", "bob": "请在充电桩旁配灭火器。"}
+    for name, text in opinions.items():
+        resident = people[name]
+        resident.goto("/home")
+        card = resident.locator("li.card", has_text=TOPIC["title"])
+        go(resident, card.locator("h2 a"))
+        expect(resident.locator("h1")).to_have_text(TOPIC["title"])
+        resident.get_by_role("textbox", name="您的意见").fill(text)
+        go(resident, resident.get_by_role("button", name="提交意见"))
+        expect(resident.locator("section.mine blockquote")).to_have_text(text)
+    check_accessibility(bob)
+    screenshot(bob, "walk-consultation-with-opinion")
+    consultation_url = path_of(alice)  # without the fragment the redirect added
+
+    # The chair closes the period early, records the meeting, answers every opinion on the consultation page.
+    desk_task(chair, "征求意见期——提前结束")
+    chair.get_by_label("提前结束的理由").fill("六栋楼都已反馈。")
+    complete(chair)
+    expect(chair.locator("h1")).to_have_text("记录协商会议")
+    chair.get_by_label("会议日期").fill("2026-03-03")
+    chair.locator("#f-attendees-0").fill("王主任")
+    go(chair, chair.get_by_role("button", name=re.compile("再添加一项")))
+    chair.locator("#f-attendees-1").fill("张阿姨")
+    chair.get_by_label("会议纪要").fill("充电桩装在北门，每排配一个灭火器。")
+    check_accessibility(chair)
+    complete(chair)
+    expect(chair.locator("h1")).to_have_text("答复每条意见")
+    chair.goto(consultation_url)
+    expect(chair.locator(".unanswered strong")).to_have_text("还有 2 条意见未答复。")
+    check_accessibility(chair)
+    screenshot(chair, "walk-consultation-opinions")
+    for name, verdict, reason in (("alice", "采纳", "北门离游乐区最远。"), ("bob", "部分采纳", "每排充电桩配一个灭火器。")):
+        form = chair.locator("section.everyone li.opinion", has_text=opinions[name]).locator("form[action$='/answer']")
+        form.get_by_label(verdict, exact=True).check()
+        form.get_by_label("理由").fill(reason)
+        go(chair, form.get_by_role("button", name=re.compile("保存答复")))
+        expect(chair.locator(".panel-ok")).to_contain_text("答复已保存")
+    go(chair, chair.locator("section.committee-tasks a").first)
+    expect(chair.locator("h1")).to_have_text("答复每条意见")
+    complete(chair)
+    expect(chair.locator("h1")).to_have_text("公布协商结果")
+    chair.get_by_label("结果摘要").fill("充电桩装在北门，每排配一个灭火器。")
+    complete(chair)
+
+    expect(chair.locator(".panel-ok")).to_contain_text("任务已完成")
+    alice.goto(consultation_url)
+    expect(alice.locator("section.mine .answer .verdict")).to_have_text("采纳")
+    expect(alice.locator("section.outcome .prose")).to_have_text("充电桩装在北门，每排配一个灭火器。")
+    check_accessibility(alice)
+    screenshot(alice, "walk-answer-shown")
