@@ -141,3 +141,61 @@ def walk(people: dict[str, Page], watch: Watch) -> None:
     expect(alice.locator("section.outcome .prose")).to_have_text("充电桩装在北门，每排配一个灭火器。")
     check_accessibility(alice)
     screenshot(alice, "walk-answer-shown")
+
+    # --- 2. A vote ------------------------------------------------------------------------------------------------
+    chair.goto("/desk/start")
+    chair.get_by_label("社区表决").check()
+    go(chair, chair.get_by_role("button", name="启动", exact=True))
+    expect(chair.locator("h1")).to_have_text("配置表决")
+    chair.get_by_label("标题", exact=True).fill("充电桩装在北门")
+    chair.get_by_label("表决事项").fill("是否同意把充电桩装在北门？")
+    chair.get_by_label("同意／反对／弃权").check()
+    chair.get_by_label("自定法定人数和通过比例").check()
+    chair.get_by_label("须参与表决的有投票权者比例").fill("1/2")
+    chair.get_by_label("通过所需").select_option(label="超过所投票数的一半（简单多数）")
+    chair.get_by_label("无记名投票").check()
+    chair.get_by_label("居民", exact=True).check()
+    chair.get_by_label("截止时间").fill("2026-03-09T18:00")
+    check_accessibility(chair)
+    screenshot(chair, "walk-vote-configure")
+    complete(chair)
+    expect(chair.locator("h1")).to_have_text("表决进行中——提前结束")
+
+    receipts: dict[str, str] = {}
+    for name, choice in (("alice", "同意"), ("bob", "同意"), ("carol", "反对")):
+        resident = people[name]
+        resident.goto("/home")
+        card = resident.locator("li.card", has_text="充电桩装在北门")
+        expect(card.locator(".card__kind")).to_have_text("表决：请投票")
+        go(resident, card.locator("a").first)
+        expect(resident.locator("h1")).to_have_text("充电桩装在北门")
+        if name == "alice":
+            check_accessibility(alice)
+            screenshot(alice, "walk-ballot")
+        resident.get_by_label(choice, exact=True).check()
+        go(resident, resident.get_by_role("button", name="继续"))
+        expect(resident.locator("h1")).to_have_text("核对你的选票")
+        expect(resident.locator(".ballot-summary__choice")).to_have_text(choice)
+        if name == "alice":
+            check_accessibility(alice)
+        go(resident, resident.get_by_role("button", name="确认投票"))
+        expect(resident.locator("h1")).to_have_text("你已成功投票")
+        receipts[name] = resident.locator("#receipt-code").inner_text().strip()
+        if name == "alice":
+            check_accessibility(alice)
+            screenshot(alice, "walk-receipt")
+    vote_url = path_of(alice)
+
+    desk_task(chair, "表决进行中——提前结束")
+    chair.get_by_label("提前结束的理由").fill("三位居民都已投票。")
+    complete(chair)
+    expect(chair.locator(".panel-ok")).to_contain_text("任务已完成")
+
+    alice.goto("/votes")
+    go(alice, alice.locator("main").get_by_role("link", name="充电桩装在北门"))
+    expect(alice.locator(".result .lead")).to_have_text("通过")
+    alice.get_by_label("你的回执").fill(receipts["alice"])
+    go(alice, alice.get_by_role("button", name="核对我的回执"))
+    expect(alice.locator("div[role='status']")).to_contain_text("它在公告板上的内容是： 同意")
+    check_accessibility(alice)
+    screenshot(alice, "walk-result")
