@@ -3,7 +3,6 @@ timeline with hash links, bundles, verification with the first problem located; 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest

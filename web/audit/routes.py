@@ -21,7 +21,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -234,7 +234,3 @@ def _moment_of(text: str) -> datetime | None:
         return datetime.fromisoformat(text)
     except (TypeError, ValueError):
         return None
-
-
-def instance_link(instance_id: str, seq: int | None = None) -> str:
-    return url_for("site.audit.instance", instance_id=instance_id, as_of=seq) if seq else url_for("site.audit.instance", instance_id=instance_id)
