@@ -85,7 +85,9 @@ class Point:
         """Refuse what libsodium refuses (non-canonical, not on the curve) and, unless allowed, the identity."""
         if type(data) is not bytes or len(data) != SIZE:
             raise EncodingError("a point is 32 bytes")
-        if not rbcl.crypto_core_ristretto255_is_valid_point(data):
+        # rbcl's bundled libsodium ignores bit 255, so it accepts a second encoding of every point (measured):
+        # refuse it here, as RFC 9496 requires, or a ballot could be re-encoded under another tracker.
+        if data[31] & 0x80 or not rbcl.crypto_core_ristretto255_is_valid_point(data):
             raise EncodingError("not the canonical encoding of a ristretto255 point")
         if not allow_identity and data == IDENTITY_BYTES:
             raise EncodingError("the identity is refused here")

@@ -31,7 +31,8 @@ class BadTrustee(Exception):
 
 @dataclass(frozen=True)
 class Dealing:
-    """What dealer ``dealer`` publishes: G·a_m for each coefficient, and a proof of knowledge of a_0."""
+    """What dealer ``dealer`` publishes: G·a_m for each coefficient, and a proof of knowledge of a_0 whose
+    challenge also hashes the other commitments, so that no commitment can be altered on its own."""
 
     dealer: int
     commitments: list[Point]
@@ -104,7 +105,7 @@ def deal(vote: str, dealer: int, k: int, n: int,
         raise ValueError("need 1 ≤ k ≤ n and 1 ≤ dealer ≤ n")
     coefficients = [rng() for _ in range(k)]
     commitments = [base_mul(a) for a in coefficients]
-    proof = schnorr_prove("dealer-pok", (vote, dealer), coefficients[0], rng)
+    proof = schnorr_prove("dealer-pok", (vote, dealer, *commitments[1:]), coefficients[0], rng)
     shares = {j: evaluate(coefficients, j) for j in range(1, n + 1)}
     return coefficients, Dealing(dealer, commitments, proof), shares
 
@@ -127,7 +128,8 @@ def verify_dealing(vote: str, dealing: Dealing, k: int) -> None:
         raise BadTrustee(dealing.dealer, f"{len(dealing.commitments)} commitments, not {k}")
     if dealing.commitments[0] == IDENTITY:
         raise BadTrustee(dealing.dealer, "the constant term's commitment is the identity")
-    if not schnorr_verify("dealer-pok", (vote, dealing.dealer), dealing.commitments[0], dealing.proof):
+    if not schnorr_verify("dealer-pok", (vote, dealing.dealer, *dealing.commitments[1:]), dealing.commitments[0],
+                          dealing.proof):
         raise BadTrustee(dealing.dealer, "the proof of knowledge of the constant term fails")
 
 
