@@ -163,17 +163,21 @@ def _require_teller(actor: Actor) -> None:
     actor.require(*TELLER_ROLES)
 
 
-def paper_voters(session: Session, actor: Actor, vote_id: str, search: str | None) -> list[dict[str, Any]]:
+def paper_voters(session: Session, actor: Actor, vote_id: str, search: str | None,
+                 member_id: int | None = None) -> list[dict[str, Any]]:
     """For a teller: the members who may vote in the frozen electorate (as themselves or for their household) whose name,
     household or electorate label contains ``search`` (case-insensitive; every voter when empty), with whether and how
-    their place has voted; at most ``MAX_VOTERS_FOUND``, by name."""
+    their place has voted; at most ``MAX_VOTERS_FOUND``, by name. ``member_id``: that member only."""
     _require_teller(actor)
     vote = get_vote(session, actor, vote_id)
     text = " ".join((search or "").split()).casefold()
     entries = {e.voter_key: e for e in session.scalars(select(ElectorateEntry).where(ElectorateEntry.vote_id == vote.id))}
     voted = {p.voter_key: p for p in session.scalars(select(Participation).where(Participation.vote_id == vote.id))}
     found: list[dict[str, Any]] = []
-    for member in session.scalars(select(Member).where(Member.community_id == vote.community_id).order_by(Member.name, Member.id)):
+    members = select(Member).where(Member.community_id == vote.community_id).order_by(Member.name, Member.id)
+    if member_id is not None:
+        members = members.where(Member.id == member_id)
+    for member in session.scalars(members):
         key = voter_key(vote.basis, member.id, member.household, "resident" in (member.roles or []))
         entry = entries.get(key) if key is not None else None
         if entry is None:

@@ -98,12 +98,7 @@ def _voter(vote: Vote, member_id: int) -> dict[str, Any]:
 
 
 def _voter_rows(vote: Vote, member_id: int) -> list[dict[str, Any]]:
-    from engine.identity.models import Member
-
-    member = reader().get(Member, member_id)
-    if member is None or member.community_id != me().community_id:
-        return []
-    return [v for v in voting_queries.paper_voters(reader(), me(), vote.id, member.name) if v["member_id"] == member_id]
+    return voting_queries.paper_voters(reader(), me(), vote.id, None, member_id)
 
 
 def _is_open(vote: Vote) -> bool:
