@@ -25,6 +25,10 @@ from tests.browser.helpers import Watch, check_accessibility, path_of, screensho
 TOPIC = {"title": "电动车充电桩选址", "description": "拟在北门或3号楼后面安装充电桩。请说说您的看法。",
          "affected": "1至6号楼全体居民"}
 
+CONVENTION = "楼道文明公约"
+ARTICLES = ("楼道内不得堆放杂物。", "晚上十点后不得大声喧哗。")
+AMENDED = "晚上十一点后不得大声喧哗。"
+
 
 @pytest.fixture
 def engine(database_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[Engine]:
@@ -184,7 +188,6 @@ def walk(people: dict[str, Page], watch: Watch) -> None:
         if name == "alice":
             check_accessibility(alice)
             screenshot(alice, "walk-receipt")
-    vote_url = path_of(alice)
 
     desk_task(chair, "表决进行中——提前结束")
     chair.get_by_label("提前结束的理由").fill("三位居民都已投票。")
@@ -199,3 +202,105 @@ def walk(people: dict[str, Page], watch: Watch) -> None:
     expect(alice.locator("div[role='status']")).to_contain_text("它在公告板上的内容是： 同意")
     check_accessibility(alice)
     screenshot(alice, "walk-result")
+
+    # --- 3. A convention round, to adoption --------------------------------------------------------------------------
+    chair.goto("/desk/start")
+    chair.get_by_label("社区公约").check()
+    go(chair, chair.get_by_role("button", name="启动", exact=True))
+    expect(chair.locator("h1")).to_have_text("起草本轮文本")
+    chair.get_by_label("公约名称").fill(CONVENTION)
+    chair.locator("#f-draft-articles-0-text").fill(ARTICLES[0])
+    go(chair, chair.get_by_role("button", name=re.compile("再添加一项")))
+    chair.locator("#f-draft-articles-1-text").fill(ARTICLES[1])
+    chair.get_by_label("起草说明").fill("居民反映楼道杂物多、夜里吵。")
+    chair.get_by_label("修改建议截止时间").fill("2026-03-09T18:00")
+    chair.get_by_label("公示天数").fill("3")
+    check_accessibility(chair)
+    screenshot(chair, "walk-convention-draft-form")
+    complete(chair)
+    expect(chair.locator("h1")).to_have_text("修改建议征集期——提前结束")
+
+    go(alice, alice.locator("nav.site-nav").get_by_role("link", name="社区公约"))
+    go(alice, alice.locator("main").get_by_role("link", name=CONVENTION))
+    expect(alice.locator("#draft h3")).to_have_text(["第1条", "第2条"])
+    check_accessibility(alice)
+    screenshot(alice, "walk-convention-draft")
+    convention_url = path_of(alice)
+    go(alice, alice.locator("#article-a2").get_by_role("link", name="对这一条提出修改建议"))
+    alice.get_by_label("修改本条：写出修改后的全文").check()
+    alice.get_by_label("新的条文").fill(AMENDED)
+    alice.get_by_label("理由").fill("十点太早，很多人还没下班。")
+    check_accessibility(alice)
+    go(alice, alice.get_by_role("button", name="提交修改建议"))
+    expect(alice.locator(".convention-flash")).to_contain_text("您的修改建议已提交")
+
+    bob.goto(convention_url)
+    go(bob, bob.locator("li.amendment").first.get_by_role("button"))
+    expect(bob.locator("li.amendment .amendment__support").first).to_have_text("1 位居民支持 （包括您）")
+    check_accessibility(bob)
+    screenshot(bob, "walk-amendment")
+
+    desk_task(chair, "修改建议征集期——提前结束")
+    chair.get_by_label("提前结束的理由").fill("各楼都已提出意见。")
+    complete(chair)
+    expect(chair.locator("h1")).to_have_text("处理每条修改建议")
+    go(chair, chair.get_by_role("link", name="查看居民看到的公约页面"))
+    form = chair.locator("form.decision-form").first
+    form.get_by_label("采纳", exact=True).check()
+    form.get_by_label("理由").fill("多数居民赞成。")
+    go(chair, form.get_by_role("button"))
+    expect(chair.locator("li.amendment .decision .tag").first).to_have_text("采纳")
+    desk_task(chair, "处理每条修改建议")
+    complete(chair)
+    expect(chair.locator(".panel-ok")).to_contain_text("任务已完成")
+
+    # The text is on public notice for three days: the admin moves the demo clock past it.
+    admin.goto("/desk")
+    check_accessibility(admin)
+    admin.goto("/desk/demo-clock")
+    expect(admin.locator("h1")).to_have_text("演示时钟")
+    expect(admin.locator("main")).to_contain_text(CONVENTION)
+    admin.get_by_label("天数").fill("3")
+    admin.get_by_label("小时数").fill("1")
+    go(admin, admin.get_by_role("button", name="把时钟向前拨"))
+    expect(admin.locator(".panel-ok")).to_contain_text(CONVENTION)
+    check_accessibility(admin)
+    screenshot(admin, "walk-demo-clock")
+
+    # The adoption vote: the convention process called the vote process; the committee configures it.
+    desk_task(chair, "配置表决")
+    chair.get_by_label("标题", exact=True).fill("表决通过《楼道文明公约》")
+    chair.get_by_label("表决事项").fill("是否同意《楼道文明公约》修订稿（版本 2）？")
+    chair.get_by_label("同意／反对／弃权").check()
+    chair.get_by_label("表决方式的默认规则").check()
+    chair.get_by_label("无记名投票").check()
+    chair.get_by_label("居民", exact=True).check()
+    chair.get_by_label("截止时间").fill("2026-03-20T18:00")
+    complete(chair)
+    expect(chair.locator("h1")).to_have_text("表决进行中——提前结束")
+    for name in ("alice", "bob", "carol"):
+        resident = people[name]
+        resident.goto("/home")
+        go(resident, resident.locator("li.card", has_text="楼道文明公约").locator("a").first)
+        resident.get_by_label("同意", exact=True).check()
+        go(resident, resident.get_by_role("button", name="继续"))
+        go(resident, resident.get_by_role("button", name="确认投票"))
+        expect(resident.locator("h1")).to_have_text("你已成功投票")
+
+    # The vote's deadline passes on the demo clock: the ballots are tallied, the text is adopted.
+    admin.get_by_label("天数").fill("16")
+    go(admin, admin.get_by_role("button", name="把时钟向前拨"))
+    expect(admin.locator(".panel-ok")).to_contain_text(CONVENTION)
+    desk_task(chair, "公布通过的公约")
+    chair.get_by_label("生效日期").fill("2026-03-21")
+    complete(chair)
+    expect(chair.locator(".panel-ok")).to_contain_text("任务已完成")
+
+    go(alice, alice.locator("nav.site-nav").get_by_role("link", name="社区公约"))
+    go(alice, alice.locator("main").get_by_role("link", name=CONVENTION))
+    in_force = alice.locator("#in-force")
+    expect(in_force.locator("h2")).to_have_text("现行文本：版本 2")
+    expect(in_force).to_contain_text(ARTICLES[0])
+    expect(in_force).to_contain_text(AMENDED)
+    check_accessibility(alice)
+    screenshot(alice, "walk-adopted-convention")
