@@ -39,10 +39,19 @@ def weight_units(area: int | str) -> int:
 
 
 def homomorphic_tally(election: Election, counted: Sequence[tuple[Ballot, int]]) -> list[Ciphertext]:
-    """Per slot, Σ weight·ciphertext over the counted ballots (each credential's last, already verified)."""
-    sums = [ZERO] * len(election.slots)
+    """Per slot, Σ weight·ciphertext over the counted ballots (each credential's last, already verified).
+
+    Ballots of equal weight are added first and multiplied once (Σ w·c = w·Σ c): owners' flats come in a few
+    sizes, so a weighted tally costs additions, not one multiplication per ballot."""
+    by_weight: dict[int, list[Ciphertext]] = {}
     for ballot, weight in counted:
-        sums = [s + c.times(weight) for s, c in zip(sums, ballot.ciphertexts)]
+        if len(ballot.ciphertexts) != len(election.slots):
+            raise ValueError("a ballot with the wrong number of ciphertexts")
+        group = by_weight.setdefault(weight, [ZERO] * len(election.slots))
+        by_weight[weight] = [s + c for s, c in zip(group, ballot.ciphertexts)]
+    sums = [ZERO] * len(election.slots)
+    for weight, group in by_weight.items():
+        sums = [s + g.times(weight) for s, g in zip(sums, group)]
     return sums
 
 
