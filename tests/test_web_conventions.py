@@ -400,3 +400,19 @@ def test_the_history_lists_versions_with_dates_and_each_version_reads_back(deplo
     assert version.texts("//ol[@class='articles']//p") == ["晚上十一点后禁止喧哗。", "Keep the stairwells clear of bicycles."]
     show = browser.get(f"/conventions/{convention_id}")
     assert show.texts("//section[@id='draft']/h2") == ["Draft under discussion: version 2"]
+
+
+def test_the_text_in_force_is_named_with_its_date_in_one_chinese_sentence(deployed: Engine, neighbours: Any, clock: ManualClock,
+                                                                          drafting: tuple[str, int]) -> None:
+    from tests.builders import vote_on_convention
+
+    instance_id, convention_id = drafting
+    review_amendments(deployed, neighbours, instance_id, [])
+    vote_on_convention(deployed, clock, neighbours, instance_id, {"alice": "yes", "bob": "yes", "carol": "yes"})
+    complete_task(deployed, neighbours, instance_id, "publish_convention", {"effective_date": "2026-03-20"})
+    show = pages_for(deployed, neighbours, "alice", "zh_CN").get(f"/conventions/{convention_id}")
+    assert show.status == 200
+    (in_force,) = [" ".join(text.split()) for text in show.texts("//dl[@class='summary']/dd[2]")]
+    assert in_force == "版本 1，自2026年3月20日周五起", in_force  # no amendment: version 1 adopted
+    english = pages_for(deployed, neighbours, "bob", "en").get(f"/conventions/{convention_id}")
+    assert [" ".join(text.split()) for text in english.texts("//dl[@class='summary']/dd[2]")][0].startswith("Version 1, since ")

@@ -298,6 +298,7 @@ def walk(people: dict[str, Page], watch: Watch) -> None:
 
     go(alice, alice.locator("nav.site-nav").get_by_role("link", name="社区公约"))
     go(alice, alice.locator("main").get_by_role("link", name=CONVENTION))
+    expect(alice.locator("dl.summary dd").nth(1)).to_have_text("版本 2，自2026年3月21日周六起")
     in_force = alice.locator("#in-force")
     expect(in_force.locator("h2")).to_have_text("现行文本：版本 2")
     expect(in_force).to_contain_text(ARTICLES[0])
