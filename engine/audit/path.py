@@ -130,7 +130,7 @@ def instance_path(session: Session, actor: Actor, instance_id: str, seq: int | N
 
 def path_of(session: Session, instance: Instance, seq: int) -> dict[str, Any]:
     if seq < 1 or seq > instance.last_seq:
-        raise NotFound(f"instance {instance.id} has no event {seq}: its events are 1 to {instance.last_seq}")
+        raise NotFound(f"instance {instance.id} has no event {seq}: its last event is {instance.last_seq}")
     snapshot = instance_as_of(session, instance, seq)
     path = executed_path(snapshot)
     return {

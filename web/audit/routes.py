@@ -23,6 +23,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from wtforms import HiddenField
@@ -113,7 +114,7 @@ def _auditor() -> Any:
 def _instance(instance_id: str) -> Any:
     """An instance of my community, or 404 (another community's, or an id the engine never issues)."""
     if not INSTANCE_ID.fullmatch(instance_id):
-        raise NotFound("no such instance")
+        raise NotFound(_("There is no such process in this community."))
     return get_instance(reader(), me(), instance_id)
 
 
@@ -199,7 +200,7 @@ def _as_of(last_seq: int) -> int:
     if asked is None or asked == "":
         return last_seq
     if not asked.isascii() or not asked.isdigit() or len(asked) > 10 or not 1 <= int(asked) <= last_seq:
-        raise NotFound(f"this instance has no event {asked[:20]}: its events are 1 to {last_seq}")
+        raise NotFound(_("This process has no such event: its events are numbered 1 to %(last)s.", last=last_seq))
     return int(asked)
 
 
