@@ -33,3 +33,20 @@ def test_a_message_without_translation_is_named(tmp_path: Path, monkeypatch) -> 
         "web/demo/translations/zh_Hans_CN/LC_MESSAGES/messages.po: 'Bye' is not translated",
         "web/demo/translations/zh_Hans_CN/LC_MESSAGES/messages.po: 'Hello %(name)s': its translation's placeholders differ",
     ]
+
+
+def test_two_areas_translating_one_message_differently_are_named_unless_a_context_keeps_them_apart(tmp_path: Path, monkeypatch) -> None:
+    for name, source in (("ballot", '{{ _("Yes") }} {{ pgettext("ballot answer", "No") }}'), ("form", '{{ _("Yes") }} {{ _("No") }}')):
+        (tmp_path / "web" / name / "templates").mkdir(parents=True)
+        (tmp_path / "web" / name / "translations").mkdir()
+        (tmp_path / "web" / name / "templates" / "page.html").write_text(source, encoding="utf-8")
+    monkeypatch.setattr(translations, "ROOT", tmp_path)
+    translations.update()
+    words = {("ballot", "Yes", None): "同意", ("ballot", "No", "ballot answer"): "反对", ("form", "Yes", None): "是", ("form", "No", None): "否"}
+    for (name, message, context), text in words.items():
+        area = tmp_path / "web" / name
+        catalog = translations.read(area)
+        catalog.get(message, context=context).string = text
+        with translations.po_path(area).open("wb") as file:
+            translations.write_po(file, catalog)
+    assert translations.problems() == ["'Yes' is translated differently by the areas: '同意' in web/ballot; '是' in web/form"]

@@ -14,6 +14,8 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
+from flask_babel import pgettext
 from werkzeug.datastructures import MultiDict
 
 from engine.voting.counting.ballots import RANKED, choice_problem
@@ -25,7 +27,7 @@ MAX_FIELD = 200
 """A posted value longer than any option id or rank is refused before anything else looks at it."""
 
 ANSWERS = {"yes": _l("Yes, I agree"), "no": _l("No, I disagree"), "abstain": _l("I abstain")}
-SHORT_ANSWERS = {"yes": _l("Yes"), "no": _l("No"), "abstain": _l("Abstain")}
+SHORT_ANSWERS = {"yes": _lp("ballot answer", "Yes"), "no": _lp("ballot answer", "No"), "abstain": _lp("ballot answer", "Abstain")}
 OUTCOMES = {"passed": _l("Passed"), "rejected": _l("Rejected"), "tie": _l("Tie"), "invalid": _l("Not valid")}
 METHODS = {
     "yes_no_abstain": _l("Yes, no or abstain: choose one answer."),
@@ -163,7 +165,7 @@ def rule_lines(vote: Any) -> list[str]:
             base = _("the yes and no votes (abstentions left out)")
         else:
             base = _("the ballots cast (abstentions left out)")
-        subject = _("Yes") if vote.method == "yes_no_abstain" else _("The leading option")
+        subject = pgettext("ballot answer", "Yes") if vote.method == "yes_no_abstain" else _("The leading option")
         lines.append(_("%(subject)s needs %(amount)s %(share)s of %(base)s.", subject=subject,
                        amount=_amount(threshold.strict).lower(), share=_share(threshold.share), base=base))
     if vote.method == "yes_no_abstain":
