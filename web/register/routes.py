@@ -150,8 +150,9 @@ def _signature(data: str, sha256: str) -> str:
 def _row_errors(preview: register_import.Preview | None, errors: list[dict[str, Any]]) -> dict[int, list[str]]:
     by_line: dict[int, list[str]] = {}
     for error in errors:
+        column = FIELD_LABELS.get(str(error.get("field")), error.get("field"))
         by_line.setdefault(int(error.get("row") or 0), []).append(
-            f"{FIELD_LABELS.get(str(error.get('field')), error.get('field'))}: {translated(str(error.get('message')))}")
+            _("%(column)s: %(problem)s", column=column, problem=translated(str(error.get("message")))))
     return by_line
 
 
