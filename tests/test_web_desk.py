@@ -460,8 +460,23 @@ def test_an_admin_advances_the_demo_clock_and_a_deadline_passes(demo_engine: Eng
 
 
 def test_the_demo_clock_is_not_there_outside_demo_mode(deployed: Engine, neighbours: Community) -> None:
-    assert pages_for(deployed, neighbours, "admin").get("/desk/demo-clock").status == 404
-    assert timedelta(0) == timedelta(0)
+    admin = pages_for(deployed, neighbours, "admin")
+    assert admin.get("/desk/demo-clock").status == 404
+    assert "/desk/demo-clock" not in admin.get("/desk").tree.xpath("//main//a/@href")
+
+
+def test_in_chinese_the_desk_links_the_demo_clock_names_its_timers_and_labels_a_tasks_data(demo_engine: Engine) -> None:
+    from tests.builders import TOPIC, complete_task
+    people = make_community(demo_engine, "harmony", sign_in_codes=True)
+    instance_id = demo_engine.execute(StartInstance("consultation"), people["chair"]).id
+    complete_task(demo_engine, people, instance_id, "draft_topic", TOPIC)
+    admin = pages_for(demo_engine, people, "admin", "zh_CN")
+    assert "/desk/demo-clock" in admin.get("/desk").tree.xpath("//main//a/@href")
+    assert any("意见征集截止" in text for text in admin.get("/desk/demo-clock").texts("//main//li"))
+    chair = pages_for(demo_engine, people, "chair", "zh_CN")
+    task = chair.get(f"/desk/tasks/{ready(demo_engine, instance_id)['opinion_period']}")
+    terms = task.texts("//dl[contains(@class, 'desk-data')]//dt")
+    assert terms and not [term for term in terms if re.search(r"[A-Za-z]", term)]
 
 
 def test_a_form_keeps_its_authors_order_and_a_sorted_one_asks_the_required_first(context: None) -> None:

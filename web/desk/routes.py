@@ -67,6 +67,40 @@ NAMES = {
     "Review the indicators missed twice in a row": _l("Review the indicators missed twice in a row"),
     "Configure the vote": _l("Configure the vote"),
     "Voting open — close early": _l("Voting open — close early"),
+    # the timers' and events' names, as the demo clock lists what is waiting
+    "Amendment deadline reached": _l("Amendment deadline reached"),
+    "Cycle's time is up": _l("Cycle's time is up"),
+    "Deadline reached": _l("Deadline reached"),
+    "Everyone has voted": _l("Everyone has voted"),
+    "Opinion deadline reached": _l("Opinion deadline reached"),
+    "Public notice period over": _l("Public notice period over"),
+    "Rating deadline reached": _l("Rating deadline reached"),
+    "Escalated": _l("Escalated"),
+    "Check begins": _l("Check begins"),
+}
+
+DATA_LABELS = {
+    # what the service tasks write into an instance's data (their resultVariable and its fields), so the task page's
+    # summary of the data so far reads in the page's language; form fields take their titles from the forms
+    "adoption": _l("Adoption"), "ballot_box": _l("Ballot box"), "check": _l("Check"), "closed_period": _l("Closed period"),
+    "consolidated": _l("Consolidated text"), "convention": _l("Convention"), "current_round": _l("Current round"),
+    "cycle": _l("Cycle"), "notice_ended": _l("Notice period ended"), "outcome": _l("Outcome"), "rating": _l("Rating"),
+    "round_closed": _l("Round closed"), "vote_record": _l("Vote record"), "vote_result": _l("Vote result"),
+    "amendment_deadline": _l("Amendment deadline"), "applied": _l("Amendments applied"), "board_root": _l("Board root"),
+    "continue": _l("Continue"), "convention_id": _l("Convention number"), "cycle_id": _l("Cycle number"),
+    "deadline": _l("Deadline"), "decision_version": _l("Version decided on"), "direction": _l("Direction"),
+    "effective_date": _l("Effective date"), "eligible": _l("Eligible voters"), "ends_at": _l("Ends at"),
+    "escalate": _l("Escalate"), "escalated": _l("Escalated"), "explanation": _l("Explanation"),
+    "fingerprint": _l("Fingerprint"), "key": _l("Key"), "kind": _l("Kind"), "metric": _l("Metric"),
+    "missed": _l("Missed"), "name": _l("Name"), "near_margin": _l("Near margin"), "notice_ends": _l("Notice ends"),
+    "number": _l("Number"), "percentile": _l("Percentile"), "planned": _l("Planned"), "proposed": _l("Proposed"),
+    "results": _l("Results"), "round": _l("Round"), "round_id": _l("Round number"), "series_id": _l("Series number"),
+    "source": _l("Source"), "standard": _l("Standard"), "starts_at": _l("Starts at"), "status": _l("Status"),
+    "target": _l("Target"), "threshold": _l("Threshold"), "threshold_direction": _l("Threshold direction"),
+    "unit": _l("Unit"), "value": _l("Value"), "version": _l("Version"), "version_created": _l("Version created"),
+    "vote_id": _l("Vote number"), "winner": _l("Winner"), "withdrawn": _l("Withdrawn"),
+    # and what the bundled processes' scripts set
+    "phase": _l("Phase"), "topic_published": _l("Topic published"),
 }
 
 
@@ -152,7 +186,8 @@ def index() -> ResponseReturnValue:
     if sort == "due":
         rows.sort(key=lambda row: (row["due"] is None, row["due"] or datetime.max))
     return page("desk/index.html", rows=rows, processes=processes, chosen=chosen, sort=sort,
-                done=request.args.get("done") == "1", can_start="committee" in me().roles, current_roles=sorted(me().roles))
+                done=request.args.get("done") == "1", can_start="committee" in me().roles, current_roles=sorted(me().roles),
+                demo_mode=engine().config.demo)
 
 
 # --- starting a process -------------------------------------------------------------------------
@@ -195,12 +230,22 @@ def start() -> ResponseReturnValue:
 # --- one task -----------------------------------------------------------------------------------
 
 def form_labels(instance: Instance) -> dict[str, str]:
-    """Each top-level data key's title, from the definition's forms (``vote`` → "Vote")."""
-    labels: dict[str, str] = {}
-    for schema in (spec_document(instance.definition).get("forms") or {}).values():
+    """Each data key's title, from the definition's forms at any depth (``vote`` → "Vote", ``deadline`` →
+    "Deadline"), else from what the service tasks write (``DATA_LABELS``)."""
+    labels: dict[str, str] = {key: str(label) for key, label in DATA_LABELS.items()}
+    titled: set[str] = set()
+
+    def walk(schema: Any) -> None:
         for key, sub in ((schema or {}).get("properties") or {}).items():
-            if isinstance(sub, dict) and sub.get("title") and key not in labels:
-                labels[key] = schema_form.bilingual(sub["title"], current_locale())
+            if isinstance(sub, dict):
+                if sub.get("title") and key not in titled:
+                    labels[key] = schema_form.bilingual(sub["title"], current_locale())
+                    titled.add(key)
+                walk(sub)
+                walk(sub.get("items") if isinstance(sub.get("items"), dict) else None)
+
+    for schema in (spec_document(instance.definition).get("forms") or {}).values():
+        walk(schema)
     return labels
 
 
