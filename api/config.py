@@ -17,6 +17,9 @@ class Config:
     """The Ed25519 key that signs checkpoints; keep it outside the database (and its backups)."""
     YISHI_DEMO_MODE = os.environ.get("YISHI_DEMO_MODE", "").lower() in ("1", "true", "yes", "on")
     """A demonstration deployment (``scripts/run``): an admin may advance the demo clock. Off unless asked for."""
+    YISHI_PUBLIC_URL = os.environ.get("YISHI_PUBLIC_URL") or None
+    """The address residents reach the site at (``https://yishi.example.org``), printed with a QR code on sign-in letters;
+    without it a letter names the host the admin used, which behind a reverse proxy may be an internal one."""
     MAX_CONTENT_LENGTH = 4 * 1024 * 1024
     MAX_BUNDLE_LENGTH = 64 * 1024 * 1024
     """An audit bundle sent to POST /api/audit/verify-bundle may be this large; check larger ones offline."""
