@@ -22,7 +22,14 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 SCREENSHOTS = ROOT / "var" / "screenshots"
 """Every screenshot a run takes (an artefact; /var/ is not committed)."""
 README_SCREENSHOTS = ROOT / "docs" / "screenshots"
-"""With ``YISHI_README_SCREENSHOTS=1``, screenshots are also written here, for the README."""
+"""With ``YISHI_README_SCREENSHOTS=1``, the screenshots the README shows are written here again (the page
+from its top: a phone's screen high, or two of a desktop's), so that the README's pictures are the pages as the tests last saw them."""
+
+
+def readme_names() -> set[str]:
+    """The screenshots the README shows (``docs/screenshots/<name>.png``)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return set(re.findall(r"docs/screenshots/([\w.-]+)\.png", text))
 AXE_SCRIPT = "/static/vendor/axe-core/axe.min.js"
 """axe-core, vendored by ``scripts/vendor-assets`` and served by the site like any script (the CSP allows it)."""
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -107,16 +114,20 @@ def check_accessibility(page: Page, *, tags: Iterable[str] = WCAG_TAGS, impacts:
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
-    """Save the whole page (or only what the screen shows: ``full_page=False``) as ``var/screenshots/<name>.png`` (and ``docs/screenshots/<name>.png`` when
-    ``YISHI_README_SCREENSHOTS=1``); the path of the artefact."""
+    """Save the whole page (or only what the screen shows: ``full_page=False``) as ``var/screenshots/<name>.png`` (and,
+    when ``YISHI_README_SCREENSHOTS=1`` and the README shows it, the page's top as ``docs/screenshots/<name>.png``);
+    the path of the artefact."""
     if not re.fullmatch(r"[\w.-]+", name):
         raise ValueError(f"a screenshot's name is a file name: {name!r}")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page, animations="disabled", caret="hide")
-    if os.environ.get("YISHI_README_SCREENSHOTS") == "1":
+    if os.environ.get("YISHI_README_SCREENSHOTS") == "1" and name in readme_names():
         README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        (README_SCREENSHOTS / f"{name}.png").write_bytes(path.read_bytes())
+        size = page.viewport_size or {"width": 1280, "height": 900}
+        height = size["height"] * (1 if size["width"] < 600 else 2)
+        page.screenshot(path=str(README_SCREENSHOTS / f"{name}.png"), full_page=True, animations="disabled", caret="hide",
+                        clip={"x": 0, "y": 0, "width": size["width"], "height": height})
     return path
 
 
