@@ -18,6 +18,7 @@ from typing import Any, Callable
 from flask import Blueprint, abort, current_app, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.routing import BuildError
@@ -337,7 +338,7 @@ def task(task_id: str) -> ResponseReturnValue:
                 if not errors:
                     errors = [{"field": "", "message": exc.message}]
             except Conflict as exc:
-                refusal, status = translated(exc.message), 409
+                refusal, status = waiting_for(exc, instance), 409
             else:
                 instance_id = instance.id
                 close_reader()
@@ -366,6 +367,49 @@ def task(task_id: str) -> ResponseReturnValue:
                 title=instance_title(instance.data), labels=form_labels(instance), links=resident_pages(instance),
                 instructions=schema_form.bilingual(found.instructions, current_locale()),
                 done=request.args.get("done") == "1", due=due_of(instance))
+
+
+WAITING = {
+    # the bundled tasks' preconditions (engine/*: ``@precondition``), said in the page's language: the engine's own
+    # sentence is English and carries a count or the indicators' keys, which these take from it
+    "all_opinions_answered": (lambda n: ngettext("%(num)d opinion is still unanswered: answer every opinion first.",
+                                                 "%(num)d opinions are still unanswered: answer every opinion first.", n),
+                              _l("Some opinions are still unanswered: answer every opinion first.")),
+    "all_amendments_decided": (lambda n: ngettext("%(num)d amendment is still undecided: decide every amendment first.",
+                                                  "%(num)d amendments are still undecided: decide every amendment first.", n),
+                               _l("Some amendments are still undecided: decide every amendment first.")),
+    "all_actions_reported": (lambda n: ngettext("%(num)d corrective action is not reported done yet.",
+                                                "%(num)d corrective actions are not reported done yet.", n),
+                             _l("Some corrective actions are not reported done yet.")),
+    "all_actions_verified": (lambda n: ngettext("%(num)d corrective action is reported done but not verified yet: verify "
+                                                "the effect of each first.",
+                                                "%(num)d corrective actions are reported done but not verified yet: verify "
+                                                "the effect of each first.", n),
+                             _l("Some corrective actions are not verified yet: verify the effect of each first.")),
+}
+_COUNT = re.compile(r"(\d{1,9}) ")
+_UNCOVERED = re.compile(r".*\(none yet: (?P<keys>[^()]*)\)$")
+
+
+def waiting_for(exc: Conflict, instance: Instance) -> str:
+    """Why the task cannot be completed yet, in the page's language: the precondition's sentence where the desk knows
+    it, else the engine's message as the catalogues translate it."""
+    name = exc.details.get("precondition")
+    if name == "every_missed_indicator_has_action":
+        uncovered = _UNCOVERED.fullmatch(exc.message)
+        if uncovered:
+            indicators = {i.get("key"): i.get("name") for i in ((instance.data or {}).get("plan") or {}).get("indicators") or []
+                          if isinstance(i, dict)}
+            keys = [key.strip() for key in uncovered.group("keys").split(",") if key.strip()]
+            named = ("、" if current_locale().startswith("zh") else ", ").join(str(indicators.get(key) or key) for key in keys)
+            return _("Assign a corrective action to each missed indicator first. Still without one: %(indicators)s.",
+                     indicators=named)
+        return _("Assign a corrective action to each missed indicator first.")
+    if name in WAITING:
+        counted, general = WAITING[name]
+        count = _COUNT.match(exc.message)
+        return counted(int(count.group(1))) if count else str(general)
+    return translated(exc.message)
 
 
 def _error_message(target: schema_form.Field | None, message: str) -> str:

@@ -535,6 +535,9 @@ def friendly(target: Field | None, message: str) -> str:
         return _("Choose “%(field)s”.", field=label) if choose else _("Enter “%(field)s”.", field=label)
     if "is not in the future" in message or "is not a 'future-date-time'" in message:
         return _("“%(field)s” must be in the future.", field=label)
+    if message == "in the past":  # a domain's refusal of a date (a convention's effective date) or a deadline
+        return (_("“%(field)s” must be today or later.", field=label) if target.kind == "date"
+                else _("“%(field)s” must be in the future.", field=label))
     if "is not of type 'integer'" in message:
         return _("“%(field)s” must be a whole number.", field=label)
     if "is not of type 'number'" in message:
