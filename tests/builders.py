@@ -373,3 +373,53 @@ def convention_in_second_round(engine: Engine, community: Community, clock: Manu
     complete_task(engine, community, instance_id, "decide_next_step", {"next_step": "another_round", "reason": "Too strict."})
     complete_task(engine, community, instance_id, "draft_convention", convention_draft(articles=None, deadline="2026-03-20T18:00"))
     return instance_id, convention_id
+
+
+# --- the desk's forms, submitted on real instances ------------------------------------------------
+
+def desk_staff(engine: Engine, community: Community) -> dict[str, Actor]:
+    """A provider ("provider") and a street office ("street") added by the admin through ``AddMember``, each with a
+    web sign-in code, and put in ``community`` (``community["street"]``, ``community.codes``) so ``pages_for`` signs
+    them in; the same keys as ``pdca_staff``, for ``Series``."""
+    from engine.identity.commands import IssueSignInCode
+    made: dict[str, Actor] = {}
+    for name, role in (("provider", "provider"), ("street", "street_office")):
+        member = add_member(engine, community, name, [role])
+        community.actors[name] = member
+        community.codes[name] = engine.execute(IssueSignInCode(member.member_id), community["admin"])
+        made[name] = member
+    return made
+
+
+def convention_voted(engine: Engine, community: Community, clock: ManualClock, *, adopted: bool) -> tuple[str, int]:
+    """A convention's first round, alice's change to a1 accepted, put to the vote, which adopts the text (two yes, one
+    no) or rejects it (one yes, two no): the publishing task, or the next-step task, is open. The instance and the
+    convention's id."""
+    instance_id = open_drafting(engine, community)
+    convention_id = convention_of(engine, instance_id)
+    changed = propose_amendment(engine, community, convention_id, "alice", "replace", "a1", "晚上十一点后禁止喧哗。")
+    review_amendments(engine, community, instance_id, [(changed, "accepted", None)])
+    choices = {"alice": "yes", "bob": "yes", "carol": "no"} if adopted else {"alice": "yes", "bob": "no", "carol": "no"}
+    vote_on_convention(engine, clock, community, instance_id, choices)
+    return instance_id, convention_id
+
+
+def series_missed(engine: Engine, community: Community, staff: dict[str, Actor], clock: ManualClock) -> Series:
+    """A quality series whose first cycle missed its satisfaction indicator (two of four residents unhappy) and its
+    response time (P90 of 30 h against 24 h): the task to assign corrective actions is open."""
+    series = Series(engine, community, staff, clock).define()
+    series.serve(hours=(4, 12, 30))
+    series.rate({"alice": 2, "bob": 4, "carol": 2, "chair": 5})
+    return series
+
+
+def series_escalated(engine: Engine, community: Community, staff: dict[str, Actor], clock: ManualClock) -> Series:
+    """A quality series whose satisfaction was missed in two cycles in a row (the first acted on): the street office's
+    review and the assignment of actions are open."""
+    series = Series(engine, community, staff, clock).define()
+    series.serve(residents=("alice", "bob"))
+    series.rate({"alice": 2, "bob": 5})
+    series.act()
+    series.serve(residents=("alice", "bob"))
+    series.rate({"alice": 2, "bob": 3})
+    return series
