@@ -26,6 +26,7 @@ from engine.voting.encryption.ballots import (
 )
 from engine.voting.encryption.encoding import hx
 from engine.voting.encryption.group import EncodingError, L, Scalar, base_mul, random_scalar
+from engine.voting.encryption.hashing import expand_message_xmd
 from engine.voting.encryption.proofs import schnorr_prove
 from tests.test_ballot_encryption import RFC9496_BAD, Seeded, altered, cheat, leaves
 
@@ -69,6 +70,8 @@ RECOMPUTE = """(vectors) => {
   const b = window.booth, utf8 = new TextEncoder();
   const out = { protocol: b.PROTOCOL, group: { base_multiples: [0, 1, 2, 3].map((m) => b.hxPoint(b.small(m))) },
                 hash_to_scalar: {}, elections: {}, checks: {} };
+  const tag = utf8.encode('QUUX-V01-CS02-with-expander-SHA512-256');  // RFC 9380 K.4, as the Python test
+  out.xmd = ['', 'abc'].map((msg) => b.toHex(b.expand_message_xmd(utf8.encode(msg), tag, 0x20, b.sha512)));
   for (const kind of b.KINDS) out.hash_to_scalar[kind] = b.hxScalar(b.hashToScalar(kind, utf8.encode('yishi'), 7, b.BASE));
   for (const [method, c] of Object.entries(vectors.elections)) {
     const e = b.electionFromJson(c.descriptor);
@@ -100,6 +103,9 @@ def test_the_browser_recomputes_every_fixed_vector(booth: Page) -> None:
     assert got["protocol"] == VECTORS["protocol"]
     assert got["group"] == VECTORS["group"]
     assert got["hash_to_scalar"] == VECTORS["hash_to_scalar"]
+    assert got["xmd"] == [expand_message_xmd(msg, b"QUUX-V01-CS02-with-expander-SHA512-256", 0x20).hex()
+                          for msg in (b"", b"abc")]
+    assert got["xmd"][0] == "6b9a7312411d92f921c6f68ca0b6380730a1a4d982c507211a90964c394179ba"
     for method, case in VECTORS["elections"].items():
         mine = got["elections"][method]
         assert mine["descriptor"] == case["descriptor"] and mine["fingerprint"] == case["fingerprint"], method
@@ -285,6 +291,18 @@ def test_top_bit_and_non_canonical_encodings_are_refused_in_the_browser(booth: P
     assert all(r["refused"].startswith("EncodingError") for r in got["scalars"][2:])
     assert got["identity_allowed"] == {"ok": True}
     assert got["identity_refused"] == {"refused": "EncodingError: the identity is refused here"}
+    # and the booth refuses to encrypt what is no choice, or under a zero credential (its key would be the identity)
+    bounded = Election.from_json({**five_options("approval").descriptor(), "min": 1, "max": 2})
+    refusals = booth.evaluate("""(cases) => cases.map(({ descriptor, choice, secret }) => window.attempt(() =>
+      window.booth.encryptBallot(window.booth.electionFromJson(descriptor), BigInt(secret), choice)))""", [
+        {"descriptor": SAMPLE_ELECTION.descriptor(), "choice": "library", "secret": 5},
+        {"descriptor": SAMPLE_ELECTION.descriptor(), "choice": ["park"], "secret": 5},
+        {"descriptor": SAMPLE_ELECTION.descriptor(), "choice": "park", "secret": 0},
+        {"descriptor": bounded.descriptor(), "choice": [], "secret": 5},
+        {"descriptor": bounded.descriptor(), "choice": ["park", "gym", "pool"], "secret": 5},
+        {"descriptor": bounded.descriptor(), "choice": ["park", "park"], "secret": 5},
+    ])
+    assert all(r.get("refused", "").startswith("RangeError") for r in refusals), refusals
 
 
 # The time to encrypt and prove a 5-option ballot in headless chromium (printed; the target is < 300 ms) -----------

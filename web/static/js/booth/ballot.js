@@ -89,6 +89,7 @@ const responseJson = ({ c, s }) => ({ c: hxScalar(c), s: hxScalar(s) });
 export function encryptBallot(e, credentialSecret, choice, { rng = randomScalar } = {}) {
   const values = valuesFor(e, choice);
   const secret = mod(credentialSecret);
+  if (secret === 0n) throw new RangeError('a credential secret is not zero (§1: its key would be the identity)');
   const credential = baseMul(secret);
   const randomness = values.map(() => rng());
   const cts = values.map((m, i) => ({ alpha: baseMul(randomness[i]), beta: mulSecret(e.key, randomness[i]).add(small(m)) }));
