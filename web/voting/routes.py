@@ -31,7 +31,7 @@ from engine.voting.models import Vote
 from web.i18n import translated
 from web.links import links_to, menu_entry
 from web.views import engine, me, member_required, now, page, reader
-from web.voting import ballots
+from web.voting import ballots, explanation
 from web.voting.forms import BallotForm, ReceiptCheckForm
 
 blp = Blueprint("voting", __name__, template_folder="templates")
@@ -94,9 +94,12 @@ def _vote_page(vote: Vote, form: BallotForm, choice: Any, status: int = 200, che
     session = reader()
     mine = voting_queries.my_participation(session, me(), vote)
     result = voting_queries.result(vote) if vote.status == "closed" else None
+    name = explanation.namer(ballots.labels(vote))
     return page("voting/vote.html", status, vote=vote, mine=mine, form=form, open=_is_open(vote),
                 turnout=voting_queries.turnout(session, vote), result=result, selected=ballots.selected(vote, choice),
-                check=check or ReceiptCheckForm(formdata=None), checked=checked, **_words(vote))
+                check=check or ReceiptCheckForm(formdata=None), checked=checked, name=name,
+                sentences=explanation.explained(result, name) if result else [],
+                drawn=explanation.lots(result) if result else [], **_words(vote))
 
 
 def _words(vote: Vote) -> dict[str, Any]:
