@@ -26,7 +26,7 @@ from engine.voting.encryption.ballots import (
 )
 from engine.voting.encryption.encoding import hx
 from engine.voting.encryption.group import EncodingError, L, Scalar, base_mul, random_scalar
-from engine.voting.encryption.hashing import expand_message_xmd
+from engine.voting.encryption.hashing import canonical_json, expand_message_xmd
 from engine.voting.encryption.proofs import schnorr_prove
 from tests.test_ballot_encryption import RFC9496_BAD, Seeded, altered, cheat, leaves
 
@@ -118,6 +118,19 @@ def test_the_browser_recomputes_every_fixed_vector(booth: Page) -> None:
     assert got["checks"]["election_key"] == VECTORS["trustees"]["election_key"]
 
 
+TRICKY = {"slots": ["公园", "健身房", 'a"b\\c\n\t\u0001\u001f\u007f', "\u2028\u2029", "😀 emoji", ""],
+          "z": [0, -1, 2**53 - 1, True, False, None], "A": {"b": {}, "a": []}, "vote": "vote-七"}
+
+
+def test_canonical_json_is_pythons_byte_for_byte(booth: Page) -> None:
+    """Chinese option names, escapes, astral characters: the fingerprint's bytes must be Python's."""
+    got = booth.evaluate("""(value) => Array.from(window.booth.canonicalJson(value))""", TRICKY)
+    assert bytes(got) == canonical_json(TRICKY)
+    refused = booth.evaluate("""() => [{ 'é': 1 }, { a: 1.5 }, { a: '\\ud800' }, { a: 2 ** 60 }].map((v) =>
+      window.attempt(() => window.booth.canonicalJsonText(v)))""")
+    assert all(r["refused"].startswith("EncodingError") for r in refused), refused
+
+
 # (b) browser ballots verify in Python; (c) Python ballots verify in the browser -----------------------------------
 
 CASES: list[tuple[Election, Any]] = [
@@ -125,6 +138,8 @@ CASES: list[tuple[Election, Any]] = [
     (vector_election("plurality"), "pool"), (vector_election("approval"), ["park", "library"]),
     (vector_election("approval"), []), (five_options("plurality"), "garden"), (five_options("plurality"), "abstain"),
     (five_options("approval"), ["park", "gym", "library", "pool", "garden"]), (five_options("approval"), ["gym"]),
+    (make_election("投票-1", vector_election("plurality").key, "plurality", ["公园", "健身房", "图书馆"], 2,
+                   list(vector_election("plurality").trustees)), "健身房"),
 ]
 
 ENCRYPT_IN_BROWSER = """(cases) => cases.map(({ descriptor, choice }) => {
