@@ -4,6 +4,8 @@
 import { EncodingError, decodePoint, decodeScalar, encodePoint, scalarToBytes } from './group.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
+// (String.prototype.isWellFormed would do, but older phone browsers lack it.)
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?:^|[^\ud800-\udbff])[\udc00-\udfff]/;
 const utf8 = new TextEncoder();
 
 export const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
@@ -37,7 +39,7 @@ export const hxScalar = (s) => toHex(scalarToBytes(s));
 // An object with exactly these keys: an extra key would let two JSON texts carry one ballot.
 export function fields(value, keys, what) {
   const ok = value !== null && typeof value === 'object' && !Array.isArray(value) &&
-    Object.keys(value).length === keys.length && keys.every((k) => Object.hasOwn(value, k));
+    Object.keys(value).length === keys.length && keys.every((k) => Object.prototype.hasOwnProperty.call(value, k));
   if (!ok) throw new EncodingError(`${what}: an object with exactly ${[...keys].sort().join(', ')}`);
   return value;
 }
@@ -60,7 +62,7 @@ export function canonicalJsonText(value) {
     return JSON.stringify(value);
   }
   if (typeof value === 'string') {
-    if (!value.isWellFormed()) throw new EncodingError('canonical JSON: a lone surrogate');
+    if (LONE_SURROGATE.test(value)) throw new EncodingError('canonical JSON: a lone surrogate');
     return JSON.stringify(value);
   }
   if (Array.isArray(value)) return `[${value.map(canonicalJsonText).join(',')}]`;
