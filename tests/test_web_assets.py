@@ -42,7 +42,7 @@ def test_the_manifest_names_package_version_licence_and_tarball() -> None:
     for entry in manifest["assets"]:
         assert entry["licence"] and entry["integrity"].startswith("sha512-")
         assert entry["tarball"] == (f"https://registry.npmjs.org/{entry['package']}/-/"
-                                    f"{entry['package']}-{entry['version']}.tgz")
+                                    f"{entry['package'].split('/')[-1]}-{entry['version']}.tgz")
         assert "LICENSE" in entry["files"]
         for name, digest in entry["files"].items():
             stored = VENDOR / entry["package"] / vendor_assets().stored_as(name)
