@@ -136,3 +136,20 @@ def bearer(token: str) -> dict[str, str]:
 def neighbours(deployed: Engine) -> Community:
     """The ``harmony`` community, each member with a web sign-in code (``community.codes``)."""
     return make_community(deployed, "harmony", sign_in_codes=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Page tests (``pytestmark = pytest.mark.pages``) run on SQLite only, but for the journeys marked
+    ``both_backends``: a page adds no query of its own (what it reads, the API reads too, and the API's and the engine's
+    tests run on both backends), so running every page twice bought only time."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        if on_postgres and item.get_closest_marker("pages") and not item.get_closest_marker("both_backends"):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -16,6 +16,8 @@ from tests.fixtures import bearer
 from tests.helpers import make_community
 from tests.pages import Pages, pages_for
 
+pytestmark = pytest.mark.pages
+
 CONSULTATION_PATH = ["start", "draft_topic", "publish_topic", "opinion_deadline_reached", "period_closed", "enter_deliberation",
                      "record_deliberation", "answer_opinions", "publish_outcome", "close_consultation", "end"]
 CONSULTATION_FLOWS = ["flow_start_to_draft_topic", "flow_draft_topic_to_publish_topic", "flow_publish_topic_to_opinion_period",
@@ -41,6 +43,7 @@ def taken(page: Any) -> dict[str, int]:
     return {row.get("data-flow-id"): int(row.get("data-taken")) for row in page.tree.xpath("//tr[@data-flow-id]")}
 
 
+@pytest.mark.both_backends
 def test_the_auditor_sees_the_community_at_a_glance(deployed: Engine, neighbours: Any, finished: str) -> None:
     open_vote(deployed, neighbours, deadline="2026-04-30T18:00")
     page = pages_for(deployed, neighbours, "auditor").get("/audit")

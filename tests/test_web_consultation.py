@@ -18,6 +18,8 @@ from tests.builders import complete_task, deliberate, open_consultation, open_vo
 from tests.helpers import make_community
 from tests.pages import Pages, pages_for
 
+pytestmark = pytest.mark.pages
+
 
 def opinions_of(engine: Engine, instance_id: str) -> list[tuple[str, str, str, int]]:
     """Every opinion of the consultation as the engine holds it: author, text, status, revision."""
@@ -52,6 +54,7 @@ def test_a_resident_reads_the_topic_with_its_deadline_in_the_community_time_in_c
     assert page.tree.xpath("//link[@rel='stylesheet']/@href")[-1] == "/static/css/consultation.css"
 
 
+@pytest.mark.both_backends
 def test_a_resident_gives_changes_and_withdraws_opinions_through_the_pages(deployed: Engine, neighbours: Any, consultation: str) -> None:
     alice = pages_for(deployed, neighbours, "alice")
     alice.get(f"/consultations/{consultation}")

@@ -16,6 +16,8 @@ from tests.builders import (
 )
 from tests.pages import Pages, pages_for
 
+pytestmark = pytest.mark.pages
+
 
 @pytest.fixture
 def drafting(deployed: Engine, neighbours: Any) -> tuple[str, int]:
@@ -112,6 +114,7 @@ def test_another_communitys_convention_and_ids_that_do_not_exist_are_not_found(d
 
 # ---- proposing ---------------------------------------------------------------------------------
 
+@pytest.mark.both_backends
 def test_a_resident_proposes_a_replacement_an_insertion_and_a_deletion_through_the_page(deployed: Engine, neighbours: Any,
                                                                                         drafting: tuple[str, int]) -> None:
     _, convention_id = drafting

@@ -28,6 +28,8 @@ from tests.pages import Page, Pages, pages_for
 from web.desk import schema_form
 from web.desk.routes import LANE_ROLES
 
+pytestmark = pytest.mark.pages
+
 ROOT = Path(__file__).resolve().parent.parent
 FORMS = sorted(str(path.relative_to(ROOT / "processes" / "forms")) for path in (ROOT / "processes" / "forms").rglob("*.json"))
 FUTURE = "2031-06-30T18:00"
@@ -213,6 +215,7 @@ def _instance_of(engine: Engine, url: str) -> str:
         return session.get(HumanTask, url.rsplit("/", 1)[1].split("?")[0]).instance_id
 
 
+@pytest.mark.both_backends
 def test_a_vote_with_the_civil_code_278_preset_opens_for_the_owners(deployed: Engine, neighbours: Community) -> None:
     add_member(deployed, neighbours, "owen", ["owner"], household="1-101", area="86.35")
     add_member(deployed, neighbours, "olga", ["owner"], household="1-102", area="102")

@@ -9,6 +9,8 @@ that submits it.
 
 from __future__ import annotations
 
+import pytest
+
 import ast
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +29,8 @@ from tests.builders import Series, convention_voted, desk_staff, ready, series_e
 from tests.helpers import Community
 from tests.pages import Page, Pages, pages_for
 from tests.test_web_desk import FORMS, fill, instance_data, load_form
+
+pytestmark = pytest.mark.pages
 
 ROOT = Path(__file__).resolve().parent.parent
 DESK_TESTS = sorted(Path(__file__).resolve().parent.glob("test_web_desk*.py"))
@@ -107,6 +111,7 @@ def field_names(page: Page) -> list[str]:
 
 # --- the convention ---------------------------------------------------------------------------------
 
+@pytest.mark.both_backends
 def test_the_adopted_convention_is_published_from_the_desk(deployed: Engine, neighbours: Community, clock: ManualClock) -> None:
     instance_id, convention_id = convention_voted(deployed, neighbours, clock, adopted=True)
     assert ready(deployed, instance_id).keys() == {"publish_convention"}

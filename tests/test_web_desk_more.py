@@ -23,6 +23,8 @@ from tests.helpers import Community, make_community
 from tests.pages import Page, Pages, pages_for
 from web.i18n import LOCALE_COOKIE
 
+pytestmark = pytest.mark.pages
+
 
 def queue_total(page: Page, key: str) -> int:
     (text,) = page.tree.xpath(f"//strong[@class='desk-count' and @data-queue='{key}']/text()")
@@ -77,6 +79,7 @@ def test_residents_and_admins_get_403_on_the_queues(deployed: Engine, neighbours
 
 # --- tellers ----------------------------------------------------------------------------------------
 
+@pytest.mark.both_backends
 def test_a_teller_finds_a_voter_by_name_enters_corrects_and_the_list_names_the_teller(deployed: Engine, neighbours: Community) -> None:
     _, vote_id = open_vote(deployed, neighbours)
     chair = pages_for(deployed, neighbours, "chair")

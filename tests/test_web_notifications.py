@@ -15,6 +15,8 @@ from engine.pdca.commands import AnswerServiceRequest, FileServiceRequest
 from tests.builders import Series, consultation, open_vote, pdca_staff
 from tests.pages import pages_for
 
+pytestmark = pytest.mark.pages
+
 MENU_COUNT = "//nav[@class='site-nav']//a[@href='/notifications']/span[@class='badge']"
 
 
@@ -23,6 +25,7 @@ def unread(engine: Engine, actor: Any) -> int:
         return unread_count(session, actor)
 
 
+@pytest.mark.both_backends
 def test_a_resident_reads_that_the_committee_answered_their_opinion_and_marks_it_read(
         deployed: Engine, neighbours: Any, clock: ManualClock) -> None:
     consultation(deployed, neighbours, clock, close_early=True)

@@ -18,6 +18,8 @@ from engine.identity.models import Member
 from engine.kernel.errors import Unauthenticated
 from tests.pages import Page, Pages, pages_for
 
+pytestmark = pytest.mark.pages
+
 GOOD = "name,roles,household,area\n张阿姨,resident,3-402,\n王先生,resident owner,5-101,86.35\n李委员,committee resident,1-201,\n"
 CODE = re.compile(rb"\(([0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5})\)")
 
@@ -176,6 +178,7 @@ def test_the_preview_lists_every_row_and_every_error_with_its_line_and_offers_no
     assert len(names(deployed, neighbours.id)) == 7
 
 
+@pytest.mark.both_backends
 def test_a_good_file_imports_every_row_at_once(admin: Pages, deployed: Engine, neighbours: Any) -> None:
     page = upload(admin, GOOD.encode())
     assert page.status == 200 and "UTF-8" in page.texts("//dl[@class='summary']/dd")

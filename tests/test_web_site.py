@@ -9,6 +9,8 @@ import pytest
 from engine.bootstrap import Engine
 from tests.pages import Pages, pages_for
 
+pytestmark = pytest.mark.pages
+
 
 @pytest.fixture
 def visitor(deployed: Engine) -> Pages:
@@ -33,6 +35,7 @@ def test_pages_carry_a_strict_content_security_policy_and_the_api_does_not_get_t
     assert "Content-Security-Policy" not in client.get("/api/health").headers
 
 
+@pytest.mark.both_backends
 def test_a_resident_signs_in_with_the_code_from_the_letter_typed_loosely(deployed: Engine, neighbours: Any) -> None:
     browser = Pages(deployed, "zh_CN")
     typed = neighbours.codes["alice"].lower().replace("-", " ")

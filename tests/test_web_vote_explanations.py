@@ -30,6 +30,8 @@ from tests.pages import Pages, pages_for
 from web.i18n import install
 from web.voting import explanation as words
 
+pytestmark = pytest.mark.pages
+
 ROOT = Path(__file__).resolve().parent.parent
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 LETTERS = re.compile(r"[A-Za-z]")
@@ -402,6 +404,7 @@ def recorded(engine: Engine, vote_id: str) -> dict[str, Any]:
     return result
 
 
+@pytest.mark.both_backends
 def test_the_chinese_result_page_explains_the_quorum_and_threshold_in_chinese(
         deployed: Engine, neighbours: Community, clock: ManualClock) -> None:
     vote_id, chinese, english_browser = closed_vote(deployed, neighbours, clock, {"alice": "yes", "bob": "yes", "carol": "no"},

@@ -17,6 +17,8 @@ from tests.builders import ballot_events, close_by_deadline, count, open_vote
 from tests.helpers import Community
 from tests.pages import Page, Pages, pages_for
 
+pytestmark = pytest.mark.pages
+
 OPTIONS = [{"id": "park", "label": "A small park"}, {"id": "bikes", "label": "Bike shelter"},
            {"id": "parking", "label": "Four parking spaces"}]
 
@@ -75,6 +77,7 @@ def test_the_votes_page_lists_open_votes_first_then_closed_ones_with_their_resul
     ("schulze", {"rank-park": "3", "rank-bikes": "1", "rank-parking": "2"}, ["bikes", "parking", "park"],
      ["Bike shelter", "Four parking spaces", "A small park"]),
 ])
+@pytest.mark.both_backends
 def test_a_ballot_of_every_method_is_reviewed_then_cast_through_the_pages_and_stored_as_the_api_would(
         deployed: Engine, neighbours: Community, method: str, data: dict[str, Any], stored: Any, summary: list[str]) -> None:
     options = [] if method == "yes_no_abstain" else OPTIONS
