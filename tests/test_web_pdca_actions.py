@@ -374,3 +374,18 @@ def test_the_other_processes_not_yet_messages_are_extracted_and_translated() -> 
                            ("%(count)s amendments are still undecided; decide every amendment first",
                             "还有 %(count)s 条修改建议未作决定：请先对每一条修改建议作出决定")):
         assert catalogue.get(msgid) is not None and catalogue.get(msgid).string == chinese
+
+
+def test_the_series_report_words_each_actions_due_date_in_the_communitys_zone(deployed: Engine, neighbours: Community,
+                                                                             missed: Series, clock: ManualClock) -> None:
+    action = missed.assign("satisfaction")
+    with deployed.read() as session:
+        from engine.pdca.queries import series_of
+        series_id = series_of(session, missed.instance_id).id
+    page = pages_for(deployed, neighbours, "carol", "zh_CN").get(f"/services/series/{series_id}")
+    day = action.due_date
+    assert page.texts("//table[@class='actions-table']/tbody/tr/td[4]") == [
+        f"{day.year}年{day.month}月{day.day}日周{'一二三四五六日'[day.weekday()]}"]
+    assert page.tree.xpath("//table[@class='actions-table']/tbody/tr/td[4]/time/@datetime") == [day.isoformat()]
+    cycle = pages_for(deployed, neighbours, "bob").get(f"/services/cycles/{missed.cycle_id}")
+    assert cycle.texts("//ul[contains(@class,'missed-list')]/li")[0] == "Resident satisfaction: has a corrective action"

@@ -305,7 +305,7 @@ def _acting(found: ServiceCycle, indicators: list[dict[str, Any]], assign_forms:
     return {"actions": actions, "act_step": step, "missed": missed, "covered": covered, "assign_forms": assigning,
             "report_forms": reporting, "verify_forms": verifying, "names": {**dict(owners), **_names(ids)},
             "indicator_names": {row["key"]: row["name"] for row in indicators}, "step_words": STEP_WORDS,
-            "desk_task": _desk_task(found) if step else None, "due": due,
+            "desk_task": _desk_task(found) if step else None,
             "example_date": (now().astimezone(get_timezone()).date() + timedelta(days=14)).isoformat()}
 
 
@@ -488,4 +488,4 @@ def _alt_text(indicator: dict[str, Any]) -> str:
 def _words() -> dict[str, Any]:
     return {"phases": PHASES, "statuses": STATUSES, "trends": TRENDS, "directions": DIRECTIONS,
             "action_statuses": ACTION_STATUSES, "request_kinds": REQUEST_KINDS, "series_statuses": SERIES_STATUSES,
-            "score_words": SCORE_WORDS, "number": number}
+            "score_words": SCORE_WORDS, "number": number, "due": due}
