@@ -22,6 +22,8 @@ from tests.helpers import Community
 from tests.pages import Pages, pages_for
 from tests.test_web_desk_forms import submit
 
+pytestmark = pytest.mark.pages
+
 
 @pytest.fixture
 def missed(deployed: Engine, neighbours: Community, clock: ManualClock) -> Series:
@@ -53,6 +55,7 @@ def api(deployed: Engine) -> Any:
 
 # ---- the journey -----------------------------------------------------------------------------------
 
+@pytest.mark.both_backends
 def test_assign_report_and_verify_through_the_cycle_page_each_step_then_completed_on_the_desk(
         deployed: Engine, neighbours: Community, missed: Series, clock: ManualClock) -> None:
     cycle_url = f"/services/cycles/{missed.cycle_id}"
