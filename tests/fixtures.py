@@ -77,7 +77,13 @@ def postgres_template(postgres_server: str) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
+    yield from fresh_database(request, tmp_path, request.param)
+
+
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> Iterator[str]:
+    """A fresh migrated database on ``backend``: a copy of the SQLite template, or a PostgreSQL database cloned from
+    this worker's template and dropped afterwards."""
+    if backend == "sqlite":
         path = tmp_path / "yishi.sqlite3"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
