@@ -236,7 +236,8 @@ def test_the_path_api_marks_a_finished_consultation(client: Any, neighbours: Any
     assert path["seq"] == path["last_seq"] == 14 and path["status"] == "completed"
     assert path["states"] == dict.fromkeys(sorted(CONSULTATION_PATH), "completed")
     assert path["flows_taken"] == dict.fromkeys(sorted(CONSULTATION_FLOWS), 1)
-    assert {e["id"]: e["lane"] for e in path["elements"]}["draft_topic"] == "居委会 Committee", "the lane's name, as drawn"
+    lanes = {e["id"]: (e["lane"], e["lane_name"]) for e in path["elements"]}
+    assert lanes["draft_topic"] == ("committee", "居委会 Committee"), "the role, and the lane's name as drawn"
     assert {f["id"]: f["taken"] for f in path["flows"]}["flow_opinion_period_to_period_closed"] == 0
     assert path["open_tasks"] == [] and path["pending_timers"] == [] and path["history_matches"] is True
 
