@@ -565,3 +565,27 @@ def test_another_communitys_member_can_neither_check_nor_spend_a_receipt(
     assert (checked.status_code, changed.status_code) == (404, 404)
     with deployed.read() as session:
         assert voting_queries.check_receipt(session, session.get(Vote, vote_id), receipt)["current"] is True
+
+
+def test_a_retry_sent_at_the_same_moment_as_its_first_try_gets_the_same_receipt(deployed: Engine, community: Community) -> None:
+    """Two requests with one idempotency key racing (a client that retries on a slow answer): the one that loses the
+    insert is decided again on what the other wrote, so both get the receipt and one ballot is cast."""
+    instance_id, vote_id = open_vote(deployed, community)
+    key, gate, answers = str(uuid.uuid4()), threading.Barrier(4), []
+
+    def cast() -> None:
+        gate.wait()
+        try:
+            answers.append(deployed.execute_as(community.tokens["alice"], CastBallot(vote_id, "yes", key)).receipt)
+        except Exception as exc:  # noqa: BLE001 — collected: the test says which
+            answers.append(exc)
+
+    threads = [threading.Thread(target=cast) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(answers) == 4 and all(isinstance(answer, str) for answer in answers), answers
+    assert len(set(answers)) == 1
+    with deployed.read() as session:
+        assert session.scalar(select(func.count()).select_from(Ballot).where(Ballot.vote_id == vote_id)) == 1

@@ -344,3 +344,34 @@ def test_the_pages_speak_chinese(deployed: Engine, neighbours: Community) -> Non
     assert browser.get("/votes").texts("//h1") == ["本社区的表决"]
     bad = review(browser, vote_id, {"rank-park": "1", "rank-bikes": "1", "receipt": receipt_of(done)})
     assert bad.status == 422 and bad.field_errors()["choice"][0].startswith("两个选项")
+
+
+@pytest.mark.both_backends
+def test_two_tabs_sending_one_confirmation_at_the_same_moment_cast_one_ballot(deployed: Engine, neighbours: Community) -> None:
+    """A resident's double tap on a slow phone, or two tabs: the same confirmation sent by two threads at once."""
+    import threading
+    instance_id, vote_id = open_vote(deployed, neighbours)
+    browser = pages_for(deployed, neighbours, "alice")
+    fields = {**confirm_fields(review(browser, vote_id, {"choice": "yes"})), "step": "cast"}
+    cookie = browser.client.get_cookie("yishi_session").value
+    form_cookie = browser.client.get_cookie("yishi_form").value
+    gate, pages = threading.Barrier(2), []
+
+    def send() -> None:
+        tab = Pages(deployed, "en", app=browser.app)
+        tab.client.set_cookie("yishi_session", cookie)
+        tab.client.set_cookie("yishi_form", form_cookie)
+        gate.wait()
+        pages.append(tab.post(f"/votes/{vote_id}/ballot", fields, csrf=False))
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(page.status for page in pages) == [200, 200], [page.text[:300] for page in pages if page.status != 200]
+    assert len({receipt_of(page) for page in pages}) == 1
+    assert choices(deployed, vote_id) == ["yes"]
+    with deployed.read() as session:
+        assert count(session, Participation, vote_id) == 1
+        assert [e.type for e in ballot_events(session, instance_id)] == ["ballot_cast"]

@@ -26,7 +26,7 @@ from engine.kernel import definitions, instances
 from engine.kernel.clock import Clock, DemoClock, SystemClock
 from engine.kernel.commands import FireDueTimers, RecordTimerIncident
 from engine.kernel.db import MIGRATION_LOCK, TIMER_CLAIM, Database, advisory_xact_lock, claimed
-from engine.kernel.errors import YishiError
+from engine.kernel.errors import LostRace, YishiError
 from engine.kernel.group_commit import GroupCommit
 from engine.kernel.models import Instance
 from engine.kernel.timer_failures import TIMER_ATTEMPTS, TimerFailures
@@ -233,6 +233,10 @@ class Engine:
                 if attempt == AHEAD_ATTEMPTS:
                     raise
                 continue
+            except LostRace:
+                if attempt > 1:
+                    raise
+                continue  # nothing was written: decide again on what the concurrent command wrote
             if uow.published is not None:
                 self._checkpoint_after(uow.published)
             return result

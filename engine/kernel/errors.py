@@ -45,6 +45,12 @@ class Conflict(YishiError):
     code = "conflict"
 
 
+class LostRace(Conflict):
+    """A concurrent command wrote the same row first (a unique constraint said so), and nothing of this one was
+    written. The bus runs the command once more, on what the other wrote: a retry sent twice at once (the same
+    idempotency key) then answers as the first did, and anything else gets the refusal the state now calls for."""
+
+
 class InvalidInput(YishiError):
     """The input is malformed or fails validation; ``details['errors']`` lists each failing field."""
 

@@ -17,7 +17,7 @@ from engine.voting.commands import CastBallot
 from engine.identity import actors
 from engine.identity.actors import Actor, hash_token, holder
 from engine.identity.models import Member
-from engine.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from engine.kernel.errors import Conflict, InvalidInput, LostRace, NotFound, PermissionDenied
 from engine.kernel.instances import RowsWithSeq, deliver, record_unloaded
 from engine.kernel.models import Instance
 from engine.kernel.unit_of_work import UnitOfWork
@@ -148,10 +148,10 @@ def _first_ballot(uow: UnitOfWork, seal: BallotSeal, actor: Actor, vote: Vote, e
             _record(uow, vote, "ballot_cast", actor, {"channel": "online"}, choice, rows)
         else:
             _record(uow, vote, "paper_ballot_entered", actor, {"voter_id": voter.member_id}, choice, rows)
-    except IntegrityError as exc:
+    except IntegrityError as exc:  # a concurrent first ballot of this voter, or with this key, committed first
         if "idempotency_hash" in str(exc.orig):  # the (idempotency_hash, vote_id) constraint, in either database's words
-            raise Conflict(KEY_USED) from exc
-        raise Conflict("this voter has already voted") from exc
+            raise LostRace(KEY_USED) from exc
+        raise LostRace("this voter has already voted") from exc
     _close_if_everyone_voted(uow, vote)
     return Receipt(vote.id, receipt, fingerprint, False)
 
