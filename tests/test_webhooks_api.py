@@ -144,3 +144,22 @@ def test_deliveries_show_status_attempts_and_the_body(client: Any, deployed: Eng
     client.delete(f"/api/webhooks/{created['id']}", headers=admin)
     with deployed.read() as session:
         assert session.get(WebhookDelivery, item["id"]).status == "cancelled"
+
+
+def test_the_database_keeps_the_signing_secret_sealed_under_the_audit_key(deployed: Engine, community: Any) -> None:
+    """A reader of the database (or of a backup) cannot sign a delivery: the column holds the secret sealed, tied to
+    its webhook; another deployment's key, or the sealed value moved to another webhook, opens nothing."""
+    from engine.webhooks import secrets_at_rest
+    from engine.webhooks.commands import RegisterWebhook
+    from engine.webhooks.models import WebhookSubscription
+    made = [deployed.execute(RegisterWebhook(f"https://hooks.example.org/{n}", ["instance_started"], ""), community["admin"])
+            for n in range(2)]
+    key = deployed.context.secret(secrets_at_rest.PURPOSE)
+    with deployed.read() as session:
+        stored = {row.id: row.secret for row in session.query(WebhookSubscription)}
+    first, second = (made[0].webhook.id, made[0].secret), (made[1].webhook.id, made[1].secret)
+    for webhook_id, secret in (first, second):
+        assert secret not in stored[webhook_id] and secret.split("_")[-1] not in stored[webhook_id]
+        assert secrets_at_rest.unseal(key, webhook_id, stored[webhook_id]) == secret
+    assert secrets_at_rest.unseal(key, second[0], stored[first[0]]) is None
+    assert secrets_at_rest.unseal(b"another deployment" * 2, first[0], stored[first[0]]) is None

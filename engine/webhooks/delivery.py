@@ -37,7 +37,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.kernel.errors import PermissionDenied
-from engine.webhooks import urls
+from engine.webhooks import secrets_at_rest, urls
 from engine.webhooks.commands import ClaimDeliveries, RecordDeliveryAttempt, ReleaseDeliveries
 from engine.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
@@ -66,7 +66,8 @@ class Claimed:
     id: str
     subscription_id: int
     url: str
-    secret: str
+    secret: str | None
+    """None when the stored secret does not open under this deployment's audit key: the delivery is not sent."""
     event_type: str
     body: str
     attempt: int
@@ -78,8 +79,9 @@ class Claim:
     deliveries: list[Claimed]
 
 
-def claim(session: Session, now: datetime, limit: int, lease_seconds: int) -> Claim:
-    """Claim up to ``limit`` due deliveries of active webhooks, oldest first, until ``now + lease_seconds``."""
+def claim(session: Session, now: datetime, limit: int, lease_seconds: int, key: bytes) -> Claim:
+    """Claim up to ``limit`` due deliveries of active webhooks, oldest first, until ``now + lease_seconds``, each with its
+    webhook's secret unsealed (``secrets_at_rest``; None where it does not open, and then nothing is sent)."""
     token = str(uuid.uuid4())
     rows = session.execute(
         select(WebhookDelivery.id, WebhookDelivery.subscription_id, WebhookDelivery.event_type, WebhookDelivery.body,
@@ -95,8 +97,9 @@ def claim(session: Session, now: datetime, limit: int, lease_seconds: int) -> Cl
         return Claim(token, [])
     session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_([r.id for r in rows])).values(
         claim=token, next_attempt_at=now + timedelta(seconds=lease_seconds)))
-    return Claim(token, [Claimed(r.id, r.subscription_id, r.url, r.secret, r.event_type, r.body, r.attempts + 1)
-                         for r in rows])
+    return Claim(token, [Claimed(r.id, r.subscription_id, r.url,
+                                 secrets_at_rest.unseal(key, r.subscription_id, r.secret), r.event_type, r.body,
+                                 r.attempts + 1) for r in rows])
 
 
 def record(session: Session, now: datetime, cmd: RecordDeliveryAttempt) -> str | None:
@@ -156,6 +159,8 @@ class Answer:
 
 def post(delivery: Claimed, timeout: float = TIMEOUT_SECONDS) -> Answer:
     """POST one delivery, signed; never raises: the answer's status, or the error that stood in for one."""
+    if delivery.secret is None:
+        return Answer(None, "not sent: the webhook's secret does not open with this deployment's audit key", 0)
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,

@@ -7,7 +7,7 @@ from typing import Any
 from engine.identity.actors import Actor
 from engine.kernel.bus import handles
 from engine.kernel.unit_of_work import UnitOfWork
-from engine.webhooks import delivery, subscriptions
+from engine.webhooks import delivery, secrets_at_rest, subscriptions
 from engine.webhooks.commands import (
     ClaimDeliveries, DeleteWebhook, RecordDeliveryAttempt, RegisterWebhook, ReleaseDeliveries, RotateWebhookSecret,
     UpdateWebhook,
@@ -17,7 +17,8 @@ from engine.webhooks.models import WebhookSubscription
 
 @handles(RegisterWebhook)
 def register_webhook(uow: UnitOfWork, actor: Actor, cmd: RegisterWebhook) -> subscriptions.WithSecret:
-    return subscriptions.register(uow.session, actor, uow.now, cmd.url, cmd.event_types, cmd.description)
+    return subscriptions.register(uow.session, actor, uow.now, cmd.url, cmd.event_types, cmd.description,
+                                  uow.context.secret(secrets_at_rest.PURPOSE))
 
 
 @handles(UpdateWebhook)
@@ -28,7 +29,7 @@ def update_webhook(uow: UnitOfWork, actor: Actor, cmd: UpdateWebhook) -> Webhook
 
 @handles(RotateWebhookSecret)
 def rotate_webhook_secret(uow: UnitOfWork, actor: Actor, cmd: RotateWebhookSecret) -> subscriptions.WithSecret:
-    return subscriptions.rotate(uow.session, actor, uow.now, cmd.webhook_id)
+    return subscriptions.rotate(uow.session, actor, uow.now, cmd.webhook_id, uow.context.secret(secrets_at_rest.PURPOSE))
 
 
 @handles(DeleteWebhook)
@@ -39,7 +40,7 @@ def delete_webhook(uow: UnitOfWork, actor: Actor, cmd: DeleteWebhook) -> Webhook
 @handles(ClaimDeliveries, needs_actor=False)
 def claim_deliveries(uow: UnitOfWork, actor: Any, cmd: ClaimDeliveries) -> delivery.Claim:
     delivery.no_actor(actor)
-    return delivery.claim(uow.session, uow.now, cmd.limit, cmd.lease_seconds)
+    return delivery.claim(uow.session, uow.now, cmd.limit, cmd.lease_seconds, uow.context.secret(secrets_at_rest.PURPOSE))
 
 
 @handles(RecordDeliveryAttempt, needs_actor=False)

@@ -15,8 +15,9 @@ class WebhookSubscription(Base):
     """An endpoint of one community's integrator, the event types it hears, and the secret deliveries are signed with.
 
     ``status``: ``active`` (deliveries are written and sent), ``disabled`` (none are written; those already written wait),
-    ``deleted`` (hidden; its pending deliveries are cancelled). The secret is kept to sign with (HMAC needs it) and is
-    never shown again after it is created or rotated."""
+    ``deleted`` (hidden; its pending deliveries are cancelled). The secret is kept to sign with (HMAC needs it), sealed
+    under a key derived from the audit key (``secrets_at_rest``), and is never shown again after it is created or
+    rotated."""
 
     __tablename__ = "webhook_subscriptions"
 
@@ -25,7 +26,8 @@ class WebhookSubscription(Base):
     url: Mapped[str] = mapped_column(String(2000))
     event_types: Mapped[list[Any]]
     description: Mapped[str] = mapped_column(String(200), default="")
-    secret: Mapped[str] = mapped_column(String(100))
+    secret: Mapped[str] = mapped_column(String(200))
+    """Sealed under a key derived from the audit key (``secrets_at_rest``): the database alone cannot sign."""
     status: Mapped[str] = mapped_column(String(10), default="active")
     created_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
     created_at: Mapped[datetime]

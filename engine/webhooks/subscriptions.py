@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine.identity.actors import Actor
 from engine.kernel.errors import Conflict, InvalidInput, NotFound
-from engine.webhooks import urls
+from engine.webhooks import secrets_at_rest, urls
 from engine.webhooks.events import EVENT_TYPES
 from engine.webhooks.models import WebhookDelivery, WebhookSubscription
 
@@ -58,7 +58,8 @@ def get(session: Session, actor: Actor, webhook_id: int, *, lock: bool = False) 
     return row
 
 
-def register(session: Session, actor: Actor, now: datetime, url: str, types: list[str], description: str) -> WithSecret:
+def register(session: Session, actor: Actor, now: datetime, url: str, types: list[str], description: str,
+             key: bytes) -> WithSecret:
     actor.require(ADMIN)
     urls.check(url)
     checked = event_types(types)
@@ -68,9 +69,10 @@ def register(session: Session, actor: Actor, now: datetime, url: str, types: lis
         raise Conflict(f"a community has at most {MAX_WEBHOOKS} webhooks; delete one first", limit=MAX_WEBHOOKS)
     secret = new_secret()
     row = WebhookSubscription(community_id=actor.community_id, url=url, event_types=checked, description=description,
-                              secret=secret, status="active", created_by=actor.member_id, created_at=now, updated_at=now)
+                              secret="", status="active", created_by=actor.member_id, created_at=now, updated_at=now)
     session.add(row)
     session.flush()
+    row.secret = secrets_at_rest.seal(key, row.id, secret)
     return WithSecret(row, secret)
 
 
@@ -88,11 +90,12 @@ def change(session: Session, actor: Actor, now: datetime, webhook_id: int, chang
     return row
 
 
-def rotate(session: Session, actor: Actor, now: datetime, webhook_id: int) -> WithSecret:
+def rotate(session: Session, actor: Actor, now: datetime, webhook_id: int, key: bytes) -> WithSecret:
     """A new secret, at once: every delivery sent from now on is signed with it (none with the old one)."""
     row = get(session, actor, webhook_id, lock=True)
-    row.secret, row.secret_rotated_at, row.updated_at = new_secret(), now, now
-    return WithSecret(row, row.secret)
+    secret = new_secret()
+    row.secret, row.secret_rotated_at, row.updated_at = secrets_at_rest.seal(key, row.id, secret), now, now
+    return WithSecret(row, secret)
 
 
 def delete(session: Session, actor: Actor, now: datetime, webhook_id: int) -> WebhookSubscription:

@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('url', sa.String(length=2000), nullable=False),
     sa.Column('event_types', sa.JSON(none_as_null=True), nullable=False),
     sa.Column('description', sa.String(length=200), nullable=False),
-    sa.Column('secret', sa.String(length=100), nullable=False),
+    sa.Column('secret', sa.String(length=200), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('created_by', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
