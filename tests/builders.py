@@ -423,3 +423,42 @@ def series_escalated(engine: Engine, community: Community, staff: dict[str, Acto
     series.serve(residents=("alice", "bob"))
     series.rate({"alice": 2, "bob": 3})
     return series
+
+
+# --- a migration's tables, against the models ------------------------------------------------------------------------
+
+def table_names(url: str) -> set[str]:
+    """The tables the database at ``url`` has."""
+    from sqlalchemy import inspect
+    engine = create_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def schema_differences(url: str, tables: set[str]) -> list[Any]:
+    """What Alembic's autogenerate would change in ``tables`` to match the models (nothing, when a migration is right)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from engine.kernel.models import Base
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    finally:
+        engine.dispose()
+
+    def table_of(diff: Any) -> str | None:
+        item = diff[0] if isinstance(diff, list) else diff
+        for part in item[1:] if isinstance(item, tuple) else ():
+            name = getattr(part, "name", None) if not isinstance(part, str) else part
+            table = getattr(part, "table", None)
+            if table is not None and getattr(table, "name", None) in tables:
+                return str(table.name)
+            if name in tables:
+                return str(name)
+        return None
+
+    return [diff for diff in diffs if table_of(diff) is not None]
+

@@ -9,22 +9,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
 
 from engine.bootstrap import Engine
 from engine.identity.actors import Actor
 from engine.kernel.clock import ManualClock
 from engine.kernel.commands import MarkNotificationsRead
 from engine.kernel.errors import InvalidInput
-from engine.kernel.models import Base
 from engine.kernel.notifications import Entry, notifications, read_until, unread_count
 from engine.pdca.commands import AnswerServiceRequest, FileServiceRequest
 from engine.voting.commands import CastBallot
 from tests.builders import (
     Series, close_by_deadline, consultation, convention_of, migrate, open_drafting, open_vote, pdca_staff, propose_amendment,
-    review_amendments, rows,
+    review_amendments, rows, schema_differences, table_names,
 )
 from tests.fixtures import bearer
 from tests.helpers import Community, at_once
@@ -203,30 +199,11 @@ def test_notifications_need_a_token(client: Any) -> None:
 
 # --- the migration --------------------------------------------------------------------------------
 
-def tables(url: str) -> set[str]:
-    engine = create_engine(url)
-    try:
-        return set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
-
-
-def differences(url: str) -> list[Any]:
-    """What autogenerate would change in ``notification_reads`` to match the model (nothing, when the migration is right)."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    finally:
-        engine.dispose()
-    return [diff for diff in diffs if "notification_reads" in repr(diff)]
-
-
 def test_the_migration_creates_the_read_markers_and_drops_them_on_the_way_down(database_url: str) -> None:
-    assert "notification_reads" in tables(database_url)
-    assert differences(database_url) == []
+    assert "notification_reads" in table_names(database_url)
+    assert schema_differences(database_url, {"notification_reads"}) == []
     migrate(database_url, "0006", down=True)
-    assert "notification_reads" not in tables(database_url)
+    assert "notification_reads" not in table_names(database_url)
     migrate(database_url, "head")
-    assert "notification_reads" in tables(database_url)
+    assert "notification_reads" in table_names(database_url)
     assert rows(database_url, "SELECT count(*) FROM notification_reads") == [(0,)]
