@@ -198,3 +198,10 @@ def test_the_register_is_searched_by_name_or_household_and_read_by_admins_only(d
         assert [e.member.name for e in register.entries(session, community["admin"], now, "%_")] == ["100%_x"]
         with pytest.raises(PermissionDenied):
             register.entries(session, community["alice"], now)
+
+
+def test_the_letters_qr_code_carries_the_code_in_the_fragment_never_in_the_query() -> None:
+    """A query reaches the server's and any proxy's access log; a fragment never leaves the browser."""
+    from engine.identity.letters import sign_in_url
+    url = sign_in_url("https://yishi.example.org/", "7K3QD-M9XWT")
+    assert url == "https://yishi.example.org/sign-in#code=7K3QD-M9XWT"

@@ -135,7 +135,9 @@ def test_the_finished_consultation_shows_its_whole_path_and_timeline(deployed: E
     assert len(timeline) == 14 and all("linked and intact" in row for row in timeline)
     assert "Process started" in timeline[0] and "chair" in timeline[0]
     assert "Deadline reached" in timeline[7] and "the engine" in timeline[7]
-    assert page.texts("//dl[contains(@class, 'audit-legend')]/dd") == ["Residents' committee"]
+    assert page.texts("//dl[contains(@class, 'audit-legend')]/dt") == ["居委会 Committee"], "the lane's name, as drawn"
+    assert page.texts("//dl[contains(@class, 'audit-legend')]/dd") == ["Residents' committee"], "its declared role, in words"
+    assert page.texts("//tr[@data-element-id='draft_topic']/td[3]") == ["居委会 Committee"]
     assert page.tree.xpath("//div[@data-diagram-url]/@data-diagram-url") == [f"/audit/instances/{finished}/diagram.bpmn"]
     assert not page.tree.xpath("//a[@rel='next']") and page.tree.xpath(f"//a[@rel='prev'][@href='/audit/instances/{finished}?as_of=13']")
 
@@ -234,7 +236,8 @@ def test_the_path_api_marks_a_finished_consultation(client: Any, neighbours: Any
     assert path["seq"] == path["last_seq"] == 14 and path["status"] == "completed"
     assert path["states"] == dict.fromkeys(sorted(CONSULTATION_PATH), "completed")
     assert path["flows_taken"] == dict.fromkeys(sorted(CONSULTATION_FLOWS), 1)
-    assert {e["id"]: e["lane"] for e in path["elements"]}["draft_topic"] == "committee"
+    lanes = {e["id"]: (e["lane"], e["lane_name"]) for e in path["elements"]}
+    assert lanes["draft_topic"] == ("committee", "居委会 Committee"), "the role, and the lane's name as drawn"
     assert {f["id"]: f["taken"] for f in path["flows"]}["flow_opinion_period_to_period_closed"] == 0
     assert path["open_tasks"] == [] and path["pending_timers"] == [] and path["history_matches"] is True
 
@@ -262,3 +265,20 @@ def test_the_path_api_refuses_residents_other_communities_and_events_it_lacks(de
 def test_the_chain_api_gives_each_events_link(client: Any, neighbours: Any, finished: str) -> None:
     links = client.get(f"/api/instances/{finished}/chain", headers=bearer(neighbours.tokens["auditor"])).json
     assert [link["seq"] for link in links] == list(range(1, 15)) and all(link["linked"] and link["sealed"] for link in links)
+
+
+def test_the_legend_of_an_older_definition_names_its_lanes_by_the_role_they_stand_for() -> None:
+    """A lane without a ``role`` property stands for its name (a role id, in older definitions): shown as code, with
+    the role in words; a lane that declares its role is shown by its name; each lane once, top to bottom."""
+    from tests import bpmn_samples
+    from web.audit.routes import _legend
+
+    older = bpmn_samples.linear("older", bpmn_samples.user_task("a", lane="street_office"),
+                                bpmn_samples.user_task("b"), bpmn_samples.user_task("c", lane="street_office"))
+    assert [(lane.name, lane.role, lane.declared) for lane in _legend(older.decode())] == [
+        ("committee", "committee", False), ("street_office", "street_office", False)]
+    newer = older.replace(b'name="committee">', b'name="\xe5\xb1\x85\xe5\xa7\x94\xe4\xbc\x9a Committee"><bpmn:extensionElements>'
+                          b'<spiffworkflow:properties><spiffworkflow:property name="role" value="committee" />'
+                          b'</spiffworkflow:properties></bpmn:extensionElements>')
+    assert [(lane.name, lane.role, lane.declared) for lane in _legend(newer.decode())][0] == (
+        "居委会 Committee", "committee", True)

@@ -17,6 +17,8 @@ from tests.builders import Series, pdca_staff
 from tests.fixtures import bearer
 from tests.pages import Pages, pages_for
 
+pytestmark = pytest.mark.pages
+
 
 @pytest.fixture
 def series(deployed: Engine, neighbours: Any, clock: ManualClock) -> Series:
@@ -88,6 +90,7 @@ def test_a_visitor_is_sent_to_sign_in(deployed: Engine, neighbours: Any, series:
 
 # ---- rating --------------------------------------------------------------------------------------------
 
+@pytest.mark.both_backends
 def test_a_served_resident_rates_the_service_through_the_page_while_the_window_is_open(deployed: Engine, neighbours: Any, series: Series) -> None:
     series.close_period()
     browser = pages_for(deployed, neighbours, "alice")

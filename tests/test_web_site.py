@@ -136,3 +136,13 @@ def test_home_lists_what_needs_the_resident_with_its_deadline_in_the_community_t
     assert all("年" in text for text in page.texts("//li[@class='card']//time"))
     other = pages_for(deployed, neighbours, "auditor", "zh_CN").get("/home")
     assert "表决：请投票" not in other.texts("//li[@class='card']/p[@class='card__kind']")
+
+
+def test_the_forms_cookie_is_the_sites_own_and_never_travels_cross_site(visitor: Pages) -> None:
+    cookie = visitor.get("/sign-in").headers["Set-Cookie"]
+    assert cookie.startswith("yishi_form=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_every_page_names_its_icon_so_no_browser_asks_for_a_missing_favicon(visitor: Pages) -> None:
+    icon = visitor.get("/").tree.xpath("//link[@rel='icon']/@href")
+    assert icon and visitor.get(icon[0]).status == 200

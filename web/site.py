@@ -138,7 +138,8 @@ def install(app: Flask) -> None:
     if not app.secret_key:
         app.secret_key = app.extensions["yishi"].context.secret("web forms")
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_NAME", "yishi_form")
+    # Flask's own defaults (``session``, no SameSite) are already in app.config, so setdefault would keep them.
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_NAME"] = "yishi_form"
     app.jinja_env.globals["csrf_token"] = generate_csrf
 

@@ -160,7 +160,8 @@ class PathElementSchema(Schema):
     id = fields.String()
     name = fields.String(allow_none=True)
     kind = fields.String(metadata={"description": "The BPMN element: userTask, exclusiveGateway, boundaryEvent, …"})
-    lane = fields.String(allow_none=True, metadata={"description": "The lane's name: the role whose members act there."})
+    lane = fields.String(allow_none=True, metadata={"description": "The role whose members act in the element's lane."})
+    lane_name = fields.String(allow_none=True, metadata={"description": "The lane's name, as the diagram shows it."})
     state = fields.String(metadata={"description": "ready, error, waiting (a timer armed), completed or not_reached."})
     completed = fields.Integer(metadata={"description": "How many times it completed."})
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from engine.audit.access import CHECKING_ROLES
 from engine.audit.sealing import chain
 from engine.audit.time_travel import Snapshot, instance_as_of
+from engine.bpmn.lanes import Lane, lane_of
 from engine.bpmn.xml import BPMN_NS, read_xml
 from engine.identity.actors import Actor
 from engine.kernel.errors import NotFound
@@ -65,7 +66,10 @@ class DiagramElement:
     kind: str
     """The BPMN tag without its namespace: ``userTask``, ``exclusiveGateway``, ``sequenceFlow``, …"""
     lane: str | None
-    """The lane's name (a role id, by this project's convention) for a flow node in a lane."""
+    """The role whose members act in the flow node's lane (the lane's ``role`` property, else its name), as the task
+    index and the permission checks see it."""
+    lane_name: str | None = None
+    """The lane's name, as the diagram shows it (``居委会 Committee``)."""
     source: str | None = None
     target: str | None = None
 
@@ -91,29 +95,31 @@ def _stronger(current: str | None, new: str) -> str:
 
 
 def diagram_elements(source: str | bytes) -> list[DiagramElement]:
-    """Every flow node and sequence flow of a BPMN file, in the file's order, with its lane's name."""
+    """Every flow node and sequence flow of a BPMN file, in the file's order, with its lane's role and name (a node in
+    nested lanes gets its innermost lane's, as SpiffWorkflow reads them)."""
     raw = source.encode("utf-8") if isinstance(source, str) else source
     root = read_xml(raw, "definition").getroot()
-    lanes: dict[str, str] = {}
-    for lane in root.iter(f"{{{BPMN_NS}}}lane"):
-        for ref in lane.iter(f"{{{BPMN_NS}}}flowNodeRef"):
-            if ref.text:
-                lanes[ref.text.strip()] = lane.get("name") or lane.get("id")
+    lanes: dict[str, Lane] = {}
+    for ref in root.iter(f"{{{BPMN_NS}}}flowNodeRef"):
+        if ref.text:
+            lanes[ref.text.strip()] = lane_of(ref.getparent())
     found: list[DiagramElement] = []
     for node in root.iter():
         if not isinstance(node.tag, str) or not node.tag.startswith(f"{{{BPMN_NS}}}"):
             continue
         kind = node.tag.split("}", 1)[1]
         if kind in FLOW_NODES and node.get("id"):
-            found.append(DiagramElement(node.get("id"), node.get("name"), kind, lanes.get(node.get("id"))))
+            lane = lanes.get(node.get("id"))
+            found.append(DiagramElement(node.get("id"), node.get("name"), kind, lane.role if lane else None,
+                                        lane.name if lane else None))
         elif kind == "sequenceFlow" and node.get("id"):
-            found.append(DiagramElement(node.get("id"), node.get("name"), kind, None, node.get("sourceRef"), node.get("targetRef")))
+            found.append(DiagramElement(node.get("id"), node.get("name"), kind, None, None, node.get("sourceRef"), node.get("targetRef")))
     return found
 
 
 def path_rows(path: ExecutedPath, elements: list[DiagramElement]) -> dict[str, list[dict[str, Any]]]:
     """The path as tables: every flow node with its state and times completed, every flow with its times taken."""
-    nodes = [{"id": e.id, "name": e.name, "kind": e.kind, "lane": e.lane,
+    nodes = [{"id": e.id, "name": e.name, "kind": e.kind, "lane": e.lane, "lane_name": e.lane_name,
               "state": path.elements.get(e.id, NOT_REACHED), "completed": path.completed.get(e.id, 0)}
              for e in elements if e.kind != "sequenceFlow"]
     flows = [{"id": e.id, "name": e.name, "source": e.source, "target": e.target, "taken": path.flows.get(e.id, 0)}

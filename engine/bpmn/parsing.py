@@ -13,10 +13,10 @@ from typing import Any, Iterator, Mapping
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.specs.base import TaskSpec
 
 from engine.bpmn.checks import check_definition
+from engine.bpmn.lanes import RoleLaneParser, check_lanes
 from engine.bpmn.limits import MAX_FLOW_DEPTH, MAX_NESTING_DEPTH
 from engine.bpmn.xml import check_supported, read_xml, validate_bpmn
 from engine.kernel.errors import DefinitionError
@@ -49,6 +49,7 @@ def called_elements(filename: str, source: bytes) -> tuple[etree._ElementTree, s
     validate_bpmn(tree, filename)
     check_supported(tree, filename)
     check_definition(tree, filename)
+    check_lanes(tree, filename)
     ns = {"bpmn": BPMN_NS}
     own = set(tree.xpath("//bpmn:process/@id", namespaces=ns))
     called = set(tree.xpath("//bpmn:callActivity/@calledElement", namespaces=ns))
@@ -59,9 +60,10 @@ def parse_process(filename: str, tree: etree._ElementTree, library: Mapping[str,
     """Parse the file's main process, resolving call activities against ``library`` sources.
 
     The main process is the file's one executable process that no other process in the file
-    calls; a file with none or several is refused, since its key would be ambiguous.
+    calls; a file with none or several is refused, since its key would be ambiguous. Each task
+    spec's ``lane`` is its lane's role (``engine.bpmn.lanes``), not the lane's name.
     """
-    parser = SpiffBpmnParser()
+    parser = RoleLaneParser()
     try:
         for name, source in library.items():
             parser.add_bpmn_xml(read_xml(source, name), name)
@@ -111,7 +113,7 @@ def continue_as_new_elements(filename: str, tree: etree._ElementTree, parsed: Pa
     return sorted(ids)
 
 
-def _add_file(parser: SpiffBpmnParser, filename: str, tree: etree._ElementTree) -> list[str]:
+def _add_file(parser: RoleLaneParser, filename: str, tree: etree._ElementTree) -> list[str]:
     before = set(parser.process_parsers)
     parser.add_bpmn_xml(tree, filename)
     return [pid for pid in parser.process_parsers if pid not in before]

@@ -91,8 +91,10 @@ def unanswered_opinions(session: Session, instance: Instance) -> str | None:
             Opinion.instance_id == instance.id, Opinion.status == "submitted", Opinion.answer_verdict.is_(None)
         )
     )
+    if count == 1:
+        raise Conflict(f"{count} opinion is still unanswered; answer every opinion first", precondition="all_opinions_answered")
     if count:
-        return f"{count} opinion{'s are' if count > 1 else ' is'} still unanswered; answer every opinion first"
+        raise Conflict(f"{count} opinions are still unanswered; answer every opinion first", precondition="all_opinions_answered")
     return None
 
 

@@ -117,8 +117,10 @@ def decide(uow: UnitOfWork, actor: Actor, cmd: DecideAmendment) -> Amendment:
 def undecided_amendments(session: Session, instance: Instance) -> str | None:
     count = session.scalar(select(func.count()).select_from(Amendment).where(
         Amendment.instance_id == instance.id, Amendment.status == "proposed", Amendment.outcome.is_(None)))
+    if count == 1:
+        raise Conflict(f"{count} amendment is still undecided; decide every amendment first", precondition="all_amendments_decided")
     if count:
-        return f"{count} amendment{'s are' if count > 1 else ' is'} still undecided; decide every amendment first"
+        raise Conflict(f"{count} amendments are still undecided; decide every amendment first", precondition="all_amendments_decided")
     return None
 
 

@@ -3,7 +3,7 @@ Belenios mails credentials and CONSUL prints census letters). Pure rendering: th
 ``IssueSignInCodes`` and are never stored here, logged or kept; the PDF is the only place they appear in clear.
 
 Each page has the community's name, the member's name and household, the code in large type, the sign-in address,
-a QR code of ``<address>/sign-in?code=<code>`` (segno, drawn as vector squares: no image library), and short
+a QR code of ``<address>/sign-in#code=<code>`` (segno, drawn as vector squares: no image library), and short
 instructions in Chinese with English below.
 
 **Why reportlab.** It is maintained (ReportLab Inc., releases every few months, BSD licence), pure Python for what is
@@ -55,8 +55,10 @@ class LetterPage:
 
 
 def sign_in_url(address: str, code: str) -> str:
-    """What the QR code holds: the sign-in page with the code filled in."""
-    return f"{address.rstrip('/')}/sign-in?code={quote(code)}"
+    """What the QR code holds: the sign-in page with the code filled in. The code rides in the fragment, which a browser
+    never sends: in the query it would be written to the server's and any proxy's access log, where whoever reads the
+    logs could sign in as the resident before they do. The sign-in page's script copies it into the field."""
+    return f"{address.rstrip('/')}/sign-in#code={quote(code)}"
 
 
 def render(community: str, address: str, pages: list[LetterPage]) -> bytes:

@@ -4,7 +4,9 @@ A definition is one BPMN file (kind ``bpmn``; its key is the id of its main proc
 file (kind ``dmn``; its key is the id of its decision). Deploying the same bytes as the newest
 version changes nothing; different bytes become the next version. Each BPMN version stores its
 source, its sha256, and — once, instead of inside every instance — its parsed spec together with
-the forms its tasks use, so running instances keep the version they started on. A DMN version
+the forms its tasks use, so running instances keep the version they started on. In that spec each
+task's ``lane`` is the role its lane declares (``engine.bpmn.lanes``: a lane's name is for people;
+a lane without a ``role`` property stands for its name, as older definitions' lanes do). A DMN version
 stores its source and a summary of its table; the domain that decides with it pins a version.
 
 Every version has an owner. A community's admin deploys into the community's own namespace; the
@@ -35,6 +37,7 @@ from engine.kernel import forms
 from engine.kernel import preconditions
 from engine.kernel import operations
 from engine.bpmn.decisions import parse_decision
+from engine.bpmn.lanes import lanes
 from engine.bpmn.parsing import (
     BPMN_NS, ParsedProcess, called_elements, continue_as_new_elements, parse_process, too_deep,
 )
@@ -42,6 +45,7 @@ from engine.bpmn.sandbox import check_definition_scripts
 from engine.bpmn.workflows import canonical_json, serialize_spec
 from engine.kernel.errors import DefinitionError, NotFound
 from engine.kernel.models import Definition, DefinitionAdoption
+from engine.identity.members import ROLES
 from engine.identity.models import Member
 from engine.kernel.stepping import CONTINUE_AS_NEW_KEY
 
@@ -70,6 +74,7 @@ def deploy(
         return _store(session, "dmn", decision.key, decision.name, filename, source, decision.summary, now, deployed_by,
                       community_id)
     tree, needed = called_elements(filename, source)
+    _require_known_roles(filename, tree)
     _require_deployed(session, filename, tree, needed, community_id)
     parsed = parse_process(filename, tree, _library(session, needed, community_id))
     document = _spec_document(parsed, filename, forms_dir)
@@ -237,6 +242,18 @@ def _require_deployed(session: Session, filename: str, tree: Any, keys: set[str]
             f"call activities need processes that are not deployed: {', '.join(missing)}",
             file=filename, element_id=ids[0] if ids else None,
         )
+
+
+def _require_known_roles(filename: str, tree: Any) -> None:
+    """Refuse a lane that declares a role no member can have (a typo would leave its tasks to nobody).
+
+    A lane without a ``role`` property stands for its name, unchecked, as before roles were declared."""
+    for lane in lanes(tree.getroot()):
+        if lane.declared and lane.role not in ROLES:
+            raise DefinitionError(
+                f"the lane {lane.name or lane.id!r} declares the role {lane.role!r}, which is not one of {', '.join(ROLES)}",
+                file=filename, element_id=lane.id, line=lane.line,
+            )
 
 
 def _library(session: Session, keys: set[str], community_id: int | None) -> dict[str, bytes]:

@@ -15,7 +15,9 @@ from engine.kernel.errors import Conflict
 from engine.kernel.models import Instance
 
 Check = Callable[[Session, Instance], str | None]
-"""Returns why the task cannot be completed yet, or None when it can."""
+"""Returns None when the task can be completed. When it cannot, the check raises ``Conflict(message,
+precondition=name)`` itself — a literal (f-)string per wording, which ``scripts/translations`` extracts into the API's
+catalogue so callers read it in their language — or returns the reason, which ``enforce`` raises."""
 
 PRECONDITION_PROPERTY = "precondition"
 COLLECTS_PROPERTY = "collects"

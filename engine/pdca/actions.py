@@ -7,7 +7,8 @@ committee's note — is what closes it, and only an action reported done can be 
 
 The process walks the three steps as three tasks, each collecting its part and each requiring a
 precondition registered here before it can be completed: every missed indicator has an action,
-every action is reported done, every action is verified.
+every action is reported done, every action is verified. Each check raises its refusal with a literal
+message (one per plural form), so that ``scripts/translations`` extracts it into the API's catalogue.
 """
 
 from __future__ import annotations
@@ -111,26 +112,41 @@ def missed_without_action(session: Session, instance: Instance) -> str | None:
         IndicatorResult.cycle_id == cycle.id, IndicatorResult.status == "missed")))
     covered = set(session.scalars(select(CorrectiveAction.indicator).where(CorrectiveAction.cycle_id == cycle.id)))
     uncovered = sorted(missed - covered)
-    return f"assign a corrective action to each missed indicator first (none yet: {', '.join(uncovered)})" if uncovered else None
+    if uncovered:
+        raise Conflict(f"assign a corrective action to each missed indicator first (none yet: {', '.join(uncovered)})",
+                       precondition="every_missed_indicator_has_action")
+    return None
 
 
 @precondition("all_actions_reported")
 def actions_not_reported(session: Session, instance: Instance) -> str | None:
-    return _count_in(session, instance, "assigned", "not reported done yet")
+    count = _count_in(session, instance, "assigned")
+    if count == 1:
+        raise Conflict(f"{count} corrective action is not reported done yet", precondition="all_actions_reported")
+    if count:
+        raise Conflict(f"{count} corrective actions are not reported done yet", precondition="all_actions_reported")
+    return None
 
 
 @precondition("all_actions_verified")
 def actions_not_verified(session: Session, instance: Instance) -> str | None:
-    return _count_in(session, instance, "done", "reported done but not verified: verify the effect of each first")
+    count = _count_in(session, instance, "done")
+    if count == 1:
+        raise Conflict(f"{count} corrective action is reported done but not verified: verify the effect of each first",
+                       precondition="all_actions_verified")
+    if count:
+        raise Conflict(f"{count} corrective actions are reported done but not verified: verify the effect of each first",
+                       precondition="all_actions_verified")
+    return None
 
 
-def _count_in(session: Session, instance: Instance, status: str, what: str) -> str | None:
+def _count_in(session: Session, instance: Instance, status: str) -> int:
+    """How many actions of the instance's acting cycle are in ``status`` (0 when no cycle is acting)."""
     cycle = _acting_cycle(session, instance)
     if cycle is None:
-        return None
-    count = session.scalar(select(func.count()).select_from(CorrectiveAction).where(
+        return 0
+    return session.scalar(select(func.count()).select_from(CorrectiveAction).where(
         CorrectiveAction.cycle_id == cycle.id, CorrectiveAction.status == status)) or 0
-    return f"{count} corrective action{'s are' if count > 1 else ' is'} {what}" if count else None
 
 
 def _acting_cycle(session: Session, instance: Instance) -> ServiceCycle | None:

@@ -47,8 +47,6 @@ browser itself is shared by every test of a worker. ``scripts/ensure-chromium`` 
 
 from __future__ import annotations
 
-import itertools
-import os
 import re
 import shutil
 import threading
@@ -60,13 +58,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Request, sync_playwright
-from sqlalchemy import create_engine, text
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from api import create_app
 from engine.bootstrap import Engine
 from engine.kernel.clock import ManualClock
 from tests.browser.helpers import Watch, is_local
+from tests.fixtures import fresh_database
 from web.account.routes import reset_attempts
 
 SCREENS: dict[str, dict[str, Any]] = {
@@ -78,7 +76,6 @@ NOT_LOOPBACK = re.compile(r"^(?!(data|blob|about):|https?://127\.0\.0\.1[:/])")
 """Every URL a page may not load: anything not on this machine (Playwright matches it in the browser's driver, so
 local requests never make a round trip through Python)."""
 TIMEOUT_MS = 15_000
-_counter = itertools.count()
 
 
 # --- the database: SQLite unless a test asks for PostgreSQL ---------------------------------------------------------
@@ -86,20 +83,7 @@ _counter = itertools.count()
 @pytest.fixture(params=["sqlite"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh migrated database, as ``tests/fixtures.py`` makes it, on SQLite only unless parametrized indirectly."""
-    if request.param == "sqlite":
-        path = tmp_path / "yishi.sqlite3"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        yield f"sqlite:///{path}"
-        return
-    server, template = request.getfixturevalue("postgres_template")
-    name = f"yishi_browser_{os.getpid()}_{next(_counter)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
-    yield server.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    yield from fresh_database(request, tmp_path, request.param)
 
 
 # --- the server ---------------------------------------------------------------------------------------------------

@@ -92,3 +92,44 @@ def test_a_resident_rates_a_service_and_reads_her_notifications(page: Page, live
     with page.expect_navigation():
         page.locator("ul.notifications h2 a").last.click()
     assert path_of(page) == f"/services/cycles/{series.cycle_id}"
+
+
+def test_the_committee_assigns_a_corrective_action_on_a_phone_in_chinese(page: Page, live_server: LiveServer, neighbours: Any,
+                                                                          watch: Watch) -> None:
+    """The chair opens a cycle that missed two indicators, sends the first assign form empty (refused beside its fields),
+    then fills it: the action is listed with its status, who and its due date in words. axe on the form both times."""
+    from zoneinfo import ZoneInfo
+
+    from tests.builders import series_missed
+    engine, clock = live_server.engine, live_server.clock
+    series = series_missed(engine, neighbours, pdca_staff(engine, neighbours), clock)
+    sign_in(page, neighbours.codes["chair"])
+    page.goto(f"/services/cycles/{series.cycle_id}")
+    expect(page.locator("#actions .notice")).to_have_text("现在由居委会为每项未达标指标指定整改措施。")
+    expect(page.locator(".missed-list .tag")).to_have_text(["尚无整改措施", "尚无整改措施"])
+    form = page.locator("#assign-satisfaction")
+    check_accessibility(page)
+    screenshot(page, "pdca-actions-assign")
+
+    watch.allow(r"status of 422")  # the empty form is refused on purpose
+    with page.expect_navigation():
+        form.get_by_role("button", name="指定这项措施").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+    expect(page.locator("#assign-satisfaction-description-error")).to_contain_text("请描述整改措施")
+    expect(page.locator("#assign-satisfaction-due-date-error")).to_contain_text("请填写截止日期")
+    check_accessibility(page)
+    screenshot(page, "pdca-actions-assign-refused")
+
+    due = (clock.now().astimezone(ZoneInfo("Asia/Shanghai")) + timedelta(days=10)).date()
+    form = page.locator("#assign-satisfaction")
+    form.get_by_label("将采取的措施").fill("对维修人员进行服务礼仪培训。")
+    form.get_by_label("截止日期").fill(due.isoformat())
+    with page.expect_navigation():
+        form.get_by_role("button", name="指定这项措施").click()
+    card = page.locator("#actions li.card")
+    expect(card).to_have_count(1)
+    expect(card.locator("dd strong.tag")).to_have_text("已布置")
+    expect(card.locator("time")).to_have_text(f"{due.year}年{due.month}月{due.day}日周{'一二三四五六日'[due.weekday()]}")
+    expect(page.locator(".missed-list .tag")).to_have_text(["已有整改措施", "尚无整改措施"])
+    check_accessibility(page)
+    screenshot(page, "pdca-actions-assigned")

@@ -106,3 +106,17 @@ def test_the_api_documentation_renders_with_no_network(page: Page, live_server: 
     assert any(url.endswith("/api/openapi.json") for url in requested)
     assert all(url.startswith(live_server.url) or url.startswith("data:") for url in requested), requested
     screenshot(page, "api-docs", full_page=False)
+
+
+def test_the_letters_qr_code_fills_the_code_in_without_sending_it_to_the_server(
+        page: Page, live_server: LiveServer, neighbours: Any) -> None:
+    from engine.identity.letters import sign_in_url
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url))
+    code = neighbours.codes["alice"]
+    page.goto(sign_in_url(live_server.url, code.lower()))
+    expect(page.locator("input#code")).to_have_value(code.upper())
+    assert page.evaluate("window.location.hash") == ""
+    assert not [url for url in sent if code.lower() in url.lower() or code.replace("-", "").lower() in url.lower()]
+    page.get_by_role("button", name="登录").click()
+    assert path_of(page) == "/home"

@@ -1,4 +1,4 @@
-"""Votes in a real browser, on a phone, in Chinese: a resident opens a yes/no vote from home, casts a ballot through
+"""Votes in a real browser, on a phone, in Chinese (and, for the plurality and approval ballots, English): a resident opens a yes/no vote from home, casts a ballot through
 the confirmation step and keeps the receipt; casts a ranked ballot by keyboard only (Tab, arrow keys, Enter, Space:
 the number selects and the move buttons); after the close reads the result and checks the receipt; the bulletin board.
 axe on every page; screenshots ``voting-*.png``."""
@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.browser.conftest import LiveServer
@@ -120,3 +121,43 @@ def test_a_resident_votes_keeps_the_receipt_ranks_by_keyboard_and_checks_the_rec
     expect(page.locator("tbody tr")).to_have_count(1)
     check_accessibility(page)
     screenshot(page, "voting-board")
+
+
+@pytest.mark.parametrize("locale", ["en"])
+def test_in_english_a_resident_casts_a_plurality_and_an_approval_ballot(
+        page: Page, live_server: LiveServer, neighbours: Any, locale: str) -> None:
+    engine = live_server.engine
+    choices = [{"id": "park", "label": "A small park"}, {"id": "bikes", "label": "A bike shed"},
+               {"id": "parking", "label": "Four parking spaces"}]
+    _, one = open_vote(engine, neighbours, title="The north lot", question="What should the north lot become?",
+                       method="plurality", options=choices)
+    _, many = open_vote(engine, neighbours, title="Courtyard benches", question="Which may we build?",
+                        method="approval", options=choices)
+    sign_in(page, neighbours.codes["bob"])
+
+    page.goto(f"/votes/{one}")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    check_accessibility(page)
+    page.get_by_label("A bike shed").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Continue").click()
+    expect(page.locator(".ballot-summary")).to_contain_text("A bike shed")
+    check_accessibility(page)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Cast my ballot").click()
+    expect(page.locator("#receipt-code")).to_be_visible()
+    screenshot(page, "voting-plurality-receipt-en")
+
+    page.goto(f"/votes/{many}")
+    page.get_by_label("A small park").check()
+    page.get_by_label("Four parking spaces").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Continue").click()
+    expect(page.locator(".ballot-summary")).to_contain_text("A small park")
+    expect(page.locator(".ballot-summary")).to_contain_text("Four parking spaces")
+    expect(page.locator(".ballot-summary")).not_to_contain_text("A bike shed")
+    check_accessibility(page)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Cast my ballot").click()
+    expect(page.locator("#receipt-code")).to_be_visible()
+    screenshot(page, "voting-approval-receipt-en")

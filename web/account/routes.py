@@ -29,7 +29,7 @@ _limiter = MovingWindowRateLimiter(MemoryStorage())
 
 @blp.route("/sign-in", methods=["GET", "POST"])
 def sign_in() -> ResponseReturnValue:
-    form = SignInForm(next=request.args.get("next", ""), code=request.args.get("code", ""))
+    form = SignInForm(next=request.args.get("next", ""))
     if member() is not None and request.method == "GET":
         return redirect(safe_next(form.next.data, url_for("site.home.home")))
     if not form.validate_on_submit():

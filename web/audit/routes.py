@@ -29,6 +29,8 @@ from flask_wtf.csrf import CSRFError
 from wtforms import HiddenField
 
 from engine.audit import access, path
+from engine.bpmn.lanes import Lane, lanes as diagram_lanes
+from engine.bpmn.xml import read_xml
 from engine.kernel import queries
 from engine.kernel.errors import NotFound
 from engine.kernel.instances import get_instance
@@ -179,7 +181,7 @@ def instance(instance_id: str) -> ResponseReturnValue:
     history = queries.events(session, actor, found.id, 1, max(found.last_seq, 1))
     links = {link["seq"]: link for link in path.chain_links(session, actor, found.id)}
     names = {m.id: m.name for m in queries.members(session, actor, 1, 10_000).items}
-    lanes = sorted({e["lane"] for e in shown["elements"] if e["lane"]})
+    lanes = _legend(found.definition.source)
     return page("audit/instance.html", instance=found, shown=shown, seq=seq, history=history.items, links=links, names=names,
                 lanes=lanes, verify_form=VerifyForm(formdata=None, instance=found.id), **_words())
 
@@ -192,6 +194,17 @@ def diagram(instance_id: str) -> ResponseReturnValue:
     _auditor()
     found = _instance(instance_id)
     return Response(found.definition.source, mimetype="application/xml")
+
+
+def _legend(source: str) -> list[Lane]:
+    """The lanes of the definition version's diagram, top to bottom, each with its name as drawn and the role whose
+    members act in it (the role it declares, or its name: ``engine.bpmn.lanes``), as the definition's source says
+    (``GET /api/definitions/<key>/versions/<n>``)."""
+    shown: dict[tuple[str | None, str], Lane] = {}
+    for lane in diagram_lanes(read_xml(source.encode("utf-8"), "definition").getroot()):
+        if lane.role is not None:
+            shown.setdefault((lane.name, lane.role), lane)
+    return list(shown.values())
 
 
 def _as_of(last_seq: int) -> int:

@@ -93,7 +93,7 @@ def actions_to_assign(task: HumanTask, instance: Instance, fallback: str) -> dic
     assigned = {a.indicator for a in reader().scalars(pdca_actions.of_cycle(reader(), me(), cycle.id))}
     missed = [row for row in cycle_indicators(reader(), cycle) if row["status"] == "missed" and row["key"] not in assigned]
     return {"title": instance_title(instance.data) or shown_name(instance.definition.name), "count": len(missed),
-            "url": link("site.pdca.cycle", fallback, cycle_id=cycle.id), "task_url": fallback,
+            "url": link("site.pdca.cycle", fallback, cycle_id=cycle.id, _anchor="actions"), "task_url": fallback,
             "items": [{"text": row["name"]} for row in missed]}
 
 
@@ -103,7 +103,7 @@ def actions_to_verify(task: HumanTask, instance: Instance, fallback: str) -> dic
         return None
     done = [a for a in reader().scalars(pdca_actions.of_cycle(reader(), me(), cycle.id)) if a.status == "done"]
     return {"title": instance_title(instance.data) or shown_name(instance.definition.name), "count": len(done),
-            "url": link("site.pdca.cycle", fallback, cycle_id=cycle.id), "task_url": fallback,
+            "url": link("site.pdca.cycle", fallback, cycle_id=cycle.id, _anchor="actions"), "task_url": fallback,
             "items": [{"text": _short(a.description)} for a in done]}
 
 

@@ -38,7 +38,8 @@ from web.views import close_reader, engine, me, member_required, page, reader
 blp = Blueprint("desk", __name__, template_folder="templates")
 
 LANE_ROLES = ("committee", "provider", "street_office")
-"""The lanes of the bundled processes (``processes/*.bpmn``): the roles that have tasks to do."""
+"""The roles the lanes of the bundled processes (``processes/*.bpmn``) declare (their ``role`` property, see
+``engine.bpmn.lanes``; a lane's name is for people): the roles that have tasks to do."""
 DESK_ROLES = (*LANE_ROLES, "admin")
 menu_entry("site.desk.index", _l("Desk"), 5, roles=DESK_ROLES)
 
