@@ -8,7 +8,6 @@ database; ``yishi tally --verify`` passes on the exported board and fails on an 
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from engine.kernel.models import Instance
 from engine.voting.counting.board import electorate_summary, tally_config
 from engine.voting.counting.tally import tally
 from engine.voting.encryption import ballots as eb
-from engine.voting.encryption import encoding
+from engine.voting.encryption import encoding, envelopes
 from engine.voting.encryption import trustees as et
 from engine.voting.encryption.elgamal import Ciphertext
 from engine.voting.encryption.group import Point, Scalar, base_mul, random_scalar
@@ -45,15 +44,11 @@ class TrusteeDevice:
         self.envelope_secret = random_scalar()
         self.x: Scalar | None = None
 
-    def seal(self, recipient_key: Point, share: Scalar) -> str:
-        r = random_scalar()
-        pad = hashlib.sha512((recipient_key * r).encode()).digest()[:32]
-        return encoding.hx(base_mul(r)) + bytes(a ^ b for a, b in zip(share.encode(), pad)).hex()
+    def seal(self, recipient: int, recipient_key: Point, share: Scalar) -> str:
+        return envelopes.seal(self.vote_id, self.j, recipient, recipient_key, share)
 
-    def open(self, envelope: str) -> Scalar:
-        shared = encoding.point(envelope[:64]) * self.envelope_secret
-        pad = hashlib.sha512(shared.encode()).digest()[:32]
-        return Scalar.decode(bytes(a ^ b for a, b in zip(bytes.fromhex(envelope[64:]), pad)))
+    def open(self, dealer: int, envelope: str) -> Scalar:
+        return envelopes.open_envelope(self.vote_id, dealer, self.j, self.envelope_secret, envelope)
 
 
 def post(client: Any, token: str, path: str, body: Any) -> Any:
@@ -72,13 +67,13 @@ def key_ceremony(client: Any, community: Community, vote_id: str, k: int = 2) ->
     keys = {d["trustee"]: encoding.point(d["envelope_key"]) for d in state["dealings"]}
     dealings = {d["trustee"]: et.Dealing.from_json(d["dealing"]) for d in state["dealings"]}
     for j, device in devices.items():
-        envelopes = {str(i): device.seal(keys[i], device.shares[i]) for i in devices if i != j}
+        envelopes = {str(i): device.seal(i, keys[i], device.shares[i]) for i in devices if i != j}
         assert post(client, tokens[j], f"/api/votes/{vote_id}/ceremony/envelopes", {"envelopes": envelopes}).status_code == 201
     for j, device in devices.items():
         received = client.get(f"/api/votes/{vote_id}/ceremony/envelopes", headers=bearer(tokens[j])).get_json()
         shares = [device.shares[j]]
         for item in received:
-            share = device.open(item["envelope"])
+            share = device.open(item["dealer"], item["envelope"])
             assert et.verify_share(dealings[item["dealer"]], j, share)
             shares.append(share)
         assert len(shares) == n

@@ -216,6 +216,9 @@ class CeremonySchema(Schema):
     decryptions = fields.List(fields.Dict())
     election = fields.Dict(allow_none=True)
     fingerprint = fields.String(allow_none=True)
+    tally = fields.Dict(allow_none=True, metadata={
+        "description": "From the close: the homomorphic sums the trustees decrypt (ciphertexts, bounds), then counts"})
+    you = fields.Integer(allow_none=True, metadata={"description": "Your trustee number, or null"})
 
 
 class EnvelopeSchema(Schema):

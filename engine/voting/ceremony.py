@@ -107,6 +107,8 @@ def ceremony_state(session: Session, actor: Actor, vote_id: str) -> dict[str, An
         "decryptions": [b["partial"] for b in public("decryption").values()],
         "election": ceremony.election, "fingerprint": ceremony.fingerprint,
         "envelopes": [{"dealer": p.trustee, "recipient": p.recipient} for p in posts if p.kind == "envelope"],
+        "tally": ceremony.tally,
+        "you": ceremony.trustees.index(actor.member_id) + 1 if actor.member_id in ceremony.trustees else None,
     }
 
 
