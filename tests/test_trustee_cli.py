@@ -148,3 +148,35 @@ def test_a_share_that_does_not_open_makes_its_recipient_complain_against_the_dea
     assert state["complaints"] == [{"trustee": 3, "dealer": 1}]
     assert all(share["trustee"] != 3 for share in state["key_shares"])
     assert "complaint: trustee 3 against dealer 1" in ok(run(client, community, tmp_path, "clerk", "status", vote_id))
+
+
+def test_the_yishi_command_reaches_a_live_server_over_http(
+        deployed: Engine, community: Community, tmp_path: Path) -> None:
+    """The real transport (``HttpTransport``, urllib) through ``yishi trustee`` against a werkzeug server on 127.0.0.1."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from api import create_app
+    from cli import main
+
+    _, vote_id = encrypted_vote(deployed, community)
+    server = make_server("127.0.0.1", 0, create_app({"TESTING": True}, engine=deployed), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        env = {"YISHI_DATABASE_URL": f"sqlite:///{tmp_path}/unused/yishi.db", "YISHI_SERVER": url,
+               "YISHI_TOKEN": community.tokens["clerk"], "YISHI_TRUSTEE_PASSPHRASE": PASSPHRASES["clerk"]}
+        base = ["trustee", "--home", str(tmp_path / "clerk")]
+        assert "trustee 2 of 3 (k = 2) dealt" in ok(CliRunner().invoke(main, [*base, "join", vote_id], env=env))
+        status = ok(CliRunner().invoke(main, [*base, "status", vote_id], env=env))
+        assert "keying" in status and "dealt: 2" in status and "you are trustee 2" in status
+        stranger = CliRunner().invoke(main, [*base, "join", vote_id], env={**env, "YISHI_TOKEN": community.tokens["alice"]})
+        assert stranger.exit_code == 1 and "not a trustee" in stranger.output
+        nowhere = CliRunner().invoke(main, ["trustee", "--server", "http://127.0.0.1:9", "--home", str(tmp_path / "x"),
+                                            "status", vote_id], env=env)
+        assert nowhere.exit_code == 1 and "cannot reach" in nowhere.output
+    finally:
+        server.shutdown()
+        thread.join()

@@ -184,6 +184,7 @@ def publish_envelopes(args: dict[str, Any], vote_id: str) -> Any:
 
 @blp.route("/votes/<vote_id>/ceremony/envelopes")
 @blp.response(200, EnvelopeSchema(many=True))
+@blp.alt_response(409, response="CONFLICT")
 def my_envelopes(vote_id: str) -> Any:
     """A trustee: the envelopes the others addressed to you."""
     return ceremony.envelopes_for(reader(), actor(), vote_id)
