@@ -9,6 +9,7 @@ import click
 
 from cli.common import community_id_of, echo_json, engine_from, instance_of
 from engine.audit import access, time_travel
+from engine.audit.offline import encrypted_board
 from engine.audit.offline import verify as audit_verify
 from engine.audit.sealing.checkpoints import key_id
 from engine.bootstrap import Engine
@@ -30,6 +31,9 @@ def tally(board_file: Any, verify: bool) -> None:
         document = json.load(board_file)
     except ValueError as exc:
         raise click.ClickException(f"not a JSON document: {exc}") from exc
+    if encrypted_board.is_encrypted_board(document):
+        _encrypted(document, verify)
+        return
     try:
         verdict = board.verify(document) if verify else None
         recount = verdict.recount if verdict else voting_tally(
@@ -48,6 +52,19 @@ def tally(board_file: Any, verify: bool) -> None:
             click.echo(f"MISMATCH: {problem}", err=True)
         raise SystemExit(1)
     click.echo("verified: the root and the recount match the published result")
+
+
+def _encrypted(document: dict[str, Any], verify: bool) -> None:
+    """An encrypted board: every proof is checked offline, the tally recomputed and decrypted, the result recounted."""
+    verdict = encrypted_board.verify(document)
+    for line in (verdict.recount or {}).get("explanation", []):
+        click.echo(line)
+    click.echo(f"encrypted ballots: {verdict.ballots} ({verdict.counted} counted)  root: {document.get('root')}")
+    if not verdict.ok:
+        for problem in verdict.problems:
+            click.echo(f"MISMATCH: {problem}", err=True)
+        raise SystemExit(1)
+    click.echo("verified: every ballot proof, the tally, every decryption proof and the recount match the published result")
 
 
 def _report(verdict: audit_verify.Verdict, what: str) -> bool:

@@ -13,7 +13,15 @@ from api.voting.schemas import (
     CastSchema, ElectorateEntrySchema, IdempotencyHeader, PaperBallotSchema, PaperCorrectionSchema, PaperEntrySchema, PaperVoterQuery, PaperVoterSchema, ParticipationSchema, PublicBallotSchema, ReceiptCheckResultSchema, ReceiptCheckSchema, ReceiptSchema, TurnoutSchema, VoteSchema,
 )
 from api.schemas import PageQuery, page_of
-from engine.voting.commands import CorrectPaperBallot, EnterPaperBallot
+from api.voting.schemas import (
+    CeremonySchema, ComplaintSchema, CredentialResultSchema, CredentialSchema, DealingSchema, DecryptionSchema,
+    EncryptedBallotSchema, EnvelopeSchema, EnvelopesSchema, KeyShareSchema, TrackerSchema,
+)
+from engine.voting import ceremony
+from engine.voting.commands import (
+    CastEncryptedBallot, CorrectPaperBallot, EnterPaperBallot, PublishComplaint, PublishDealing, PublishDecryption,
+    PublishEnvelopes, PublishKeyShare, RegisterCredential,
+)
 from engine.voting import queries as voting_queries
 from engine.kernel.queries import paginate
 
@@ -145,3 +153,90 @@ def bulletin_board(vote_id: str) -> Any:
     """
     session = reader()
     return voting_queries.bulletin_board(session, voting_queries.get_vote(session, actor(), vote_id))
+
+
+
+# ---- encrypted votes: the trustees' ceremony, credentials, encrypted ballots, the board ----------
+
+@blp.route("/votes/<vote_id>/ceremony")
+@blp.response(200, CeremonySchema)
+@blp.alt_response(409, response="CONFLICT")
+def ceremony_state(vote_id: str) -> Any:
+    """An encrypted vote's trustees, state and everything they published (public data only), and the election."""
+    return ceremony.ceremony_state(reader(), actor(), vote_id)
+
+
+@blp.route("/votes/<vote_id>/ceremony/dealings", methods=["POST"])
+@blp.arguments(DealingSchema)
+@blp.response(201, CeremonySchema)
+def publish_dealing(args: dict[str, Any], vote_id: str) -> Any:
+    """A trustee publishes their commitments, with the proof of knowledge of the constant term."""
+    return engine().execute(PublishDealing(vote_id, args["dealing"], args["envelope_key"]), actor())
+
+
+@blp.route("/votes/<vote_id>/ceremony/envelopes", methods=["POST"])
+@blp.arguments(EnvelopesSchema)
+@blp.response(201, CeremonySchema)
+def publish_envelopes(args: dict[str, Any], vote_id: str) -> Any:
+    """A trustee sends each other trustee their share, encrypted on the trustee's device; the server relays."""
+    return engine().execute(PublishEnvelopes(vote_id, args["envelopes"]), actor())
+
+
+@blp.route("/votes/<vote_id>/ceremony/envelopes")
+@blp.response(200, EnvelopeSchema(many=True))
+@blp.alt_response(409, response="CONFLICT")
+def my_envelopes(vote_id: str) -> Any:
+    """A trustee: the envelopes the others addressed to you."""
+    return ceremony.envelopes_for(reader(), actor(), vote_id)
+
+
+@blp.route("/votes/<vote_id>/ceremony/complaints", methods=["POST"])
+@blp.arguments(ComplaintSchema)
+@blp.response(201, CeremonySchema)
+def publish_complaint(args: dict[str, Any], vote_id: str) -> Any:
+    """A trustee says a dealer's share does not check against its commitments."""
+    return engine().execute(PublishComplaint(vote_id, args["dealer"]), actor())
+
+
+@blp.route("/votes/<vote_id>/ceremony/key-shares", methods=["POST"])
+@blp.arguments(KeyShareSchema)
+@blp.response(201, CeremonySchema)
+def publish_key_share(args: dict[str, Any], vote_id: str) -> Any:
+    """A trustee publishes their verification key with its proof; with all of them the election key is made."""
+    return engine().execute(PublishKeyShare(vote_id, args["key_share"]), actor())
+
+
+@blp.route("/votes/<vote_id>/ceremony/decryptions", methods=["POST"])
+@blp.arguments(DecryptionSchema)
+@blp.response(201, CeremonySchema)
+def publish_decryption(args: dict[str, Any], vote_id: str) -> Any:
+    """A trustee publishes their decryption factors with proofs; a factor that fails is refused, naming the trustee."""
+    return engine().execute(PublishDecryption(vote_id, args["partial"]), actor())
+
+
+@blp.route("/votes/<vote_id>/credentials", methods=["POST"])
+@blp.arguments(CredentialSchema)
+@blp.response(201, CredentialResultSchema)
+def register_credential(args: dict[str, Any], vote_id: str) -> Any:
+    """Register your credential's public key for this vote (its secret stays on your device)."""
+    return engine().execute(RegisterCredential(vote_id, args["credential"]), actor())
+
+
+@blp.route("/votes/<vote_id>/encrypted-ballots", methods=["POST"])
+@blp.arguments(EncryptedBallotSchema)
+@blp.response(201, TrackerSchema)
+def cast_encrypted(args: dict[str, Any], vote_id: str) -> Any:
+    """Cast an encrypted ballot (its proofs are checked); your last ballot counts. The tracker is its hash."""
+    return engine().execute(CastEncryptedBallot(vote_id, args["ballot"]), actor())
+
+
+@blp.route("/votes/<vote_id>/encrypted-board")
+@blp.response(200)
+@blp.alt_response(409, response="CONFLICT")
+def encrypted_board(vote_id: str) -> Any:
+    """Every ciphertext, tracker and proof, the trustees' keys, the tally, the decryption factors and the result.
+
+    Save it and run `yishi tally --verify board.json` to check every proof and recount it yourself.
+    """
+    session = reader()
+    return ceremony.encrypted_board(session, voting_queries.get_vote(session, actor(), vote_id))

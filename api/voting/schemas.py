@@ -31,6 +31,9 @@ class VoteSchema(Schema):
     opened_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
     board_root = fields.String(allow_none=True)
+    secrecy = fields.Function(lambda vote: vote.secrecy or ("server" if vote.secret else "public"), metadata={
+        "description": "encrypted (the server cannot read ballots), server (secret from the API, readable by whoever "
+                       "runs the database) or public."})
 
 
 class ElectorateEntrySchema(Schema):
@@ -135,3 +138,89 @@ class PublicBallotSchema(Schema):
     voter = fields.String()
     voter_key = fields.String()
     choice = fields.Raw()
+
+
+# ---- encrypted votes (docs/ballot-encryption.md) ---------------------------------------------
+
+HEX = validate.Regexp(r"^[0-9a-f]{64}$")
+
+
+class DealingSchema(StrictSchema):
+    dealing = fields.Dict(required=True, metadata={"description": "{dealer, commitments: [hex], proof: {c, s}}"})
+    envelope_key = fields.String(required=True, validate=HEX,
+                                 metadata={"description": "The point others encrypt their shares for you to (hex)."})
+
+
+class EnvelopesSchema(StrictSchema):
+    envelopes = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[1-9][0-9]{0,2}$")),
+                            values=fields.String(validate=validate.Length(min=1, max=4000)), required=True,
+                            metadata={"description": "For each other trustee's number, your share encrypted to them (opaque to the server)."})
+
+
+class ComplaintSchema(StrictSchema):
+    dealer = fields.Integer(required=True, validate=validate.Range(min=1, max=1000))
+
+
+class KeyShareSchema(StrictSchema):
+    key_share = fields.Dict(required=True, metadata={"description": "{trustee, key, proof: {c, s}}"})
+
+
+class CredentialSchema(StrictSchema):
+    credential = fields.String(required=True, validate=HEX, metadata={"description": "Your credential's public key C (hex)."})
+
+
+class CredentialResultSchema(Schema):
+    vote_id = fields.String()
+    credential = fields.String()
+    weight = fields.String()
+
+
+class EncryptedBallotSchema(StrictSchema):
+    ballot = fields.Dict(required=True, metadata={"description": "A yishi-ballot/1 ballot (docs/ballot-encryption.md §6)."})
+
+
+class TrackerSchema(Schema):
+    vote_id = fields.String()
+    tracker = fields.String(metadata={"description": "SHA-256 of the ballot: find it on the board after the close."})
+    changed = fields.Boolean()
+
+
+class DecryptionSchema(StrictSchema):
+    partial = fields.Dict(required=True, metadata={"description": "{trustee, factors: [hex], proofs: [{c, s}]}"})
+
+
+class TrusteeSchema(Schema):
+    number = fields.Integer()
+    member_id = fields.Integer()
+
+
+class PostRefSchema(Schema):
+    dealer = fields.Integer()
+    recipient = fields.Integer()
+
+
+class ComplaintRefSchema(Schema):
+    trustee = fields.Integer()
+    dealer = fields.Integer()
+
+
+class CeremonySchema(Schema):
+    vote_id = fields.String()
+    state = fields.String(metadata={"description": "keying, open, decrypting or decided"})
+    threshold = fields.Integer()
+    trustees = fields.List(fields.Nested(TrusteeSchema))
+    dealings = fields.List(fields.Dict())
+    envelopes = fields.List(fields.Nested(PostRefSchema))
+    complaints = fields.List(fields.Nested(ComplaintRefSchema))
+    key_shares = fields.List(fields.Dict())
+    decryptions = fields.List(fields.Dict())
+    election = fields.Dict(allow_none=True)
+    fingerprint = fields.String(allow_none=True)
+    tally = fields.Dict(allow_none=True, metadata={
+        "description": "From the close: the homomorphic sums the trustees decrypt (ciphertexts, bounds), then counts"})
+    you = fields.Integer(allow_none=True, metadata={"description": "Your trustee number, or null"})
+
+
+class EnvelopeSchema(Schema):
+    dealer = fields.Integer()
+    envelope = fields.String()

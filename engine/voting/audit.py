@@ -9,14 +9,16 @@ from sqlalchemy.orm import Session
 
 from engine.audit.bundles import bundle_section
 from engine.audit.sealing import chain
-from engine.voting.models import Ballot, ElectorateEntry, Participation, ReplacedBallot, Vote
+from engine.voting.models import Ballot, ElectorateEntry, EncryptedBallot, Participation, ReplacedBallot, Vote
 from engine.voting.queries import bulletin_board
 
 
 @bundle_section("boards")
 def boards(session: Session, ids: set[str], public: bool) -> list[dict[str, Any]]:
     """The published bulletin boards, less what the bound vote records already say (root, result)."""
-    closed = session.scalars(select(Vote).where(Vote.instance_id.in_(ids), Vote.status == "closed").order_by(Vote.id))
+    closed = session.scalars(select(Vote).where(Vote.instance_id.in_(ids), Vote.status == "closed",
+                                           Vote.secrecy.is_(None)).order_by(Vote.id))
+    # An encrypted vote's board (GET /api/votes/{id}/encrypted-board) is not in bundles yet: docs/ballot-encryption-status.md
     boards = ((vote.id, bulletin_board(session, vote)) for vote in closed)
     return [{"vote_id": vote_id, "config": b["vote"], "electorate": b["electorate"], "ballots": b["ballots"]} for vote_id, b in boards]
 
@@ -36,11 +38,16 @@ def ballot_boxes(session: Session, ids: set[str], public: bool) -> list[dict[str
         taking_part = session.execute(select(
             Participation.voter_key, Participation.member_id, Participation.channel, Participation.teller_id,
             Participation.cast_at, Participation.changes).where(Participation.vote_id == vote.id).order_by(Participation.voter_key)).all()
+        if vote.secrecy is None:
+            stored = session.scalar(select(func.count()).select_from(Ballot).where(Ballot.vote_id == vote.id))
+            replaced = sorted(session.scalars(select(ReplacedBallot.fingerprint).where(ReplacedBallot.vote_id == vote.id)))
+        else:  # an encrypted vote: its ballots by tracker, the replaced ones marked
+            rows = session.execute(select(EncryptedBallot.tracker, EncryptedBallot.replaced)
+                                   .where(EncryptedBallot.vote_id == vote.id)).all()
+            stored, replaced = sum(not r.replaced for r in rows), sorted(r.tracker for r in rows if r.replaced)
         box: dict[str, Any] = {
             "vote_id": vote.id, "instance_id": vote.instance_id, "turnout": len(taking_part),
-            "changes": sum(p.changes for p in taking_part),
-            "ballots": session.scalar(select(func.count()).select_from(Ballot).where(Ballot.vote_id == vote.id)),
-            "replaced": sorted(session.scalars(select(ReplacedBallot.fingerprint).where(ReplacedBallot.vote_id == vote.id))),
+            "changes": sum(p.changes for p in taking_part), "ballots": stored, "replaced": replaced,
         }
         if not public:
             box["participations"] = [{**p._asdict(), "cast_at": chain.timestamp(p.cast_at)} for p in taking_part]

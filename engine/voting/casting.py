@@ -55,6 +55,7 @@ def cast(uow: UnitOfWork, seal: BallotSeal, actor: Actor, vote_id: str, choice: 
     the ``Vote``, the ``ElectorateEntry`` and, when replaying a request, the ``Participation``.
     """
     target = _cast_target(uow, actor, vote_id)
+    _require_plain(target)
     _require_open(target, uow.now)
     if target.voter_key is None:
         raise PermissionDenied("you are not in this vote's electorate")
@@ -87,7 +88,7 @@ _CALLER_KEY = voter_key_sql(
 _CAST_TARGET = (
     select(
         _votes.c.id, _votes.c.community_id, _votes.c.instance_id, _votes.c.status, _votes.c.deadline, _votes.c.method,
-        _votes.c.options, _votes.c.secret, _votes.c.close_when_all_voted, _votes.c.eligible_heads,
+        _votes.c.options, _votes.c.secret, _votes.c.close_when_all_voted, _votes.c.eligible_heads, _votes.c.secrecy,
         _electorate.c.voter_key, _electorate.c.weight,
         _participations.c.channel, _participations.c.changes, _participations.c.idempotency_hash,
         _participations.c.request_hash, _participations.c.sealed_receipt,
@@ -103,6 +104,7 @@ def enter_paper(uow: UnitOfWork, seal: BallotSeal, teller: Actor, vote_id: str, 
     """A teller enters a named voter's paper ballot; the receipt goes back to the voter on paper."""
     teller.require(*TELLER_ROLES)
     vote = get_vote(uow.session, teller, vote_id)
+    _require_plain(vote)
     _require_open(vote, uow.now)
     voter = _member(uow.session, teller, member_id)
     entry = _entry_of(uow.session, vote, voter)
@@ -305,6 +307,13 @@ def _close_if_everyone_voted(uow: UnitOfWork, vote: Vote) -> None:
         deliver(uow, instance, ALL_VOTED_MESSAGE, {}, None)
 
 
+def _require_plain(vote: Any) -> None:
+    """An encrypted vote takes only encrypted ballots (``engine.voting.ceremony``): no choice in clear, on any channel."""
+    if vote.secrecy is not None:
+        raise Conflict("this vote's ballots are encrypted on the voter's device: cast an encrypted ballot "
+                       "(POST /api/votes/{id}/encrypted-ballots)")
+
+
 def _require_open(vote: Vote, now: datetime) -> None:
     if not _is_open(vote, now):
         raise Conflict("the vote is closed")
@@ -412,6 +421,7 @@ def _is_plain_first_ballot(target: Row[Any], actor: Actor, cast: CastBallot, now
     """
     return (
         _is_open(target, now)
+        and target.secrecy is None
         and target.weight is not None
         and target.voted is None
         and voter_key(target.basis, actor.member_id, target.household, "resident" in actor.roles) == target.voter_key
@@ -444,7 +454,7 @@ def _write_together(uow: UnitOfWork, seal: BallotSeal, plain: list[tuple[int, Ac
 _CALLERS = actors.TOKENS_HOLDERS.cte("callers").prefix_with("MATERIALIZED")
 _KEY = voter_key_sql(_votes.c.basis, _CALLERS.c.member_id, _CALLERS.c.household)
 _TARGETS = select(
-    _CALLERS, _votes.c.id, _votes.c.instance_id, _votes.c.status, _votes.c.deadline, _votes.c.method, _votes.c.options,
+    _CALLERS, _votes.c.id, _votes.c.instance_id, _votes.c.status, _votes.c.secrecy, _votes.c.deadline, _votes.c.method, _votes.c.options,
     _votes.c.secret, _votes.c.basis, _votes.c.close_when_all_voted, _votes.c.eligible_heads, _KEY.label("voter_key"),
     select(_electorate.c.weight).where(_electorate.c.vote_id == _votes.c.id, _electorate.c.voter_key == _KEY)
     .scalar_subquery().label("weight"),

@@ -29,3 +29,48 @@ class CorrectPaperBallot:
     choice: Any
     reason: str | None = None
     """Why the teller corrects it (recorded in the history's event), when given."""
+
+
+# ---- encrypted votes (engine.voting.ceremony) ------------------------------------------------
+
+@dataclass(frozen=True)
+class PublishDealing:
+    vote_id: str
+    dealing: Any
+    envelope_key: Any
+
+
+@dataclass(frozen=True)
+class PublishEnvelopes:
+    vote_id: str
+    envelopes: Any
+
+
+@dataclass(frozen=True)
+class PublishComplaint:
+    vote_id: str
+    dealer: int
+
+
+@dataclass(frozen=True)
+class PublishKeyShare:
+    vote_id: str
+    key_share: Any
+
+
+@dataclass(frozen=True)
+class RegisterCredential:
+    vote_id: str
+    credential: Any
+
+
+@dataclass(frozen=True)
+class CastEncryptedBallot:
+    vote_id: str
+    ballot: Any
+
+
+@dataclass(frozen=True)
+class PublishDecryption:
+    vote_id: str
+    partial: Any

@@ -14,7 +14,11 @@ from engine.kernel.bus import handles, handles_together
 from engine.kernel.unit_of_work import UnitOfWork
 from engine.voting import casting
 from engine.voting.casting import Receipt
-from engine.voting.commands import CastBallot, CorrectPaperBallot, EnterPaperBallot
+from engine.voting import ceremony
+from engine.voting.commands import (
+    CastBallot, CastEncryptedBallot, CorrectPaperBallot, EnterPaperBallot, PublishComplaint, PublishDealing,
+    PublishDecryption, PublishEnvelopes, PublishKeyShare, RegisterCredential,
+)
 from engine.voting.seals import BallotSeal
 
 SEAL_PURPOSE = "yishi-ballot-seal/1"
@@ -49,3 +53,40 @@ def enter_paper_ballot(uow: UnitOfWork, actor: Actor, cmd: EnterPaperBallot) -> 
 @handles(CorrectPaperBallot)
 def correct_paper_ballot(uow: UnitOfWork, actor: Actor, cmd: CorrectPaperBallot) -> Receipt:
     return casting.correct_paper(uow, seal_of(uow), actor, cmd.vote_id, cmd.member_id, cmd.receipt, cmd.choice, cmd.reason)
+
+
+# ---- encrypted votes: every one a transaction of its own, recorded in the vote's history -----
+
+@handles(PublishDealing)
+def publish_dealing(uow: UnitOfWork, actor: Actor, cmd: PublishDealing) -> dict[str, Any]:
+    return ceremony.publish_dealing(uow, actor, cmd.vote_id, cmd.dealing, cmd.envelope_key)
+
+
+@handles(PublishEnvelopes)
+def publish_envelopes(uow: UnitOfWork, actor: Actor, cmd: PublishEnvelopes) -> dict[str, Any]:
+    return ceremony.publish_envelopes(uow, actor, cmd.vote_id, cmd.envelopes)
+
+
+@handles(PublishComplaint)
+def publish_complaint(uow: UnitOfWork, actor: Actor, cmd: PublishComplaint) -> dict[str, Any]:
+    return ceremony.publish_complaint(uow, actor, cmd.vote_id, cmd.dealer)
+
+
+@handles(PublishKeyShare)
+def publish_key_share(uow: UnitOfWork, actor: Actor, cmd: PublishKeyShare) -> dict[str, Any]:
+    return ceremony.publish_key_share(uow, actor, cmd.vote_id, cmd.key_share)
+
+
+@handles(RegisterCredential)
+def register_credential(uow: UnitOfWork, actor: Actor, cmd: RegisterCredential) -> dict[str, Any]:
+    return ceremony.register_credential(uow, actor, cmd.vote_id, cmd.credential)
+
+
+@handles(CastEncryptedBallot)
+def cast_encrypted_ballot(uow: UnitOfWork, actor: Actor, cmd: CastEncryptedBallot) -> ceremony.Cast:
+    return ceremony.cast(uow, actor, cmd.vote_id, cmd.ballot)
+
+
+@handles(PublishDecryption)
+def publish_decryption(uow: UnitOfWork, actor: Actor, cmd: PublishDecryption) -> dict[str, Any]:
+    return ceremony.publish_decryption(uow, actor, cmd.vote_id, cmd.partial)

@@ -42,6 +42,9 @@ class Vote(Base):
     """The frozen electorate's hash (``engine.voting.counting.electorate.roll_digest``), bound to the history with
     this record when the vote opens. None for votes opened before it existed, whose records were bound
     without it: their fingerprints leave it out."""
+    secrecy: Mapped[str | None] = mapped_column(String(10), info={"audit_omit_when_null": True})
+    """``"encrypted"`` for a vote whose ballots are encrypted on the voters' devices (docs/ballot-encryption.md,
+    Integration); None for every other vote (secret from the API, or public), whose records leave it out."""
 
 
 class ElectorateEntry(Base):
@@ -113,3 +116,67 @@ class ReplacedBallot(Base):
 
     vote_id: Mapped[str] = mapped_column(ForeignKey("votes.id"), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+# ---- encrypted votes (docs/ballot-encryption.md, Integration) --------------------------------
+# Public data only: commitments, verification keys, relayed envelopes (opaque to the server), credentials'
+# public keys, ciphertexts with their proofs, trackers, decryption factors. Never a trustee's secret, never a
+# plaintext choice.
+
+class Ceremony(Base):
+    """An encrypted vote's ceremony: its trustees (k of n), its state and, once keyed, its election."""
+
+    __tablename__ = "vote_ceremonies"
+
+    vote_id: Mapped[str] = mapped_column(ForeignKey("votes.id"), primary_key=True)
+    threshold: Mapped[int]
+    trustees: Mapped[list[Any]]
+    """Member ids in trustee order: trustee j is ``trustees[j - 1]``."""
+    state: Mapped[str] = mapped_column(String(12))
+    """keying → open → closed → decrypting → decided."""
+    election: Mapped[dict[str, Any] | None]
+    """The election descriptor (docs §3) once every trustee's key share checked."""
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    tally: Mapped[dict[str, Any] | None]
+    """At the close: the homomorphic sums (heads, then weights in an owners' vote) and each one's bound."""
+
+
+class CeremonyPost(Base):
+    """What a trustee published: ``dealing``, ``envelope`` (for ``recipient``), ``key_share``, ``complaint``
+    (against dealer ``recipient``) or ``decryption``. Public, or opaque to the server (envelopes)."""
+
+    __tablename__ = "ceremony_posts"
+
+    vote_id: Mapped[str] = mapped_column(ForeignKey("votes.id"), primary_key=True)
+    trustee: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12), primary_key=True)
+    recipient: Mapped[int] = mapped_column(primary_key=True)
+    body: Mapped[dict[str, Any]]
+
+
+class VoterCredential(Base):
+    """A voter's credential public key C, bound to their entry in the frozen electorate (docs §5)."""
+
+    __tablename__ = "voter_credentials"
+    __table_args__ = (UniqueConstraint("vote_id", "credential"),)
+
+    vote_id: Mapped[str] = mapped_column(ForeignKey("votes.id"), primary_key=True)
+    voter_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    credential: Mapped[str] = mapped_column(String(64))
+
+
+class EncryptedBallot(Base):
+    """A cast encrypted ballot: the whole ballot (ciphertexts, proofs, signature), its tracker and weight.
+
+    No time, no sequence, no voter beyond the credential in the ballot; kept without a rowid on SQLite.
+    ``replaced``: a later ballot of the same credential counts instead (it stays on the board, marked)."""
+
+    __tablename__ = "encrypted_ballots"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    vote_id: Mapped[str] = mapped_column(ForeignKey("votes.id"), primary_key=True)
+    tracker: Mapped[str] = mapped_column(String(64), primary_key=True)
+    credential: Mapped[str] = mapped_column(String(64), index=True)
+    ballot: Mapped[dict[str, Any]]
+    weight: Mapped[str] = mapped_column(String(40))
+    replaced: Mapped[bool]

@@ -19,6 +19,7 @@ from engine.kernel.operations import ServiceContext, operation
 from engine.voting.counting import board
 from engine.voting.counting.electorate import roll_digest
 from engine.voting.counting.tally import tally
+from engine.voting import ceremony
 from engine.voting.models import ElectorateEntry, Vote
 from engine.voting.counting.board import electorate_summary, tally_config
 from engine.voting.queries import _board_entries, _countable, summary
@@ -32,6 +33,7 @@ BASES = {"residents": "residents", "households": "households", "owners": "owners
 def open_vote(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]:
     """Freeze the electorate from the register and open the ballot box."""
     config = _read_config(params.get("config"), context)
+    encryption = ceremony.read_encryption(config, context.session, context.instance.community_id)
     entries = _register(context.session, context.instance.community_id, config["electorate"])
     if not entries:
         raise InvalidInput(f"nobody in the register can vote as {config['electorate']}",
@@ -48,8 +50,12 @@ def open_vote(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]
         tally([], tally_config(vote), electorate_summary(vote))  # refuses a bad rule now, not at the close
     except InvalidInput as exc:
         raise _in_form_terms(exc) from exc
+    if encryption is not None:  # ballots open once the trustees have made the election key
+        vote.secrecy, vote.status = ceremony.ENCRYPTED, "keying"
     context.session.add(vote)
     context.session.flush()
+    if encryption is not None:
+        ceremony.start(context.session, vote, *encryption)
     context.session.execute(insert(ElectorateEntry), [{"vote_id": vote.id, **entry} for entry in entries])
     return {"vote_id": vote.id, "deadline": vote.deadline.astimezone(timezone.utc).isoformat(), "eligible": vote.eligible_heads}
 
@@ -60,12 +66,28 @@ def close_vote(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any
     vote = context.session.get(Vote, params.get("vote_id"))
     if vote is None or vote.instance_id != context.instance.id:
         raise InvalidInput("the vote to close is not this instance's")
+    if vote.secrecy == ceremony.ENCRYPTED:
+        if vote.status in ("keying", "open") and ceremony.close(context.session, vote, context.now):
+            context.publish(f"vote {vote.id} closed")
+            return {**summary(vote), "decrypting": True}
+        return summary(vote)
     if vote.status == "open":
         entries = _board_entries(context.session, vote)
         vote.result = tally([_countable(e) for e in entries], tally_config(vote), electorate_summary(vote))
         vote.board_root = board.merkle_root(entries)
         vote.status, vote.closed_at = "closed", context.now
         context.publish(f"vote {vote.id} closed")
+    return summary(vote)
+
+
+@operation("vote.publish")
+def publish_vote(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]:
+    """The result of an encrypted vote, once k trustees decrypted its tally (the process waited for it)."""
+    vote = context.session.get(Vote, params.get("vote_id"))
+    if vote is None or vote.instance_id != context.instance.id:
+        raise InvalidInput("the vote to publish is not this instance's")
+    if vote.status != "closed":
+        raise InvalidInput("the trustees have not decrypted the tally yet")
     return summary(vote)
 
 

@@ -87,12 +87,20 @@ def result(vote: Vote) -> dict[str, Any]:
     if vote.status != "closed":
         raise Conflict("the result is sealed until the vote closes; only the turnout is live")
     assert vote.result is not None
-    return vote.result
+    return {**vote.result, "secrecy": secrecy(vote)}
+
+
+def secrecy(vote: Vote) -> str:
+    """The guarantee a vote's ballots had (docs/ballot-encryption.md §10): ``encrypted`` (the server cannot read
+    them), ``server`` (secret from the API and the history, readable by whoever runs the database) or ``public``."""
+    return vote.secrecy or ("server" if vote.secret else "public")
 
 
 def bulletin_board(session: Session, vote: Vote) -> dict[str, Any]:
     if vote.status != "closed":
         raise Conflict("the bulletin board is published when the vote closes")
+    if vote.secrecy is not None:
+        raise Conflict("this vote's ballots are encrypted: its board is GET /api/votes/{id}/encrypted-board")
     entries = _board_entries(session, vote)
     assert vote.result is not None
     return board.document(tally_config(vote), electorate_summary(vote), entries, vote.result)

@@ -1,0 +1,354 @@
+"""``yishi trustee``: a trustee's device in an encrypted vote's key ceremony and decryption (docs/ballot-encryption.md §4, §8).
+
+The trustee's secrets — the dealing polynomial, the shares dealt to the others, the envelope key, the key share
+x_j — never leave this device in clear. They live in one file per vote (``<home>/<vote id>.trustee``), **encrypted at
+rest under a passphrase**: scrypt (N = 2^15, r = 8, p = 1, a random 16-byte salt; RFC 7914, memory-hard, so a
+stolen file resists guessing) derives a 256-bit key; AES-256-GCM (a fresh 96-bit nonce at every write) encrypts the
+secrets, its associated data binding the file's header (format, vote, trustee, server, KDF parameters) so that
+none of it can be altered without the file failing to open. Both come from ``cryptography`` (OpenSSL), already a
+dependency of Yishi; PyNaCl is not installed and would add nothing here (libsodium's own secretbox/argon2 would do
+the same job). The passphrase comes from a prompt, or from ``YISHI_TRUSTEE_PASSPHRASE`` for scripts and tests;
+it is never printed, logged or written anywhere.
+
+The device talks to the server's ceremony API over HTTP with the trustee's API token (``YISHI_TOKEN``):
+
+- ``join VOTE_ID``: deal — a random polynomial of degree k−1, publish its commitments with their proof and a
+  fresh envelope key;
+- ``shares VOTE_ID``: once every trustee has dealt, seal each other trustee's share in an envelope
+  (``engine.voting.encryption.envelopes``, ECIES over ristretto255) and publish them;
+- ``keyshare VOTE_ID``: open the envelopes addressed to you, check each share against its dealer's commitments,
+  then publish your verification key with its proof — or a complaint naming the dealer whose share failed;
+- ``decrypt VOTE_ID``: once the vote is closed, publish your decryption factors for the tally with their proofs;
+- ``status VOTE_ID``: the ceremony as the server shows it, and what this device holds (never the secrets).
+
+Every step checks the server's public data it relies on (dealings' proofs, the other trustees' keys) before using
+it: a server that lies about the others' commitments makes the step fail instead of leaking a share.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import click
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from engine.voting.encryption import ballots as eb
+from engine.voting.encryption import encoding, envelopes
+from engine.voting.encryption import trustees as et
+from engine.voting.encryption.elgamal import Ciphertext
+from engine.voting.encryption.group import Scalar, base_mul, random_scalar
+
+KEYSTORE_FORMAT = "yishi-trustee-keystore/1"
+SCRYPT = {"n": 2**15, "r": 8, "p": 1}
+PASSPHRASE_ENV = "YISHI_TRUSTEE_PASSPHRASE"
+
+
+# ---- the transport: HTTP to the server (tests plug the Flask test client in) ----------------------------------------
+
+class Transport(Protocol):
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """(status, decoded JSON body or None) for ``method`` on the API ``path`` (starting with /api/)."""
+
+
+class HttpTransport:
+    """The API over HTTP(S) with the trustee's bearer token (standard library only)."""
+
+    def __init__(self, server: str, token: str) -> None:
+        self.server, self.token = server.rstrip("/"), token
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.server + path, data=data, method=method, headers={
+            "Authorization": f"Bearer {self.token}", "Accept": "application/json",
+            **({"Content-Type": "application/json"} if data is not None else {})})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - the configured server
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        except urllib.error.URLError as exc:
+            raise click.ClickException(f"cannot reach {self.server}: {exc.reason}") from exc
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, None
+
+
+def call(transport: Transport, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201)) -> Any:
+    status, answer = transport.request(method, path, body)
+    if status not in ok:
+        error = (answer or {}).get("error", {}) if isinstance(answer, dict) else {}
+        raise click.ClickException(f"the server answered {status}: {error.get('message', answer)}")
+    return answer
+
+
+# ---- the keystore: secrets encrypted at rest under a passphrase -----------------------------------------------------
+
+@dataclass
+class Keystore:
+    """One vote's secrets on this device, and where they are kept."""
+
+    path: Path
+    header: dict[str, Any]
+    secrets: dict[str, Any]
+    key: bytes
+
+    @staticmethod
+    def derive(passphrase: str, salt: bytes, params: dict[str, int]) -> bytes:
+        return Scrypt(salt=salt, length=32, n=params["n"], r=params["r"], p=params["p"]).derive(passphrase.encode())
+
+    @classmethod
+    def create(cls, path: Path, header: dict[str, Any], passphrase: str) -> Keystore:
+        salt = secrets.token_bytes(16)
+        header = {**header, "format": KEYSTORE_FORMAT, "kdf": {"name": "scrypt", **SCRYPT, "salt": salt.hex()},
+                  "cipher": "aes-256-gcm"}
+        return cls(path, header, {}, cls.derive(passphrase, salt, SCRYPT))
+
+    @classmethod
+    def load(cls, path: Path, passphrase: str) -> Keystore:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            header, kdf = document["header"], document["header"]["kdf"]
+            if header.get("format") != KEYSTORE_FORMAT or kdf.get("name") != "scrypt":
+                raise click.ClickException(f"{path} is not a {KEYSTORE_FORMAT} file")
+            key = cls.derive(passphrase, bytes.fromhex(kdf["salt"]), kdf)
+            plain = AESGCM(key).decrypt(bytes.fromhex(document["nonce"]), bytes.fromhex(document["ciphertext"]),
+                                        _aad(header))
+        except InvalidTag:
+            raise click.ClickException("wrong passphrase (or the secrets file was altered): nothing was done") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise click.ClickException(f"cannot read {path}: {exc}") from exc
+        return cls(path, header, json.loads(plain), key)
+
+    def save(self) -> None:
+        nonce = secrets.token_bytes(12)
+        sealed = AESGCM(self.key).encrypt(nonce, json.dumps(self.secrets, sort_keys=True).encode(), _aad(self.header))
+        document = {"header": self.header, "nonce": nonce.hex(), "ciphertext": sealed.hex()}
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = self.path.with_suffix(".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            json.dump(document, file, indent=1)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, self.path)
+
+    def scalar(self, name: str) -> Scalar:
+        return encoding.scalar(self.secrets[name], name)
+
+
+def _aad(header: dict[str, Any]) -> bytes:
+    return json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+
+
+def keystore_path(home: Path, vote_id: str) -> Path:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", vote_id) or vote_id.startswith("."):
+        raise click.ClickException(f"not a vote id: {vote_id!r}")
+    return home / f"{vote_id}.trustee"
+
+
+# ---- the commands --------------------------------------------------------------------------------------------------
+
+@dataclass
+class Device:
+    transport: Transport
+    home: Path
+    passphrase_from_env: str | None
+
+    def passphrase(self, confirm: bool = False) -> str:
+        if self.passphrase_from_env:
+            return self.passphrase_from_env
+        return click.prompt("Passphrase for this vote's trustee secrets", hide_input=True,
+                            confirmation_prompt=confirm)
+
+    def ceremony(self, vote_id: str) -> dict[str, Any]:
+        return call(self.transport, "GET", f"/api/votes/{vote_id}/ceremony")
+
+    def open(self, vote_id: str) -> Keystore:
+        path = keystore_path(self.home, vote_id)
+        if not path.exists():
+            raise click.ClickException(f"no trustee secrets for vote {vote_id} here ({path}): run `yishi trustee join` first")
+        return Keystore.load(path, self.passphrase())
+
+
+def checked_dealings(state: dict[str, Any], vote_id: str) -> dict[int, et.Dealing]:
+    """Every published dealing, each checked again here (the server is not trusted with them)."""
+    dealings = {}
+    for entry in state["dealings"]:
+        dealing = et.Dealing.from_json(entry["dealing"])
+        if dealing.dealer != entry["trustee"]:
+            raise click.ClickException(f"the server lists trustee {entry['trustee']}'s dealing as dealer {dealing.dealer}'s")
+        try:
+            et.verify_dealing(vote_id, dealing, state["threshold"])
+        except et.BadTrustee as exc:
+            raise click.ClickException(f"the published dealing of {exc}") from exc
+        dealings[dealing.dealer] = dealing
+    return dealings
+
+
+@click.group()
+@click.option("--server", envvar="YISHI_SERVER", default="http://127.0.0.1:5000", show_default=True,
+              help="The Yishi server's address.")
+@click.option("--token", envvar="YISHI_TOKEN", default=None, help="Your API token (or YISHI_TOKEN).")
+@click.option("--home", envvar="YISHI_TRUSTEE_HOME", type=click.Path(file_okay=False, path_type=Path),
+              default=Path.home() / ".yishi" / "trustee", show_default=True,
+              help="Where this device keeps its encrypted trustee secrets, one file per vote.")
+@click.pass_context
+def trustee(ctx: click.Context, server: str, token: str | None, home: Path) -> None:
+    """A trustee's device for an encrypted vote: deal, send shares, publish the key share, decrypt.
+
+    Secrets stay in HOME, encrypted under your passphrase (asked for, or YISHI_TRUSTEE_PASSPHRASE)."""
+    given = ctx.obj.get("transport") if isinstance(ctx.obj, dict) else None
+    if given is None:
+        if not token:
+            raise click.UsageError("your API token is needed: --token or YISHI_TOKEN")
+        given = HttpTransport(server, token)
+    ctx.obj = Device(given, home, os.environ.get(PASSPHRASE_ENV) or None)
+
+
+@trustee.command()
+@click.argument("vote_id")
+@click.pass_obj
+def join(device: Device, vote_id: str) -> None:
+    """Deal: make your polynomial and envelope key here, publish the commitments, the proof and the envelope key."""
+    state = device.ceremony(vote_id)
+    j, k, n = state.get("you"), state["threshold"], len(state["trustees"])
+    if j is None:
+        raise click.ClickException("you are not a trustee of this vote")
+    path = keystore_path(device.home, vote_id)
+    if path.exists():
+        store = Keystore.load(path, device.passphrase())
+    else:
+        if state["state"] != "keying":
+            raise click.ClickException(f"the ceremony is {state['state']}: too late to deal")
+        store = Keystore.create(path, {"vote": vote_id, "trustee": j, "threshold": k, "trustees": n},
+                                device.passphrase(confirm=True))
+        coefficients, dealing, shares = et.deal(vote_id, j, k, n)
+        envelope_secret = random_scalar()
+        store.secrets = {
+            "coefficients": [encoding.hx(a) for a in coefficients],
+            "shares": {str(i): encoding.hx(s) for i, s in shares.items()},
+            "envelope_secret": encoding.hx(envelope_secret),
+            "dealing": dealing.to_json(),
+        }
+        store.save()  # before publishing: a crash after it cannot lose the polynomial the server has seen
+    body = {"dealing": store.secrets["dealing"], "envelope_key": encoding.hx(base_mul(store.scalar("envelope_secret")))}
+    call(device.transport, "POST", f"/api/votes/{vote_id}/ceremony/dealings", body)
+    click.echo(f"trustee {j} of {n} (k = {k}) dealt for vote {vote_id}; secrets kept in {path}")
+
+
+@trustee.command()
+@click.argument("vote_id")
+@click.pass_obj
+def shares(device: Device, vote_id: str) -> None:
+    """Seal each other trustee's share in an envelope to their envelope key and publish them (after everyone dealt)."""
+    store = device.open(vote_id)
+    state = device.ceremony(vote_id)
+    j, n = store.header["trustee"], store.header["trustees"]
+    keys = {d["trustee"]: encoding.point(d["envelope_key"], "envelope_key") for d in state["dealings"]}
+    missing = sorted(set(range(1, n + 1)) - set(keys))
+    if missing:
+        raise click.ClickException(f"waiting for trustees {', '.join(map(str, missing))} to deal")
+    checked_dealings(state, vote_id)
+    sealed = {str(i): envelopes.seal(vote_id, j, i, keys[i], encoding.scalar(store.secrets["shares"][str(i)]))
+              for i in range(1, n + 1) if i != j}
+    call(device.transport, "POST", f"/api/votes/{vote_id}/ceremony/envelopes", {"envelopes": sealed})
+    click.echo(f"trustee {j}: sent sealed shares to trustees {', '.join(sorted(sealed, key=int))}")
+
+
+@trustee.command()
+@click.argument("vote_id")
+@click.pass_obj
+def keyshare(device: Device, vote_id: str) -> None:
+    """Open the shares sent to you, check each against its dealer's commitments, and publish your verification key
+    — or a complaint against each dealer whose share does not open or does not check."""
+    store = device.open(vote_id)
+    state = device.ceremony(vote_id)
+    j, n = store.header["trustee"], store.header["trustees"]
+    dealings = checked_dealings(state, vote_id)
+    received = call(device.transport, "GET", f"/api/votes/{vote_id}/ceremony/envelopes")
+    got = {item["dealer"]: item["envelope"] for item in received}
+    missing = sorted(set(range(1, n + 1)) - {j} - set(got))
+    if missing:
+        raise click.ClickException(f"waiting for shares from trustees {', '.join(map(str, missing))}")
+    own = encoding.scalar(store.secrets["shares"][str(j)])
+    collected, bad = [own], []
+    secret = store.scalar("envelope_secret")
+    for dealer in sorted(got):
+        try:
+            share = envelopes.open_envelope(vote_id, dealer, j, secret, got[dealer])
+        except envelopes.EnvelopeError:
+            bad.append(dealer)
+            continue
+        if dealer not in dealings or not et.verify_share(dealings[dealer], j, share):
+            bad.append(dealer)
+            continue
+        collected.append(share)
+    if bad:
+        for dealer in bad:
+            call(device.transport, "POST", f"/api/votes/{vote_id}/ceremony/complaints", {"dealer": dealer})
+        raise click.ClickException(f"the shares from trustees {', '.join(map(str, bad))} do not check: complaint published")
+    x, published = et.key_share(vote_id, j, collected)
+    store.secrets["key_share"] = encoding.hx(x)
+    store.save()
+    call(device.transport, "POST", f"/api/votes/{vote_id}/ceremony/key-shares", {"key_share": published.to_json()})
+    click.echo(f"trustee {j}: all {n - 1} shares check; verification key published")
+
+
+@trustee.command()
+@click.argument("vote_id")
+@click.pass_obj
+def decrypt(device: Device, vote_id: str) -> None:
+    """Publish your decryption factors of the closed vote's tally, each with its Chaum–Pedersen proof."""
+    store = device.open(vote_id)
+    if "key_share" not in store.secrets:
+        raise click.ClickException("this device has no key share for the vote (run `yishi trustee keyshare` first)")
+    state = device.ceremony(vote_id)
+    if state["state"] not in ("decrypting", "decided") or not state.get("tally"):
+        raise click.ClickException(f"there is nothing to decrypt yet: the ceremony is {state['state']}")
+    j, x = store.header["trustee"], store.scalar("key_share")
+    mine = next((share for share in state["key_shares"] if share["trustee"] == j), None)
+    if mine is None or encoding.point(mine["key"], "key") != base_mul(x):
+        raise click.ClickException("the server does not show this device's verification key: refusing to decrypt")
+    election = eb.Election.from_json(state["election"])
+    if election.key != et.election_key(list(checked_dealings(state, vote_id).values())):
+        raise click.ClickException("the election key the server shows is not the sum of the dealers' commitments")
+    fingerprint = election.fingerprint  # recomputed here from the descriptor, not taken from the server
+    sums = [Ciphertext.from_json(c, allow_identity=True) for c in state["tally"]["ciphertexts"]]
+    partial = et.decrypt_partially(fingerprint, j, x, sums)
+    answer = call(device.transport, "POST", f"/api/votes/{vote_id}/ceremony/decryptions", {"partial": partial.to_json()})
+    click.echo(f"trustee {j}: decryption published for {len(sums)} sums; the ceremony is {answer['state']}")
+
+
+@trustee.command()
+@click.argument("vote_id")
+@click.pass_obj
+def status(device: Device, vote_id: str) -> None:
+    """The ceremony's state, who has published what, and what this device holds (names only, never a secret)."""
+    state = device.ceremony(vote_id)
+    click.echo(f"vote {vote_id}: {state['state']}, k = {state['threshold']} of n = {len(state['trustees'])}; "
+               f"you are trustee {state.get('you') or '— (not a trustee)'}")
+    dealt = sorted(d["trustee"] for d in state["dealings"])
+    senders = sorted({e["dealer"] for e in state["envelopes"]})
+    keyed = sorted(s["trustee"] for s in state["key_shares"])
+    decrypted = sorted(p["trustee"] for p in state["decryptions"])
+    for label, who in (("dealt", dealt), ("sent shares", senders), ("key shares", keyed), ("decrypted", decrypted)):
+        click.echo(f"  {label}: {', '.join(map(str, who)) or 'nobody yet'}")
+    for complaint in state["complaints"]:
+        click.echo(f"  complaint: trustee {complaint['trustee']} against dealer {complaint['dealer']}")
+    path = keystore_path(device.home, vote_id)
+    if path.exists():  # the header only: no passphrase needed, nothing secret shown
+        header = json.loads(path.read_text(encoding="utf-8"))["header"]
+        click.echo(f"  this device ({path}): trustee {header['trustee']}'s secrets, encrypted ({header['kdf']['name']}, {header['cipher']})")
+    else:
+        click.echo(f"  this device holds nothing for this vote ({path})")

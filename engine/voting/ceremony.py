@@ -1,0 +1,443 @@
+"""Encrypted votes in the engine (docs/ballot-encryption.md, Integration): the trustees' key ceremony, voters'
+credentials, casting encrypted ballots, the homomorphic tally at the close and the trustees' decryption.
+
+Every check is ``engine.voting.encryption``'s; this module stores what passed (public data only) and records each
+state change in the vote's instance history, like today's ballot events: who did what, never a choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.identity.actors import Actor
+from engine.kernel.errors import Conflict, InvalidInput, PermissionDenied
+from engine.kernel.instances import deliver, record_unloaded
+from engine.kernel.models import Instance
+from engine.kernel.unit_of_work import UnitOfWork
+from engine.voting.counting import board
+from engine.voting.counting.board import electorate_summary, tally_config
+from engine.voting.counting.encrypted import ENCRYPTED, result_from_counts
+from engine.voting.counting.tally import tally
+from engine.voting.encryption import ballots as eballots
+from engine.voting.encryption import encoding
+from engine.voting.encryption import tally as etally
+from engine.voting.encryption import trustees as etrustees
+from engine.voting.encryption.elgamal import Ciphertext
+from engine.voting.encryption.group import EncodingError
+from engine.voting.models import Ceremony, CeremonyPost, EncryptedBallot, Participation, VoterCredential, Vote
+from engine.voting.queries import _entry_of, get_vote
+
+DECRYPTED_MESSAGE = "result_decrypted"
+"""Delivered to the vote's instance when k trustees' factors decrypted the tally (processes/vote.bpmn waits for it)."""
+SINGLE_CHOICE = ("yes_no_abstain", "plurality")
+"""Methods whose encrypted tally goes through today's rules exactly (one slot per ballot). Approval is left for
+later (its per-option sums do not say how many options each ballot approved); ranked methods are not encrypted."""
+BOARD_FORMAT = "yishi-encrypted-board/1"
+
+
+# ---- configuration (vote.open) ---------------------------------------------------------------
+
+def read_encryption(config: dict[str, Any], session: Session, community_id: int) -> tuple[list[int], int] | None:
+    """The configuration's optional ``encryption: {"trustees": [member ids], "threshold": k}``; None when absent."""
+    spec = config.get("encryption")
+    if spec is None:
+        return None
+    def refuse(message: str) -> InvalidInput:
+        return InvalidInput(message, errors=[{"field": "vote.encryption", "message": message}])
+    if not isinstance(spec, dict) or set(spec) != {"trustees", "threshold"}:
+        raise refuse("encryption is {\"trustees\": [member ids], \"threshold\": k}")
+    ids, k = spec["trustees"], spec["threshold"]
+    if type(ids) is not list or not ids or any(type(i) is not int for i in ids) or len(set(ids)) != len(ids):
+        raise refuse("trustees: a list of distinct member ids")
+    if type(k) is not int or not 1 <= k <= len(ids):
+        raise refuse("threshold: from 1 to the number of trustees")
+    if not config.get("secret"):
+        raise refuse("only a secret vote is encrypted")
+    if config["method"] not in SINGLE_CHOICE:
+        raise refuse(f"encrypted ballots are for {', '.join(SINGLE_CHOICE)} votes (see docs/ballot-encryption.md)")
+    from engine.identity.models import Member
+
+    found = set(session.scalars(select(Member.id).where(Member.community_id == community_id, Member.id.in_(ids))))
+    if found != set(ids):
+        raise refuse("every trustee must be a member of the community")
+    return ids, k
+
+
+def start(session: Session, vote: Vote, trustees: list[int], threshold: int) -> None:
+    session.add(Ceremony(vote_id=vote.id, threshold=threshold, trustees=trustees, state="keying"))
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+def _ceremony(session: Session, vote: Vote) -> Ceremony:
+    ceremony = session.get(Ceremony, vote.id)
+    if ceremony is None:
+        raise Conflict("this vote's ballots are not encrypted")
+    return ceremony
+
+
+def _posts(session: Session, vote_id: str, kind: str) -> list[CeremonyPost]:
+    return list(session.scalars(select(CeremonyPost).where(CeremonyPost.vote_id == vote_id, CeremonyPost.kind == kind)
+                                .order_by(CeremonyPost.trustee, CeremonyPost.recipient)))
+
+
+def election_of(ceremony: Ceremony) -> eballots.Election:
+    assert ceremony.election is not None
+    return eballots.Election.from_json(ceremony.election)
+
+
+def ceremony_state(session: Session, actor: Actor, vote_id: str) -> dict[str, Any]:
+    """The ceremony as anyone in the community sees it: trustees, state, what each has published, the election."""
+    vote = get_vote(session, actor, vote_id)
+    ceremony = _ceremony(session, vote)
+    posts = list(session.scalars(select(CeremonyPost).where(CeremonyPost.vote_id == vote.id)
+                                 .order_by(CeremonyPost.trustee, CeremonyPost.kind, CeremonyPost.recipient)))
+    def public(kind: str) -> dict[int, Any]:
+        return {p.trustee: p.body for p in posts if p.kind == kind}
+    return {
+        "vote_id": vote.id, "state": ceremony.state, "threshold": ceremony.threshold,
+        "trustees": [{"number": j, "member_id": m} for j, m in enumerate(ceremony.trustees, 1)],
+        "dealings": [{"trustee": t, **b} for t, b in public("dealing").items()],
+        "key_shares": [b["key_share"] for b in public("key_share").values()],
+        "complaints": [{"trustee": p.trustee, "dealer": p.recipient} for p in posts if p.kind == "complaint"],
+        "decryptions": [b["partial"] for b in public("decryption").values()],
+        "election": ceremony.election, "fingerprint": ceremony.fingerprint,
+        "envelopes": [{"dealer": p.trustee, "recipient": p.recipient} for p in posts if p.kind == "envelope"],
+        "tally": ceremony.tally,
+        "you": ceremony.trustees.index(actor.member_id) + 1 if actor.member_id in ceremony.trustees else None,
+    }
+
+
+def envelopes_for(session: Session, actor: Actor, vote_id: str) -> list[dict[str, Any]]:
+    """The envelopes other trustees addressed to the caller (opaque to the server: the trustee client opens them)."""
+    vote = get_vote(session, actor, vote_id)
+    j = _trustee_number(_ceremony(session, vote), actor)
+    return [{"dealer": p.trustee, "envelope": p.body["envelope"]} for p in _posts(session, vote.id, "envelope")
+            if p.recipient == j]
+
+
+def encrypted_board(session: Session, vote: Vote) -> dict[str, Any]:
+    """Everything ``yishi tally --verify`` needs: the election, the trustees' public data, every ballot (current and
+    replaced, by tracker), the credentials with their weights, the tally, the factors and the result."""
+    ceremony = _ceremony(session, vote)
+    if ceremony.state != "decided":
+        raise Conflict("the encrypted board is published once the trustees have decrypted the tally")
+    rows = session.scalars(select(EncryptedBallot).where(EncryptedBallot.vote_id == vote.id).order_by(EncryptedBallot.tracker))
+    entries = [_board_entry(b) for b in rows]
+    return {
+        "format": BOARD_FORMAT, "vote": tally_config(vote), "electorate": electorate_summary(vote),
+        "weighted": vote.weighted, "election": ceremony.election,
+        "dealings": [p.body["dealing"] for p in _posts(session, vote.id, "dealing")],
+        "key_shares": [p.body["key_share"] for p in _posts(session, vote.id, "key_share")],
+        "ballots": entries, "root": board.merkle_root(entries), "tally": ceremony.tally,
+        "decryptions": [p.body["partial"] for p in _posts(session, vote.id, "decryption")],
+        "result": vote.result,
+    }
+
+
+def _board_entry(row: EncryptedBallot) -> dict[str, Any]:
+    return {"tracker": row.tracker, "ballot": row.ballot, "weight": row.weight, "replaced": row.replaced}
+
+
+# ---- the trustees' key ceremony --------------------------------------------------------------
+
+def _trustee_number(ceremony: Ceremony, actor: Actor) -> int:
+    if actor.member_id not in ceremony.trustees:
+        raise PermissionDenied("you are not a trustee of this vote")
+    return ceremony.trustees.index(actor.member_id) + 1
+
+
+def _keying(uow: UnitOfWork, actor: Actor, vote_id: str) -> tuple[Vote, Ceremony, int]:
+    vote = get_vote(uow.session, actor, vote_id)
+    ceremony = _ceremony(uow.session, vote)
+    j = _trustee_number(ceremony, actor)
+    if ceremony.state != "keying":
+        raise Conflict(f"the election key is made already (the ceremony is {ceremony.state})")
+    return vote, ceremony, j
+
+
+def _bad(message: str, field: str = "body") -> InvalidInput:
+    return InvalidInput(message, errors=[{"field": field, "message": message}])
+
+
+def _post(uow: UnitOfWork, vote: Vote, j: int, kind: str, recipient: int, body: dict[str, Any]) -> None:
+    existing = uow.session.get(CeremonyPost, (vote.id, j, kind, recipient))
+    if existing is not None:
+        if existing.body == body:
+            return
+        raise Conflict(f"you have published your {kind.replace('_', ' ')} already; it cannot be changed")
+    uow.session.add(CeremonyPost(vote_id=vote.id, trustee=j, kind=kind, recipient=recipient, body=body))
+
+
+def _record(uow: UnitOfWork, vote: Vote, event: str, actor: Actor | None, details: dict[str, Any]) -> None:
+    record_unloaded(uow, vote.instance_id, [(event, {"vote_id": vote.id, **details}, actor)])
+
+
+def publish_dealing(uow: UnitOfWork, actor: Actor, vote_id: str, dealing: Any, envelope_key: Any) -> dict[str, Any]:
+    """Trustee j's commitments with the proof of knowledge of its constant term, and the public key that others'
+    envelopes to j are encrypted to (the trustee client's concern; the server only relays)."""
+    vote, ceremony, j = _keying(uow, actor, vote_id)
+    try:
+        parsed = etrustees.Dealing.from_json(dealing)
+        encoding.point(envelope_key, "envelope_key")
+    except EncodingError as exc:
+        raise _bad(str(exc), "dealing") from exc
+    if parsed.dealer != j:
+        raise _bad(f"you are trustee {j}, not {parsed.dealer}", "dealing.dealer")
+    try:
+        etrustees.verify_dealing(vote.id, parsed, ceremony.threshold)
+    except etrustees.BadTrustee as exc:
+        raise _bad(str(exc), "dealing") from exc
+    if uow.session.get(CeremonyPost, (vote.id, j, "dealing", 0)) is None:
+        _record(uow, vote, "trustee_dealt", actor, {"trustee": j})
+    _post(uow, vote, j, "dealing", 0, {"dealing": parsed.to_json(), "envelope_key": envelope_key})
+    return ceremony_state(uow.session, actor, vote_id)
+
+
+def publish_envelopes(uow: UnitOfWork, actor: Actor, vote_id: str, envelopes: dict[str, Any]) -> dict[str, Any]:
+    """Trustee j's encrypted shares for the others, relayed by the server (it cannot open them)."""
+    vote, ceremony, j = _keying(uow, actor, vote_id)
+    if uow.session.get(CeremonyPost, (vote.id, j, "dealing", 0)) is None:
+        raise Conflict("publish your dealing first")
+    n = len(ceremony.trustees)
+    wanted = {str(i) for i in range(1, n + 1) if i != j}
+    if not isinstance(envelopes, dict) or set(envelopes) != wanted or any(
+            type(e) is not str or not 1 <= len(e) <= 4000 for e in envelopes.values()):
+        raise _bad(f"one envelope (a string) for each other trustee: {', '.join(sorted(wanted, key=int))}", "envelopes")
+    fresh = uow.session.get(CeremonyPost, (vote.id, j, "envelope", int(min(wanted, key=int)))) is None if wanted else False
+    for recipient, envelope in envelopes.items():
+        _post(uow, vote, j, "envelope", int(recipient), {"envelope": envelope})
+    if fresh:
+        _record(uow, vote, "trustee_shares_sent", actor, {"trustee": j})
+    return ceremony_state(uow.session, actor, vote_id)
+
+
+def publish_complaint(uow: UnitOfWork, actor: Actor, vote_id: str, dealer: int) -> dict[str, Any]:
+    """Trustee j says dealer's share does not check against the dealer's commitments: the key is not made until the
+    complaint is resolved (resolution — the dealer reveals the share, or is disqualified — is left for later)."""
+    vote, ceremony, j = _keying(uow, actor, vote_id)
+    if type(dealer) is not int or not 1 <= dealer <= len(ceremony.trustees) or dealer == j:
+        raise _bad("the dealer is another trustee's number", "dealer")
+    if uow.session.get(CeremonyPost, (vote.id, j, "complaint", dealer)) is None:
+        _post(uow, vote, j, "complaint", dealer, {"dealer": dealer})
+        _record(uow, vote, "trustee_complained", actor, {"trustee": j, "dealer": dealer})
+    return ceremony_state(uow.session, actor, vote_id)
+
+
+def publish_key_share(uow: UnitOfWork, actor: Actor, vote_id: str, key_share: Any) -> dict[str, Any]:
+    """Trustee j's verification key X_j with its proof, checked against every dealer's commitments; when all n
+    have checked, the election key y = Σ A_i0 is made and the vote opens."""
+    vote, ceremony, j = _keying(uow, actor, vote_id)
+    n = len(ceremony.trustees)
+    dealings = [etrustees.Dealing.from_json(p.body["dealing"]) for p in _posts(uow.session, vote.id, "dealing")]
+    if len(dealings) != n:
+        raise Conflict(f"{len(dealings)} of {n} trustees have dealt; wait for the others")
+    try:
+        share = etrustees.KeyShare.from_json(key_share)
+    except EncodingError as exc:
+        raise _bad(str(exc), "key_share") from exc
+    if share.trustee != j:
+        raise _bad(f"you are trustee {j}, not {share.trustee}", "key_share.trustee")
+    try:
+        etrustees.verify_key_share(vote.id, dealings, share)
+    except etrustees.BadTrustee as exc:
+        raise _bad(str(exc), "key_share") from exc
+    if uow.session.get(CeremonyPost, (vote.id, j, "key_share", 0)) is not None:
+        _post(uow, vote, j, "key_share", 0, {"key_share": share.to_json()})  # the same again: nothing to do
+        return ceremony_state(uow.session, actor, vote_id)
+    _post(uow, vote, j, "key_share", 0, {"key_share": share.to_json()})
+    _record(uow, vote, "trustee_key_published", actor, {"trustee": j})
+    uow.session.flush()
+    shares = [etrustees.KeyShare.from_json(p.body["key_share"]) for p in _posts(uow.session, vote.id, "key_share")]
+    if len(shares) == n and not _posts(uow.session, vote.id, "complaint"):
+        election = eballots.make_election(vote.id, etrustees.election_key(dealings), vote.method,
+                                          [o["id"] for o in vote.options], ceremony.threshold,
+                                          [s.key for s in sorted(shares, key=lambda s: s.trustee)])
+        ceremony.election, ceremony.fingerprint = election.descriptor(), election.fingerprint.hex()
+        ceremony.state, vote.status = "open", "open"
+        _record(uow, vote, "election_key_made", None, {"fingerprint": ceremony.fingerprint})
+    return ceremony_state(uow.session, actor, vote_id)
+
+
+# ---- credentials and ballots -----------------------------------------------------------------
+
+def register_credential(uow: UnitOfWork, actor: Actor, vote_id: str, credential: Any) -> dict[str, Any]:
+    """The caller's credential public key C, bound to their entry in the frozen electorate (one per entry)."""
+    vote = get_vote(uow.session, actor, vote_id)
+    ceremony = _ceremony(uow.session, vote)
+    if ceremony.state not in ("keying", "open"):
+        raise Conflict("the vote is closed")
+    entry = _entry_of(uow.session, vote, actor)
+    try:
+        encoding.point(credential, "credential")
+    except EncodingError as exc:
+        raise _bad(str(exc), "credential") from exc
+    existing = uow.session.get(VoterCredential, (vote.id, entry.voter_key))
+    if existing is not None:
+        if existing.credential == credential:
+            return {"vote_id": vote.id, "credential": credential, "weight": entry.weight}
+        raise Conflict("a credential is registered for you (or your household) in this vote already")
+    taken = uow.session.scalar(select(VoterCredential.voter_key).where(
+        VoterCredential.vote_id == vote.id, VoterCredential.credential == credential))
+    if taken is not None:
+        raise Conflict("this credential is another voter's")
+    uow.session.add(VoterCredential(vote_id=vote.id, voter_key=entry.voter_key, credential=credential))
+    _record(uow, vote, "credential_registered", actor, {})
+    return {"vote_id": vote.id, "credential": credential, "weight": entry.weight}
+
+
+@dataclass(frozen=True)
+class Cast:
+    vote_id: str
+    tracker: str
+    changed: bool
+
+
+def cast(uow: UnitOfWork, actor: Actor, vote_id: str, ballot: Any) -> Cast:
+    """Check an encrypted ballot's proofs and signature and store it; the caller's last ballot counts.
+
+    Sent again (a retry), the same ballot gets the same answer; a ballot made for another vote, or under another
+    voter's credential, is refused; a ballot that was replaced cannot come back."""
+    from engine.voting.casting import _close_if_everyone_voted, _require_open
+
+    vote = get_vote(uow.session, actor, vote_id)
+    ceremony = _ceremony(uow.session, vote)
+    if ceremony.state == "keying":
+        raise Conflict("the trustees have not made the election key yet: ballots open once they have")
+    _require_open(vote, uow.now)
+    entry = _entry_of(uow.session, vote, actor)
+    registered = uow.session.get(VoterCredential, (vote.id, entry.voter_key))
+    if registered is None:
+        raise Conflict("register your credential for this vote first")
+    try:
+        parsed = eballots.Ballot.from_json(ballot)
+    except EncodingError as exc:
+        raise _bad(str(exc), "ballot") from exc
+    if encoding.hx(parsed.credential) != registered.credential:
+        raise _bad("this ballot was made under another voter's credential: it cannot be cast as yours", "ballot.credential")
+    try:
+        eballots.verify_ballot(election_of(ceremony), parsed)
+    except eballots.BallotRefused as exc:
+        raise _bad(f"the ballot does not check: {exc}", "ballot") from exc
+    tracker = eballots.tracker(parsed)
+    seen = uow.session.get(EncryptedBallot, (vote.id, tracker))
+    participation = uow.session.get(Participation, (vote.id, entry.voter_key))
+    if seen is not None:
+        if seen.replaced:
+            raise Conflict("this ballot was replaced by a later one: it cannot be cast again")
+        return Cast(vote.id, tracker, participation is not None and participation.changes > 0)  # a retry
+    if participation is not None and participation.member_id != actor.member_id:
+        raise Conflict("your household has already voted: one ballot per household, changed only by whoever cast it")
+    current = uow.session.scalars(select(EncryptedBallot).where(
+        EncryptedBallot.vote_id == vote.id, EncryptedBallot.credential == registered.credential,
+        EncryptedBallot.replaced.is_(False))).all()
+    for old in current:
+        old.replaced = True
+    uow.session.add(EncryptedBallot(vote_id=vote.id, tracker=tracker, credential=registered.credential,
+                                    ballot=parsed.to_json(), weight=entry.weight, replaced=False))
+    if participation is None:
+        uow.session.add(Participation(vote_id=vote.id, voter_key=entry.voter_key, member_id=actor.member_id,
+                                      channel="online", teller_id=None, cast_at=uow.now, changes=0))
+        _record(uow, vote, "ballot_cast", actor, {"channel": "online"})
+        changed = False
+    else:
+        participation.changes += 1
+        _record(uow, vote, "ballot_changed", actor, {"channel": "online"})
+        changed = True
+    _close_if_everyone_voted(uow, vote)
+    return Cast(vote.id, tracker, changed)
+
+
+# ---- the close and the decryption --------------------------------------------------------------
+
+def close(session: Session, vote: Vote, now: Any) -> bool:
+    """vote.close for an encrypted vote: the homomorphic tally of each credential's last ballot (heads, and in an
+    owners' vote weights in 0.01 m²), then the trustees decrypt. True when the result waits for them."""
+    ceremony = _ceremony(session, vote)
+    vote.closed_at = now
+    if ceremony.state == "keying":  # the key was never made: nobody could vote
+        vote.result = {**tally([], tally_config(vote), electorate_summary(vote)), "secrecy": ENCRYPTED,
+                       "explanation": ["The trustees did not make the election key before the vote closed: no ballot could be cast."]}
+        vote.board_root = board.merkle_root([])
+        ceremony.state, vote.status = "decided", "closed"
+        return False
+    election = election_of(ceremony)
+    rows = session.scalars(select(EncryptedBallot).where(EncryptedBallot.vote_id == vote.id)
+                           .order_by(EncryptedBallot.tracker)).all()
+    counted = [(eballots.Ballot.from_json(r.ballot), r.weight) for r in rows if not r.replaced]
+    ciphertexts, bounds = _sums(election, counted, vote.weighted)
+    ceremony.tally = {"ciphertexts": [c.to_json() for c in ciphertexts], "bounds": bounds}
+    vote.board_root = board.merkle_root([_board_entry(r) for r in rows])
+    ceremony.state, vote.status = "decrypting", "decrypting"
+    return True
+
+
+def _sums(election: eballots.Election, counted: list[tuple[eballots.Ballot, str]],
+          weighted: bool) -> tuple[list[Ciphertext], list[int]]:
+    heads = etally.homomorphic_tally(election, [(b, 1) for b, _ in counted])
+    bounds = [len(counted)] * len(heads)
+    if not weighted:
+        return heads, bounds
+    units = [(b, etally.weight_units(w)) for b, w in counted]
+    weights = etally.homomorphic_tally(election, units)
+    return heads + weights, bounds + [sum(u for _, u in units)] * len(weights)
+
+
+def publish_decryption(uow: UnitOfWork, actor: Actor, vote_id: str, partial: Any) -> dict[str, Any]:
+    """Trustee j's decryption factors with proofs against their published verification key. A factor that does not
+    check names the trustee and is refused. With k valid ones the tally is decrypted, counted under the vote's rule,
+    published, and the vote's process is told (``result_decrypted``)."""
+    vote = get_vote(uow.session, actor, vote_id)
+    ceremony = _ceremony(uow.session, vote)
+    j = _trustee_number(ceremony, actor)
+    if ceremony.state != "decrypting":
+        raise Conflict(f"there is nothing to decrypt: the ceremony is {ceremony.state}")
+    try:
+        parsed = etrustees.Partial.from_json(partial)
+    except EncodingError as exc:
+        raise _bad(str(exc), "partial") from exc
+    if parsed.trustee != j:
+        raise _bad(f"you are trustee {j}, not {parsed.trustee}", "partial.trustee")
+    election = election_of(ceremony)
+    assert ceremony.tally is not None
+    sums = [Ciphertext.from_json(c, allow_identity=True) for c in ceremony.tally["ciphertexts"]]
+    share = etrustees.KeyShare.from_json(uow.session.get(CeremonyPost, (vote.id, j, "key_share", 0)).body["key_share"])
+    try:
+        etrustees.verify_partial(election.fingerprint, share, sums, parsed)
+    except etrustees.BadTrustee as exc:
+        raise InvalidInput(f"trustee {exc.trustee}'s decryption is refused: {exc.reason}",
+                           errors=[{"field": "partial", "message": str(exc)}], trustee=exc.trustee) from exc
+    if uow.session.get(CeremonyPost, (vote.id, j, "decryption", 0)) is not None:
+        _post(uow, vote, j, "decryption", 0, {"partial": parsed.to_json()})  # raises unless it is the same again
+        return ceremony_state(uow.session, actor, vote_id)
+    _post(uow, vote, j, "decryption", 0, {"partial": parsed.to_json()})
+    _record(uow, vote, "trustee_decrypted", actor, {"trustee": j})
+    uow.session.flush()
+    partials = [etrustees.Partial.from_json(p.body["partial"]) for p in _posts(uow.session, vote.id, "decryption")]
+    if len(partials) >= ceremony.threshold:
+        _decide(uow, vote, ceremony, election, sums, partials)
+    return ceremony_state(uow.session, actor, vote_id)
+
+
+def _decide(uow: UnitOfWork, vote: Vote, ceremony: Ceremony, election: eballots.Election,
+            sums: list[Ciphertext], partials: list[etrustees.Partial]) -> None:
+    assert ceremony.tally is not None
+    shares = [etrustees.KeyShare.from_json(p.body["key_share"]) for p in _posts(uow.session, vote.id, "key_share")]
+    factors = etrustees.combine(partials, ceremony.threshold)
+    counts = [etally.discrete_log(s.beta - f, bound) for s, f, bound in zip(sums, factors, ceremony.tally["bounds"])]
+    if not etally.check_counts(sums, factors, counts):  # pragma: no cover - discrete_log found them
+        raise Conflict("the decrypted counts do not check")
+    used = sorted(p.trustee for p in partials)[:ceremony.threshold]
+    vote.result = result_from_counts(tally_config(vote), electorate_summary(vote), list(election.slots), counts,
+                                     vote.weighted, used)
+    ceremony.tally = {**ceremony.tally, "counts": counts, "trustees": used}
+    ceremony.state, vote.status = "decided", "closed"
+    _record(uow, vote, "vote_decrypted", None, {"trustees": used})
+    uow.publish(f"vote {vote.id} decrypted")
+    instance = uow.session.get(Instance, vote.instance_id)
+    uow.session.refresh(instance)
+    deliver(uow, instance, DECRYPTED_MESSAGE, {}, None)
