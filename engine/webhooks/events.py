@@ -17,7 +17,11 @@ from typing import Any
 
 WORKFLOW_TYPES = ("instance_started", "task_completed", "timers_fired", "message_delivered", "instance_retried",
                   "timers_failed")
-BALLOT_TYPES = ("ballot_cast", "ballot_changed", "paper_ballot_entered", "paper_ballot_corrected")
+BALLOT_TYPES = ("ballot_cast", "ballot_changed", "paper_ballot_entered", "paper_ballot_corrected", "credential_registered")
+"""Told with the vote's id alone (a voter's credential too: who registers one is who is about to vote)."""
+CEREMONY_TYPES = ("trustee_dealt", "trustee_shares_sent", "trustee_complained", "trustee_key_published", "election_key_made",
+                  "trustee_decrypted", "vote_decrypted")
+"""An encrypted vote's key ceremony and decryption (``engine/voting/ceremony.py``): public steps, told by their ids."""
 DOMAIN_TYPES = (
     "opinion_submitted", "opinion_edited", "opinion_withdrawn", "opinion_answered",
     "amendment_proposed", "amendment_supported", "amendment_withdrawn", "amendment_decided", "comment_added",
@@ -25,7 +29,7 @@ DOMAIN_TYPES = (
     "corrective_action_assigned", "corrective_action_reported", "corrective_action_verified",
     "standard_tightened", "series_end_requested",
 )
-EVENT_TYPES: frozenset[str] = frozenset(WORKFLOW_TYPES + BALLOT_TYPES + DOMAIN_TYPES)
+EVENT_TYPES: frozenset[str] = frozenset(WORKFLOW_TYPES + BALLOT_TYPES + CEREMONY_TYPES + DOMAIN_TYPES)
 
 SAFE_VALUES = frozenset({
     "round", "kind", "version", "outcome", "verdict", "count", "format", "failures", "revision", "message", "effective",

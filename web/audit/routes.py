@@ -98,6 +98,10 @@ EVENT_WORDS = {
     "corrective_action_assigned": _l("Corrective action assigned"), "corrective_action_reported": _l("Corrective action reported"),
     "corrective_action_verified": _l("Corrective action verified"), "standard_tightened": _l("Standard tightened"),
     "series_end_requested": _l("End of the series requested"),
+    "credential_registered": _l("Voting credential registered"), "trustee_dealt": _l("Trustee's key part published"),
+    "trustee_shares_sent": _l("Trustee's shares sent"), "trustee_complained": _l("Trustee's complaint"),
+    "trustee_key_published": _l("Trustee's key share published"), "election_key_made": _l("Election key made"),
+    "trustee_decrypted": _l("Trustee's decryption published"), "vote_decrypted": _l("Result decrypted"),
 }
 assert set(EVENT_WORDS) == set(EVENT_TYPES), "every event type the engine records has its words"
 
