@@ -106,10 +106,11 @@ def test_a_vote_after_it_closed(deployed: Engine, community: Community, clock: M
     assert (closed.event_type, closed.status, closed.open_tasks, closed.pending_timers) == ("timers_fired", "completed", [], [])
     assert closed.data["vote_result"]["vote_id"] == vote_id
     assert closed.completed_elements == {"start": 1, "configure_vote": 1, "open_vote": 1, "deadline_reached": 1,
-                                         "voting_closed": 1, "tally_vote": 1, "end": 1}
+                                         "voting_closed": 1, "tally_vote": 1, "encrypted_tally": 1, "end": 1}
     assert closed.flows_taken == {
         "flow_start_to_configure_vote": 1, "flow_configure_vote_to_open_vote": 1, "flow_open_vote_to_voting": 1,
-        "flow_deadline_to_voting_closed": 1, "flow_voting_closed_to_tally_vote": 1, "flow_tally_vote_to_end": 1,
+        "flow_deadline_to_voting_closed": 1, "flow_voting_closed_to_tally_vote": 1,
+        "flow_tally_vote_to_encrypted_tally": 1, "flow_tally_vote_to_end": 1,
     }
     with deployed.read() as session:
         assert closed.digest == session.get(Instance, instance_id).state_digest

@@ -490,7 +490,7 @@ def test_a_form_keeps_its_authors_order_and_a_sorted_one_asks_the_required_first
     frozen = json.loads(json.dumps(schema, sort_keys=True))
     (vote,) = schema_form.Builder(frozen, {}, "en", keep_order=False).form()
     assert [f.path[-1] for f in vote.children] == ["title", "question", "method", "rule", "secret", "electorate", "deadline",
-                                                   "close_when_all_voted", "options"]
+                                                   "close_when_all_voted", "encryption", "options"]
 
 
 def test_the_task_page_asks_in_the_forms_order(deployed: Engine, neighbours: Community) -> None:
