@@ -180,3 +180,17 @@ class EncryptedBallot(Base):
     ballot: Mapped[dict[str, Any]]
     weight: Mapped[str] = mapped_column(String(40))
     replaced: Mapped[bool]
+    channel: Mapped[str] = mapped_column(String(8), server_default="online")
+    """``online`` (encrypted on the voter's device) or ``paper`` (by a teller's client, as the paper ballot is entered)."""
+
+
+class AuditedBallot(Base):
+    """The tracker of a ballot its voter audited instead of casting (docs §6, Benaloh): never cast afterwards.
+
+    Only the tracker: no voter, no time; kept without a rowid on SQLite."""
+
+    __tablename__ = "audited_ballots"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    vote_id: Mapped[str] = mapped_column(ForeignKey("votes.id"), primary_key=True)
+    tracker: Mapped[str] = mapped_column(String(64), primary_key=True)
