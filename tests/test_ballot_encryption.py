@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from engine.voting.encryption import trustees as T
 from engine.voting.encryption.ballots import (
     Ballot, BallotRefused, Election, audit, audit_to_json, encrypt_ballot, make_election, tracker, verify_ballot,
-    ZERO_ONE, _context, _overall_context, _signed_digest,
+    ZERO_ONE, _combined, _context, _overall_context, _signed_digest, coefficients,
 )
 from engine.voting.encryption.elgamal import Ciphertext, encrypt, total
 from engine.voting.encryption.encoding import hx
@@ -150,8 +150,8 @@ def test_audit_with_wrong_randomness_is_refused():
 
 def test_invalid_choices_are_refused_before_encrypting():
     approval = make_election(VOTE, KEY, "approval", ["a", "b", "c"], 2, [s.key for s in SHARES], least=1, most=2)
-    for election, choice in [(PLURALITY, "library"), (PLURALITY, ["park"]), (approval, []), (approval, ["a", "b", "c"]),
-                             (approval, ["a", "a"])]:
+    for election, choice in [(PLURALITY, "library"), (PLURALITY, ["park"]), (approval, ["abstain"]),
+                             (approval, ["a", "b", "c"]), (approval, ["a", "a"]), (approval, "a")]:
         with pytest.raises(ValueError):
             encrypt_ballot(election, ALICE, choice)
     with pytest.raises(ValueError):
@@ -211,16 +211,17 @@ def test_extra_or_missing_ballot_keys_are_refused():
 
 def cheat(election: Election, credential_secret: Scalar, values: list[int], claims: list[int], claimed_sum: int,
           rng: Seeded) -> Ballot:
-    """Encrypt ``values`` but run the provers as if the slots held ``claims`` (the only proofs one can make)."""
+    """Encrypt ``values`` but run the provers as if the slots held ``claims`` and the overall proof's sum were
+    ``claimed_sum`` (the only proofs one can make)."""
     credential = base_mul(credential_secret)
     pairs = [encrypt(election.key, m, rng) for m in values]
     cts = [c for c, _ in pairs]
     context = _context(election, credential)
     proofs = [disjunctive_prove("zero-one", context, election.key, c, ZERO_ONE, claim, r, rng)
               for (c, r), claim in zip(pairs, claims)]
-    r_sum = Scalar(sum(r.value for _, r in pairs))
-    overall = disjunctive_prove("range", _overall_context(election, credential, cts), election.key, total(cts),
-                                range(election.min, election.max + 1), claimed_sum, r_sum, rng)
+    r_sum = Scalar(sum(r.value * w for (_, r), w in zip(pairs, coefficients(election))))
+    overall = disjunctive_prove("range", _overall_context(election, credential, cts), election.key,
+                                _combined(election, cts), range(election.min, election.max + 1), claimed_sum, r_sum, rng)
     unsigned = Ballot(election.vote, election.fingerprint, credential, cts, proofs, overall, None)
     signature = schnorr_prove("signature", (election.fingerprint, _signed_digest(unsigned)), credential_secret, rng)
     return Ballot(**{**unsigned.__dict__, "signature": signature})
@@ -238,10 +239,53 @@ def test_cheating_ballots_are_refused(values, claims, claimed_sum, refusal):
         verify_ballot(PLURALITY, cheat(PLURALITY, ALICE, values, claims, claimed_sum, Seeded("cheat")))
 
 
-def test_approval_outside_its_bounds_is_refused():
-    election = make_election(VOTE, KEY, "approval", ["a", "b", "c"], 2, [s.key for s in SHARES], least=1, most=2)
-    with pytest.raises(BallotRefused, match="marks 1 to 2"):
-        verify_ballot(election, cheat(election, ALICE, [1, 1, 1], [1, 1, 1], 2, Seeded("approval")))
+APPROVAL = make_election(VOTE, KEY, "approval", ["a", "b", "c"], 2, [s.key for s in SHARES], least=1, most=2)
+"""Slots a, b, c, abstain; a ballot approves 1 or 2 options, or abstains (its ``abstain`` weighs max = 2)."""
+
+
+@pytest.mark.parametrize("values,claims,claimed_sum,refusal", [
+    ([1, 0, 0, 1], [1, 0, 0, 1], 2, "approves 1 to 2 options or abstains"),  # abstain, and approve an option
+    ([1, 1, 1, 0], [1, 1, 1, 0], 2, "approves 1 to 2 options or abstains"),  # more than max
+    ([0, 0, 0, 0], [0, 0, 0, 0], 1, "approves 1 to 2 options or abstains"),  # nothing, without abstaining
+    ([2, 0, 0, 0], [1, 0, 0, 0], 2, "'a' is 0 or 1"),                         # a 2 in a slot (its sum is in range)
+    ([0, 0, 0, 2], [0, 0, 0, 1], 2, "'abstain' is 0 or 1"),                   # a 2 in abstain
+    ([1, 1, 1, -1], [1, 1, 1, 0], 1, "'abstain' is 0 or 1"),                  # 3 options paid for by a −1
+])
+def test_cheating_approval_ballots_are_refused(values, claims, claimed_sum, refusal):
+    with pytest.raises(BallotRefused, match=refusal):
+        verify_ballot(APPROVAL, cheat(APPROVAL, ALICE, values, claims, claimed_sum, Seeded("approval")))
+
+
+@pytest.mark.parametrize("least,most", [(1, 1), (1, 2), (1, 3), (2, 2), (2, 3), (3, 3)])
+def test_an_approval_ballot_proves_exactly_when_it_is_a_valid_choice(least, most):
+    """Every 0/1 marking of the 4 slots, proved as best a cheater can (the overall proof claims the true weighted
+    sum): it verifies if and only if it abstains with no option, or approves least..most options without abstaining."""
+    election = make_election(VOTE, KEY, "approval", ["a", "b", "c"], 2, [s.key for s in SHARES], least, most)
+    for values in itertools.product((0, 1), repeat=4):
+        *options, abstain = values
+        valid = (abstain == 1 and sum(options) == 0) or (abstain == 0 and least <= sum(options) <= most)
+        weighted = sum(m * w for m, w in zip(values, coefficients(election)))
+        claimed = weighted if least <= weighted <= most else least
+        ballot = cheat(election, ALICE, list(values), list(values), claimed, Seeded(f"every-{values}"))
+        try:
+            verify_ballot(election, ballot)
+            verified = True
+        except BallotRefused:
+            verified = False
+        assert verified == valid, (least, most, values)
+
+
+def test_approval_bounds_are_checked():
+    keys = [s.key for s in SHARES]
+    for least, most in [(0, 2), (2, 1), (1, 4), (-1, 1)]:
+        with pytest.raises(EncodingError):
+            make_election(VOTE, KEY, "approval", ["a", "b", "c"], 2, keys, least, most)
+    descriptor = APPROVAL.descriptor()
+    for bad in [{"slots": ["a", "b", "c"]}, {"slots": ["abstain", "a", "b", "c"]}, {"min": 0}, {"max": 4}]:
+        with pytest.raises(EncodingError):
+            Election.from_json({**descriptor, **bad})
+    with pytest.raises(EncodingError):
+        Election.from_json({**PLURALITY.descriptor(), "max": 2})
 
 
 def test_a_ballot_replayed_in_another_vote_is_refused():
@@ -400,7 +444,8 @@ def test_approval_tally_property(choices, weights):
     sums = homomorphic_tally(election, list(zip(ballots, weights)))
     partials = [T.decrypt_partially(election.fingerprint, j, SECRETS[j], sums) for j in (2, 3)]
     counts = decrypt_tally(election, sums, SHARES, partials, sum(weights[:len(choices)])).counts
-    assert counts == [sum(w for c, w in zip(choices, weights) if s in c) for s in election.slots]
+    assert counts == [sum(w for c, w in zip(choices, weights) if s in c or (s == "abstain" and not c))
+                      for s in election.slots]
 
 
 # Fixed vectors: the encoding of yishi-e2e/1, pinned
@@ -413,7 +458,7 @@ def make_vectors() -> dict[str, Any]:
         "plurality": make_election(vote, key, "plurality", ["park", "gym", "library", "pool", "garden"], 2,
                                    [s.key for s in shares]),
         "approval": make_election(vote, key, "approval", ["park", "gym", "library"], 2, [s.key for s in shares],
-                                  least=0, most=2),
+                                  least=1, most=2),
     }
     cases = {"yes_no_abstain": ["yes", "no", "yes"], "plurality": ["gym", "abstain", "gym"],
              "approval": [["park", "library"], [], ["gym"]]}

@@ -64,6 +64,13 @@ def five_options(method: str) -> Election:
                          list(v.trustees))
 
 
+def bounded_approval(least: int, most: int) -> Election:
+    """Approve least..most of 5 options or abstain: the ``abstain`` slot weighs ``most`` in the overall proof."""
+    v = vector_election("plurality")
+    return make_election("vote-bounded", v.key, "approval", ["park", "gym", "library", "pool", "garden"], v.threshold,
+                         list(v.trustees), least, most)
+
+
 # (a) the fixed vectors, recomputed in the browser from the same seeds -------------------------------------------
 
 RECOMPUTE = """(vectors) => {
@@ -138,6 +145,7 @@ CASES: list[tuple[Election, Any]] = [
     (vector_election("plurality"), "pool"), (vector_election("approval"), ["park", "library"]),
     (vector_election("approval"), []), (five_options("plurality"), "garden"), (five_options("plurality"), "abstain"),
     (five_options("approval"), ["park", "gym", "library", "pool", "garden"]), (five_options("approval"), ["gym"]),
+    (five_options("approval"), []), (bounded_approval(2, 3), ["gym", "pool"]), (bounded_approval(2, 3), []),
     (make_election("投票-1", vector_election("plurality").key, "plurality", ["公园", "健身房", "图书馆"], 2,
                    list(vector_election("plurality").trustees)), "健身房"),
 ]
@@ -247,6 +255,31 @@ def test_any_altered_field_and_every_cheat_is_refused_in_the_browser(booth: Page
           f"{len(cheats)} cheats, 2 replays")
 
 
+APPROVAL_CHEATS = {  # slots park, gym, library, pool, garden, abstain; 2..3 options or abstain (abstain weighs 3)
+    "abstain and approve an option": ([1, 0, 0, 0, 0, 1], 3, "approves 2 to 3 options or abstains"),
+    "more than max": ([1, 1, 1, 1, 0, 0], 3, "approves 2 to 3 options or abstains"),
+    "fewer than min": ([0, 1, 0, 0, 0, 0], 2, "approves 2 to 3 options or abstains"),
+    "nothing, without abstaining": ([0, 0, 0, 0, 0, 0], 2, "approves 2 to 3 options or abstains"),
+    "a 2 in a slot": ([2, 0, 0, 0, 0, 0], 2, "'park' is 0 or 1"),
+    "4 options paid for by a -1 in abstain": ([1, 1, 1, 1, 0, -1], 2, "'abstain' is 0 or 1"),
+}
+
+
+def test_cheating_approval_ballots_are_refused_in_the_browser_as_in_python(booth: Page) -> None:
+    """A dishonest booth's approval ballots (each slot proved as 0 or 1 where it can be, the overall proof claiming a
+    sum in range) are refused by the browser's verifier with Python's very reason; an honest abstention is not."""
+    election = bounded_approval(2, 3)
+    secret = Scalar(1234567)
+    ballots = [cheat(election, secret, values, [min(max(m, 0), 1) for m in values], claimed, Seeded(name)).to_json()
+               for name, (values, claimed, _) in APPROVAL_CHEATS.items()]
+    honest = encrypt_ballot(election, secret, [], Seeded("abstains"))[0].to_json()
+    results = booth.evaluate(VERIFY_ALL, {"descriptor": election.descriptor(), "ballots": [honest, *ballots]})
+    assert results[0] == {"ok": True}
+    for (name, (_, _, reason)), ballot, result in zip(APPROVAL_CHEATS.items(), ballots, results[1:], strict=True):
+        assert result["refused"] == python_refusal(election, ballot), name
+        assert reason in result["refused"], name
+
+
 def python_refusal(election: Election, value: Any) -> str:
     """How the Python reference refuses a ballot: "BallotRefused: <reason>" or "EncodingError"."""
     try:
@@ -313,7 +346,7 @@ def test_top_bit_and_non_canonical_encodings_are_refused_in_the_browser(booth: P
         {"descriptor": SAMPLE_ELECTION.descriptor(), "choice": "library", "secret": 5},
         {"descriptor": SAMPLE_ELECTION.descriptor(), "choice": ["park"], "secret": 5},
         {"descriptor": SAMPLE_ELECTION.descriptor(), "choice": "park", "secret": 0},
-        {"descriptor": bounded.descriptor(), "choice": [], "secret": 5},
+        {"descriptor": bounded.descriptor(), "choice": ["abstain"], "secret": 5},
         {"descriptor": bounded.descriptor(), "choice": ["park", "gym", "pool"], "secret": 5},
         {"descriptor": bounded.descriptor(), "choice": ["park", "park"], "secret": 5},
     ])
@@ -339,7 +372,7 @@ TIME_BALLOTS = """({ descriptors, runs }) => {
 
 
 def time_five_options(page: Page, runs: int) -> dict[str, list[float]]:
-    """Milliseconds per encrypted and proved 5-option ballot (plurality: 6 slots; approval 0..5: 6 branches)."""
+    """Milliseconds per encrypted and proved 5-option ballot (plurality: 6 slots; approval: 6 slots, overall proof 1..5: 5 branches)."""
     return page.evaluate(TIME_BALLOTS, {"runs": runs, "descriptors": {
         "plurality, 5 options": {"descriptor": five_options("plurality").descriptor(), "choice": "library"},
         "approval, 5 options": {"descriptor": five_options("approval").descriptor(), "choice": ["park", "pool"]},

@@ -3,6 +3,11 @@ checking a ballot, the tracker, and the Benaloh audit (docs/ballot-encryption.md
 
 A ballot binds the vote's fingerprint φ and the voter's credential C into every challenge and is signed with
 the credential, so it cannot be replayed in another vote, nor under another voter's credential.
+
+Every method ends its slots with ``abstain`` (yes/no/abstain, plurality and approval alike), so the tally
+decrypts the abstentions like any other count: today's rules need them (quorum, thresholds). An approval
+ballot's overall proof is over a weighted sum in which ``abstain`` weighs ``max`` (§6), which makes "abstain
+and approve nothing" or "approve min..max options" the only ballots that prove.
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ class Election:
     max: int
     threshold: int
     trustees: tuple[Point, ...]
+    disqualified: tuple[int, ...] = ()
+    """Trustee numbers disqualified in the key generation (docs §4 step 2); ``trustees`` lists the others' keys,
+    in number order. In the descriptor only when someone was: an election without is exactly as before."""
     fingerprint: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -52,18 +60,29 @@ class Election:
     def descriptor(self) -> dict[str, Any]:
         return {"protocol": PROTOCOL, "group": GROUP, "vote": self.vote, "public_key": encoding.hx(self.key),
                 "method": self.method, "slots": list(self.slots), "min": self.min, "max": self.max,
-                "threshold": self.threshold, "trustees": [encoding.hx(t) for t in self.trustees]}
+                "threshold": self.threshold, "trustees": [encoding.hx(t) for t in self.trustees],
+                **({"disqualified": list(self.disqualified)} if self.disqualified else {})}
+
+    @property
+    def numbers(self) -> tuple[int, ...]:
+        """The trustee number of each key in ``trustees``: 1..n without the disqualified ones (numbers never move)."""
+        n = len(self.trustees) + len(self.disqualified)
+        return tuple(j for j in range(1, n + 1) if j not in self.disqualified)
 
     @staticmethod
     def from_json(value: Any) -> Election:
         keys = {"protocol", "group", "vote", "public_key", "method", "slots", "min", "max", "threshold", "trustees"}
-        value = encoding.fields(value, keys, "election")
+        value = encoding.fields(value, keys | ({"disqualified"} if isinstance(value, dict) and "disqualified" in value
+                                                else set()), "election")
         if value["protocol"] != PROTOCOL or value["group"] != GROUP:
             raise encoding.EncodingError(f"election: protocol {PROTOCOL} on {GROUP} only")
         election = Election(value["vote"], encoding.point(value["public_key"], "public_key"), value["method"],
                             tuple(encoding.items(value["slots"], "slots")), value["min"], value["max"],
                             value["threshold"],
-                            tuple(encoding.point(t, "trustee") for t in encoding.items(value["trustees"], "trustees")))
+                            tuple(encoding.point(t, "trustee") for t in encoding.items(value["trustees"], "trustees")),
+                            tuple(encoding.items(value.get("disqualified", []), "disqualified")))
+        if "disqualified" in value and not election.disqualified:
+            raise encoding.EncodingError("election: disqualified is present only when someone was")
         check_election(election)
         return election
 
@@ -75,21 +94,23 @@ def slots_for(method: str, options: Sequence[str]) -> tuple[str, ...]:
     if method == "plurality":
         return (*options, ABSTAIN)
     if method == "approval":
-        return tuple(options)
+        return (*options, ABSTAIN)
     raise ValueError(f"{method} ballots are not encrypted in {PROTOCOL}: ranked votes stay on the server path")
 
 
 def make_election(vote: str, key: Point, method: str, options: Sequence[str], threshold: int,
-                  trustees: Sequence[Point], least: int | None = None, most: int | None = None) -> Election:
-    """``least``/``most`` bound an approval ballot (default 0..all); single-choice methods are exactly one."""
+                  trustees: Sequence[Point], least: int | None = None, most: int | None = None,
+                  disqualified: Sequence[int] = ()) -> Election:
+    """``least``/``most`` bound how many options an approval ballot that does not abstain approves (default 1..all);
+    single-choice methods are exactly one."""
     slots = slots_for(method, options)
     if method == "approval":
-        bounds = (0 if least is None else least, len(slots) if most is None else most)
+        bounds = (1 if least is None else least, len(options) if most is None else most)
     elif least is not None or most is not None:
         raise ValueError("only approval ballots take min and max: the others are exactly one")
     else:
         bounds = (1, 1)
-    election = Election(vote, key, method, slots, *bounds, threshold, tuple(trustees))
+    election = Election(vote, key, method, slots, *bounds, threshold, tuple(trustees), tuple(disqualified))
     check_election(election)
     return election
 
@@ -101,10 +122,19 @@ def check_election(e: Election) -> None:
         raise encoding.EncodingError(f"election: method one of {', '.join(ENCRYPTED_METHODS)}")
     if not e.slots or any(type(s) is not str or not s for s in e.slots) or len(set(e.slots)) != len(e.slots):
         raise encoding.EncodingError("election: distinct non-empty slot names")
-    if any(type(b) is not int for b in (e.min, e.max, e.threshold)) or not 0 <= e.min <= e.max <= len(e.slots):
-        raise encoding.EncodingError("election: 0 ≤ min ≤ max ≤ number of slots")
+    if any(type(b) is not int for b in (e.min, e.max, e.threshold)):
+        raise encoding.EncodingError("election: min, max and threshold are integers")
+    if e.slots[-1] != ABSTAIN:
+        raise encoding.EncodingError(f"election: the last slot is {ABSTAIN!r}")
+    if e.method == "approval" and not 1 <= e.min <= e.max <= len(e.slots) - 1:
+        raise encoding.EncodingError("election: an approval ballot approves 1 ≤ min ≤ max ≤ number of options")
+    if e.method != "approval" and (e.min, e.max) != (1, 1):
+        raise encoding.EncodingError("election: a single-choice ballot marks exactly one slot (min = max = 1)")
     if not 1 <= e.threshold <= len(e.trustees):
         raise encoding.EncodingError("election: 1 ≤ threshold ≤ number of trustees")
+    if (any(type(j) is not int or j < 1 for j in e.disqualified) or list(e.disqualified) != sorted(set(e.disqualified))
+            or any(j > len(e.trustees) + len(e.disqualified) for j in e.disqualified)):
+        raise encoding.EncodingError("election: disqualified trustees are distinct numbers from 1..n, in order")
 
 
 @dataclass(frozen=True)
@@ -148,13 +178,16 @@ class Ballot:
 
 
 def values_for(election: Election, choice: Any) -> list[int]:
-    """The 0/1 value of each slot for a choice in the method's usual form (docs/voting.md), or ValueError."""
+    """The 0/1 value of each slot for a choice in the method's usual form (docs/voting.md), or ValueError.
+
+    An approval choice is a list of options, the empty list abstaining (its ``abstain`` slot is then 1)."""
     if election.method == "approval":
-        if type(choice) is not list or any(c not in election.slots for c in choice) or len(set(choice)) != len(choice):
+        options = election.slots[:-1]
+        if type(choice) is not list or any(c not in options for c in choice) or len(set(choice)) != len(choice):
             raise ValueError("an approval choice is a list of distinct options")
-        if not election.min <= len(choice) <= election.max:
-            raise ValueError(f"approve between {election.min} and {election.max} options")
-        return [int(s in choice) for s in election.slots]
+        if choice and not election.min <= len(choice) <= election.max:
+            raise ValueError(f"approve between {election.min} and {election.max} options, or none to abstain")
+        return [int(s in choice) for s in options] + [int(not choice)]
     if choice not in election.slots:
         raise ValueError(f"one of {', '.join(election.slots)}")
     return [int(s == choice) for s in election.slots]
@@ -162,7 +195,31 @@ def values_for(election: Election, choice: Any) -> list[int]:
 
 def choice_from(election: Election, values: Sequence[int]) -> Any:
     chosen = [s for s, v in zip(election.slots, values) if v]
-    return chosen if election.method == "approval" else (chosen[0] if len(chosen) == 1 else None)
+    if election.method == "approval":
+        return [s for s in chosen if s != ABSTAIN]
+    return chosen[0] if len(chosen) == 1 else None
+
+
+def coefficients(election: Election) -> list[int]:
+    """What each slot weighs in the overall proof's sum (docs §6): 1 each, but an approval ballot's ``abstain``
+    weighs ``max``. With each slot 0 or 1 and min ≥ 1, that sum lies in [min..max] exactly when the ballot abstains
+    and approves nothing (max + 0) or does not abstain and approves min..max options; abstaining and approving k ≥ 1
+    options sums to max + k, approving nothing without abstaining to 0: both outside."""
+    weights = [1] * len(election.slots)
+    if election.method == "approval":
+        weights[-1] = election.max
+    return weights
+
+
+def _combined(election: Election, ciphertexts: Sequence[Ciphertext]) -> Ciphertext:
+    """The ciphertext of Σ coefficient·m over the slots, which the overall proof is about."""
+    return total([c.times(w) for c, w in zip(ciphertexts, coefficients(election))])
+
+
+def _overall_message(election: Election) -> str:
+    if election.method == "approval":
+        return f"the proof that the ballot approves {election.min} to {election.max} options or abstains fails"
+    return f"the proof that the ballot marks {election.min} to {election.max} slots fails"
 
 
 def _context(election: Election, credential: Point) -> tuple[bytes, Point]:
@@ -190,11 +247,13 @@ def encrypt_ballot(election: Election, credential_secret: Scalar, choice: Any,
     context = _context(election, credential)
     proofs = [disjunctive_prove("zero-one", context, election.key, c, ZERO_ONE, m, r, rng)
               for c, m, r in zip(ciphertexts, values, randomness)]
+    weights = coefficients(election)
     r_sum = Scalar(0)
-    for r in randomness:
-        r_sum = r_sum + r
+    for r, w in zip(randomness, weights):
+        r_sum = r_sum + r * Scalar(w)
     overall = disjunctive_prove("range", _overall_context(election, credential, ciphertexts), election.key,
-                                total(ciphertexts), range(election.min, election.max + 1), sum(values), r_sum, rng)
+                                _combined(election, ciphertexts), range(election.min, election.max + 1),
+                                sum(m * w for m, w in zip(values, weights)), r_sum, rng)
     unsigned = Ballot(election.vote, election.fingerprint, credential, ciphertexts, proofs, overall, None)
     signature = schnorr_prove("signature", (election.fingerprint, _signed_digest(unsigned)), credential_secret, rng)
     return replace(unsigned, signature=signature), randomness
@@ -216,9 +275,9 @@ def verify_ballot(election: Election, ballot: Ballot) -> None:
         if not disjunctive_verify("zero-one", context, election.key, c, ZERO_ONE, proof):
             raise BallotRefused(f"the proof that {slot!r} is 0 or 1 fails")
     if not disjunctive_verify("range", _overall_context(election, ballot.credential, ballot.ciphertexts),
-                              election.key, total(ballot.ciphertexts), range(election.min, election.max + 1),
-                              ballot.overall_proof):
-        raise BallotRefused(f"the proof that the ballot marks {election.min} to {election.max} slots fails")
+                              election.key, _combined(election, ballot.ciphertexts),
+                              range(election.min, election.max + 1), ballot.overall_proof):
+        raise BallotRefused(_overall_message(election))
     if not schnorr_verify("signature", (election.fingerprint, _signed_digest(ballot)), ballot.credential,
                           ballot.signature):
         raise BallotRefused("the credential's signature fails")

@@ -15,6 +15,7 @@ import { disjunctiveProve, disjunctiveVerify, schnorrProve, schnorrVerify } from
 export const BALLOT_FORMAT = 'yishi-ballot/1';
 export const ENCRYPTED_METHODS = ['yes_no_abstain', 'plurality', 'approval'];
 const ZERO_ONE = [0, 1];
+const ABSTAIN = 'abstain';
 const range = (a, b) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 
 export class BallotRefused extends Error {}
@@ -38,8 +39,15 @@ export function electionFromJson(value) {
   if (!e.slots.length || e.slots.some((s) => typeof s !== 'string' || !s) || new Set(e.slots).size !== e.slots.length) {
     throw new EncodingError('election: distinct non-empty slot names');
   }
-  if (![e.min, e.max, e.threshold].every(Number.isSafeInteger) || !(0 <= e.min && e.min <= e.max && e.max <= e.slots.length)) {
-    throw new EncodingError('election: 0 ≤ min ≤ max ≤ number of slots');
+  if (![e.min, e.max, e.threshold].every(Number.isSafeInteger)) {
+    throw new EncodingError('election: min, max and threshold are integers');
+  }
+  if (e.slots[e.slots.length - 1] !== ABSTAIN) throw new EncodingError(`election: the last slot is '${ABSTAIN}'`);
+  if (e.method === 'approval' && !(1 <= e.min && e.min <= e.max && e.max <= e.slots.length - 1)) {
+    throw new EncodingError('election: an approval ballot approves 1 ≤ min ≤ max ≤ number of options');
+  }
+  if (e.method !== 'approval' && (e.min !== 1 || e.max !== 1)) {
+    throw new EncodingError('election: a single-choice ballot marks exactly one slot (min = max = 1)');
   }
   if (!(1 <= e.threshold && e.threshold <= e.trustees.length)) {
     throw new EncodingError('election: 1 ≤ threshold ≤ number of trustees');
@@ -55,14 +63,18 @@ export function descriptor(e) {
   };
 }
 
-// §3 The 0/1 value of each slot for a choice: a slot name, or a list of distinct slots for approval.
+// §3 The 0/1 value of each slot for a choice: a slot name, or for approval a list of distinct options, the empty
+// list abstaining (its `abstain` slot is then 1).
 export function valuesFor(e, choice) {
   if (e.method === 'approval') {
-    if (!Array.isArray(choice) || choice.some((c) => !e.slots.includes(c)) || new Set(choice).size !== choice.length) {
+    const options = e.slots.slice(0, -1);
+    if (!Array.isArray(choice) || choice.some((c) => !options.includes(c)) || new Set(choice).size !== choice.length) {
       throw new RangeError('an approval choice is a list of distinct options');
     }
-    if (choice.length < e.min || choice.length > e.max) throw new RangeError(`approve between ${e.min} and ${e.max} options`);
-    return e.slots.map((s) => (choice.includes(s) ? 1 : 0));
+    if (choice.length && (choice.length < e.min || choice.length > e.max)) {
+      throw new RangeError(`approve between ${e.min} and ${e.max} options, or none to abstain`);
+    }
+    return [...options.map((s) => (choice.includes(s) ? 1 : 0)), choice.length ? 0 : 1];
   }
   if (!e.slots.includes(choice)) throw new RangeError(`one of ${e.slots.join(', ')}`);
   return e.slots.map((s) => (s === choice ? 1 : 0));
@@ -70,15 +82,27 @@ export function valuesFor(e, choice) {
 
 export function choiceFrom(e, values) {
   const chosen = e.slots.filter((_, i) => values[i]);
-  return e.method === 'approval' ? chosen : chosen.length === 1 ? chosen[0] : null;
+  if (e.method === 'approval') return chosen.filter((s) => s !== ABSTAIN);
+  return chosen.length === 1 ? chosen[0] : null;
+}
+
+// §6 What each slot weighs in the overall proof's sum: 1 each, but an approval ballot's `abstain` weighs max, so
+// the sum is in [min..max] exactly when the ballot abstains with no option or approves min..max options.
+export function coefficients(e) {
+  return e.slots.map((s, i) => (e.method === 'approval' && i === e.slots.length - 1 ? e.max : 1));
 }
 
 // §6 Contexts of the challenges: (φ, C) for each slot's 0/1 proof; (φ, C, α_1, β_1, …, α_T, β_T) for the
 // overall range proof; (φ, SHA-256(canonical JSON of the ballot without "signature")) for the signature.
 const context = (e, credential) => [e.fingerprint, credential];
 const overallContext = (e, credential, cts) => [...context(e, credential), ...cts.flatMap((c) => [c.alpha, c.beta])];
-const total = (cts) => cts.reduce((a, c) => ({ alpha: a.alpha.add(c.alpha), beta: a.beta.add(c.beta) }),
-  { alpha: IDENTITY, beta: IDENTITY });
+// The ciphertext of Σ coefficient·m: what the overall proof is about (public values, so mulPublic).
+const times = (c, w) => (w === 1 ? c : { alpha: mulPublic(c.alpha, BigInt(w)), beta: mulPublic(c.beta, BigInt(w)) });
+const combined = (e, cts) => coefficients(e).map((w, i) => times(cts[i], w))
+  .reduce((a, c) => ({ alpha: a.alpha.add(c.alpha), beta: a.beta.add(c.beta) }), { alpha: IDENTITY, beta: IDENTITY });
+const overallMessage = (e) => (e.method === 'approval'
+  ? `the proof that the ballot approves ${e.min} to ${e.max} options or abstains fails`
+  : `the proof that the ballot marks ${e.min} to ${e.max} slots fails`);
 const signedDigest = (unsigned) => sha256(canonicalJson(unsigned));
 const responseJson = ({ c, s }) => ({ c: hxScalar(c), s: hxScalar(s) });
 
@@ -95,9 +119,10 @@ export function encryptBallot(e, credentialSecret, choice, { rng = randomScalar 
   const cts = values.map((m, i) => ({ alpha: baseMul(randomness[i]), beta: mulSecret(e.key, randomness[i]).add(small(m)) }));
   const ctx = context(e, credential);
   const proofs = cts.map((ct, i) => disjunctiveProve('zero-one', ctx, e.key, ct, ZERO_ONE, values[i], randomness[i], rng));
-  const rSum = randomness.reduce((a, r) => mod(a + r), 0n);
-  const overall = disjunctiveProve('range', overallContext(e, credential, cts), e.key, total(cts), range(e.min, e.max),
-    values.reduce((a, b) => a + b, 0), rSum, rng);
+  const weights = coefficients(e);
+  const rSum = randomness.reduce((a, r, i) => mod(a + r * BigInt(weights[i])), 0n);
+  const overall = disjunctiveProve('range', overallContext(e, credential, cts), e.key, combined(e, cts),
+    range(e.min, e.max), values.reduce((a, m, i) => a + m * weights[i], 0), rSum, rng);
   const unsigned = {
     format: BALLOT_FORMAT, vote: e.vote, election: toHex(e.fingerprint), credential: hxPoint(credential),
     ciphertexts: cts.map((c) => ({ alpha: hxPoint(c.alpha), beta: hxPoint(c.beta) })),
@@ -150,9 +175,9 @@ export function verifyBallot(e, value) {
       throw new BallotRefused(`the proof that '${e.slots[i]}' is 0 or 1 fails`);
     }
   });
-  if (!disjunctiveVerify('range', overallContext(e, b.credential, b.ciphertexts), e.key, total(b.ciphertexts),
+  if (!disjunctiveVerify('range', overallContext(e, b.credential, b.ciphertexts), e.key, combined(e, b.ciphertexts),
     range(e.min, e.max), b.overallProof)) {
-    throw new BallotRefused(`the proof that the ballot marks ${e.min} to ${e.max} slots fails`);
+    throw new BallotRefused(overallMessage(e));
   }
   const { signature, ...unsigned } = value;
   if (!schnorrVerify('signature', [e.fingerprint, signedDigest(unsigned)], b.credential, b.signature)) {
