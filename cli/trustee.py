@@ -29,19 +29,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import click
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from cli.device import vote_file, write_private
+from cli.transport import HttpTransport, Transport, call
 from engine.voting.encryption import ballots as eb
 from engine.voting.encryption import encoding, envelopes
 from engine.voting.encryption import trustees as et
@@ -51,45 +50,6 @@ from engine.voting.encryption.group import Scalar, base_mul, random_scalar
 KEYSTORE_FORMAT = "yishi-trustee-keystore/1"
 SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 PASSPHRASE_ENV = "YISHI_TRUSTEE_PASSPHRASE"
-
-
-# ---- the transport: HTTP to the server (tests plug the Flask test client in) ----------------------------------------
-
-class Transport(Protocol):
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        """(status, decoded JSON body or None) for ``method`` on the API ``path`` (starting with /api/)."""
-
-
-class HttpTransport:
-    """The API over HTTP(S) with the trustee's bearer token (standard library only)."""
-
-    def __init__(self, server: str, token: str) -> None:
-        self.server, self.token = server.rstrip("/"), token
-
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.server + path, data=data, method=method, headers={
-            "Authorization": f"Bearer {self.token}", "Accept": "application/json",
-            **({"Content-Type": "application/json"} if data is not None else {})})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - the configured server
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
-        except urllib.error.URLError as exc:
-            raise click.ClickException(f"cannot reach {self.server}: {exc.reason}") from exc
-        try:
-            return status, json.loads(raw) if raw else None
-        except ValueError:
-            return status, None
-
-
-def call(transport: Transport, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201)) -> Any:
-    status, answer = transport.request(method, path, body)
-    if status not in ok:
-        error = (answer or {}).get("error", {}) if isinstance(answer, dict) else {}
-        raise click.ClickException(f"the server answered {status}: {error.get('message', answer)}")
-    return answer
 
 
 # ---- the keystore: secrets encrypted at rest under a passphrase -----------------------------------------------------
@@ -133,15 +93,7 @@ class Keystore:
     def save(self) -> None:
         nonce = secrets.token_bytes(12)
         sealed = AESGCM(self.key).encrypt(nonce, json.dumps(self.secrets, sort_keys=True).encode(), _aad(self.header))
-        document = {"header": self.header, "nonce": nonce.hex(), "ciphertext": sealed.hex()}
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = self.path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            json.dump(document, file, indent=1)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, self.path)
+        write_private(self.path, {"header": self.header, "nonce": nonce.hex(), "ciphertext": sealed.hex()})
 
     def scalar(self, name: str) -> Scalar:
         return encoding.scalar(self.secrets[name], name)
@@ -152,9 +104,7 @@ def _aad(header: dict[str, Any]) -> bytes:
 
 
 def keystore_path(home: Path, vote_id: str) -> Path:
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", vote_id) or vote_id.startswith("."):
-        raise click.ClickException(f"not a vote id: {vote_id!r}")
-    return home / f"{vote_id}.trustee"
+    return vote_file(home, vote_id, "trustee")
 
 
 # ---- the commands --------------------------------------------------------------------------------------------------
@@ -197,7 +147,7 @@ def checked_dealings(state: dict[str, Any], vote_id: str) -> dict[int, et.Dealin
 
 
 @click.group()
-@click.option("--server", envvar="YISHI_SERVER", default="http://127.0.0.1:5000", show_default=True,
+@click.option("--server", envvar="YISHI_SERVER", default="http://127.0.0.1:8000", show_default=True,
               help="The Yishi server's address.")
 @click.option("--token", envvar="YISHI_TOKEN", default=None, help="Your API token (or YISHI_TOKEN).")
 @click.option("--home", envvar="YISHI_TRUSTEE_HOME", type=click.Path(file_okay=False, path_type=Path),
@@ -225,26 +175,51 @@ def join(device: Device, vote_id: str) -> None:
     j, k, n = state.get("you"), state["threshold"], len(state["trustees"])
     if j is None:
         raise click.ClickException("you are not a trustee of this vote")
+    if j in state["disqualified"]:
+        raise click.ClickException(f"you (trustee {j}) were disqualified from this vote's key ceremony")
     path = keystore_path(device.home, vote_id)
-    if path.exists():
-        store = Keystore.load(path, device.passphrase())
-    else:
+    fresh = not path.exists()
+    store = (Keystore.create(path, {"vote": vote_id, "trustee": j, "threshold": k, "trustees": n},
+                             device.passphrase(confirm=True)) if fresh else Keystore.load(path, device.passphrase()))
+    if fresh or store.secrets.get("round", 0) < state["round"]:
         if state["state"] != "keying":
             raise click.ClickException(f"the ceremony is {state['state']}: too late to deal")
-        store = Keystore.create(path, {"vote": vote_id, "trustee": j, "threshold": k, "trustees": n},
-                                device.passphrase(confirm=True))
-        coefficients, dealing, shares = et.deal(vote_id, j, k, n)
-        envelope_secret = random_scalar()
-        store.secrets = {
-            "coefficients": [encoding.hx(a) for a in coefficients],
-            "shares": {str(i): encoding.hx(s) for i, s in shares.items()},
-            "envelope_secret": encoding.hx(envelope_secret),
-            "dealing": dealing.to_json(),
-        }
+        deal_round(store, vote_id, j, k, n, state["round"])
         store.save()  # before publishing: a crash after it cannot lose the polynomial the server has seen
+    same_round(store, state)
     body = {"dealing": store.secrets["dealing"], "envelope_key": encoding.hx(base_mul(store.scalar("envelope_secret")))}
     call(device.transport, "POST", f"/api/votes/{vote_id}/ceremony/dealings", body)
-    click.echo(f"trustee {j} of {n} (k = {k}) dealt for vote {vote_id}; secrets kept in {path}")
+    again = f" (round {state['round']}: the key generation restarted)" if state["round"] else ""
+    click.echo(f"trustee {j} of {n} (k = {k}) dealt for vote {vote_id}{again}; secrets kept in {path}")
+
+
+def deal_round(store: Keystore, vote_id: str, j: int, k: int, n: int, round_: int) -> None:
+    """A fresh polynomial and envelope key for this round, replacing an earlier round's: a restarted key generation
+    reuses nothing, and an ended round's secrets are of no further use (its shares will never be combined), so the
+    device keeps only what the current round needs."""
+    coefficients, dealing, shares = et.deal(vote_id, j, k, n)
+    store.secrets = {
+        "round": round_,
+        "coefficients": [encoding.hx(a) for a in coefficients],
+        "shares": {str(i): encoding.hx(s) for i, s in shares.items()},
+        "envelope_secret": encoding.hx(random_scalar()),
+        "dealing": dealing.to_json(),
+    }
+
+
+def same_round(store: Keystore, state: dict[str, Any]) -> None:
+    """This device's secrets are for the ceremony's current round (else the trustee must ``join`` again)."""
+    held = store.secrets.get("round", 0)
+    if held < state["round"]:
+        raise click.ClickException(f"the key generation restarted (round {state['round']}, trustees "
+                                   f"{', '.join(map(str, state['disqualified']))} disqualified): run `yishi trustee join` "
+                                   "to deal afresh")
+    if held > state["round"]:
+        raise click.ClickException(f"this device holds round {held}'s secrets but the server shows round {state['round']}")
+
+
+def qualified_numbers(state: dict[str, Any]) -> list[int]:
+    return [t["number"] for t in state["trustees"] if t["number"] not in state["disqualified"]]
 
 
 @trustee.command()
@@ -254,14 +229,15 @@ def shares(device: Device, vote_id: str) -> None:
     """Seal each other trustee's share in an envelope to their envelope key and publish them (after everyone dealt)."""
     store = device.open(vote_id)
     state = device.ceremony(vote_id)
-    j, n = store.header["trustee"], store.header["trustees"]
+    same_round(store, state)
+    j, others = store.header["trustee"], qualified_numbers(state)
     keys = {d["trustee"]: encoding.point(d["envelope_key"], "envelope_key") for d in state["dealings"]}
-    missing = sorted(set(range(1, n + 1)) - set(keys))
+    missing = sorted(set(others) - set(keys))
     if missing:
         raise click.ClickException(f"waiting for trustees {', '.join(map(str, missing))} to deal")
     checked_dealings(state, vote_id)
     sealed = {str(i): envelopes.seal(vote_id, j, i, keys[i], encoding.scalar(store.secrets["shares"][str(i)]))
-              for i in range(1, n + 1) if i != j}
+              for i in others if i != j}
     call(device.transport, "POST", f"/api/votes/{vote_id}/ceremony/envelopes", {"envelopes": sealed})
     click.echo(f"trustee {j}: sent sealed shares to trustees {', '.join(sorted(sealed, key=int))}")
 
@@ -271,14 +247,17 @@ def shares(device: Device, vote_id: str) -> None:
 @click.pass_obj
 def keyshare(device: Device, vote_id: str) -> None:
     """Open the shares sent to you, check each against its dealer's commitments, and publish your verification key
-    — or a complaint against each dealer whose share does not open or does not check."""
+    — or a complaint against each dealer whose share does not open or does not check. A dealer who answered your
+    complaint with a share that checks has it taken instead of the envelope's."""
     store = device.open(vote_id)
     state = device.ceremony(vote_id)
-    j, n = store.header["trustee"], store.header["trustees"]
+    same_round(store, state)
+    j, n = store.header["trustee"], len(qualified_numbers(state))
     dealings = checked_dealings(state, vote_id)
     received = call(device.transport, "GET", f"/api/votes/{vote_id}/ceremony/envelopes")
     got = {item["dealer"]: item["envelope"] for item in received}
-    missing = sorted(set(range(1, n + 1)) - {j} - set(got))
+    revealed = {c["dealer"]: c["answer"] for c in state["complaints"] if c["trustee"] == j and c["answer"]}
+    missing = sorted(set(qualified_numbers(state)) - {j} - set(got))
     if missing:
         raise click.ClickException(f"waiting for shares from trustees {', '.join(map(str, missing))}")
     own = encoding.scalar(store.secrets["shares"][str(j)])
@@ -286,7 +265,8 @@ def keyshare(device: Device, vote_id: str) -> None:
     secret = store.scalar("envelope_secret")
     for dealer in sorted(got):
         try:
-            share = envelopes.open_envelope(vote_id, dealer, j, secret, got[dealer])
+            share = (encoding.scalar(revealed[dealer], "answer") if dealer in revealed
+                     else envelopes.open_envelope(vote_id, dealer, j, secret, got[dealer]))
         except envelopes.EnvelopeError:
             bad.append(dealer)
             continue
@@ -295,14 +275,49 @@ def keyshare(device: Device, vote_id: str) -> None:
             continue
         collected.append(share)
     if bad:
+        complained = {c["dealer"] for c in state["complaints"] if c["trustee"] == j}
         for dealer in bad:
             call(device.transport, "POST", f"/api/votes/{vote_id}/ceremony/complaints", {"dealer": dealer})
-        raise click.ClickException(f"the shares from trustees {', '.join(map(str, bad))} do not check: complaint published")
+        waiting = [d for d in bad if d in complained]
+        raise click.ClickException(
+            f"the shares from trustees {', '.join(map(str, bad))} do not check: complaint published; each dealer must "
+            f"answer within {state['answer_hours']} hours (`yishi trustee answer`), then run keyshare again"
+            + (f" (still waiting for {', '.join(map(str, waiting))})" if waiting else ""))
     x, published = et.key_share(vote_id, j, collected)
     store.secrets["key_share"] = encoding.hx(x)
     store.save()
     call(device.transport, "POST", f"/api/votes/{vote_id}/ceremony/key-shares", {"key_share": published.to_json()})
     click.echo(f"trustee {j}: all {n - 1} shares check; verification key published")
+
+
+@trustee.command()
+@click.argument("vote_id")
+@click.pass_obj
+def answer(device: Device, vote_id: str) -> None:
+    """Answer each complaint against you in this round by revealing, in clear, the share you dealt the complainant.
+
+    Everyone can check it against your commitments: if it checks the complaint is dismissed; if not, you are
+    disqualified. Not answering within the vote's answer_hours lets anyone have you disqualified."""
+    store = device.open(vote_id)
+    state = device.ceremony(vote_id)
+    same_round(store, state)
+    j = store.header["trustee"]
+    if state.get("you") != j:
+        raise click.ClickException(f"this device holds trustee {j}'s secrets but the server says you are {state.get('you')}")
+    against = [c for c in state["complaints"] if c["dealer"] == j and c["answer"] is None]
+    if not against:
+        click.echo(f"trustee {j}: no complaint against you awaits an answer")
+        return
+    for complaint in against:
+        complainant = complaint["trustee"]
+        if complainant == j or str(complainant) not in store.secrets["shares"]:
+            raise click.ClickException(f"the server lists a complaint from trustee {complainant}, who got no share from you")
+        body = {"complainant": complainant, "share": store.secrets["shares"][str(complainant)]}
+        after = call(device.transport, "POST", f"/api/votes/{vote_id}/ceremony/answers", body)
+        if j in after["disqualified"]:
+            raise click.ClickException(f"the share you dealt trustee {complainant} does not check against your "
+                                       "commitments: you are disqualified and the key generation restarts without you")
+        click.echo(f"trustee {j}: answered trustee {complainant}'s complaint; the share checks, the complaint is dismissed")
 
 
 @trustee.command()
@@ -314,6 +329,7 @@ def decrypt(device: Device, vote_id: str) -> None:
     if "key_share" not in store.secrets:
         raise click.ClickException("this device has no key share for the vote (run `yishi trustee keyshare` first)")
     state = device.ceremony(vote_id)
+    same_round(store, state)
     if state["state"] not in ("decrypting", "decided") or not state.get("tally"):
         raise click.ClickException(f"there is nothing to decrypt yet: the ceremony is {state['state']}")
     j, x = store.header["trustee"], store.scalar("key_share")
@@ -344,8 +360,18 @@ def status(device: Device, vote_id: str) -> None:
     decrypted = sorted(p["trustee"] for p in state["decryptions"])
     for label, who in (("dealt", dealt), ("sent shares", senders), ("key shares", keyed), ("decrypted", decrypted)):
         click.echo(f"  {label}: {', '.join(map(str, who)) or 'nobody yet'}")
+    click.echo(f"  round {state['round']}; disqualified: {', '.join(map(str, state['disqualified'])) or 'nobody'}")
     for complaint in state["complaints"]:
-        click.echo(f"  complaint: trustee {complaint['trustee']} against dealer {complaint['dealer']}")
+        verdict = ("answered, the share checks: dismissed" if complaint["answer"] else
+                   f"awaiting the dealer's answer until {complaint['deadline']}")
+        click.echo(f"  complaint: trustee {complaint['trustee']} against dealer {complaint['dealer']}, {verdict}")
+    for past in state["disqualifications"]:
+        why = "its revealed share does not check" if past["reason"] == "bad_answer" else "no answer in time"
+        click.echo(f"  round {past['round']}: dealer {past['dealer']} disqualified on trustee {past['complainant']}'s "
+                   f"complaint ({why})")
+    if state["failure"]:
+        click.echo(f"  the ceremony failed: {len(state['failure']['qualified'])} trustees remain qualified, fewer than "
+                   f"k = {state['failure']['threshold']}; the vote cannot open")
     path = keystore_path(device.home, vote_id)
     if path.exists():  # the header only: no passphrase needed, nothing secret shown
         header = json.loads(path.read_text(encoding="utf-8"))["header"]
