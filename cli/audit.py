@@ -9,7 +9,7 @@ import click
 
 from cli.common import community_id_of, echo_json, engine_from, instance_of
 from engine.audit import access, time_travel
-from engine.audit.offline import encrypted_board
+from engine.audit.offline import ballot_audit, encrypted_board
 from engine.audit.offline import verify as audit_verify
 from engine.audit.sealing.checkpoints import key_id
 from engine.bootstrap import Engine
@@ -20,17 +20,21 @@ from engine.voting.counting.tally import tally as voting_tally
 
 
 @click.command()
-@click.argument("board_file", type=click.File("r", encoding="utf-8"))
+@click.argument("board_file", type=click.File("r", encoding="utf-8"), required=False)
 @click.option("--verify", is_flag=True, help="Compare the recount and the Merkle root with what the board publishes.")
-def tally(board_file: Any, verify: bool) -> None:
+@click.option("--audit", "audit_file", type=click.File("r", encoding="utf-8"),
+              help="Instead of a board: an audited encrypted ballot saved from the booth; says the choice it encrypts.")
+def tally(board_file: Any, verify: bool, audit_file: Any) -> None:
     """Recount a bulletin board (GET /api/votes/{id}/board, saved to a file), offline.
 
     No database and no server are involved: anyone can check a published result.
     """
-    try:
-        document = json.load(board_file)
-    except ValueError as exc:
-        raise click.ClickException(f"not a JSON document: {exc}") from exc
+    if (board_file is None) == (audit_file is None):
+        raise click.UsageError("give a board file, or --audit with an audited ballot's file")
+    if audit_file is not None:
+        _audited(_json(audit_file))
+        return
+    document = _json(board_file)
     if encrypted_board.is_encrypted_board(document):
         _encrypted(document, verify)
         return
@@ -52,6 +56,25 @@ def tally(board_file: Any, verify: bool) -> None:
             click.echo(f"MISMATCH: {problem}", err=True)
         raise SystemExit(1)
     click.echo("verified: the root and the recount match the published result")
+
+
+def _json(file: Any) -> Any:
+    try:
+        return json.load(file)
+    except ValueError as exc:
+        raise click.ClickException(f"not a JSON document: {exc}") from exc
+
+
+def _audited(document: Any) -> None:
+    """An audited ballot (Benaloh): its proofs and its opening checked offline, and the choice it encrypted said."""
+    verdict = ballot_audit.check(document)
+    if not verdict.ok:
+        for problem in verdict.problems:
+            click.echo(f"MISMATCH: {problem}", err=True)
+        raise SystemExit(1)
+    click.echo(f"vote: {verdict.vote}  tracker: {verdict.tracker}")
+    click.echo(f"this ballot encrypted: {json.dumps(verdict.choice, ensure_ascii=False)}")
+    click.echo("verified: the proofs hold and the randomness opens the ballot; an audited ballot is never cast")
 
 
 def _encrypted(document: dict[str, Any], verify: bool) -> None:

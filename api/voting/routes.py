@@ -14,12 +14,12 @@ from api.voting.schemas import (
 )
 from api.schemas import PageQuery, page_of
 from api.voting.schemas import (
-    CeremonySchema, ComplaintSchema, CredentialResultSchema, CredentialSchema, DealingSchema, DecryptionSchema,
-    EncryptedBallotSchema, EnvelopeSchema, EnvelopesSchema, KeyShareSchema, TrackerSchema,
+    AuditedSchema, AuditSchema, CeremonySchema, ComplaintSchema, CredentialResultSchema, CredentialSchema, DealingSchema, DecryptionSchema,
+    EncryptedBallotSchema, EnvelopeSchema, EnvelopesSchema, KeyShareSchema, TrackerSchema, TrackerStatusSchema,
 )
 from engine.voting import ceremony
 from engine.voting.commands import (
-    CastEncryptedBallot, CorrectPaperBallot, EnterPaperBallot, PublishComplaint, PublishDealing, PublishDecryption,
+    AuditBallot, CastEncryptedBallot, CorrectPaperBallot, EnterPaperBallot, PublishComplaint, PublishDealing, PublishDecryption,
     PublishEnvelopes, PublishKeyShare, RegisterCredential,
 )
 from engine.voting import queries as voting_queries
@@ -228,6 +228,26 @@ def register_credential(args: dict[str, Any], vote_id: str) -> Any:
 def cast_encrypted(args: dict[str, Any], vote_id: str) -> Any:
     """Cast an encrypted ballot (its proofs are checked); your last ballot counts. The tracker is its hash."""
     return engine().execute(CastEncryptedBallot(vote_id, args["ballot"]), actor())
+
+
+@blp.route("/votes/<vote_id>/audited-ballots", methods=["POST"])
+@blp.arguments(AuditSchema)
+@blp.response(201, AuditedSchema)
+def audit_ballot(args: dict[str, Any], vote_id: str) -> Any:
+    """Audit a ballot instead of casting it (Benaloh): send its tracker only; it is never cast afterwards.
+
+    Open it on your device with the randomness you kept (`yishi tally --audit audit.json`), then encrypt again to cast.
+    A tracker already cast is refused (409)."""
+    return engine().execute(AuditBallot(vote_id, args["tracker"]), actor())
+
+
+@blp.route("/votes/<vote_id>/trackers/<tracker>")
+@blp.response(200, TrackerStatusSchema)
+@blp.alt_response(409, response="CONFLICT")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+def find_tracker(vote_id: str, tracker: str) -> Any:
+    """Find a ballot tracker on an encrypted vote's board: counted, replaced, audited or not found (no identity)."""
+    return ceremony.find_tracker(reader(), actor(), vote_id, tracker)
 
 
 @blp.route("/votes/<vote_id>/encrypted-board")

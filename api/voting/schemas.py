@@ -185,6 +185,26 @@ class TrackerSchema(Schema):
     changed = fields.Boolean()
 
 
+class AuditSchema(StrictSchema):
+    tracker = fields.String(required=True, validate=HEX, metadata={
+        "description": "The tracker of the ballot you audit instead of casting (64 lowercase hex). Only the tracker: "
+                       "the randomness that opens the ballot stays on your device."})
+
+
+class AuditedSchema(Schema):
+    vote_id = fields.String()
+    tracker = fields.String(metadata={"description": "Listed as audited on the board: never cast, never counted."})
+
+
+class TrackerStatusSchema(Schema):
+    vote_id = fields.String()
+    tracker = fields.String()
+    status = fields.String(metadata={
+        "description": "counted (the last ballot of its credential), replaced (by a later one), audited (opened by its "
+                       "voter: never counted) or not_found"})
+    decided = fields.Boolean(metadata={"description": "The result is out: counted is final."})
+
+
 class DecryptionSchema(StrictSchema):
     partial = fields.Dict(required=True, metadata={"description": "{trustee, factors: [hex], proofs: [{c, s}]}"})
 

@@ -7,6 +7,8 @@ state change in the vote's instance history, like today's ballot events: who did
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.identity.actors import Actor
+from engine.kernel.db import advisory_xact_lock
 from engine.kernel.errors import Conflict, InvalidInput, PermissionDenied
 from engine.kernel.instances import deliver, record_unloaded
 from engine.kernel.models import Instance
@@ -28,7 +31,9 @@ from engine.voting.encryption import tally as etally
 from engine.voting.encryption import trustees as etrustees
 from engine.voting.encryption.elgamal import Ciphertext
 from engine.voting.encryption.group import EncodingError
-from engine.voting.models import Ceremony, CeremonyPost, EncryptedBallot, Participation, VoterCredential, Vote
+from engine.voting.models import (
+    AuditedBallot, Ceremony, CeremonyPost, EncryptedBallot, Participation, VoterCredential, Vote,
+)
 from engine.voting.queries import _entry_of, get_vote
 
 DECRYPTED_MESSAGE = "result_decrypted"
@@ -134,6 +139,7 @@ def encrypted_board(session: Session, vote: Vote) -> dict[str, Any]:
         "dealings": [p.body["dealing"] for p in _posts(session, vote.id, "dealing")],
         "key_shares": [p.body["key_share"] for p in _posts(session, vote.id, "key_share")],
         "ballots": entries, "root": board.merkle_root(entries), "tally": ceremony.tally,
+        "audited": _audited(session, vote.id),
         "decryptions": [p.body["partial"] for p in _posts(session, vote.id, "decryption")],
         "result": vote.result,
     }
@@ -324,6 +330,9 @@ def cast(uow: UnitOfWork, actor: Actor, vote_id: str, ballot: Any) -> Cast:
     except eballots.BallotRefused as exc:
         raise _bad(f"the ballot does not check: {exc}", "ballot") from exc
     tracker = eballots.tracker(parsed)
+    _lock_tracker(uow, vote.id, tracker)
+    if uow.session.get(AuditedBallot, (vote.id, tracker)) is not None:
+        raise Conflict("this ballot was audited: it can never be cast; encrypt your choice again")
     seen = uow.session.get(EncryptedBallot, (vote.id, tracker))
     participation = uow.session.get(Participation, (vote.id, entry.voter_key))
     if seen is not None:
@@ -350,6 +359,80 @@ def cast(uow: UnitOfWork, actor: Actor, vote_id: str, ballot: Any) -> Cast:
         changed = True
     _close_if_everyone_voted(uow, vote)
     return Cast(vote.id, tracker, changed)
+
+
+# ---- Benaloh's cast-or-audit (docs §6) and finding a tracker --------------------------------------
+
+TRACKER = re.compile(r"[0-9a-f]{64}")
+
+
+def _tracker_of(tracker: Any) -> str:
+    if type(tracker) is not str or TRACKER.fullmatch(tracker) is None:
+        raise _bad("a tracker is 64 lowercase hexadecimal characters", "tracker")
+    return tracker
+
+
+def _lock_tracker(uow: UnitOfWork, vote_id: str, tracker: str) -> None:
+    """Casting and auditing the same tracker take turns (PostgreSQL: a transaction-scoped advisory lock on the
+    (vote, tracker) pair; SQLite's units of work take turns anyway), so that of an audit and a cast of one ballot
+    racing each other exactly one wins: each checks the other's table only once it holds the lock, and under
+    READ COMMITTED that check sees whatever the other committed. Other trackers never wait."""
+    digest = hashlib.sha256(f"yishi-tracker-lock/1\0{vote_id}\0{tracker}".encode()).digest()
+    advisory_xact_lock(uow.session.connection(), int.from_bytes(digest[:8], "big", signed=True))
+
+
+def _audited(session: Session, vote_id: str) -> list[str]:
+    return list(session.scalars(select(AuditedBallot.tracker).where(AuditedBallot.vote_id == vote_id)
+                                .order_by(AuditedBallot.tracker)))
+
+
+@dataclass(frozen=True)
+class Audited:
+    vote_id: str
+    tracker: str
+
+
+def audit_ballot(uow: UnitOfWork, actor: Actor, vote_id: str, tracker: Any) -> Audited:
+    """The voter audits a ballot instead of casting it: the server records its tracker, and will never cast it.
+
+    Only the tracker comes to the server: the randomness that opens the ballot stays on the voter's device (the
+    booth shows the opening there and offers it as a file). The server holding it would be the server holding a
+    choice linked to whoever audited it — and, as the voter's credential signs every ballot, a choice the voter
+    intended. The history records that the caller audited a ballot (no tracker: nothing pairs the caller with the
+    board's audited list). The same tracker again is answered the same; one cast already is refused."""
+    tracker = _tracker_of(tracker)
+    vote = get_vote(uow.session, actor, vote_id)
+    ceremony = _ceremony(uow.session, vote)
+    if ceremony.state == "keying":
+        raise Conflict("the trustees have not made the election key yet: ballots open once they have")
+    from engine.voting.casting import _require_open
+
+    _require_open(vote, uow.now)
+    _entry_of(uow.session, vote, actor)
+    _lock_tracker(uow, vote.id, tracker)
+    if uow.session.get(EncryptedBallot, (vote.id, tracker)) is not None:
+        raise Conflict("this ballot was cast: it cannot be audited (its opening would show how it votes)")
+    if uow.session.get(AuditedBallot, (vote.id, tracker)) is None:
+        uow.session.add(AuditedBallot(vote_id=vote.id, tracker=tracker))
+        _record(uow, vote, "ballot_audited", actor, {})
+    return Audited(vote.id, tracker)
+
+
+def find_tracker(session: Session, actor: Actor, vote_id: str, tracker: Any) -> dict[str, Any]:
+    """Where a tracker stands on an encrypted vote's board: ``counted`` (the last ballot of its credential: it
+    counts, or will unless its voter votes again before the close), ``replaced``, ``audited`` (never counted) or
+    ``not_found``. ``decided``: whether the result is out (the count is final). No identity either way."""
+    tracker = _tracker_of(tracker)
+    vote = get_vote(session, actor, vote_id)
+    ceremony = _ceremony(session, vote)
+    row = session.get(EncryptedBallot, (vote.id, tracker))
+    if row is not None:
+        status = "replaced" if row.replaced else "counted"
+    elif session.get(AuditedBallot, (vote.id, tracker)) is not None:
+        status = "audited"
+    else:
+        status = "not_found"
+    return {"vote_id": vote.id, "tracker": tracker, "status": status, "decided": ceremony.state == "decided"}
 
 
 # ---- the close and the decryption --------------------------------------------------------------

@@ -71,6 +71,14 @@ class CastEncryptedBallot:
 
 
 @dataclass(frozen=True)
+class AuditBallot:
+    """Benaloh's audit: the tracker of a ballot its voter opens instead of casting (never its randomness)."""
+
+    vote_id: str
+    tracker: Any
+
+
+@dataclass(frozen=True)
 class PublishDecryption:
     vote_id: str
     partial: Any

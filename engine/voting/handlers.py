@@ -16,7 +16,7 @@ from engine.voting import casting
 from engine.voting.casting import Receipt
 from engine.voting import ceremony
 from engine.voting.commands import (
-    CastBallot, CastEncryptedBallot, CorrectPaperBallot, EnterPaperBallot, PublishComplaint, PublishDealing,
+    AuditBallot, CastBallot, CastEncryptedBallot, CorrectPaperBallot, EnterPaperBallot, PublishComplaint, PublishDealing,
     PublishDecryption, PublishEnvelopes, PublishKeyShare, RegisterCredential,
 )
 from engine.voting.seals import BallotSeal
@@ -85,6 +85,11 @@ def register_credential(uow: UnitOfWork, actor: Actor, cmd: RegisterCredential) 
 @handles(CastEncryptedBallot)
 def cast_encrypted_ballot(uow: UnitOfWork, actor: Actor, cmd: CastEncryptedBallot) -> ceremony.Cast:
     return ceremony.cast(uow, actor, cmd.vote_id, cmd.ballot)
+
+
+@handles(AuditBallot)
+def audit_ballot(uow: UnitOfWork, actor: Actor, cmd: AuditBallot) -> ceremony.Audited:
+    return ceremony.audit_ballot(uow, actor, cmd.vote_id, cmd.tracker)
 
 
 @handles(PublishDecryption)

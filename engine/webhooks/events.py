@@ -17,8 +17,10 @@ from typing import Any
 
 WORKFLOW_TYPES = ("instance_started", "task_completed", "timers_fired", "message_delivered", "instance_retried",
                   "timers_failed")
-BALLOT_TYPES = ("ballot_cast", "ballot_changed", "paper_ballot_entered", "paper_ballot_corrected", "credential_registered")
-"""Told with the vote's id alone (a voter's credential too: who registers one is who is about to vote)."""
+BALLOT_TYPES = ("ballot_cast", "ballot_changed", "paper_ballot_entered", "paper_ballot_corrected", "credential_registered",
+                "ballot_audited")
+"""Told with the vote's id alone (a voter's credential too: who registers one is who is about to vote; an audited
+ballot neither: not its tracker)."""
 CEREMONY_TYPES = ("trustee_dealt", "trustee_shares_sent", "trustee_complained", "trustee_key_published", "election_key_made",
                   "trustee_decrypted", "vote_decrypted")
 """An encrypted vote's key ceremony and decryption (``engine/voting/ceremony.py``): public steps, told by their ids."""

@@ -2,12 +2,14 @@
 
 Every point decoded and validated; every trustee's dealing and key share checked; the election rebuilt from them
 and its fingerprint compared; every ballot's proofs and signature checked, each credential's last ballot the only
-one counted; the homomorphic tally recomputed; every decryption factor's proof checked (a bad one named); the sums
-recombined from k factors and the result recounted under today's rules. No database, no server.
+one counted, and none of them a ballot its voter audited (Benaloh); the homomorphic tally recomputed; every
+decryption factor's proof checked (a bad one named); the sums recombined from k factors and the result recounted
+under today's rules. No database, no server.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +21,7 @@ from engine.voting.encryption import trustees as etrustees
 from engine.voting.encryption.elgamal import Ciphertext
 
 FORMAT = "yishi-encrypted-board/1"
+TRACKER = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -36,6 +39,17 @@ class Verdict:
 
 def is_encrypted_board(document: Any) -> bool:
     return isinstance(document, dict) and document.get("format") == FORMAT
+
+
+def _audited_trackers(doc: dict[str, Any], verdict: Verdict) -> set[str]:
+    """The trackers voters audited (Benaloh): each one a well-formed tracker, listed once, sorted as published."""
+    audited = doc["audited"]
+    if type(audited) is not list or any(type(t) is not str or TRACKER.fullmatch(t) is None for t in audited):
+        verdict.problem("the audited trackers are not a list of 64-character lowercase hex trackers")
+        return set()
+    if audited != sorted(set(audited)):
+        verdict.problem("the audited trackers are not listed once each, in order")
+    return set(audited)
 
 
 def verify(document: dict[str, Any]) -> Verdict:
@@ -70,8 +84,12 @@ def _verify(doc: dict[str, Any], verdict: Verdict) -> None:
     verdict.ballots = len(entries)
     if plain_board.merkle_root(entries) != doc["root"]:
         verdict.problem("the root over the listed ballots differs from the board's")
+    audited = _audited_trackers(doc, verdict)
     last: dict[str, tuple[eballots.Ballot, str]] = {}
     for entry in entries:
+        if entry["tracker"] in audited:
+            verdict.problem(f"ballot {entry['tracker'][:12]}… was audited (opened by its voter) yet it is on the board "
+                            f"as {'replaced' if entry['replaced'] else 'counted'}: an audited ballot is never cast")
         ballot = eballots.Ballot.from_json(entry["ballot"])
         if eballots.tracker(ballot) != entry["tracker"]:
             verdict.problem(f"ballot {entry['tracker'][:12]}…: its tracker is not its hash")
