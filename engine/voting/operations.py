@@ -38,6 +38,8 @@ def open_vote(context: ServiceContext, params: dict[str, Any]) -> dict[str, Any]
     if not entries:
         raise InvalidInput(f"nobody in the register can vote as {config['electorate']}",
                            errors=[{"field": "vote.electorate", "message": "empty electorate"}])
+    if encryption is not None:
+        ceremony.check_weights(entries)
     vote = Vote(
         id=str(uuid.uuid4()), instance_id=context.instance.id, community_id=context.instance.community_id,
         title=config["title"], question=config["question"], method=config["method"], options=config["options"],

@@ -14,6 +14,10 @@ equal key for key. The result is plain JSON (fractions as ``{"fraction": "2/3", 
   decided who won;
 - ``winner`` (elections, when passed), ``outcome`` and ``explanation``, a few sentences.
 
+``tally_sums`` gives the same result from sums instead of ballots — the cast, the abstentions and each option's
+heads and weight, which is all the single-choice and approval methods' rules read — for a count whose ballots are
+never seen one by one (an encrypted vote's decrypted tally, docs/ballot-encryption.md §8).
+
 Outcomes: ``invalid`` when the quorum is not met (the count is still shown, but decides nothing);
 ``passed``; ``rejected`` (the threshold was not reached, or no ballot chose anything); ``tie``
 when yes and no are level under a majority threshold, or when options are level at the top and
@@ -72,6 +76,20 @@ class Decision:
     ties: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Sums:
+    """A count already summed: the ballots cast, the abstentions among them, and each option's heads and weight
+    (for approval, the ballots approving it). Weights are exact; in an unweighted electorate a weight equals its heads."""
+
+    cast: Amount
+    abstentions: Amount
+    options: dict[str, Amount]
+
+
+SUMMED = ("yes_no_abstain", "plurality", "approval")
+"""The methods whose rules read only a count's sums: ranked methods need each ballot's order."""
+
+
 def tally(ballots: Any, config: Any, electorate: Any) -> dict[str, Any]:
     """The published result of a vote; given the same inputs it is the same dict, so it doubles as the recount."""
     vote = read_vote(config)
@@ -81,6 +99,45 @@ def tally(ballots: Any, config: Any, electorate: Any) -> dict[str, Any]:
     turnout = Turnout(cast.cast(), _abstentions(cast))
     _within_electorate(turnout.cast, voters)
     count = COUNTERS[vote.method](vote, rule, cast, voters, turnout)
+    return _published(vote, rule, voters, turnout, count)
+
+
+def tally_sums(sums: Sums, config: Any, electorate: Any) -> dict[str, Any]:
+    """The result ``tally`` gives for any ballots with these sums — equal key for key, since the rules of these
+    methods (quorum, thresholds, dual majorities, leaders, lots) read nothing else. Sums that no ballots could have
+    (an option counted more often than ballots were cast, in a single-choice vote parts that do not add up to the
+    cast) are refused rather than counted."""
+    vote = read_vote(config)
+    if vote.method not in SUMMED:
+        refuse("config.method", f"a count from sums is for {', '.join(SUMMED)} votes: ranked ballots are read one by one")
+    voters = read_electorate(electorate)
+    rule = read_rule(vote.rule, vote.method, voters.weighted)
+    options = _checked_sums(sums, vote, voters)
+    turnout = Turnout(sums.cast, sums.abstentions)
+    _within_electorate(turnout.cast, voters)
+    return _published(vote, rule, voters, turnout, _choice_count(vote, rule, options, voters, turnout))
+
+
+def _checked_sums(sums: Sums, vote: Vote, voters: Electorate) -> dict[str, Amount]:
+    """The options' sums in the vote's order, once every sum is one that some ballots could have."""
+    if set(sums.options) != set(vote.options):
+        refuse("sums.options", f"one sum for each of {', '.join(vote.options)}")
+    options = {o: sums.options[o] for o in vote.options}
+    voting = sums.cast - sums.abstentions
+    amounts = [sums.cast, sums.abstentions, voting, *options.values()]
+    if any(a.heads < 0 or a.weight < 0 or (a.heads == 0) != (a.weight == 0) for a in amounts):
+        refuse("sums", "heads and weights are not negative, and zero together")
+    if not voters.weighted and any(a.weight != a.heads for a in amounts):
+        refuse("sums", "in an unweighted electorate each weight equals its heads")
+    if vote.method == "approval":
+        if any(a.heads > voting.heads or a.weight > voting.weight for a in options.values()):
+            refuse("sums.options", "an option approved more often than ballots approved anything")
+    elif sum(options.values(), Amount(0, Fraction(0))) != voting:
+        refuse("sums.options", "the options' sums do not add up to the ballots cast less the abstentions")
+    return options
+
+
+def _published(vote: Vote, rule: Rule, voters: Electorate, turnout: Turnout, count: Count) -> dict[str, Any]:
     quorum = _quorum_checks(rule, turnout, voters)
     quorate = rule.quorum is None or all(c.met for c in quorum)
     decide = _decide_yes_no if vote.method == "yes_no_abstain" else _decide_election
@@ -112,7 +169,12 @@ recount = tally
 def _count_choices(vote: Vote, rule: Rule, cast: Ballots, voters: Electorate, turnout: Turnout) -> Count:
     """Yes/no, plurality and approval: heads and weight per option, and the leaders by the rule's measure."""
     check_choices(cast.choices, vote.method, vote.options)
-    counts = count_options(cast, vote.options, several=vote.method == "approval")
+    return _choice_count(vote, rule, count_options(cast, vote.options, several=vote.method == "approval"), voters,
+                         turnout)
+
+
+def _choice_count(vote: Vote, rule: Rule, counts: dict[str, Amount], voters: Electorate, turnout: Turnout) -> Count:
+    """What the rule needs of a yes/no, plurality or approval count, from its per-option sums alone."""
     listed = "; ".join(f"{option} {_votes(amount, voters)}" for option, amount in counts.items())
     summary = (f"{'Approvals' if vote.method == 'approval' else 'Count'}: {listed}; "
                f"abstained {_votes(turnout.abstentions, voters)}.")
