@@ -38,9 +38,10 @@ from engine.voting.queries import _entry_of, get_vote
 
 DECRYPTED_MESSAGE = "result_decrypted"
 """Delivered to the vote's instance when k trustees' factors decrypted the tally (processes/vote.bpmn waits for it)."""
-SINGLE_CHOICE = ("yes_no_abstain", "plurality")
-"""Methods whose encrypted tally goes through today's rules exactly (one slot per ballot). Approval is left for
-later (its per-option sums do not say how many options each ballot approved); ranked methods are not encrypted."""
+ENCRYPTABLE = ("yes_no_abstain", "plurality", "approval")
+"""Methods whose encrypted tally goes through today's rules exactly: their rules read only the cast, the abstentions
+(every method's last slot, docs/ballot-encryption.md §3) and each option's sums (``counting.tally.tally_sums``).
+Ranked methods are not encrypted (§10)."""
 BOARD_FORMAT = "yishi-encrypted-board/1"
 
 
@@ -62,14 +63,29 @@ def read_encryption(config: dict[str, Any], session: Session, community_id: int)
         raise refuse("threshold: from 1 to the number of trustees")
     if not config.get("secret"):
         raise refuse("only a secret vote is encrypted")
-    if config["method"] not in SINGLE_CHOICE:
-        raise refuse(f"encrypted ballots are for {', '.join(SINGLE_CHOICE)} votes (see docs/ballot-encryption.md)")
+    if config["method"] not in ENCRYPTABLE:
+        raise refuse(f"encrypted ballots are for {', '.join(ENCRYPTABLE)} votes (see docs/ballot-encryption.md)")
     from engine.identity.models import Member
 
     found = set(session.scalars(select(Member.id).where(Member.community_id == community_id, Member.id.in_(ids))))
     if found != set(ids):
         raise refuse("every trustee must be a member of the community")
     return ids, k
+
+
+def check_weights(entries: list[dict[str, str]]) -> None:
+    """An encrypted owners' tally weighs each ballot by its area in 0.01 m² (docs/ballot-encryption.md §7): an area
+    with more decimals could not be counted exactly, so the vote refuses to open rather than fail at the close."""
+    unfit = []
+    for entry in entries:
+        try:
+            etally.weight_units(entry["weight"])
+        except ValueError:
+            unfit.append(f"{entry['label']} ({entry['weight']} m²)")
+    if unfit:
+        raise InvalidInput(f"encrypted ballots weigh areas in 0.01 m²; these owners' areas have more than two "
+                           f"decimals: {', '.join(unfit[:5])}",
+                           errors=[{"field": "vote.electorate", "message": "an area with more than two decimals"}])
 
 
 def start(session: Session, vote: Vote, trustees: list[int], threshold: int) -> None:
@@ -516,7 +532,7 @@ def _decide(uow: UnitOfWork, vote: Vote, ceremony: Ceremony, election: eballots.
         raise Conflict("the decrypted counts do not check")
     used = sorted(p.trustee for p in partials)[:ceremony.threshold]
     vote.result = result_from_counts(tally_config(vote), electorate_summary(vote), list(election.slots), counts,
-                                     vote.weighted, used)
+                                     ceremony.tally["bounds"], vote.weighted, used)
     ceremony.tally = {**ceremony.tally, "counts": counts, "trustees": used}
     ceremony.state, vote.status = "decided", "closed"
     _record(uow, vote, "vote_decrypted", None, {"trustees": used})

@@ -132,8 +132,8 @@ def _verify(doc: dict[str, Any], verdict: Verdict) -> None:
     counts = [etally.discrete_log(s.beta - f, b) for s, f, b in zip(sums, factors, bounds)]
     if counts != doc["tally"].get("counts"):
         verdict.problem(f"the decrypted counts are {counts}, the board says {doc['tally'].get('counts')}")
-    recount = result_from_counts(doc["vote"], doc["electorate"], list(election.slots), counts, doc["weighted"],
-                                 doc["tally"].get("trustees", []))
+    recount = result_from_counts(doc["vote"], doc["electorate"], list(election.slots), counts, bounds,
+                                 doc["weighted"], doc["tally"].get("trustees", []))
     verdict.recount = recount
     if recount != doc["result"]:
         verdict.problem("the recount differs from the published result")
