@@ -19,7 +19,7 @@ from api.voting.schemas import (
 )
 from engine.voting import ceremony
 from engine.voting.commands import (
-    AuditBallot, CastEncryptedBallot, CorrectPaperBallot, EnterPaperBallot, PublishComplaint, PublishDealing, PublishDecryption,
+    AuditBallot, CorrectPaperBallot, EnterPaperBallot, PublishComplaint, PublishDealing, PublishDecryption,
     PublishEnvelopes, PublishKeyShare, RegisterCredential,
 )
 from engine.voting import queries as voting_queries
@@ -227,7 +227,7 @@ def register_credential(args: dict[str, Any], vote_id: str) -> Any:
 @blp.response(201, TrackerSchema)
 def cast_encrypted(args: dict[str, Any], vote_id: str) -> Any:
     """Cast an encrypted ballot (its proofs are checked); your last ballot counts. The tracker is its hash."""
-    return engine().execute(CastEncryptedBallot(vote_id, args["ballot"]), actor())
+    return ballots.cast_encrypted(engine(), bearer_token(request.headers.get("Authorization", "")) or "", vote_id, args)
 
 
 @blp.route("/votes/<vote_id>/audited-ballots", methods=["POST"])

@@ -21,6 +21,7 @@ from engine.kernel.errors import Conflict, InvalidInput, PermissionDenied
 from engine.kernel.instances import deliver, record_unloaded
 from engine.kernel.models import Instance
 from engine.kernel.unit_of_work import UnitOfWork
+from engine.voting import checked_ballots
 from engine.voting.counting import board
 from engine.voting.counting.board import electorate_summary, tally_config
 from engine.voting.counting.encrypted import ENCRYPTED, result_from_counts
@@ -107,8 +108,8 @@ def _posts(session: Session, vote_id: str, kind: str) -> list[CeremonyPost]:
 
 
 def election_of(ceremony: Ceremony) -> eballots.Election:
-    assert ceremony.election is not None
-    return eballots.Election.from_json(ceremony.election)
+    assert ceremony.election is not None and ceremony.fingerprint is not None
+    return checked_ballots.election(ceremony.fingerprint, ceremony.election)
 
 
 def ceremony_state(session: Session, actor: Actor, vote_id: str) -> dict[str, Any]:
@@ -335,14 +336,17 @@ def cast(uow: UnitOfWork, actor: Actor, vote_id: str, ballot: Any) -> Cast:
     registered = uow.session.get(VoterCredential, (vote.id, entry.voter_key))
     if registered is None:
         raise Conflict("register your credential for this vote first")
+    election = election_of(ceremony)
+    ahead = checked_ballots.remembered(election, ballot)  # its proofs checked before this transaction began
     try:
-        parsed = eballots.Ballot.from_json(ballot)
+        parsed = ahead or eballots.Ballot.from_json(ballot)
     except EncodingError as exc:
         raise _bad(str(exc), "ballot") from exc
     if encoding.hx(parsed.credential) != registered.credential:
         raise _bad("this ballot was made under another voter's credential: it cannot be cast as yours", "ballot.credential")
     try:
-        eballots.verify_ballot(election_of(ceremony), parsed)
+        if ahead is None:
+            eballots.verify_ballot(election, parsed)
     except eballots.BallotRefused as exc:
         raise _bad(f"the ballot does not check: {exc}", "ballot") from exc
     tracker = eballots.tracker(parsed)

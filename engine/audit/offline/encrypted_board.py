@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.audit.offline import encrypted_ballots
 from engine.voting.counting import board as plain_board
 from engine.voting.counting.encrypted import result_from_counts
 from engine.voting.encryption import ballots as eballots
@@ -52,16 +53,17 @@ def _audited_trackers(doc: dict[str, Any], verdict: Verdict) -> set[str]:
     return set(audited)
 
 
-def verify(document: dict[str, Any]) -> Verdict:
+def verify(document: dict[str, Any], processes: int | None = None) -> Verdict:
+    """Every check of the board; its ballots on ``processes`` processes (default: every core), the same verdict."""
     verdict = Verdict()
     try:
-        _verify(document, verdict)
+        _verify(document, verdict, processes)
     except (KeyError, TypeError, ValueError) as exc:
         verdict.problem(f"the board cannot be read: {type(exc).__name__}: {exc}")
     return verdict
 
 
-def _verify(doc: dict[str, Any], verdict: Verdict) -> None:
+def _verify(doc: dict[str, Any], verdict: Verdict, processes: int | None) -> None:
     election = eballots.Election.from_json(doc["election"])
     vote_id, k = election.vote, election.threshold
     dealings = [etrustees.Dealing.from_json(d) for d in doc["dealings"]]
@@ -85,32 +87,35 @@ def _verify(doc: dict[str, Any], verdict: Verdict) -> None:
     if plain_board.merkle_root(entries) != doc["root"]:
         verdict.problem("the root over the listed ballots differs from the board's")
     audited = _audited_trackers(doc, verdict)
-    last: dict[str, tuple[eballots.Ballot, str]] = {}
-    for entry in entries:
+    ahead = encrypted_ballots.candidates(entries)
+    checked = encrypted_ballots.check_all(election, entries, ahead, doc["weighted"], processes)
+    last: dict[str, tuple[int, str]] = {}
+    for index, entry in enumerate(entries):
         if entry["tracker"] in audited:
             verdict.problem(f"ballot {entry['tracker'][:12]}… was audited (opened by its voter) yet it is on the board "
                             f"as {'replaced' if entry['replaced'] else 'counted'}: an audited ballot is never cast")
-        ballot = eballots.Ballot.from_json(entry["ballot"])
-        if eballots.tracker(ballot) != entry["tracker"]:
-            verdict.problem(f"ballot {entry['tracker'][:12]}…: its tracker is not its hash")
-        try:
-            eballots.verify_ballot(election, ballot)
-        except eballots.BallotRefused as exc:
-            verdict.problem(f"ballot {entry['tracker'][:12]}…: {exc}")
+        if index == checked.unreadable:
+            encrypted_ballots.check_one(election, entry)  # raises here, as it did where the ballots were checked
+        for message in checked.problems.get(index, ()):
+            verdict.problem(message)
+        if index in checked.refused:
             continue
         if not entry["replaced"]:
             credential = entry["ballot"]["credential"]
             if credential in last:
                 verdict.problem(f"two counted ballots under credential {credential[:12]}…")
-            last[credential] = (ballot, entry["weight"])
+            last[credential] = (index, entry["weight"])
     verdict.counted = len(last)
     counted = list(last.values())
-    sums = etally.homomorphic_tally(election, [(b, 1) for b, _ in counted])
+    if checked.groups is not None and {i for i, _ in counted} == ahead:  # the sums made where they were checked
+        sums, weights = checked.tally(election, doc["weighted"])
+    else:
+        ballots = [(eballots.Ballot.from_json(entries[i]["ballot"]), w) for i, w in counted]
+        sums = etally.homomorphic_tally(election, [(b, 1) for b, _ in ballots])
+        weights = etally.homomorphic_tally(election, [(b, etally.weight_units(w)) for b, w in ballots]) if doc["weighted"] else []
     bounds = [len(counted)] * len(sums)
     if doc["weighted"]:
-        units = [(b, etally.weight_units(w)) for b, w in counted]
-        weights = etally.homomorphic_tally(election, units)
-        sums, bounds = sums + weights, bounds + [sum(u for _, u in units)] * len(weights)
+        sums, bounds = sums + weights, bounds + [sum(etally.weight_units(w) for _, w in counted)] * len(weights)
     published = [Ciphertext.from_json(c, allow_identity=True) for c in doc["tally"]["ciphertexts"]]
     if published != sums or doc["tally"]["bounds"] != bounds:
         verdict.problem("the published tally is not the sum of the counted ballots")
