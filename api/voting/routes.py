@@ -15,9 +15,13 @@ from api.voting.schemas import (
 from api.schemas import PageQuery, page_of
 from api.voting.schemas import (
     AuditedSchema, AuditSchema, CeremonySchema, ComplaintSchema, CredentialResultSchema, CredentialSchema, DealingSchema, DecryptionSchema,
-    EncryptedBallotSchema, EnvelopeSchema, EnvelopesSchema, KeyShareSchema, TrackerSchema, TrackerStatusSchema,
+    EncryptedBallotSchema, EnvelopeSchema, EnvelopesSchema, KeyShareSchema, MyCredentialSchema, TrackerSchema, TrackerStatusSchema,
 )
+from api.voting.schemas import EncryptedPaperBallotSchema, EncryptedPaperCorrectionSchema
 from engine.voting import ceremony
+from api.voting.schemas import ComplaintAnswerSchema, DisqualificationSchema
+from engine.voting.commands import AnswerComplaint, DisqualifyDealer
+from engine.voting.commands import CastEncryptedPaperBallot, CorrectEncryptedPaperBallot
 from engine.voting.commands import (
     AuditBallot, CorrectPaperBallot, EnterPaperBallot, PublishComplaint, PublishDealing, PublishDecryption,
     PublishEnvelopes, PublishKeyShare, RegisterCredential,
@@ -198,6 +202,23 @@ def publish_complaint(args: dict[str, Any], vote_id: str) -> Any:
     return engine().execute(PublishComplaint(vote_id, args["dealer"]), actor())
 
 
+@blp.route("/votes/<vote_id>/ceremony/answers", methods=["POST"])
+@blp.arguments(ComplaintAnswerSchema)
+@blp.response(201, CeremonySchema)
+def answer_complaint(args: dict[str, Any], vote_id: str) -> Any:
+    """A dealer answers a complaint by revealing the share in clear: dismissed if it checks against the dealer's
+    commitments, else the dealer is disqualified and the key generation restarts without them."""
+    return engine().execute(AnswerComplaint(vote_id, args["complainant"], args["share"]), actor())
+
+
+@blp.route("/votes/<vote_id>/ceremony/disqualifications", methods=["POST"])
+@blp.arguments(DisqualificationSchema)
+@blp.response(201, CeremonySchema)
+def disqualify_dealer(args: dict[str, Any], vote_id: str) -> Any:
+    """Disqualify a dealer whose complaint went unanswered past its deadline (anyone in the community may ask)."""
+    return engine().execute(DisqualifyDealer(vote_id, args["dealer"]), actor())
+
+
 @blp.route("/votes/<vote_id>/ceremony/key-shares", methods=["POST"])
 @blp.arguments(KeyShareSchema)
 @blp.response(201, CeremonySchema)
@@ -220,6 +241,14 @@ def publish_decryption(args: dict[str, Any], vote_id: str) -> Any:
 def register_credential(args: dict[str, Any], vote_id: str) -> Any:
     """Register your credential's public key for this vote (its secret stays on your device)."""
     return engine().execute(RegisterCredential(vote_id, args["credential"]), actor())
+
+
+@blp.route("/votes/<vote_id>/credentials/mine")
+@blp.response(200, MyCredentialSchema)
+@blp.alt_response(409, response="CONFLICT")
+def my_credential(vote_id: str) -> Any:
+    """Your registered credential's public key (null before you register one): your device finds its secret by it."""
+    return ceremony.my_credential(reader(), actor(), vote_id)
 
 
 @blp.route("/votes/<vote_id>/encrypted-ballots", methods=["POST"])
@@ -260,3 +289,22 @@ def encrypted_board(vote_id: str) -> Any:
     """
     session = reader()
     return ceremony.encrypted_board(session, voting_queries.get_vote(session, actor(), vote_id))
+
+
+@blp.route("/votes/<vote_id>/encrypted-paper-ballots", methods=["POST"])
+@blp.arguments(EncryptedPaperBallotSchema)
+@blp.response(201, TrackerSchema)
+def cast_encrypted_paper(args: dict[str, Any], vote_id: str) -> Any:
+    """A committee teller casts a named voter's paper ballot in an encrypted vote, encrypted by the teller's client
+    under a fresh credential; write the tracker on the voter's slip."""
+    return engine().execute(CastEncryptedPaperBallot(vote_id, args["member_id"], args["credential"], args["ballot"]), actor())
+
+
+@blp.route("/votes/<vote_id>/encrypted-paper-ballots/<int:member_id>", methods=["PUT"])
+@blp.arguments(EncryptedPaperCorrectionSchema)
+@blp.response(200, TrackerSchema)
+def correct_encrypted_paper(args: dict[str, Any], vote_id: str, member_id: int) -> Any:
+    """A teller replaces a voter's encrypted paper ballot (the tracker on their slip) by the corrected one, with the
+    reason; the old ballot stays on the board marked replaced."""
+    return engine().execute(CorrectEncryptedPaperBallot(vote_id, member_id, args["tracker"], args["credential"],
+                                                        args["ballot"], args["reason"]), actor())

@@ -161,6 +161,18 @@ class ComplaintSchema(StrictSchema):
     dealer = fields.Integer(required=True, validate=validate.Range(min=1, max=1000))
 
 
+class ComplaintAnswerSchema(StrictSchema):
+    complainant = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000),
+                                 metadata={"description": "The trustee who complained about your share."})
+    share = fields.String(required=True, validate=HEX,
+                          metadata={"description": "The share you dealt them, in clear (a scalar, hex): anyone checks it."})
+
+
+class DisqualificationSchema(StrictSchema):
+    dealer = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000),
+                            metadata={"description": "The dealer whose complaint went unanswered past its deadline."})
+
+
 class KeyShareSchema(StrictSchema):
     key_share = fields.Dict(required=True, metadata={"description": "{trustee, key, proof: {c, s}}"})
 
@@ -196,6 +208,12 @@ class AuditedSchema(Schema):
     tracker = fields.String(metadata={"description": "Listed as audited on the board: never cast, never counted."})
 
 
+class MyCredentialSchema(Schema):
+    vote_id = fields.String()
+    credential = fields.String(allow_none=True, metadata={"description": "Your registered credential's public key, or null."})
+    weight = fields.String()
+
+
 class TrackerStatusSchema(Schema):
     vote_id = fields.String()
     tracker = fields.String()
@@ -222,16 +240,42 @@ class PostRefSchema(Schema):
 class ComplaintRefSchema(Schema):
     trustee = fields.Integer()
     dealer = fields.Integer()
+    filed_at = fields.String()
+    deadline = fields.String(metadata={"description": "From then on, unanswered, anyone may have the dealer disqualified"})
+    answer = fields.String(allow_none=True, metadata={"description": "The share the dealer revealed (it checks), or null"})
+
+
+class CeremonyFailureSchema(Schema):
+    reason = fields.String()
+    qualified = fields.List(fields.Integer())
+    threshold = fields.Integer()
+
+
+class DisqualificationRefSchema(Schema):
+    round = fields.Integer()
+    dealer = fields.Integer()
+    complainant = fields.Integer()
+    filed_at = fields.String()
+    reason = fields.String(metadata={"description": "bad_answer (the revealed share does not check) or no_answer"})
+    dealing = fields.Dict(metadata={"description": "The dealer's commitments in that round"})
+    answer = fields.String(allow_none=True)
 
 
 class CeremonySchema(Schema):
     vote_id = fields.String()
-    state = fields.String(metadata={"description": "keying, open, decrypting or decided"})
+    state = fields.String(metadata={"description": "keying, open, decrypting, decided, or failed"})
     threshold = fields.Integer()
     trustees = fields.List(fields.Nested(TrusteeSchema))
     dealings = fields.List(fields.Dict())
     envelopes = fields.List(fields.Nested(PostRefSchema))
     complaints = fields.List(fields.Nested(ComplaintRefSchema))
+    round = fields.Integer(metadata={"description": "The key generation's round: one more after each disqualification"})
+    disqualified = fields.List(fields.Integer(), metadata={"description": "Trustee numbers disqualified as dealers"})
+    answer_hours = fields.Integer(metadata={"description": "How long a dealer has to answer a complaint"})
+    failure = fields.Nested(CeremonyFailureSchema, allow_none=True, metadata={
+        "description": "When state is failed: fewer qualified trustees than the threshold; the vote cannot open"})
+    disqualifications = fields.List(fields.Nested(DisqualificationRefSchema), metadata={
+        "description": "The evidence of each disqualification, from the earlier rounds' posts"})
     key_shares = fields.List(fields.Dict())
     decryptions = fields.List(fields.Dict())
     election = fields.Dict(allow_none=True)
@@ -244,3 +288,20 @@ class CeremonySchema(Schema):
 class EnvelopeSchema(Schema):
     dealer = fields.Integer()
     envelope = fields.String()
+
+
+class EncryptedPaperBallotSchema(StrictSchema):
+    member_id = fields.Integer(required=True, validate=bounded(), metadata={"description": "The paper voter (as for paper-ballots)."})
+    credential = fields.String(required=True, validate=HEX, metadata={
+        "description": "The fresh credential's public key C your client made for this paper ballot (hex); forget its secret once cast."})
+    ballot = fields.Dict(required=True, metadata={"description": "The paper choice as a yishi-ballot/1 ballot under that credential."})
+
+
+class EncryptedPaperCorrectionSchema(EncryptedPaperBallotSchema):
+    class Meta:
+        exclude = ("member_id",)
+
+    tracker = fields.String(required=True, validate=HEX, metadata={
+        "description": "The tracker on the voter's paper slip: their latest ballot, replaced by this one."})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500),
+                           metadata={"description": "Why the ballot is corrected: recorded in the history with the teller."})

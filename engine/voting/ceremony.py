@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.identity.actors import Actor
@@ -25,6 +25,7 @@ from engine.voting import checked_ballots
 from engine.voting.counting import board
 from engine.voting.counting.board import electorate_summary, tally_config
 from engine.voting.counting.encrypted import ENCRYPTED, result_from_counts
+from engine.voting import ceremony_rounds
 from engine.voting.counting.tally import tally
 from engine.voting.encryption import ballots as eballots
 from engine.voting.encryption import encoding
@@ -44,20 +45,26 @@ ENCRYPTABLE = ("yes_no_abstain", "plurality", "approval")
 (every method's last slot, docs/ballot-encryption.md §3) and each option's sums (``counting.tally.tally_sums``).
 Ranked methods are not encrypted (§10)."""
 BOARD_FORMAT = "yishi-encrypted-board/1"
+ANSWER_HOURS = 24
+"""How long a dealer has, by default, to answer a complaint before anyone may have them disqualified (docs §4)."""
+MAX_ANSWER_HOURS = 24 * 30
 
 
 # ---- configuration (vote.open) ---------------------------------------------------------------
 
-def read_encryption(config: dict[str, Any], session: Session, community_id: int) -> tuple[list[int], int] | None:
-    """The configuration's optional ``encryption: {"trustees": [member ids], "threshold": k}``; None when absent."""
+def read_encryption(config: dict[str, Any], session: Session, community_id: int) -> tuple[list[int], int, int] | None:
+    """The configuration's optional ``encryption: {"trustees": [member ids], "threshold": k, "answer_hours": h}``
+    (h, how long a dealer has to answer a complaint, defaults to ``ANSWER_HOURS``); None when absent."""
     spec = config.get("encryption")
     if spec is None:
         return None
     def refuse(message: str) -> InvalidInput:
         return InvalidInput(message, errors=[{"field": "vote.encryption", "message": message}])
-    if not isinstance(spec, dict) or set(spec) != {"trustees", "threshold"}:
-        raise refuse("encryption is {\"trustees\": [member ids], \"threshold\": k}")
-    ids, k = spec["trustees"], spec["threshold"]
+    if not isinstance(spec, dict) or not {"trustees", "threshold"} <= set(spec) <= {"trustees", "threshold", "answer_hours"}:
+        raise refuse("encryption is {\"trustees\": [member ids], \"threshold\": k}, with \"answer_hours\" if wanted")
+    ids, k, hours = spec["trustees"], spec["threshold"], spec.get("answer_hours", ANSWER_HOURS)
+    if type(hours) is not int or not 1 <= hours <= MAX_ANSWER_HOURS:
+        raise refuse(f"answer_hours: whole hours from 1 to {MAX_ANSWER_HOURS}")
     if type(ids) is not list or not ids or any(type(i) is not int for i in ids) or len(set(ids)) != len(ids):
         raise refuse("trustees: a list of distinct member ids")
     if type(k) is not int or not 1 <= k <= len(ids):
@@ -71,7 +78,7 @@ def read_encryption(config: dict[str, Any], session: Session, community_id: int)
     found = set(session.scalars(select(Member.id).where(Member.community_id == community_id, Member.id.in_(ids))))
     if found != set(ids):
         raise refuse("every trustee must be a member of the community")
-    return ids, k
+    return ids, k, hours
 
 
 def check_weights(entries: list[dict[str, str]]) -> None:
@@ -89,8 +96,9 @@ def check_weights(entries: list[dict[str, str]]) -> None:
                            errors=[{"field": "vote.electorate", "message": "an area with more than two decimals"}])
 
 
-def start(session: Session, vote: Vote, trustees: list[int], threshold: int) -> None:
-    session.add(Ceremony(vote_id=vote.id, threshold=threshold, trustees=trustees, state="keying"))
+def start(session: Session, vote: Vote, trustees: list[int], threshold: int, answer_hours: int = ANSWER_HOURS) -> None:
+    session.add(Ceremony(vote_id=vote.id, threshold=threshold, trustees=trustees, state="keying", round=0,
+                         disqualified=[], answer_hours=answer_hours))
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -103,8 +111,23 @@ def _ceremony(session: Session, vote: Vote) -> Ceremony:
 
 
 def _posts(session: Session, vote_id: str, kind: str) -> list[CeremonyPost]:
-    return list(session.scalars(select(CeremonyPost).where(CeremonyPost.vote_id == vote_id, CeremonyPost.kind == kind)
+    """This kind's posts in the ceremony's current round (earlier rounds' stay on record: ``complaints``)."""
+    current = select(Ceremony.round).where(Ceremony.vote_id == vote_id).scalar_subquery()
+    return list(session.scalars(select(CeremonyPost).where(CeremonyPost.vote_id == vote_id, CeremonyPost.kind == kind,
+                                                           CeremonyPost.round == current)
                                 .order_by(CeremonyPost.trustee, CeremonyPost.recipient)))
+
+
+def _find(session: Session, vote_id: str, j: int, kind: str, recipient: int) -> CeremonyPost | None:
+    """Trustee j's post of this kind (for ``recipient``) in the current round."""
+    ceremony = session.get(Ceremony, vote_id)
+    assert ceremony is not None
+    return session.get(CeremonyPost, (vote_id, ceremony.round, j, kind, recipient))
+
+
+def qualified(ceremony: Ceremony) -> list[int]:
+    """The trustee numbers still in the ceremony: 1..n without the disqualified (numbers never move: Lagrange)."""
+    return [j for j in range(1, len(ceremony.trustees) + 1) if j not in ceremony.disqualified]
 
 
 def election_of(ceremony: Ceremony) -> eballots.Election:
@@ -116,7 +139,8 @@ def ceremony_state(session: Session, actor: Actor, vote_id: str) -> dict[str, An
     """The ceremony as anyone in the community sees it: trustees, state, what each has published, the election."""
     vote = get_vote(session, actor, vote_id)
     ceremony = _ceremony(session, vote)
-    posts = list(session.scalars(select(CeremonyPost).where(CeremonyPost.vote_id == vote.id)
+    posts = list(session.scalars(select(CeremonyPost).where(CeremonyPost.vote_id == vote.id,
+                                                            CeremonyPost.round == ceremony.round)
                                  .order_by(CeremonyPost.trustee, CeremonyPost.kind, CeremonyPost.recipient)))
     def public(kind: str) -> dict[int, Any]:
         return {p.trustee: p.body for p in posts if p.kind == kind}
@@ -125,7 +149,7 @@ def ceremony_state(session: Session, actor: Actor, vote_id: str) -> dict[str, An
         "trustees": [{"number": j, "member_id": m} for j, m in enumerate(ceremony.trustees, 1)],
         "dealings": [{"trustee": t, **b} for t, b in public("dealing").items()],
         "key_shares": [b["key_share"] for b in public("key_share").values()],
-        "complaints": [{"trustee": p.trustee, "dealer": p.recipient} for p in posts if p.kind == "complaint"],
+        **ceremony_rounds.state_of(ceremony, posts, ceremony_rounds.earlier_posts(session, ceremony)),
         "decryptions": [b["partial"] for b in public("decryption").values()],
         "election": ceremony.election, "fingerprint": ceremony.fingerprint,
         "envelopes": [{"dealer": p.trustee, "recipient": p.recipient} for p in posts if p.kind == "envelope"],
@@ -153,17 +177,37 @@ def encrypted_board(session: Session, vote: Vote) -> dict[str, Any]:
     return {
         "format": BOARD_FORMAT, "vote": tally_config(vote), "electorate": electorate_summary(vote),
         "weighted": vote.weighted, "election": ceremony.election,
+        "turnout": _turnout_by_channel(session, vote.id),
         "dealings": [p.body["dealing"] for p in _posts(session, vote.id, "dealing")],
         "key_shares": [p.body["key_share"] for p in _posts(session, vote.id, "key_share")],
         "ballots": entries, "root": board.merkle_root(entries), "tally": ceremony.tally,
         "audited": _audited(session, vote.id),
         "decryptions": [p.body["partial"] for p in _posts(session, vote.id, "decryption")],
         "result": vote.result,
+        **_disqualifications(session, ceremony),
     }
 
 
+def _disqualifications(session: Session, ceremony: Ceremony) -> dict[str, Any]:
+    """The evidence of each disqualification (docs §4 step 2), on a board whose ceremony had any: a board without
+    stays exactly as it was."""
+    if not ceremony.disqualified:
+        return {}
+    return {"disqualifications": ceremony_rounds.evidence(ceremony, ceremony_rounds.earlier_posts(session, ceremony))}
+
+
+def _turnout_by_channel(session: Session, vote_id: str) -> dict[str, int]:
+    """How many voters took part online and on paper (public, as the live turnout): the verifier holds the counted
+    ballots of each channel against it."""
+    rows = session.execute(select(Participation.channel, func.count()).where(Participation.vote_id == vote_id)
+                           .group_by(Participation.channel)).all()
+    return {channel: n for channel, n in sorted(rows)}
+
+
 def _board_entry(row: EncryptedBallot) -> dict[str, Any]:
-    return {"tracker": row.tracker, "ballot": row.ballot, "weight": row.weight, "replaced": row.replaced}
+    """A ballot on the board with its channel: ``online`` (the voter's device) or ``paper`` (a teller's client, §13.1)."""
+    return {"tracker": row.tracker, "ballot": row.ballot, "weight": row.weight, "replaced": row.replaced,
+            "channel": row.channel}
 
 
 # ---- the trustees' key ceremony --------------------------------------------------------------
@@ -171,12 +215,25 @@ def _board_entry(row: EncryptedBallot) -> dict[str, Any]:
 def _trustee_number(ceremony: Ceremony, actor: Actor) -> int:
     if actor.member_id not in ceremony.trustees:
         raise PermissionDenied("you are not a trustee of this vote")
-    return ceremony.trustees.index(actor.member_id) + 1
+    j = ceremony.trustees.index(actor.member_id) + 1
+    if j in ceremony.disqualified:
+        raise PermissionDenied(f"trustee {j} was disqualified from this vote's key ceremony")
+    return j
+
+
+def _locked(uow: UnitOfWork, actor: Actor, vote_id: str) -> tuple[Vote, Ceremony]:
+    """The vote and its ceremony, read after taking the vote's instance row: the ceremony's steps (and the close,
+    which takes the same row first) run one at a time, each seeing what the one before it committed."""
+    vote = get_vote(uow.session, actor, vote_id)
+    uow.session.execute(select(Instance.id).where(Instance.id == vote.instance_id).with_for_update())
+    ceremony = uow.session.get(Ceremony, vote.id, populate_existing=True)
+    if ceremony is None:
+        raise Conflict("this vote's ballots are not encrypted")
+    return vote, ceremony
 
 
 def _keying(uow: UnitOfWork, actor: Actor, vote_id: str) -> tuple[Vote, Ceremony, int]:
-    vote = get_vote(uow.session, actor, vote_id)
-    ceremony = _ceremony(uow.session, vote)
+    vote, ceremony = _locked(uow, actor, vote_id)
     j = _trustee_number(ceremony, actor)
     if ceremony.state != "keying":
         raise Conflict(f"the election key is made already (the ceremony is {ceremony.state})")
@@ -188,12 +245,13 @@ def _bad(message: str, field: str = "body") -> InvalidInput:
 
 
 def _post(uow: UnitOfWork, vote: Vote, j: int, kind: str, recipient: int, body: dict[str, Any]) -> None:
-    existing = uow.session.get(CeremonyPost, (vote.id, j, kind, recipient))
+    existing = _find(uow.session, vote.id, j, kind, recipient)
     if existing is not None:
         if existing.body == body:
             return
         raise Conflict(f"you have published your {kind.replace('_', ' ')} already; it cannot be changed")
-    uow.session.add(CeremonyPost(vote_id=vote.id, trustee=j, kind=kind, recipient=recipient, body=body))
+    uow.session.add(CeremonyPost(vote_id=vote.id, round=_ceremony(uow.session, vote).round, trustee=j, kind=kind,
+                                 recipient=recipient, body=body))
 
 
 def _record(uow: UnitOfWork, vote: Vote, event: str, actor: Actor | None, details: dict[str, Any]) -> None:
@@ -215,23 +273,34 @@ def publish_dealing(uow: UnitOfWork, actor: Actor, vote_id: str, dealing: Any, e
         etrustees.verify_dealing(vote.id, parsed, ceremony.threshold)
     except etrustees.BadTrustee as exc:
         raise _bad(str(exc), "dealing") from exc
-    if uow.session.get(CeremonyPost, (vote.id, j, "dealing", 0)) is None:
+    if ceremony.round and _dealt_before(uow.session, vote.id, j, parsed):
+        raise _bad("a restarted key generation needs a fresh polynomial: these commitments were dealt in an earlier "
+                   "round", "dealing")
+    if _find(uow.session, vote.id, j, "dealing", 0) is None:
         _record(uow, vote, "trustee_dealt", actor, {"trustee": j})
     _post(uow, vote, j, "dealing", 0, {"dealing": parsed.to_json(), "envelope_key": envelope_key})
     return ceremony_state(uow.session, actor, vote_id)
 
 
+def _dealt_before(session: Session, vote_id: str, j: int, dealing: etrustees.Dealing) -> bool:
+    """Whether trustee j dealt any of these commitments in an earlier round (a polynomial reused after a restart)."""
+    now = {encoding.hx(a) for a in dealing.commitments}
+    earlier = session.scalars(select(CeremonyPost.body).where(
+        CeremonyPost.vote_id == vote_id, CeremonyPost.trustee == j, CeremonyPost.kind == "dealing",
+        CeremonyPost.round < select(Ceremony.round).where(Ceremony.vote_id == vote_id).scalar_subquery()))
+    return any(now & set(body["dealing"]["commitments"]) for body in earlier)
+
+
 def publish_envelopes(uow: UnitOfWork, actor: Actor, vote_id: str, envelopes: dict[str, Any]) -> dict[str, Any]:
     """Trustee j's encrypted shares for the others, relayed by the server (it cannot open them)."""
     vote, ceremony, j = _keying(uow, actor, vote_id)
-    if uow.session.get(CeremonyPost, (vote.id, j, "dealing", 0)) is None:
+    if _find(uow.session, vote.id, j, "dealing", 0) is None:
         raise Conflict("publish your dealing first")
-    n = len(ceremony.trustees)
-    wanted = {str(i) for i in range(1, n + 1) if i != j}
+    wanted = {str(i) for i in qualified(ceremony) if i != j}
     if not isinstance(envelopes, dict) or set(envelopes) != wanted or any(
             type(e) is not str or not 1 <= len(e) <= 4000 for e in envelopes.values()):
         raise _bad(f"one envelope (a string) for each other trustee: {', '.join(sorted(wanted, key=int))}", "envelopes")
-    fresh = uow.session.get(CeremonyPost, (vote.id, j, "envelope", int(min(wanted, key=int)))) is None if wanted else False
+    fresh = _find(uow.session, vote.id, j, "envelope", int(min(wanted, key=int))) is None if wanted else False
     for recipient, envelope in envelopes.items():
         _post(uow, vote, j, "envelope", int(recipient), {"envelope": envelope})
     if fresh:
@@ -240,13 +309,16 @@ def publish_envelopes(uow: UnitOfWork, actor: Actor, vote_id: str, envelopes: di
 
 
 def publish_complaint(uow: UnitOfWork, actor: Actor, vote_id: str, dealer: int) -> dict[str, Any]:
-    """Trustee j says dealer's share does not check against the dealer's commitments: the key is not made until the
-    complaint is resolved (resolution — the dealer reveals the share, or is disqualified — is left for later)."""
+    """Trustee j says dealer's share does not open or does not check against the dealer's commitments: the key is not
+    made until the dealer answers with the share in clear (``complaints.answer``) or is disqualified. The complaint
+    keeps its time: the dealer's ``answer_hours`` run from it."""
     vote, ceremony, j = _keying(uow, actor, vote_id)
-    if type(dealer) is not int or not 1 <= dealer <= len(ceremony.trustees) or dealer == j:
-        raise _bad("the dealer is another trustee's number", "dealer")
-    if uow.session.get(CeremonyPost, (vote.id, j, "complaint", dealer)) is None:
-        _post(uow, vote, j, "complaint", dealer, {"dealer": dealer})
+    if type(dealer) is not int or dealer not in qualified(ceremony) or dealer == j:
+        raise _bad("the dealer is another qualified trustee's number", "dealer")
+    if _find(uow.session, vote.id, dealer, "dealing", 0) is None:
+        raise Conflict(f"trustee {dealer} has not dealt in this round: there is no share to complain about yet")
+    if _find(uow.session, vote.id, j, "complaint", dealer) is None:
+        _post(uow, vote, j, "complaint", dealer, {"dealer": dealer, "filed_at": uow.now.isoformat()})
         _record(uow, vote, "trustee_complained", actor, {"trustee": j, "dealer": dealer})
     return ceremony_state(uow.session, actor, vote_id)
 
@@ -255,7 +327,7 @@ def publish_key_share(uow: UnitOfWork, actor: Actor, vote_id: str, key_share: An
     """Trustee j's verification key X_j with its proof, checked against every dealer's commitments; when all n
     have checked, the election key y = Σ A_i0 is made and the vote opens."""
     vote, ceremony, j = _keying(uow, actor, vote_id)
-    n = len(ceremony.trustees)
+    n = len(qualified(ceremony))
     dealings = [etrustees.Dealing.from_json(p.body["dealing"]) for p in _posts(uow.session, vote.id, "dealing")]
     if len(dealings) != n:
         raise Conflict(f"{len(dealings)} of {n} trustees have dealt; wait for the others")
@@ -269,21 +341,32 @@ def publish_key_share(uow: UnitOfWork, actor: Actor, vote_id: str, key_share: An
         etrustees.verify_key_share(vote.id, dealings, share)
     except etrustees.BadTrustee as exc:
         raise _bad(str(exc), "key_share") from exc
-    if uow.session.get(CeremonyPost, (vote.id, j, "key_share", 0)) is not None:
+    if _find(uow.session, vote.id, j, "key_share", 0) is not None:
         _post(uow, vote, j, "key_share", 0, {"key_share": share.to_json()})  # the same again: nothing to do
         return ceremony_state(uow.session, actor, vote_id)
     _post(uow, vote, j, "key_share", 0, {"key_share": share.to_json()})
     _record(uow, vote, "trustee_key_published", actor, {"trustee": j})
+    make_key_when_ready(uow, vote, ceremony)
+    return ceremony_state(uow.session, actor, vote_id)
+
+
+def make_key_when_ready(uow: UnitOfWork, vote: Vote, ceremony: Ceremony) -> None:
+    """When every qualified trustee's key share checked and every complaint of the round was dismissed (answered
+    with a share that checks), the election key y = Σ A_i0 over the qualified dealers is made and the vote opens."""
     uow.session.flush()
     shares = [etrustees.KeyShare.from_json(p.body["key_share"]) for p in _posts(uow.session, vote.id, "key_share")]
-    if len(shares) == n and not _posts(uow.session, vote.id, "complaint"):
-        election = eballots.make_election(vote.id, etrustees.election_key(dealings), vote.method,
-                                          [o["id"] for o in vote.options], ceremony.threshold,
-                                          [s.key for s in sorted(shares, key=lambda s: s.trustee)])
-        ceremony.election, ceremony.fingerprint = election.descriptor(), election.fingerprint.hex()
-        ceremony.state, vote.status = "open", "open"
-        _record(uow, vote, "election_key_made", None, {"fingerprint": ceremony.fingerprint})
-    return ceremony_state(uow.session, actor, vote_id)
+    answered = {(p.recipient, p.trustee) for p in _posts(uow.session, vote.id, "answer")}
+    pending = [p for p in _posts(uow.session, vote.id, "complaint") if (p.trustee, p.recipient) not in answered]
+    if len(shares) != len(qualified(ceremony)) or pending:
+        return
+    dealings = [etrustees.Dealing.from_json(p.body["dealing"]) for p in _posts(uow.session, vote.id, "dealing")]
+    election = eballots.make_election(vote.id, etrustees.election_key(dealings), vote.method,
+                                      [o["id"] for o in vote.options], ceremony.threshold,
+                                      [s.key for s in sorted(shares, key=lambda s: s.trustee)],
+                                      disqualified=sorted(ceremony.disqualified))
+    ceremony.election, ceremony.fingerprint = election.descriptor(), election.fingerprint.hex()
+    ceremony.state, vote.status = "open", "open"
+    _record(uow, vote, "election_key_made", None, {"fingerprint": ceremony.fingerprint})
 
 
 # ---- credentials and ballots -----------------------------------------------------------------
@@ -292,6 +375,8 @@ def register_credential(uow: UnitOfWork, actor: Actor, vote_id: str, credential:
     """The caller's credential public key C, bound to their entry in the frozen electorate (one per entry)."""
     vote = get_vote(uow.session, actor, vote_id)
     ceremony = _ceremony(uow.session, vote)
+    if ceremony.state == "failed":
+        raise Conflict("the trustees' key ceremony failed: this vote cannot open (see its ceremony)")
     if ceremony.state not in ("keying", "open"):
         raise Conflict("the vote is closed")
     entry = _entry_of(uow.session, vote, actor)
@@ -299,6 +384,7 @@ def register_credential(uow: UnitOfWork, actor: Actor, vote_id: str, credential:
         encoding.point(credential, "credential")
     except EncodingError as exc:
         raise _bad(str(exc), "credential") from exc
+    _refuse_paper_voter(uow, vote, entry)
     existing = uow.session.get(VoterCredential, (vote.id, entry.voter_key))
     if existing is not None:
         if existing.credential == credential:
@@ -311,6 +397,13 @@ def register_credential(uow: UnitOfWork, actor: Actor, vote_id: str, credential:
     uow.session.add(VoterCredential(vote_id=vote.id, voter_key=entry.voter_key, credential=credential))
     _record(uow, vote, "credential_registered", actor, {})
     return {"vote_id": vote.id, "credential": credential, "weight": entry.weight}
+
+
+def _refuse_paper_voter(uow: UnitOfWork, vote: Vote, entry: Any) -> None:
+    """A voter whose paper ballot a teller entered (§13.1) changes it only through a teller, as in a plaintext vote."""
+    participation = uow.session.get(Participation, (vote.id, entry.voter_key))
+    if participation is not None and participation.channel == "paper":
+        raise Conflict("your ballot was entered on paper by a teller; ask a teller to correct it")
 
 
 @dataclass(frozen=True)
@@ -333,6 +426,7 @@ def cast(uow: UnitOfWork, actor: Actor, vote_id: str, ballot: Any) -> Cast:
         raise Conflict("the trustees have not made the election key yet: ballots open once they have")
     _require_open(vote, uow.now)
     entry = _entry_of(uow.session, vote, actor)
+    _refuse_paper_voter(uow, vote, entry)
     registered = uow.session.get(VoterCredential, (vote.id, entry.voter_key))
     if registered is None:
         raise Conflict("register your credential for this vote first")
@@ -455,6 +549,16 @@ def find_tracker(session: Session, actor: Actor, vote_id: str, tracker: Any) -> 
     return {"vote_id": vote.id, "tracker": tracker, "status": status, "decided": ceremony.state == "decided"}
 
 
+def my_credential(session: Session, actor: Actor, vote_id: str) -> dict[str, Any]:
+    """The credential public key registered for the caller's entry in the electorate (null before they register one),
+    so that their device finds its secret, or asks for it to be typed in. 403 when they are not in the electorate."""
+    vote = get_vote(session, actor, vote_id)
+    _ceremony(session, vote)
+    entry = _entry_of(session, vote, actor)
+    registered = session.get(VoterCredential, (vote.id, entry.voter_key))
+    return {"vote_id": vote.id, "credential": registered.credential if registered else None, "weight": entry.weight}
+
+
 # ---- the close and the decryption --------------------------------------------------------------
 
 def close(session: Session, vote: Vote, now: Any) -> bool:
@@ -462,9 +566,12 @@ def close(session: Session, vote: Vote, now: Any) -> bool:
     owners' vote weights in 0.01 m²), then the trustees decrypt. True when the result waits for them."""
     ceremony = _ceremony(session, vote)
     vote.closed_at = now
-    if ceremony.state == "keying":  # the key was never made: nobody could vote
+    if ceremony.state in ("keying", "failed"):  # the key was never made: nobody could vote
+        why = ("The trustees' key ceremony failed (too few trustees left qualified to reach the threshold): "
+               "no ballot could be cast." if ceremony.state == "failed" else
+               "The trustees did not make the election key before the vote closed: no ballot could be cast.")
         vote.result = {**tally([], tally_config(vote), electorate_summary(vote)), "secrecy": ENCRYPTED,
-                       "explanation": ["The trustees did not make the election key before the vote closed: no ballot could be cast."]}
+                       "explanation": [why]}
         vote.board_root = board.merkle_root([])
         ceremony.state, vote.status = "decided", "closed"
         return False
@@ -494,8 +601,7 @@ def publish_decryption(uow: UnitOfWork, actor: Actor, vote_id: str, partial: Any
     """Trustee j's decryption factors with proofs against their published verification key. A factor that does not
     check names the trustee and is refused. With k valid ones the tally is decrypted, counted under the vote's rule,
     published, and the vote's process is told (``result_decrypted``)."""
-    vote = get_vote(uow.session, actor, vote_id)
-    ceremony = _ceremony(uow.session, vote)
+    vote, ceremony = _locked(uow, actor, vote_id)
     j = _trustee_number(ceremony, actor)
     if ceremony.state != "decrypting":
         raise Conflict(f"there is nothing to decrypt: the ceremony is {ceremony.state}")
@@ -508,13 +614,15 @@ def publish_decryption(uow: UnitOfWork, actor: Actor, vote_id: str, partial: Any
     election = election_of(ceremony)
     assert ceremony.tally is not None
     sums = [Ciphertext.from_json(c, allow_identity=True) for c in ceremony.tally["ciphertexts"]]
-    share = etrustees.KeyShare.from_json(uow.session.get(CeremonyPost, (vote.id, j, "key_share", 0)).body["key_share"])
+    mine = _find(uow.session, vote.id, j, "key_share", 0)
+    assert mine is not None  # every qualified trustee published one before the key was made
+    share = etrustees.KeyShare.from_json(mine.body["key_share"])
     try:
         etrustees.verify_partial(election.fingerprint, share, sums, parsed)
     except etrustees.BadTrustee as exc:
         raise InvalidInput(f"trustee {exc.trustee}'s decryption is refused: {exc.reason}",
                            errors=[{"field": "partial", "message": str(exc)}], trustee=exc.trustee) from exc
-    if uow.session.get(CeremonyPost, (vote.id, j, "decryption", 0)) is not None:
+    if _find(uow.session, vote.id, j, "decryption", 0) is not None:
         _post(uow, vote, j, "decryption", 0, {"partial": parsed.to_json()})  # raises unless it is the same again
         return ceremony_state(uow.session, actor, vote_id)
     _post(uow, vote, j, "decryption", 0, {"partial": parsed.to_json()})

@@ -53,6 +53,22 @@ class PublishComplaint:
 
 
 @dataclass(frozen=True)
+class AnswerComplaint:
+    """A dealer reveals the share it dealt to ``complainant`` (docs §4 step 2): dismissed if it checks, else the dealer
+    is disqualified and the key generation restarts without them (``engine.voting.complaints``)."""
+    vote_id: str
+    complainant: int
+    share: Any
+
+
+@dataclass(frozen=True)
+class DisqualifyDealer:
+    """Anyone in the community: disqualify a dealer whose complaint went unanswered past the ceremony's deadline."""
+    vote_id: str
+    dealer: int
+
+
+@dataclass(frozen=True)
 class PublishKeyShare:
     vote_id: str
     key_share: Any
@@ -82,3 +98,26 @@ class AuditBallot:
 class PublishDecryption:
     vote_id: str
     partial: Any
+
+
+@dataclass(frozen=True)
+class CastEncryptedPaperBallot:
+    """A teller casts a named voter's paper ballot, encrypted by the teller's client under a fresh credential
+    (``engine.voting.encrypted_paper``)."""
+
+    vote_id: str
+    member_id: int
+    credential: Any
+    ballot: Any
+
+
+@dataclass(frozen=True)
+class CorrectEncryptedPaperBallot:
+    """A teller replaces a voter's encrypted paper ballot (the tracker on their slip) by the corrected one, with why."""
+
+    vote_id: str
+    member_id: int
+    tracker: Any
+    credential: Any
+    ballot: Any
+    reason: Any

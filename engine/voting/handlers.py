@@ -15,10 +15,14 @@ from engine.kernel.unit_of_work import UnitOfWork
 from engine.voting import casting
 from engine.voting.casting import Receipt
 from engine.voting import ceremony
+from engine.voting import encrypted_paper
 from engine.voting.commands import (
     AuditBallot, CastBallot, CastEncryptedBallot, CorrectPaperBallot, EnterPaperBallot, PublishComplaint, PublishDealing,
     PublishDecryption, PublishEnvelopes, PublishKeyShare, RegisterCredential,
 )
+from engine.voting.commands import CastEncryptedPaperBallot, CorrectEncryptedPaperBallot
+from engine.voting import complaints
+from engine.voting.commands import AnswerComplaint, DisqualifyDealer
 from engine.voting.seals import BallotSeal
 
 SEAL_PURPOSE = "yishi-ballot-seal/1"
@@ -95,3 +99,24 @@ def audit_ballot(uow: UnitOfWork, actor: Actor, cmd: AuditBallot) -> ceremony.Au
 @handles(PublishDecryption)
 def publish_decryption(uow: UnitOfWork, actor: Actor, cmd: PublishDecryption) -> dict[str, Any]:
     return ceremony.publish_decryption(uow, actor, cmd.vote_id, cmd.partial)
+
+
+@handles(CastEncryptedPaperBallot)
+def cast_encrypted_paper_ballot(uow: UnitOfWork, actor: Actor, cmd: CastEncryptedPaperBallot) -> ceremony.Cast:
+    return encrypted_paper.enter(uow, actor, cmd.vote_id, cmd.member_id, cmd.credential, cmd.ballot)
+
+
+@handles(CorrectEncryptedPaperBallot)
+def correct_encrypted_paper_ballot(uow: UnitOfWork, actor: Actor, cmd: CorrectEncryptedPaperBallot) -> ceremony.Cast:
+    return encrypted_paper.correct(uow, actor, cmd.vote_id, cmd.member_id, cmd.tracker, cmd.credential, cmd.ballot,
+                                   cmd.reason)
+
+
+@handles(AnswerComplaint)
+def answer_complaint(uow: UnitOfWork, actor: Actor, cmd: AnswerComplaint) -> dict[str, Any]:
+    return complaints.answer(uow, actor, cmd.vote_id, cmd.complainant, cmd.share)
+
+
+@handles(DisqualifyDealer)
+def disqualify_dealer(uow: UnitOfWork, actor: Actor, cmd: DisqualifyDealer) -> dict[str, Any]:
+    return complaints.disqualify_unanswered(uow, actor, cmd.vote_id, cmd.dealer)

@@ -133,21 +133,30 @@ class Ceremony(Base):
     trustees: Mapped[list[Any]]
     """Member ids in trustee order: trustee j is ``trustees[j - 1]``."""
     state: Mapped[str] = mapped_column(String(12))
-    """keying → open → closed → decrypting → decided."""
+    """keying → open → closed → decrypting → decided; or keying → failed (fewer than k trustees left qualified)."""
     election: Mapped[dict[str, Any] | None]
     """The election descriptor (docs §3) once every trustee's key share checked."""
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     tally: Mapped[dict[str, Any] | None]
     """At the close: the homomorphic sums (heads, then weights in an owners' vote) and each one's bound."""
+    round: Mapped[int] = mapped_column(server_default="0")
+    """The key generation's round: 0, then one more each time a dealer is disqualified (docs §4, step 2)."""
+    disqualified: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    """Trustee numbers disqualified as dealers, in order; they take no further part (their numbers stay unused)."""
+    answer_hours: Mapped[int] = mapped_column(server_default="24")
+    """How long a dealer has to answer a complaint before anyone may have them disqualified."""
 
 
 class CeremonyPost(Base):
     """What a trustee published: ``dealing``, ``envelope`` (for ``recipient``), ``key_share``, ``complaint``
-    (against dealer ``recipient``) or ``decryption``. Public, or opaque to the server (envelopes)."""
+    (against dealer ``recipient``), ``answer`` (a dealer's share revealed to complainant ``recipient``) or
+    ``decryption``, in key generation round ``round``. Public, or opaque to the server (envelopes); the posts of
+    a round that ended in a disqualification stay, as its evidence."""
 
     __tablename__ = "ceremony_posts"
 
     vote_id: Mapped[str] = mapped_column(ForeignKey("votes.id"), primary_key=True)
+    round: Mapped[int] = mapped_column(primary_key=True, server_default="0")
     trustee: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(12), primary_key=True)
     recipient: Mapped[int] = mapped_column(primary_key=True)

@@ -22,7 +22,8 @@ BALLOT_TYPES = ("ballot_cast", "ballot_changed", "paper_ballot_entered", "paper_
 """Told with the vote's id alone (a voter's credential too: who registers one is who is about to vote; an audited
 ballot neither: not its tracker)."""
 CEREMONY_TYPES = ("trustee_dealt", "trustee_shares_sent", "trustee_complained", "trustee_key_published", "election_key_made",
-                  "trustee_decrypted", "vote_decrypted")
+                  "trustee_decrypted", "vote_decrypted", "complaint_answered", "trustee_disqualified", "ceremony_restarted",
+                  "ceremony_failed")
 """An encrypted vote's key ceremony and decryption (``engine/voting/ceremony.py``): public steps, told by their ids."""
 DOMAIN_TYPES = (
     "opinion_submitted", "opinion_edited", "opinion_withdrawn", "opinion_answered",

@@ -103,6 +103,8 @@ EVENT_WORDS = {
     "trustee_shares_sent": _l("Trustee's shares sent"), "trustee_complained": _l("Trustee's complaint"),
     "trustee_key_published": _l("Trustee's key share published"), "election_key_made": _l("Election key made"),
     "trustee_decrypted": _l("Trustee's decryption published"), "vote_decrypted": _l("Result decrypted"),
+    "complaint_answered": _l("Trustee's complaint answered"), "trustee_disqualified": _l("Trustee disqualified"),
+    "ceremony_restarted": _l("Key ceremony restarted"), "ceremony_failed": _l("Key ceremony failed"),
 }
 assert set(EVENT_WORDS) == set(EVENT_TYPES), "every event type the engine records has its words"
 

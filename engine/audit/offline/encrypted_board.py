@@ -17,10 +17,12 @@ from engine.audit.offline import encrypted_ballots
 from engine.voting.counting import board as plain_board
 from engine.voting.counting.encrypted import result_from_counts
 from engine.voting.encryption import ballots as eballots
+from engine.voting.encryption import encoding
 from engine.voting.encryption import tally as etally
 from engine.voting.encryption import trustees as etrustees
 from engine.voting.encryption.elgamal import Ciphertext
 
+CHANNELS = ("online", "paper")
 FORMAT = "yishi-encrypted-board/1"
 TRACKER = re.compile(r"[0-9a-f]{64}")
 
@@ -31,6 +33,8 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
     ballots: int = 0
     counted: int = 0
+    by_channel: dict[str, int] = field(default_factory=dict)
+    """Counted ballots by channel: ``online`` (voters' devices) and ``paper`` (tellers' clients)."""
     recount: dict[str, Any] | None = None
 
     def problem(self, message: str) -> None:
@@ -82,6 +86,9 @@ def _verify(doc: dict[str, Any], verdict: Verdict, processes: int | None) -> Non
         verdict.problem("the election key is not the sum of the dealers' constant terms")
     if [s.key for s in sorted(shares, key=lambda s: s.trustee)] != list(election.trustees):
         verdict.problem("the election lists other verification keys than the trustees published")
+    if sorted(d.dealer for d in dealings) != list(election.numbers) or sorted(s.trustee for s in shares) != list(election.numbers):
+        verdict.problem(f"the dealers and key shares are not those of the qualified trustees {list(election.numbers)}")
+    _disqualifications(doc, election, verdict)
     entries = doc["ballots"]
     verdict.ballots = len(entries)
     if plain_board.merkle_root(entries) != doc["root"]:
@@ -100,12 +107,16 @@ def _verify(doc: dict[str, Any], verdict: Verdict, processes: int | None) -> Non
             verdict.problem(message)
         if index in checked.refused:
             continue
+        if entry["channel"] not in CHANNELS:
+            verdict.problem(f"ballot {entry['tracker'][:12]}…: its channel is neither online nor paper")
         if not entry["replaced"]:
+            verdict.by_channel[entry["channel"]] = verdict.by_channel.get(entry["channel"], 0) + 1
             credential = entry["ballot"]["credential"]
             if credential in last:
                 verdict.problem(f"two counted ballots under credential {credential[:12]}…")
             last[credential] = (index, entry["weight"])
     verdict.counted = len(last)
+    _turnout(doc, verdict)
     counted = list(last.values())
     if checked.groups is not None and {i for i, _ in counted} == ahead:  # the sums made where they were checked
         sums, weights = checked.tally(election, doc["weighted"])
@@ -142,3 +153,47 @@ def _verify(doc: dict[str, Any], verdict: Verdict, processes: int | None) -> Non
     verdict.recount = recount
     if recount != doc["result"]:
         verdict.problem("the recount differs from the published result")
+
+
+def _turnout(doc: dict[str, Any], verdict: Verdict) -> None:
+    """The counted ballots of each channel are as many as the voters who took part by it (the participations: who
+    voted, online or through a teller on paper)."""
+    turnout = doc["turnout"]
+    if not isinstance(turnout, dict) or set(turnout) - set(CHANNELS) or any(type(n) is not int for n in turnout.values()):
+        verdict.problem("the turnout is not a count of voters for each channel (online, paper)")
+        return
+    for channel in CHANNELS:
+        if verdict.by_channel.get(channel, 0) != turnout.get(channel, 0):
+            verdict.problem(f"{verdict.by_channel.get(channel, 0)} ballots cast {channel} are counted, "
+                            f"but {turnout.get(channel, 0)} voters took part {channel}")
+
+
+def _disqualifications(doc: dict[str, Any], election: eballots.Election, verdict: Verdict) -> None:
+    """Each dealer the election says was disqualified (docs §4 step 2) has its evidence on the board, round by round:
+    the complaint against it, its dealing of that round (whose proof holds) and either the share it revealed, which
+    must NOT check against that dealing, or no answer (the deadline passed). A board without disqualification has
+    no such section, and its election names nobody."""
+    evidence = doc.get("disqualifications", [])
+    if type(evidence) is not list or (not evidence and "disqualifications" in doc):
+        verdict.problem("the disqualifications are not a non-empty list")
+        return
+    if [e.get("dealer") if isinstance(e, dict) else None for e in evidence] != list(election.disqualified):
+        verdict.problem(f"the election disqualifies trustees {list(election.disqualified)}, "
+                        "the board's evidence names others")
+        return
+    for r, item in enumerate(evidence):
+        dealer, complainant = item["dealer"], item["complainant"]
+        dealing = etrustees.Dealing.from_json(item["dealing"])
+        try:
+            if item["round"] != r or dealing.dealer != dealer or type(complainant) is not int or complainant == dealer:
+                raise etrustees.BadTrustee(dealer, f"the evidence of round {r} is not a complaint against this dealer's dealing")
+            etrustees.verify_dealing(election.vote, dealing, election.threshold)
+        except etrustees.BadTrustee as exc:
+            verdict.problem(f"disqualification: {exc}")
+            continue
+        revealed = None if item["answer"] is None else encoding.scalar(item["answer"], "answer")
+        if (item["reason"], revealed is None) not in (("bad_answer", False), ("no_answer", True)):
+            verdict.problem(f"disqualification of trustee {dealer}: reason {item['reason']!r} does not fit its answer")
+        elif etrustees.resolve_complaint(dealing, complainant, revealed) != dealer:
+            verdict.problem(f"trustee {dealer} was disqualified in round {r} although the share it revealed to "
+                            f"trustee {complainant} checks against its commitments")
