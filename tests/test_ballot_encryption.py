@@ -23,16 +23,17 @@ from hypothesis import strategies as st
 from engine.voting.encryption import trustees as T
 from engine.voting.encryption.ballots import (
     Ballot, BallotRefused, Election, audit, audit_to_json, encrypt_ballot, make_election, tracker, verify_ballot,
-    ZERO_ONE, _combined, _context, _overall_context, _signed_digest, coefficients,
+    _signed_digest, coefficients,
 )
-from engine.voting.encryption.elgamal import Ciphertext, encrypt, total
+from engine.voting.encryption.elgamal import Ciphertext
 from engine.voting.encryption.encoding import hx
 from engine.voting.encryption.group import BASE, IDENTITY, L, EncodingError, Point, Scalar, base_mul, small
 from engine.voting.encryption.hashing import KINDS, expand_message_xmd, hash_to_scalar
-from engine.voting.encryption.proofs import disjunctive_prove, schnorr_prove
+from engine.voting.encryption.proofs import schnorr_prove
 from engine.voting.encryption.tally import (
     DiscreteLogError, decrypt_tally, discrete_log, homomorphic_tally, weight_units,
 )
+from tests.dishonest_booth import cheat
 
 VECTORS = Path(__file__).parent / "vectors" / "ballot-encryption-v1.json"
 
@@ -207,25 +208,7 @@ def test_extra_or_missing_ballot_keys_are_refused():
         Ballot.from_json({**BALLOT_JSON, "credential": BALLOT_JSON["credential"].upper()})
 
 
-# Cheating ballots: a dishonest booth that proves what is not true
-
-def cheat(election: Election, credential_secret: Scalar, values: list[int], claims: list[int], claimed_sum: int,
-          rng: Seeded) -> Ballot:
-    """Encrypt ``values`` but run the provers as if the slots held ``claims`` and the overall proof's sum were
-    ``claimed_sum`` (the only proofs one can make)."""
-    credential = base_mul(credential_secret)
-    pairs = [encrypt(election.key, m, rng) for m in values]
-    cts = [c for c, _ in pairs]
-    context = _context(election, credential)
-    proofs = [disjunctive_prove("zero-one", context, election.key, c, ZERO_ONE, claim, r, rng)
-              for (c, r), claim in zip(pairs, claims)]
-    r_sum = Scalar(sum(r.value * w for (_, r), w in zip(pairs, coefficients(election))))
-    overall = disjunctive_prove("range", _overall_context(election, credential, cts), election.key,
-                                _combined(election, cts), range(election.min, election.max + 1), claimed_sum, r_sum, rng)
-    unsigned = Ballot(election.vote, election.fingerprint, credential, cts, proofs, overall, None)
-    signature = schnorr_prove("signature", (election.fingerprint, _signed_digest(unsigned)), credential_secret, rng)
-    return Ballot(**{**unsigned.__dict__, "signature": signature})
-
+# Cheating ballots: a dishonest booth that proves what is not true (tests/dishonest_booth.py)
 
 @pytest.mark.parametrize("values,claims,claimed_sum,refusal", [
     ([2, 0, 0], [1, 0, 0], 1, "'park' is 0 or 1"),         # two votes for one option

@@ -28,7 +28,8 @@ from engine.voting.encryption.encoding import hx
 from engine.voting.encryption.group import EncodingError, L, Scalar, base_mul, random_scalar
 from engine.voting.encryption.hashing import canonical_json, expand_message_xmd
 from engine.voting.encryption.proofs import schnorr_prove
-from tests.test_ballot_encryption import RFC9496_BAD, Seeded, altered, cheat, leaves
+from tests.dishonest_booth import cheat
+from tests.test_ballot_encryption import RFC9496_BAD, Seeded, altered, leaves
 
 VECTORS = json.loads((Path(__file__).resolve().parent.parent / "vectors" / "ballot-encryption-v1.json").read_text())
 MODULES = ("ballot", "group", "hashing", "encoding", "proofs", "seeded")
@@ -148,6 +149,8 @@ CASES: list[tuple[Election, Any]] = [
     (five_options("approval"), []), (bounded_approval(2, 3), ["gym", "pool"]), (bounded_approval(2, 3), []),
     (make_election("投票-1", vector_election("plurality").key, "plurality", ["公园", "健身房", "图书馆"], 2,
                    list(vector_election("plurality").trustees)), "健身房"),
+    (make_election("restarted", vector_election("plurality").key, "yes_no_abstain", [], 2,  # trustee 2 disqualified
+                   list(vector_election("plurality").trustees)[:2], disqualified=[2]), "yes"),
 ]
 
 ENCRYPT_IN_BROWSER = """(cases) => cases.map(({ descriptor, choice }) => {
