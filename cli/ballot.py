@@ -75,13 +75,15 @@ def trusted_election(state: dict[str, Any], vote_id: str) -> eb.Election:
         shares = sorted((et.KeyShare.from_json(s) for s in state["key_shares"]), key=lambda s: s.trustee)
         for share in shares:
             et.verify_key_share(vote_id, list(dealings.values()), share)
+        qualified = [t["number"] for t in state["trustees"] if t["number"] not in election.disqualified]
+        if (sorted(dealings) != qualified or qualified != list(election.numbers)  # the disqualified dealt no part (§4.3)
+                or election.key != et.election_key(list(dealings.values()))
+                or election.threshold != state["threshold"]):
+            raise click.ClickException("the election key is not the one the trustees' published commitments make: refusing")
     except et.BadTrustee as exc:
         raise click.ClickException(f"the published key share of {exc}: refusing") from exc
     except (EncodingError, KeyError, TypeError, AttributeError) as exc:
         raise click.ClickException(f"the server's election data does not read: {exc}") from exc
-    if (len(dealings) != len(state["trustees"]) or election.key != et.election_key(list(dealings.values()))
-            or election.threshold != state["threshold"]):
-        raise click.ClickException("the election key is not the one the trustees' published commitments make: refusing")
     if election.trustees != tuple(s.key for s in shares):
         raise click.ClickException("the election's trustee keys are not the trustees' published keys: refusing")
     return election
@@ -249,10 +251,11 @@ def where(board: dict[str, Any], vote_id: str, tracker: str) -> str:
         audited = tracker in board.get("audited", [])
         if entry is not None and eb.tracker(entry["ballot"]) != tracker:
             raise click.ClickException("the board lists this tracker beside a ballot that does not hash to it")
+        replaced = entry is not None and entry["replaced"] is not False
     except (KeyError, TypeError) as exc:
         raise click.ClickException(f"the server's board does not read: {exc}") from exc
     if entry is not None:
-        return "replaced by a later ballot of the same voter: not counted" if entry["replaced"] else (
+        return "replaced by a later ballot of the same voter: not counted" if replaced else (
             "counted (the last ballot of its voter); recount the board with yishi tally --verify")
     if audited:
         return "audited by its voter: never cast, never counted"

@@ -91,6 +91,14 @@ def test_residents_audit_cast_vote_again_and_find_their_trackers(
         assert f"tracker {tracker} in vote {vote_id}: {where}" in outputs[-1]
     outputs.append(refused(run(client, community, tmp_path, "carol", "check", vote_id, "0" * 64), "is not on the board"))
 
+    def rotate_ballots(method: str, path: str, payload: Any) -> Any:  # a board pairing trackers with others' ballots
+        if path.endswith("/encrypted-board"):
+            ballots = [entry["ballot"] for entry in payload["ballots"]]
+            payload["ballots"] = [{**entry, "ballot": b} for entry, b in zip(payload["ballots"], ballots[1:] + ballots[:1])]
+        return payload
+
+    refused(run(client, community, tmp_path, "carol", "check", vote_id, carol, tamper=rotate_ballots), "does not hash to it")
+
     for name in ("alice", "bob", "carol"):  # on the device: the credential only, the owner's only
         path = tmp_path / name / f"{vote_id}.voter"
         assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
@@ -136,6 +144,9 @@ def test_a_server_lying_about_the_election_is_refused_before_anything_is_sent(
                        (another_vote, "the election of vote 'another-vote'"), (own_trustee_key, "trustee keys are not"),
                        (forged_dealing, "published dealing of trustee 1")):
         refused(run(client, community, tmp_path, "alice", "cast", vote_id, "yes", tamper=rewrite(lie)), words)
+    refused(run(client, community, tmp_path, "alice", "cast", vote_id, "yes",
+                tamper=lambda method, path, payload: {"state": "open"} if path.endswith("/ceremony") else payload),
+            "the server's election data does not read")
     with deployed.read() as session:
         assert count(session, VoterCredential, vote_id) == 0
     assert not (tmp_path / "alice" / f"{vote_id}.voter").exists()
