@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
+from engine.voting.encryption import encoding
 from engine.voting.encryption.ballots import Ballot, Election
 from engine.voting.encryption.elgamal import ZERO, Ciphertext
 from engine.voting.encryption.group import BASE, IDENTITY, Point, small
@@ -39,20 +41,46 @@ def weight_units(area: int | str) -> int:
 
 
 def homomorphic_tally(election: Election, counted: Sequence[tuple[Ballot, int]]) -> list[Ciphertext]:
-    """Per slot, Σ weight·ciphertext over the counted ballots (each credential's last, already verified).
+    """Per slot, Σ weight·ciphertext over the counted ballots (each credential's last, already verified)."""
+    width = len(election.slots)
+    return weighted_sum(sums_by_weight(width, [(b.ciphertexts, w) for b, w in counted]), width)
+
+
+def sums_by_weight(width: int, counted: Iterable[tuple[Sequence[Ciphertext], int]]) -> dict[int, list[Ciphertext]]:
+    """Per weight, per slot, Σ ciphertext over the counted ballots' ciphertexts of that weight.
 
     Ballots of equal weight are added first and multiplied once (Σ w·c = w·Σ c): owners' flats come in a few
-    sizes, so a weighted tally costs additions, not one multiplication per ballot."""
+    sizes, so a weighted tally costs additions, not one multiplication per ballot; and an owners' vote's heads and
+    weights come from the same sums (``heads_sum`` and ``weighted_sum``), so its ballots are added up once."""
     by_weight: dict[int, list[Ciphertext]] = {}
-    for ballot, weight in counted:
-        if len(ballot.ciphertexts) != len(election.slots):
+    for ciphertexts, weight in counted:
+        if len(ciphertexts) != width:
             raise ValueError("a ballot with the wrong number of ciphertexts")
-        group = by_weight.setdefault(weight, [ZERO] * len(election.slots))
-        by_weight[weight] = [s + c for s, c in zip(group, ballot.ciphertexts)]
-    sums = [ZERO] * len(election.slots)
+        group = by_weight.get(weight)
+        by_weight[weight] = list(ciphertexts) if group is None else [s + c for s, c in zip(group, ciphertexts)]
+    return by_weight
+
+
+def weighted_sum(by_weight: dict[int, list[Ciphertext]], width: int) -> list[Ciphertext]:
+    """Σ weight·(the sums of that weight): the weighted tally."""
+    sums = [ZERO] * width
     for weight, group in by_weight.items():
         sums = [s + g.times(weight) for s, g in zip(sums, group)]
     return sums
+
+
+def heads_sum(by_weight: dict[int, list[Ciphertext]], width: int) -> list[Ciphertext]:
+    """Σ (the sums of every weight): the tally by heads."""
+    sums = [ZERO] * width
+    for group in by_weight.values():
+        sums = [s + g for s, g in zip(sums, group)]
+    return sums
+
+
+def stored_ciphertexts(ballot: dict[str, Any]) -> list[Ciphertext]:
+    """A stored ballot's ciphertexts, decoded and validated, without the proofs the cast checked already: all that
+    the tally needs of it."""
+    return [Ciphertext.from_json(c) for c in encoding.items(ballot["ciphertexts"], "ciphertexts")]
 
 
 class DiscreteLogError(ValueError):
