@@ -12,10 +12,12 @@ DATABASE … TEMPLATE fails while anyone else is connected to the template). Wit
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from datetime import datetime, timezone
 from pathlib import Path
@@ -126,11 +128,20 @@ def fresh_database(request: pytest.FixtureRequest, tmp_path: Path, backend: str)
     predeployed = "deployed" in request.fixturenames
     request.node.stash[PREDEPLOYED] = predeployed
     if backend == "sqlite":
-        path = tmp_path / "yishi.sqlite3"
-        shutil.copy(request.getfixturevalue("sqlite_deployed_template" if predeployed else "sqlite_template"), path)
-        yield f"sqlite:///{path}"
+        yield copy_of(request.getfixturevalue("sqlite_deployed_template" if predeployed else "sqlite_template"), tmp_path)
         return
-    server, template = request.getfixturevalue("postgres_deployed_template" if predeployed else "postgres_template")
+    yield from clone_of(*request.getfixturevalue("postgres_deployed_template" if predeployed else "postgres_template"))
+
+
+def copy_of(template: Path, tmp_path: Path) -> str:
+    """The URL of a copy of a SQLite template in the test's directory."""
+    path = tmp_path / "yishi.sqlite3"
+    shutil.copy(template, path)
+    return f"sqlite:///{path}"
+
+
+def clone_of(server: str, template: str) -> Iterator[str]:
+    """The URL of a PostgreSQL database cloned from ``template``, dropped after the test."""
     name = f"yishi_test_{os.getpid()}_{next(_counter)}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -141,9 +152,108 @@ def fresh_database(request: pytest.FixtureRequest, tmp_path: Path, backend: str)
     admin.dispose()
 
 
+# --- prebuilt scenarios: built once per worker and backend, copied for each test ------------------------------------
+
+@dataclass(frozen=True)
+class Prebuilt:
+    """A scenario built on a deployed engine into a template of its own: ``template`` (a SQLite file, or a PostgreSQL
+    database on ``server``), the audit key that signed it, the clock's time when it was done, and what the builder
+    returned (ids, a ``Community``…), which each test gets a deep copy of."""
+
+    template: Path | str
+    server: str | None
+    audit_key: Path
+    now: datetime
+    value: Any
+
+
+PREBUILT = pytest.StashKey[Prebuilt]()
+"""Set on a test whose database is a copy of a prebuilt scenario (``prebuilt_database``)."""
+
+
+@pytest.fixture(scope="session")
+def sqlite_scenarios() -> dict[str, Prebuilt]:
+    """This worker's prebuilt scenarios on SQLite, by builder (files in the session's temporary directory)."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def postgresql_scenarios(postgres_deployed_template: tuple[str, str]) -> Iterator[dict[str, Prebuilt]]:
+    """This worker's prebuilt scenarios on PostgreSQL, by builder; their template databases are dropped at the end."""
+    scenarios: dict[str, Prebuilt] = {}
+    yield scenarios
+    admin = create_engine(postgres_deployed_template[0], isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for built in scenarios.values():
+            conn.execute(text(f"DROP DATABASE IF EXISTS {built.template} WITH (FORCE)"))
+    admin.dispose()
+
+
+def prebuilt_database(request: pytest.FixtureRequest, tmp_path: Path, backend: str,
+                      build: Callable[[Engine, ManualClock], Any]) -> Iterator[str]:
+    """A fresh database holding what ``build(engine, clock)`` made on a deployed engine from the clock's ``START``.
+
+    A module whose every test starts from the same long scenario (seconds of commands) overrides ``database_url`` with
+    this: the scenario is built once per worker and backend, through the engine as a test would build it, into a
+    template; each test gets a copy of that template (a file copy, a ``CREATE DATABASE … TEMPLATE``), the audit key
+    that signed it (``engine`` reads ``tmp_path / "audit-key.pem"``), a ``clock`` at the time the scenario ended
+    there, and ``prebuilt(request)``: a deep copy of what ``build`` returned. What a test then does to its copy no
+    other test sees."""
+    scenarios = request.getfixturevalue(f"{backend}_scenarios")
+    key = f"{build.__module__}.{build.__qualname__}"
+    if key not in scenarios:
+        scenarios[key] = build_scenario(request, backend, build, len(scenarios))
+    built = scenarios[key]
+    request.node.stash[PREDEPLOYED] = True
+    request.node.stash[PREBUILT] = built
+    if built.audit_key.exists():  # made when the scenario first signed or sealed something
+        shutil.copy(built.audit_key, tmp_path / "audit-key.pem")
+    if built.server is None:
+        assert isinstance(built.template, Path)
+        yield copy_of(built.template, tmp_path)
+        return
+    yield from clone_of(built.server, str(built.template))
+
+
+def build_scenario(request: pytest.FixtureRequest, backend: str, build: Callable[[Engine, ManualClock], Any],
+                   number: int) -> Prebuilt:
+    """Run ``build`` on a copy of the deployed template, which becomes the scenario's template."""
+    directory = request.getfixturevalue("tmp_path_factory").mktemp("prebuilt")
+    server: str | None = None
+    if backend == "sqlite":
+        template: Path | str = directory / "prebuilt.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_deployed_template"), template)
+        url = f"sqlite:///{template}"
+    else:
+        server, deployed = request.getfixturevalue("postgres_deployed_template")
+        template = f"yishi_scenario_{worker_name()}_{number}"
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {template} TEMPLATE {deployed}"))
+        admin.dispose()
+        url = server.rsplit("/", 1)[0] + "/" + template
+    clock = ManualClock(START)
+    yishi = Engine(Database(url), clock, EngineConfig(audit_key=directory / "audit-key.pem"))
+    try:
+        value = build(yishi, clock)
+    finally:
+        yishi.db.dispose()
+    return Prebuilt(template, server, directory / "audit-key.pem", clock.now(), value)
+
+
+def prebuilt(request: pytest.FixtureRequest) -> Any:
+    """What the builder of the test's prebuilt database returned (a deep copy: a test may change its own)."""
+    return copy.deepcopy(request.node.stash[PREBUILT].value)
+
+
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
+def clock(request: pytest.FixtureRequest) -> ManualClock:
+    """A clock at ``START``, or where a prebuilt scenario left it (``prebuilt_database``)."""
+    if "database_url" in request.fixturenames:
+        request.getfixturevalue("database_url")  # a prebuilt database says its time
+    built = request.node.stash.get(PREBUILT, None)
+    return ManualClock(built.now if built is not None else START)
 
 
 @pytest.fixture
