@@ -88,7 +88,7 @@ def cases() -> list[dict[str, object]]:
     yna = make_election(vote, key, "yes_no_abstain", [], 2, keys)
     return [
         {"name": "plurality, 5 options (6 slots)", "descriptor": plurality.descriptor(), "choice": "library"},
-        {"name": "approval, 5 options (0..5)", "descriptor": approval.descriptor(), "choice": ["park", "pool"]},
+        {"name": "approval, 5 options (6 slots)", "descriptor": approval.descriptor(), "choice": ["park", "pool"]},
         {"name": "yes/no/abstain", "descriptor": yna.descriptor(), "choice": "yes"},
     ]
 

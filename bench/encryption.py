@@ -77,7 +77,7 @@ def main() -> None:
     cred = random_scalar()
 
     for label, election, choice in [("plurality, 5 options (6 slots)", five, "c"),
-                                     ("approval, 5 options, 0..5", approval, ["a", "d"]),
+                                     ("approval, 5 options (6 slots)", approval, ["a", "d"]),
                                      ("yes/no/abstain", yna, "no")]:
         enc = timed(lambda: encrypt_ballot(election, cred, choice), 20)
         ballot = encrypt_ballot(election, cred, choice)[0]
