@@ -31,7 +31,7 @@ from engine.voting.models import Vote
 from web.i18n import translated
 from web.links import links_to, menu_entry
 from web.views import engine, me, member_required, now, page, reader
-from web.voting import ballots, explanation
+from web.voting import ballots, booth, explanation
 from web.voting.forms import BallotForm, ReceiptCheckForm
 
 blp = Blueprint("voting", __name__, template_folder="templates")
@@ -86,7 +86,10 @@ def index() -> ResponseReturnValue:
 @blp.route("/votes/<vote_id>")
 @member_required
 def vote(vote_id: str) -> ResponseReturnValue:
-    return _vote_page(_vote(vote_id), BallotForm(formdata=None), None)
+    found = _vote(vote_id)
+    if booth.is_encrypted(found):
+        return booth.booth_page(found)
+    return _vote_page(found, BallotForm(formdata=None), None)
 
 
 def _vote_page(vote: Vote, form: BallotForm, choice: Any, status: int = 200, check: ReceiptCheckForm | None = None,
@@ -211,6 +214,8 @@ def check_receipt(vote_id: str) -> ResponseReturnValue:
 def board(vote_id: str) -> ResponseReturnValue:
     """The bulletin board, as ``GET /api/votes/<id>/board`` gives it: every counted ballot, no identity."""
     found = _vote(vote_id)
+    if booth.is_encrypted(found):
+        return booth.board(found)
     document = voting_queries.bulletin_board(reader(), found)
     return page("voting/board.html", vote=found, board=document, **_words(found))
 
@@ -223,3 +228,49 @@ def board_json(vote_id: str) -> ResponseReturnValue:
     document = voting_queries.bulletin_board(reader(), found)
     return Response(current_app.json.dumps(document) + "\n", mimetype="application/json",
                     headers={"Content-Disposition": f'attachment; filename="board-{found.id}.json"'})
+
+
+# ---- an encrypted vote: the booth (web/voting/booth.py) ------------------------------------------
+
+
+def _encrypted(vote_id: str) -> Vote:
+    """An encrypted vote of my community, or 404 (the booth's routes mean nothing for another vote)."""
+    found = _vote(vote_id)
+    if not booth.is_encrypted(found):
+        raise NotFound()
+    return found
+
+
+@blp.route("/votes/<vote_id>/credential", methods=["POST"])
+@member_required
+def register_credential(vote_id: str) -> ResponseReturnValue:
+    """``POST /api/votes/<id>/credentials``: the public key of the voting key the booth made on the device."""
+    return booth.register(_encrypted(vote_id))
+
+
+@blp.route("/votes/<vote_id>/encrypted-ballot", methods=["POST"])
+@member_required
+def cast_encrypted(vote_id: str) -> ResponseReturnValue:
+    """``POST /api/votes/<id>/encrypted-ballots``: the ballot the booth encrypted; the tracker shown once."""
+    return booth.cast(_encrypted(vote_id))
+
+
+@blp.route("/votes/<vote_id>/audited-ballot", methods=["POST"])
+@member_required
+def audit_ballot(vote_id: str) -> ResponseReturnValue:
+    """``POST /api/votes/<id>/audited-ballots``: the tracker of the ballot the resident audits instead of casting."""
+    return booth.audit(_encrypted(vote_id))
+
+
+@blp.route("/votes/<vote_id>/trackers")
+@member_required
+def find_tracker(vote_id: str) -> ResponseReturnValue:
+    """``GET /api/votes/<id>/trackers/<tracker>``: counted, replaced, audited or not found."""
+    return booth.find(_encrypted(vote_id))
+
+
+@blp.route("/votes/<vote_id>/encrypted-board.json")
+@member_required
+def encrypted_board_json(vote_id: str) -> ResponseReturnValue:
+    """The same JSON as ``GET /api/votes/<id>/encrypted-board``, to check offline (``yishi tally --verify``)."""
+    return booth.board_json(_encrypted(vote_id))
