@@ -82,7 +82,9 @@ def _encrypted(document: dict[str, Any], verify: bool) -> None:
     verdict = encrypted_board.verify(document)
     for line in (verdict.recount or {}).get("explanation", []):
         click.echo(line)
-    click.echo(f"encrypted ballots: {verdict.ballots} ({verdict.counted} counted)  root: {document.get('root')}")
+    channels = ", ".join(f"{n} {channel}" for channel, n in sorted(verdict.by_channel.items()))
+    click.echo(f"encrypted ballots: {verdict.ballots} ({verdict.counted} counted{': ' + channels if channels else ''})"
+               f"  root: {document.get('root')}")
     if not verdict.ok:
         for problem in verdict.problems:
             click.echo(f"MISMATCH: {problem}", err=True)

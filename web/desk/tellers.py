@@ -27,6 +27,7 @@ from engine.kernel.queries import MAX_PAGE_SIZE, paginate
 from engine.voting import casting
 from engine.voting import queries as voting_queries
 from engine.voting.commands import CorrectPaperBallot, EnterPaperBallot
+from web.desk import encrypted_paper
 from engine.voting.models import Vote
 from web.desk.routes import blp, check_csrf
 from web.i18n import translated
@@ -144,6 +145,8 @@ def paper(vote_id: str) -> ResponseReturnValue:
 def enter_paper(vote_id: str, member_id: int) -> ResponseReturnValue:
     vote = _vote(vote_id)
     voter = _voter(vote, member_id)
+    if vote.secrecy is not None:
+        return encrypted_paper.enter(vote, voter, _ballot_context(vote, None))
     form = PaperBallotForm()
     choice: Any = None
     status = 200
@@ -174,6 +177,8 @@ def enter_paper(vote_id: str, member_id: int) -> ResponseReturnValue:
 def correct_paper(vote_id: str, member_id: int) -> ResponseReturnValue:
     vote = _vote(vote_id)
     voter = _voter(vote, member_id)
+    if vote.secrecy is not None:
+        return encrypted_paper.correct(vote, voter, _ballot_context(vote, None))
     form = CorrectionForm()
     choice: Any = None
     status = 200
