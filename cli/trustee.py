@@ -18,6 +18,9 @@ The device talks to the server's ceremony API over HTTP with the trustee's API t
   (``engine.voting.encryption.envelopes``, ECIES over ristretto255) and publish them;
 - ``keyshare VOTE_ID``: open the envelopes addressed to you, check each share against its dealer's commitments,
   then publish your verification key with its proof — or a complaint naming the dealer whose share failed;
+- ``answer VOTE_ID``: reveal, in clear, the share you dealt each trustee who complained about it in this round —
+  checked by everyone against your commitments: the complaint is dismissed, or you are disqualified and the key
+  generation restarts without you (after a restart, ``join`` deals afresh for the new round);
 - ``decrypt VOTE_ID``: once the vote is closed, publish your decryption factors for the tally with their proofs;
 - ``status VOTE_ID``: the ceremony as the server shows it, and what this device holds (never the secrets).
 

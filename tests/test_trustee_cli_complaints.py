@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cli.ballot import trusted_election
 from cli.trustee import Keystore
 from engine.bootstrap import Engine
 from engine.voting.encryption import encoding
@@ -75,6 +76,7 @@ def test_a_cheating_trustee_is_caught_disqualified_and_the_others_finish_through
         assert "all 1 shares check" in ok(cli(name, "keyshare", vote_id))
     state = client.get(f"/api/votes/{vote_id}/ceremony", headers=bearer(community.tokens["chair"])).get_json()
     assert state["state"] == "open" and state["election"]["disqualified"] == [2]
+    assert trusted_election(state, vote_id).numbers == (1, 3)  # a voter's device (yishi ballot) trusts it too
 
     keys = {1: key_share_on_device(tmp_path, vote_id, "chair"), 3: key_share_on_device(tmp_path, vote_id, "auditor")}
     board = vote_and_decrypt(client, deployed, community, Trustees(client, community, vote_id, NAMES, 2), instance_id, keys)

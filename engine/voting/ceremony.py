@@ -48,6 +48,9 @@ BOARD_FORMAT = "yishi-encrypted-board/1"
 ANSWER_HOURS = 24
 """How long a dealer has, by default, to answer a complaint before anyone may have them disqualified (docs §4)."""
 MAX_ANSWER_HOURS = 24 * 30
+BAD_ANSWER_HOURS = "answer_hours: whole hours from 1 to 720 (30 days)"
+NOT_ANOTHER_DEALER = "the dealer is another qualified trustee's number"
+REUSED_POLYNOMIAL = "a restarted key generation needs a fresh polynomial: these commitments were dealt in an earlier round"
 
 
 # ---- configuration (vote.open) ---------------------------------------------------------------
@@ -64,7 +67,7 @@ def read_encryption(config: dict[str, Any], session: Session, community_id: int)
         raise refuse("encryption is {\"trustees\": [member ids], \"threshold\": k}, with \"answer_hours\" if wanted")
     ids, k, hours = spec["trustees"], spec["threshold"], spec.get("answer_hours", ANSWER_HOURS)
     if type(hours) is not int or not 1 <= hours <= MAX_ANSWER_HOURS:
-        raise refuse(f"answer_hours: whole hours from 1 to {MAX_ANSWER_HOURS}")
+        raise InvalidInput(BAD_ANSWER_HOURS, errors=[{"field": "vote.encryption.answer_hours", "message": BAD_ANSWER_HOURS}])
     if type(ids) is not list or not ids or any(type(i) is not int for i in ids) or len(set(ids)) != len(ids):
         raise refuse("trustees: a list of distinct member ids")
     if type(k) is not int or not 1 <= k <= len(ids):
@@ -274,8 +277,7 @@ def publish_dealing(uow: UnitOfWork, actor: Actor, vote_id: str, dealing: Any, e
     except etrustees.BadTrustee as exc:
         raise _bad(str(exc), "dealing") from exc
     if ceremony.round and _dealt_before(uow.session, vote.id, j, parsed):
-        raise _bad("a restarted key generation needs a fresh polynomial: these commitments were dealt in an earlier "
-                   "round", "dealing")
+        raise InvalidInput(REUSED_POLYNOMIAL, errors=[{"field": "dealing", "message": REUSED_POLYNOMIAL}])
     if _find(uow.session, vote.id, j, "dealing", 0) is None:
         _record(uow, vote, "trustee_dealt", actor, {"trustee": j})
     _post(uow, vote, j, "dealing", 0, {"dealing": parsed.to_json(), "envelope_key": envelope_key})
@@ -314,7 +316,7 @@ def publish_complaint(uow: UnitOfWork, actor: Actor, vote_id: str, dealer: int) 
     keeps its time: the dealer's ``answer_hours`` run from it."""
     vote, ceremony, j = _keying(uow, actor, vote_id)
     if type(dealer) is not int or dealer not in qualified(ceremony) or dealer == j:
-        raise _bad("the dealer is another qualified trustee's number", "dealer")
+        raise InvalidInput(NOT_ANOTHER_DEALER, errors=[{"field": "dealer", "message": NOT_ANOTHER_DEALER}])
     if _find(uow.session, vote.id, dealer, "dealing", 0) is None:
         raise Conflict(f"trustee {dealer} has not dealt in this round: there is no share to complain about yet")
     if _find(uow.session, vote.id, j, "complaint", dealer) is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.identity.actors import Actor
-from engine.kernel.errors import Conflict
+from engine.kernel.errors import Conflict, InvalidInput
 from engine.kernel.unit_of_work import UnitOfWork
 from engine.voting import ceremony_rounds
 from engine.voting.ceremony import (
@@ -25,13 +25,16 @@ from engine.voting.encryption import trustees as etrustees
 from engine.voting.encryption.group import EncodingError
 from engine.voting.models import Ceremony, Vote
 
+NOT_A_COMPLAINANT = "the complainant is another qualified trustee's number"
+NOT_A_DEALER = "the dealer is a qualified trustee's number"
+
 
 def answer(uow: UnitOfWork, actor: Actor, vote_id: str, complainant: Any, share: Any) -> dict[str, Any]:
     """Dealer i reveals the share it dealt to ``complainant``, who complained about it in this round. Checked against
     i's commitments at once: the complaint is dismissed, or i is disqualified and the key generation restarts."""
     vote, ceremony, i = _keying(uow, actor, vote_id)
     if type(complainant) is not int or complainant not in qualified(ceremony) or complainant == i:
-        raise _bad("the complainant is another qualified trustee's number", "complainant")
+        raise InvalidInput(NOT_A_COMPLAINANT, errors=[{"field": "complainant", "message": NOT_A_COMPLAINANT}])
     try:
         revealed = encoding.scalar(share, "share")
     except EncodingError as exc:
@@ -62,7 +65,7 @@ def disqualify_unanswered(uow: UnitOfWork, actor: Actor, vote_id: str, dealer: A
     if ceremony.state != "keying":
         raise Conflict(f"the key generation is over (the ceremony is {ceremony.state})")
     if type(dealer) is not int or dealer not in qualified(ceremony):
-        raise _bad("the dealer is a qualified trustee's number", "dealer")
+        raise InvalidInput(NOT_A_DEALER, errors=[{"field": "dealer", "message": NOT_A_DEALER}])
     answered = {(p.recipient, p.trustee) for p in _posts(uow.session, vote.id, "answer")}
     against = [p for p in _posts(uow.session, vote.id, "complaint") if p.recipient == dealer]
     pending = [p for p in against if (p.trustee, dealer) not in answered]

@@ -25,7 +25,9 @@ export { EncodingError };
 const ELECTION_KEYS = ['protocol', 'group', 'vote', 'public_key', 'method', 'slots', 'min', 'max', 'threshold', 'trustees'];
 
 export function electionFromJson(value) {
-  fields(value, ELECTION_KEYS, 'election');
+  // `disqualified` (§3, §4.3) is there only when the key generation disqualified someone.
+  const withDisqualified = value !== null && typeof value === 'object' && Object.hasOwn(value, 'disqualified');
+  fields(value, withDisqualified ? [...ELECTION_KEYS, 'disqualified'] : ELECTION_KEYS, 'election');
   if (value.protocol !== PROTOCOL || value.group !== GROUP) {
     throw new EncodingError(`election: protocol ${PROTOCOL} on ${GROUP} only`);
   }
@@ -33,7 +35,13 @@ export function electionFromJson(value) {
     vote: value.vote, key: point(value.public_key, 'public_key'), method: value.method,
     slots: [...items(value.slots, 'slots')], min: value.min, max: value.max, threshold: value.threshold,
     trustees: items(value.trustees, 'trustees').map((t) => point(t, 'trustee')),
+    disqualified: withDisqualified ? [...items(value.disqualified, 'disqualified')] : [],
   };
+  const n = e.trustees.length + e.disqualified.length;
+  if ((withDisqualified && !e.disqualified.length)
+      || e.disqualified.some((j, i) => !Number.isSafeInteger(j) || j < 1 || j > n || (i > 0 && j <= e.disqualified[i - 1]))) {
+    throw new EncodingError('election: disqualified trustees are distinct numbers from 1..n, in order');
+  }
   if (typeof e.vote !== 'string' || !e.vote) throw new EncodingError('election: a vote id');
   if (!ENCRYPTED_METHODS.includes(e.method)) throw new EncodingError(`election: method one of ${ENCRYPTED_METHODS.join(', ')}`);
   if (!e.slots.length || e.slots.some((s) => typeof s !== 'string' || !s) || new Set(e.slots).size !== e.slots.length) {
@@ -60,6 +68,7 @@ export function descriptor(e) {
   return {
     protocol: PROTOCOL, group: GROUP, vote: e.vote, public_key: hxPoint(e.key), method: e.method,
     slots: [...e.slots], min: e.min, max: e.max, threshold: e.threshold, trustees: e.trustees.map(hxPoint),
+    ...(e.disqualified?.length ? { disqualified: [...e.disqualified] } : {}),
   };
 }
 
