@@ -97,6 +97,8 @@ def _report(verdict: audit_verify.Verdict, what: str) -> bool:
     click.echo(f"{what}: " + ", ".join(f"{n} {kind}" for kind, n in sorted(verdict.counts.items())))
     if verdict.key_ids:
         click.echo("checkpoints signed by key " + ", ".join(verdict.key_ids))
+    for note in verdict.notes:
+        click.echo(f"NOTE {note}")
     for problem in verdict.problems:
         click.echo(f"PROBLEM [{problem.check}] {problem.message}", err=True)
     if verdict.ok:

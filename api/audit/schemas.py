@@ -63,6 +63,8 @@ class VerdictSchema(Schema):
     problems = fields.List(fields.Nested(ProblemSchema))
     key_ids = fields.List(fields.String(), metadata={
         "description": "The keys the checkpoints were signed with; compare with GET /api/audit/public-key."})
+    notes = fields.List(fields.String(), metadata={
+        "description": "What is worth knowing and no failure: an encrypted vote whose trustees are still decrypting."})
 
 
 class MismatchSchema(Schema):

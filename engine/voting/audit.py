@@ -1,4 +1,4 @@
-"""What voting adds to an audit bundle: the published bulletin boards and each vote's ballot box."""
+"""What voting adds to an audit bundle: the published bulletin boards (encrypted votes' too) and each vote's ballot box."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from engine.audit.bundles import bundle_section
 from engine.audit.sealing import chain
+from engine.voting import ceremony
 from engine.voting.models import Ballot, ElectorateEntry, EncryptedBallot, Participation, ReplacedBallot, Vote
 from engine.voting.queries import bulletin_board
 
@@ -18,9 +19,20 @@ def boards(session: Session, ids: set[str], public: bool) -> list[dict[str, Any]
     """The published bulletin boards, less what the bound vote records already say (root, result)."""
     closed = session.scalars(select(Vote).where(Vote.instance_id.in_(ids), Vote.status == "closed",
                                            Vote.secrecy.is_(None)).order_by(Vote.id))
-    # An encrypted vote's board (GET /api/votes/{id}/encrypted-board) is not in bundles yet: docs/ballot-encryption-status.md
+    # An encrypted vote's board is in ``encrypted_boards`` (below)
     boards = ((vote.id, bulletin_board(session, vote)) for vote in closed)
     return [{"vote_id": vote_id, "config": b["vote"], "electorate": b["electorate"], "ballots": b["ballots"]} for vote_id, b in boards]
+
+
+@bundle_section("encrypted_boards")
+def encrypted_boards(session: Session, ids: set[str], public: bool) -> list[dict[str, Any]]:
+    """Each decided encrypted vote's board, the very document ``GET /api/votes/{id}/encrypted-board`` publishes (public
+    data: ciphertexts, proofs, trustees' keys and factors, the result), in full and public bundles alike. The history
+    binds it through the vote record (its Merkle root over the ballots, its result); its proofs bind the rest. A vote
+    whose trustees are still decrypting has no board yet: its record says ``decrypting``."""
+    decided = session.scalars(select(Vote).where(Vote.instance_id.in_(ids), Vote.status == "closed",
+                                                 Vote.secrecy == "encrypted").order_by(Vote.id))
+    return [{"vote_id": vote.id, "board": ceremony.encrypted_board(session, vote)} for vote in decided]
 
 
 @bundle_section("ballot_boxes")

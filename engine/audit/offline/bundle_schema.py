@@ -88,6 +88,12 @@ _VOTE_RECORD = {
 
 _BOARD = _object({"vote_id": {"type": "string"}, "ballots": {"type": "array", "items": _object({"fingerprint": {"type": "string"}})}})
 
+_ENCRYPTED_BOARD = _object({"vote_id": {"type": "string"}, "board": _object({
+    "election": {"type": ["object", "null"]},
+    "ballots": {"type": "array", "items": _object({"tracker": {"type": "string"}, "replaced": {"type": "boolean"}})}})})
+"""An encrypted vote's board as ``GET /api/votes/{id}/encrypted-board`` publishes it: what the bundle's checks read
+of it before ``encrypted_board.verify``, which reports what else it cannot read, naming the vote."""
+
 _PARTICIPATION = _object({"voter_key": {"type": "string"}, "member_id": {"type": "integer"}, "channel": {"type": "string"},
                           "teller_id": {"type": ["integer", "null"]}, "cast_at": _MOMENT, "changes": {"type": "integer"}})
 _BALLOT_BOX = _object(
@@ -133,6 +139,7 @@ def _bundle(public: bool) -> dict[str, Any]:
              "instances": {"type": "array", "items": _instance(public)},
              "records": {"type": "array", "items": {"allOf": [_RECORD, _VOTE_RECORD]}}},
             {"public": {"type": "boolean"}, "boards": {"type": "array", "items": _BOARD},
+             "encrypted_boards": {"type": "array", "items": _ENCRYPTED_BOARD},
              "ballot_boxes": {"type": "array", "items": _BALLOT_BOX},
              "checkpoints": {"type": "array", "items": _CHECKPOINT},
              "public_keys": {"type": "object", "additionalProperties": _PEM}},

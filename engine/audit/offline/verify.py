@@ -10,7 +10,8 @@ The checks, each naming what and where it failed:
 - **records**: each record's latest binding in the history matches the record (a record bound as
   deleted must be absent; one never bound is reported);
 - **recount**: each closed vote has its board, whose ballots give the bound Merkle root and recount
-  to the bound result;
+  to the bound result; an encrypted vote's board (``encrypted_recount``) carries the bound root, result and rules,
+  and every proof on it holds (a vote still decrypting is noted, not failed);
 - **ballots**: each vote's ballot box agrees with the history — as many ballots as participations
   as first-ballot events, as many changes counted as change events (and as replaced fingerprints),
   none replaced still on the board; in a full bundle, each participation matches its voter's
@@ -37,6 +38,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from engine.audit.offline import bundle_schema
+from engine.audit.offline import encrypted_recount
 from engine.audit.offline.ballot_boxes import CHANGED_BALLOTS, FIRST_BALLOTS, BallotBox
 from engine.audit.sealing import chain
 from engine.audit.sealing import checkpoints
@@ -64,6 +66,8 @@ class Verdict:
     problems: list[Problem] = field(default_factory=list)
     key_ids: list[str] = field(default_factory=list)
     """The keys the checkpoints were signed with: compare them with the key the deployment publishes."""
+    notes: list[str] = field(default_factory=list)
+    """What the auditor should know and is no failure (an encrypted vote whose trustees are still decrypting)."""
 
     @property
     def first(self) -> Problem | None:
@@ -71,7 +75,7 @@ class Verdict:
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "counts": self.counts, "first_problem": asdict(self.first) if self.first else None,
-                "problems": [asdict(p) for p in self.problems], "key_ids": self.key_ids}
+                "problems": [asdict(p) for p in self.problems], "key_ids": self.key_ids, "notes": self.notes}
 
 
 def verify(
@@ -116,11 +120,15 @@ class Check:
                 self.replayed(instance)
         self.records()
         self.recounts()
+        encrypted_recount.check(self)
         self.ballot_boxes()
         self.checkpoints()
 
     def problem(self, check: str, message: str, **where: Any) -> None:
         self.verdict.problems.append(Problem(check, message, **where))
+
+    def note(self, message: str) -> None:
+        self.verdict.notes.append(message)
 
     def count(self, what: str, n: int = 1) -> None:
         self.verdict.counts[what] = self.verdict.counts.get(what, 0) + n
@@ -237,7 +245,8 @@ class Check:
         """Every closed vote has its board (a board dropped from the bundle hides nothing), and every board recounts."""
         votes = {r["id"]: r["public"] for r in self.bundle["records"] if r["kind"] == "vote"}
         boards = {b["vote_id"]: b for b in self.bundle.get("boards", [])}
-        closed = {vote_id for vote_id, vote in votes.items() if vote["status"] == "closed"}
+        closed = {vote_id for vote_id, vote in votes.items()
+                  if vote["status"] == "closed" and vote.get("secrecy") != encrypted_recount.ENCRYPTED}
         for vote_id in sorted(closed | boards.keys()):
             self.count("recounts")
             self._recount(vote_id, votes.get(vote_id), boards.get(vote_id))
