@@ -102,6 +102,20 @@ def test_an_audited_ballot_is_never_cast_and_the_board_lists_it(
     assert failed.exit_code == 1 and "was audited" in failed.output
 
 
+def test_my_credential_says_what_the_device_registered(client: Any, deployed: Engine, community: Community) -> None:
+    vote = encrypted_vote(deployed, community, keyed=False)
+    url = f"/api/votes/{vote.vote_id}/credentials/mine"
+    before = client.get(url, headers=bearer(community.tokens["alice"]))
+    assert before.status_code == 200 and before.get_json()["credential"] is None
+    secret = register(deployed, community, vote, "alice")
+    assert client.get(url, headers=bearer(community.tokens["alice"])).get_json()["credential"] == eb.encoding.hx(
+        eb.base_mul(secret))
+    assert client.get(url, headers=bearer(community.tokens["bob"])).get_json()["credential"] is None  # bob's own
+    assert client.get(url, headers=bearer(community.tokens["clerk"])).status_code == 403  # not in the electorate
+    _, plain = open_vote(deployed, community)
+    assert client.get(f"/api/votes/{plain}/credentials/mine", headers=bearer(community.tokens["alice"])).status_code == 409
+
+
 def test_an_audit_file_that_lies_is_refused_offline(deployed: Engine, community: Community, tmp_path: Path) -> None:
     vote = encrypted_vote(deployed, community)
     alice = register(deployed, community, vote, "alice")

@@ -78,7 +78,11 @@ function unlock(credential, ready) {
   });
 }
 
+// What the opened ballot encrypted, in the ballot's own words: an option's label, or for approval each approved
+// option's (none approved, or the abstain slot, is the abstention).
 function labelOf(choice) {
+  if (Array.isArray(choice)) return choice.length ? choice.map(labelOf).join(', ') : booth.dataset.abstain;
+  if (choice === 'abstain' && !booth.querySelector('input[name="choice"][value="abstain"]')) return booth.dataset.abstain;
   const input = booth.querySelector(`input[name="choice"][value="${CSS.escape(String(choice))}"]`);
   return input ? booth.querySelector(`label[for="${input.id}"]`).textContent.trim() : String(choice);
 }
@@ -104,10 +108,11 @@ function vote(election, secret) {
 
   $('[data-booth-choose]').addEventListener('submit', (event) => {
     event.preventDefault();
-    const checked = booth.querySelector('input[name="choice"]:checked');
-    $('[data-booth-choose-error]').hidden = Boolean(checked);
-    if (!checked) { booth.querySelector('input[name="choice"]').focus(); return; }
-    show(checked.value, false);
+    const ticked = [...booth.querySelectorAll('input[name="choice"]:checked')].map((input) => input.value);
+    const approval = election.method === 'approval'; // boxes: none ticked is an abstention
+    $('[data-booth-choose-error]').hidden = approval || ticked.length > 0;
+    if (!approval && !ticked.length) { booth.querySelector('input[name="choice"]').focus(); return; }
+    show(approval ? ticked : ticked[0], false);
     $('[data-booth-audited]').hidden = true;
     encrypted.focus();
     say(encrypted.querySelector('h3').textContent);
