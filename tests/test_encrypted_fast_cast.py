@@ -27,9 +27,9 @@ from engine.voting.commands import CastEncryptedBallot
 from engine.voting.encryption import ballots as eb
 from engine.voting.encryption import encoding
 from engine.voting.encryption.group import Scalar, base_mul, random_scalar
-from engine.voting.models import EncryptedBallot
-from engine.kernel.errors import InvalidInput
-from tests.builders import add_member, identity_token
+from engine.voting.models import EncryptedBallot, Participation
+from engine.kernel.errors import Conflict, InvalidInput
+from tests.builders import add_member, events_of, identity_token
 from tests.ceremonies import Trustees, encrypted_vote, vote_and_decrypt
 from tests.fixtures import bearer
 from tests.helpers import Community
@@ -242,3 +242,80 @@ def test_a_board_verifies_the_same_on_one_process_or_two(client: Any, deployed: 
     unreadable["ballots"][0]["ballot"] = altered(unreadable["ballots"][0]["ballot"])
     verdicts = [encrypted_board.verify(unreadable, processes=p) for p in (1, 2)]
     assert verdicts[0].problems == verdicts[1].problems and verdicts[1].problems[-1].startswith("the board cannot be read")
+
+
+# ---- encrypted first ballots cast together (engine/voting/encrypted_casting.py) ----------------------------
+
+def stored_rows(deployed: Engine, vote_id: str) -> dict[str, tuple[str, Any, str, bool, str]]:
+    with deployed.read() as session:
+        return {r.tracker: (r.credential, r.ballot, r.weight, r.replaced, r.channel) for r in session.scalars(
+            select(EncryptedBallot).where(EncryptedBallot.vote_id == vote_id))}
+
+
+def test_encrypted_first_ballots_cast_together_are_stored_as_ballots_cast_one_by_one(
+        client: Any, deployed: Engine, community: Community) -> None:
+    instance_id, vote_id, _, election = keyed(client, deployed, community)
+    names = ["alice", "bob", "carol", "chair"]
+    tokens = [community.tokens[n] for n in names]
+    made = [eb.encrypt_ballot(election, register(client, t, vote_id), c)[0].to_json()
+            for t, c in zip(tokens, ("yes", "no", "abstain", "yes"))]
+    for ballot in made[:3]:
+        checked_ballots.check_ahead(deployed.read, vote_id, ballot)
+    together = deployed.run_together(CastEncryptedBallot, [(t, CastEncryptedBallot(vote_id, b)) for t, b in zip(tokens[:3], made)])
+    alone = deployed.execute_as(tokens[3], CastEncryptedBallot(vote_id, made[3]))
+    assert [c.tracker for c in [*together, alone]] == [eb.tracker(b) for b in made]
+    assert all(c.vote_id == vote_id and c.changed is False for c in [*together, alone])
+    rows = stored_rows(deployed, vote_id)
+    assert {t: r[1] for t, r in rows.items()} == {eb.tracker(b): b for b in made}
+    assert {(r[2], r[3], r[4]) for r in rows.values()} == {("1", False, "online")}
+    with deployed.read() as session:
+        participations = session.scalars(select(Participation).where(Participation.vote_id == vote_id)).all()
+        assert sorted(p.member_id for p in participations) == sorted(community[n].member_id for n in names)
+        assert {(p.channel, p.changes, p.teller_id, p.idempotency_hash) for p in participations} == {("online", 0, None, None)}
+        events = [e for e in events_of(session, instance_id) if e.type == "ballot_cast"]
+        assert [e.input for e in events] == [{"vote_id": vote_id, "channel": "online"}] * 4
+        assert sorted(e.actor_id for e in events) == sorted(community[n].member_id for n in names)
+
+
+def test_an_encrypted_batch_writes_only_plain_first_ballots_and_leaves_the_rest_to_the_single_path(
+        client: Any, deployed: Engine, community: Community) -> None:
+    _, vote_id, _, election = keyed(client, deployed, community)
+    alice, bob, carol, chair = (community.tokens[n] for n in ("alice", "bob", "carol", "chair"))
+    secrets = {t: register(client, t, vote_id) for t in (alice, bob, chair)}  # carol registers no credential
+    first = eb.encrypt_ballot(election, secrets[alice], "yes")[0].to_json()
+    deployed.execute_as(alice, CastEncryptedBallot(vote_id, first))
+    ahead = {
+        "change": eb.encrypt_ballot(election, secrets[alice], "no")[0].to_json(),     # alice has voted: a change
+        "bob": eb.encrypt_ballot(election, secrets[bob], "no")[0].to_json(),          # plain: written by the batch
+        "bob again": eb.encrypt_ballot(election, secrets[bob], "yes")[0].to_json(),   # bob twice in the batch
+        "carol": eb.encrypt_ballot(election, secrets[chair], "yes")[0].to_json(),    # not carol's credential
+    }
+    for ballot in ahead.values():
+        checked_ballots.check_ahead(deployed.read, vote_id, ballot)
+    not_ahead = eb.encrypt_ballot(election, secrets[chair], "abstain")[0].to_json()  # never checked ahead
+    requests = [(alice, ahead["change"]), (bob, ahead["bob"]), (bob, ahead["bob again"]), (carol, ahead["carol"]),
+                (chair, not_ahead), ("ys_unknown", ahead["bob"]), (alice, first)]
+    results = deployed.run_together(CastEncryptedBallot, [(t, CastEncryptedBallot(vote_id, b)) for t, b in requests])
+    assert [r is not None for r in results] == [False, True, False, False, False, False, False]
+    assert results[1].tracker == eb.tracker(ahead["bob"])
+    assert set(stored_rows(deployed, vote_id)) == {eb.tracker(first), eb.tracker(ahead["bob"])}
+    with pytest.raises(Conflict, match="register your credential"):  # what the single path says of one left aside
+        deployed.execute_as(carol, CastEncryptedBallot(vote_id, ahead["carol"]))
+    with pytest.raises(InvalidInput, match="another voter's credential"):
+        deployed.execute_as(chair, CastEncryptedBallot(vote_id, ahead["bob again"]))
+
+
+def test_an_audited_tracker_is_never_cast_together(client: Any, deployed: Engine, community: Community) -> None:
+    from engine.voting.commands import AuditBallot
+
+    _, vote_id, _, election = keyed(client, deployed, community)
+    alice, bob = community.tokens["alice"], community.tokens["bob"]
+    audited = eb.encrypt_ballot(election, register(client, alice, vote_id), "yes")[0].to_json()
+    plain = eb.encrypt_ballot(election, register(client, bob, vote_id), "no")[0].to_json()
+    deployed.execute_as(alice, AuditBallot(vote_id, eb.tracker(audited)))
+    for ballot in (audited, plain):
+        checked_ballots.check_ahead(deployed.read, vote_id, ballot)
+    results = deployed.run_together(CastEncryptedBallot, [(alice, CastEncryptedBallot(vote_id, audited)),
+                                                         (bob, CastEncryptedBallot(vote_id, plain))])
+    assert results[0] is None and results[1] is not None
+    assert set(stored_rows(deployed, vote_id)) == {eb.tracker(plain)}

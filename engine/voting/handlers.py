@@ -14,7 +14,7 @@ from engine.kernel.bus import handles, handles_together
 from engine.kernel.unit_of_work import UnitOfWork
 from engine.voting import casting
 from engine.voting.casting import Receipt
-from engine.voting import ceremony
+from engine.voting import ceremony, encrypted_casting
 from engine.voting import encrypted_paper
 from engine.voting.commands import (
     AuditBallot, CastBallot, CastEncryptedBallot, CorrectPaperBallot, EnterPaperBallot, PublishComplaint, PublishDealing,
@@ -89,6 +89,12 @@ def register_credential(uow: UnitOfWork, actor: Actor, cmd: RegisterCredential) 
 @handles(CastEncryptedBallot)
 def cast_encrypted_ballot(uow: UnitOfWork, actor: Actor, cmd: CastEncryptedBallot) -> ceremony.Cast:
     return ceremony.cast(uow, actor, cmd.vote_id, cmd.ballot)
+
+
+@handles_together(CastEncryptedBallot)
+def cast_encrypted_ballots_together(uow: UnitOfWork, requests: list[tuple[str, Any]]) -> list[ceremony.Cast | None]:
+    """Encrypted first ballots of many (token, cast) requests in one transaction (``encrypted_casting.cast_together``)."""
+    return encrypted_casting.cast_together(uow, requests)
 
 
 @handles(AuditBallot)
