@@ -18,12 +18,13 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from cli.audit import tally as tally_command
+from engine.audit.offline import verify
 from engine.bootstrap import Engine
 from engine.kernel.commands import CompleteTask
 from engine.kernel.errors import Conflict
 from engine.voting import ceremony
 from engine.voting.ceremony import Cast
-from engine.voting.commands import CastEncryptedBallot, CastEncryptedPaperBallot
+from engine.voting.commands import CastEncryptedBallot, CastEncryptedPaperBallot, CorrectEncryptedPaperBallot
 from engine.voting.encryption import ballots as eb
 from engine.voting.encryption import encoding
 from engine.voting.encryption.group import base_mul, random_scalar
@@ -118,6 +119,11 @@ def test_paper_ballots_are_entered_encrypted_corrected_counted_and_verified(
     ok = CliRunner().invoke(tally_command, [str(path), "--verify"])
     assert ok.exit_code == 0 and "3 counted: 1 online, 2 paper" in ok.output, ok.output
 
+    bundle = client.get(f"/api/audit/bundle?instance={vote.instance_id}&public=false", headers=bearer(community.tokens["auditor"]))
+    assert bundle.status_code == 200
+    verdict = verify.verify(json.loads(bundle.get_data(as_text=True)))  # the ballot box: paper events, changes, replaced
+    assert verdict.ok, [p.message for p in verdict.problems]
+
     shifted = copy.deepcopy(board)  # a paper ballot passed off as online: the counts no longer match who took part
     shifted["turnout"] = {"online": 2, "paper": 1}
     path.write_text(json.dumps(shifted), encoding="utf-8")
@@ -211,3 +217,30 @@ def test_an_online_and_a_paper_ballot_racing_for_one_voter_exactly_one_wins(
         assert len(ballot_events(session, vote.instance_id)) == 1
         assert row.tracker == won[0].tracker and row.channel == participation.channel
         assert registered == row.credential  # the loser's credential change was rolled back with it
+
+
+def test_two_corrections_presenting_one_slip_at_once_exactly_one_wins(
+        deployed: Engine, community: Community, monkeypatch: pytest.MonkeyPatch) -> None:
+    vote = encrypted_vote(deployed, community)
+    first = paper(vote, "no")
+    bob = community["bob"].member_id
+    slip = deployed.execute(CastEncryptedPaperBallot(vote.vote_id, bob, first["credential"], first["ballot"]), community["clerk"]).tracker
+    fixes = [paper(vote, "yes"), paper(vote, "abstain")]
+    real = ceremony.record_unloaded
+
+    def lingering(*args: Any, **kwargs: Any) -> None:
+        time.sleep(0.15)
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(ceremony, "record_unloaded", lingering)
+    outcomes = at_once([lambda fix=fix, teller=teller: deployed.execute(CorrectEncryptedPaperBallot(
+        vote.vote_id, bob, slip, fix["credential"], fix["ballot"], "Misread."), community[teller])
+        for fix, teller in zip(fixes, ("clerk", "chair"))])
+    won = [o for o in outcomes if isinstance(o, Cast)]
+    assert len(won) == 1, outcomes
+    assert all(isinstance(o, Conflict) for o in outcomes if o not in won), outcomes
+    with deployed.read() as session:
+        rows = {r.tracker: r.replaced for r in session.scalars(select(EncryptedBallot).where(EncryptedBallot.vote_id == vote.vote_id))}
+        participation = session.get(Participation, (vote.vote_id, f"m:{bob}"))
+        assert rows == {slip: True, won[0].tracker: False} and participation.changes == 1
+        assert [e.type for e in ballot_events(session, vote.instance_id)] == ["paper_ballot_entered", "paper_ballot_corrected"]
