@@ -279,7 +279,7 @@ def test_an_encrypted_vote_gives_the_attacker_ballots_and_no_choice(
     assert paired_by_log(casting.log) == {}
     assert not [line for line in casting.log if LOGGED_CHOICE.search(line)]
     secret_forms = randomness_forms(casting.randomness)
-    assert not [line for line in casting.log if any(form in line for form in secret_forms)]
+    assert spelled_in("\n".join(casting.log), secret_forms) == set()
     assert plaintext_choices(deployed) == []
 
     with deployed.read() as session:
@@ -316,14 +316,14 @@ def test_an_encrypted_vote_gives_the_attacker_ballots_and_no_choice(
         with deployed.read() as session:
             bundle = bundles.export(session, community.id, instance_id=instance_id, public=public,
                                     now=deployed.clock.now(), public_keys={})
-        dumped = json.dumps(bundle)
-        assert not [form for form in secret_forms if form in dumped]
+        assert spelled_in(json.dumps(bundle), secret_forms) == set()
         assert [where for where in choices_in(bundle, "") if not published_in_bundle(where)] == []
 
 
 def test_the_reader_opens_a_ballot_made_with_guessable_randomness_or_copied() -> None:
     """The reader's own control: it does recover a choice when the booth's randomness is weak, or when a ballot's
-    ciphertexts equal one the attacker knows — so its finding nothing above means something."""
+    ciphertexts equal one the attacker knows, and the search finds randomness a log would spell — so their finding
+    nothing above means something."""
     _, dealing, shares = et.deal("v", 1, 1, 1)
     _, share = et.key_share("v", 1, [shares[1]])
     election = eb.make_election("v", et.election_key([dealing]), "yes_no_abstain", list(CHOICES), 1, [share.key])
@@ -334,6 +334,9 @@ def test_the_reader_opens_a_ballot_made_with_guessable_randomness_or_copied() ->
     strong, _ = eb.encrypt_ballot(election, random_scalar(), "abstain")
     assert reader.read(strong, {}) is None
     assert reader.read(strong, values_of(strong, [0, 0, 1])) == "abstain"  # equal to a ballot whose choice it knows
+    _, randomness = eb.encrypt_ballot(election, random_scalar(), "yes")
+    logged = f"INSERT … ('{encoding.hx(randomness[1])}', {randomness[2].value})"  # what a careless log line would show
+    assert spelled_in(logged, randomness_forms(randomness)) == {encoding.hx(randomness[1]), str(randomness[2].value)}
 
 
 # ---- what the attacker searches ---------------------------------------------------------------------------------
@@ -350,6 +353,16 @@ def randomness_forms(randomness: list[Scalar]) -> set[str]:
     for r in randomness:
         forms |= {encoding.hx(r), r.encode()[::-1].hex(), str(r.value)}
     return forms
+
+
+def spelled_in(text: str, forms: set[str]) -> set[str]:
+    """The forms (hex or decimal digits, 60 or more) the text spells: only its runs of such digits are looked into."""
+    lengths = {len(form) for form in forms}
+    found: set[str] = set()
+    for run in re.findall(r"[0-9a-f]{60,}", text):
+        for n in lengths:
+            found |= {run[i:i + n] for i in range(len(run) - n + 1)} & forms
+    return found
 
 
 def combined_factors(engine: Engine, vote_id: str) -> list[Point]:
