@@ -28,7 +28,7 @@ from engine.voting.commands import CastEncryptedBallot, CastEncryptedPaperBallot
 from engine.voting.encryption import ballots as eb
 from engine.voting.encryption import encoding
 from engine.voting.encryption.group import base_mul, random_scalar
-from engine.voting.models import EncryptedBallot, Participation, VoterCredential
+from engine.voting.models import AuditedBallot, EncryptedBallot, Participation, VoterCredential
 from tests.builders import ballot_events, ready
 from tests.encrypted_ceremony import EncryptedVote, decrypt, encrypt, encrypted_vote, register
 from tests.fixtures import bearer
@@ -186,6 +186,11 @@ def test_who_may_enter_and_what_is_refused(client: Any, deployed: Engine, commun
     copied = enter(client, community.tokens["clerk"], vote, bob, body)  # carol's ballot, entered again for bob
     assert error(copied)[:2] == (409, "this ballot is on the board already: encrypt the paper ballot again")
 
+    audited = paper(vote, "no")  # a ballot its maker opened (Benaloh) is never cast, on paper either
+    with deployed.db.session() as session, session.begin():
+        session.add(AuditedBallot(vote_id=vote.vote_id, tracker=eb.tracker(eb.Ballot.from_json(audited["ballot"]))))
+    assert error(enter(client, community.tokens["clerk"], vote, bob, audited))[:2] == (
+        409, "this ballot was audited: it can never be cast; encrypt your choice again")
     keying = encrypted_vote(deployed, community, keyed=False)
     assert error(enter(client, community.tokens["clerk"], keying, bob, body))[0] == 409
     with deployed.read() as session:

@@ -24,7 +24,7 @@ from engine.voting.ceremony import Cast, _bad, _ceremony, _record, election_of
 from engine.voting.encryption import ballots as eballots
 from engine.voting.encryption import encoding
 from engine.voting.encryption.group import EncodingError
-from engine.voting.models import ElectorateEntry, EncryptedBallot, Participation, Vote, VoterCredential
+from engine.voting.models import AuditedBallot, ElectorateEntry, EncryptedBallot, Participation, Vote, VoterCredential
 from engine.voting.queries import _entry_of, get_vote
 
 PAPER = "paper"
@@ -156,6 +156,8 @@ def _refuse_taken(uow: UnitOfWork, vote: Vote, entry: ElectorateEntry, credentia
     """A ballot already on the board, or a credential already another voter's, is not cast again as this voter's."""
     if uow.session.get(EncryptedBallot, (vote.id, tracker)) is not None:
         raise Conflict("this ballot is on the board already: encrypt the paper ballot again")
+    if uow.session.get(AuditedBallot, (vote.id, tracker)) is not None:  # §6: an audited ballot is never cast
+        raise Conflict("this ballot was audited: it can never be cast; encrypt your choice again")
     owner = uow.session.scalar(select(VoterCredential.voter_key).where(
         VoterCredential.vote_id == vote.id, VoterCredential.credential == credential))
     used = uow.session.scalar(select(EncryptedBallot.tracker).where(
