@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from functools import lru_cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from engine.voting.encryption import ballots as eballots
 from engine.voting.encryption.hashing import canonical_json
 from engine.voting.models import Ceremony
 
+K, V = TypeVar("K"), TypeVar("V")
 REMEMBERED = 4096
 """Ballots remembered per process: a ballot is looked up a few milliseconds after its check, under any load."""
 
@@ -47,26 +48,31 @@ def election(fingerprint: str, descriptor: dict[str, Any]) -> eballots.Election:
     return _election(fingerprint, canonical_json(descriptor).decode())
 
 
-class _Remembered:
-    """(election fingerprint, digest of the ballot's canonical JSON) → the decoded ballot whose proofs checked."""
+class _Remembered(Generic[K, V]):
+    """The last ``size`` values put, by key, for any thread."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._items: OrderedDict[tuple[bytes, bytes], eballots.Ballot] = OrderedDict()
+        self._items: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[bytes, bytes]) -> eballots.Ballot | None:
+    def get(self, key: K) -> V | None:
         with self._lock:
             return self._items.get(key)
 
-    def put(self, key: tuple[bytes, bytes], ballot: eballots.Ballot) -> None:
+    def put(self, key: K, value: V) -> None:
         with self._lock:
-            self._items[key] = ballot
+            self._items[key] = value
             if len(self._items) > self._size:
                 self._items.popitem(last=False)
 
 
-_CHECKED = _Remembered(REMEMBERED)
+_CHECKED: _Remembered[tuple[bytes, bytes], eballots.Ballot] = _Remembered(REMEMBERED)
+"""(election fingerprint, digest of the ballot's canonical JSON) → the decoded ballot whose proofs checked."""
+_ELECTIONS: _Remembered[str, eballots.Election] = _Remembered(64)
+"""Vote id → its election, once made: a made election never changes (its posts are final), so a request need not
+read it again. Were it ever stale, ``remembered`` would find nothing under the right fingerprint, and the cast would
+check the ballot itself."""
 
 
 def _key(election_: eballots.Election, raw: Any) -> tuple[bytes, bytes]:
@@ -98,11 +104,21 @@ def check_ahead(read: Callable[[], AbstractContextManager[Session]], vote_id: st
 
     ``read`` opens a read-only session (``Engine.read``). Whatever goes wrong is left for the cast to say."""
     try:
+        made = _election_of(read, vote_id)
+        if made is not None:
+            check(made, raw)
+    except Exception:  # noqa: BLE001 — a refusal, a vote that is not there, anything: the cast answers it
+        return
+
+
+def _election_of(read: Callable[[], AbstractContextManager[Session]], vote_id: str) -> eballots.Election | None:
+    made = _ELECTIONS.get(vote_id)
+    if made is None:
         with read() as session:
             row = session.execute(select(Ceremony.fingerprint, Ceremony.election)
                                   .where(Ceremony.vote_id == vote_id)).one_or_none()
         if row is None or row.election is None or row.fingerprint is None:
-            return
-        check(election(row.fingerprint, row.election), raw)
-    except Exception:  # noqa: BLE001 — a refusal, a vote that is not there, anything: the cast answers it
-        return
+            return None
+        made = election(row.fingerprint, row.election)
+        _ELECTIONS.put(vote_id, made)
+    return made
