@@ -21,34 +21,19 @@ from engine.kernel.models import Instance
 from engine.voting.counting.board import electorate_summary, tally_config
 from engine.voting.counting.tally import tally
 from engine.voting.encryption import ballots as eb
-from engine.voting.encryption import encoding, envelopes
+from engine.voting.encryption import encoding
 from engine.voting.encryption import trustees as et
 from engine.voting.encryption.elgamal import Ciphertext
-from engine.voting.encryption.group import Point, Scalar, base_mul, random_scalar
+from engine.voting.encryption.group import Scalar, base_mul, random_scalar
 from engine.voting.models import Vote
 from engine.kernel.commands import CompleteTask
 from tests.builders import open_vote, ready
+from tests.encrypted_elections import TrusteeDevice
 from tests.fixtures import bearer
 from tests.helpers import Community
 
 TRUSTEES = ("chair", "clerk", "auditor")
 CHOICES = {"alice": "yes", "bob": "no", "carol": "yes", "chair": "abstain"}
-
-
-class TrusteeDevice:
-    """What a trustee's client keeps and does: the polynomial, an envelope key, the key share — never sent."""
-
-    def __init__(self, vote_id: str, j: int, k: int, n: int) -> None:
-        self.vote_id, self.j = vote_id, j
-        self.coefficients, self.dealing, self.shares = et.deal(vote_id, j, k, n)
-        self.envelope_secret = random_scalar()
-        self.x: Scalar | None = None
-
-    def seal(self, recipient: int, recipient_key: Point, share: Scalar) -> str:
-        return envelopes.seal(self.vote_id, self.j, recipient, recipient_key, share)
-
-    def open(self, dealer: int, envelope: str) -> Scalar:
-        return envelopes.open_envelope(self.vote_id, dealer, self.j, self.envelope_secret, envelope)
 
 
 def post(client: Any, token: str, path: str, body: Any) -> Any:
