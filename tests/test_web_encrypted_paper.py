@@ -103,6 +103,8 @@ def test_refusals_and_garbage_come_back_on_the_form(deployed: Engine, neighbours
     waiting = chair.get(f"/desk/votes/{keying.vote_id}/paper/{neighbours['carol'].member_id}")
     assert waiting.status == 200 and not waiting.tree.xpath("//form[@data-paper-encrypt]")
     assert "have not made the election key" in waiting.text
+    listing = chair.get(f"/desk/votes/{keying.vote_id}/paper")
+    assert "have not made the election key" in listing.text and "The vote is closed" not in listing.text
 
 
 def test_the_encrypted_entry_in_chinese(deployed: Engine, neighbours: Community) -> None:

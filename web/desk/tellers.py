@@ -135,7 +135,7 @@ def paper(vote_id: str) -> ResponseReturnValue:
     searched = "q" in request.args
     voters = voting_queries.paper_voters(reader(), me(), vote.id, search) if searched and not error else []
     return page("desk/teller_paper.html", status, vote=vote, search=search, searched=searched, voters=voters, error=error,
-                entries=voting_queries.paper_entries(reader(), me(), vote.id), open=_is_open(vote),
+                entries=voting_queries.paper_entries(reader(), me(), vote.id), open=_is_open(vote), keying=vote.status == "keying",
                 turnout=voting_queries.turnout(reader(), vote), done=request.args.get("done"),
                 most=voting_queries.MAX_VOTERS_FOUND)
 
