@@ -319,3 +319,16 @@ def test_an_audited_tracker_is_never_cast_together(client: Any, deployed: Engine
                                                          (bob, CastEncryptedBallot(vote_id, plain))])
     assert results[0] is None and results[1] is not None
     assert set(stored_rows(deployed, vote_id)) == {eb.tracker(plain)}
+
+
+def test_a_tally_added_up_on_threads_is_the_tally_added_up_on_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.voting.encryption import tally as et_tally
+    from engine.voting.encryption.elgamal import encrypt
+
+    key = base_mul(random_scalar())
+    counted = [([encrypt(key, (i + slot) % 2)[0] for slot in range(3)], 1 + i % 3) for i in range(40)]
+    monkeypatch.setattr(et_tally, "THREADED_FROM", 0)
+    by_threads = {threads: et_tally.sums_by_weight(3, counted, threads) for threads in (1, 2, 3)}
+    assert by_threads[1] == by_threads[2] == by_threads[3] and set(by_threads[1]) == {1, 2, 3}
+    with pytest.raises(ValueError, match="wrong number of ciphertexts"):
+        et_tally.sums_by_weight(3, [*counted, (counted[0][0][:2], 1)], 2)
