@@ -239,8 +239,11 @@ def publish_decryption(args: dict[str, Any], vote_id: str) -> Any:
 @blp.arguments(CredentialSchema)
 @blp.response(201, CredentialResultSchema)
 def register_credential(args: dict[str, Any], vote_id: str) -> Any:
-    """Register your credential's public key for this vote (its secret stays on your device)."""
-    return engine().execute(RegisterCredential(vote_id, args["credential"]), actor())
+    """Register your credential's public key for this vote (its secret stays on your device).
+
+    With `replace`, a voter who lost their voting key before voting registers a new one in its place (409 once a ballot
+    was cast for them)."""
+    return engine().execute(RegisterCredential(vote_id, args["credential"], args["replace"]), actor())
 
 
 @blp.route("/votes/<vote_id>/credentials/mine")

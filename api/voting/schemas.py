@@ -179,6 +179,9 @@ class KeyShareSchema(StrictSchema):
 
 class CredentialSchema(StrictSchema):
     credential = fields.String(required=True, validate=HEX, metadata={"description": "Your credential's public key C (hex)."})
+    replace = fields.Boolean(load_default=False, metadata={
+        "description": "You lost your voting key before voting: this credential replaces your registered one. Refused "
+                       "(409) once a ballot was cast for you, online or on paper (`replaceable` in credentials/mine)."})
 
 
 class CredentialResultSchema(Schema):
@@ -212,6 +215,9 @@ class MyCredentialSchema(Schema):
     vote_id = fields.String()
     credential = fields.String(allow_none=True, metadata={"description": "Your registered credential's public key, or null."})
     weight = fields.String()
+    replaceable = fields.Boolean(metadata={
+        "description": "Whether a lost voting key may still be replaced (POST credentials with replace): a credential "
+                       "is registered and no ballot was cast for you, online or on paper."})
 
 
 class TrackerStatusSchema(Schema):

@@ -119,12 +119,14 @@ class Database:
         self.writer.dispose()
 
 
-def advisory_xact_lock(connection: Connection, key: int) -> None:
-    """PostgreSQL: wait for the transaction-scoped advisory lock ``key``, held until this transaction ends.
+def advisory_xact_lock(connection: Connection, key: int, *, shared: bool = False) -> None:
+    """PostgreSQL: wait for the transaction-scoped advisory lock ``key``, held until this transaction ends; ``shared``
+    holders never wait for each other, only for (and hold off) an exclusive one.
 
     Elsewhere nothing: SQLite's units of work take turns anyway (``WriterLock``, ``BEGIN IMMEDIATE``)."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        connection.execute(text(f"SELECT {function}(:key)"), {"key": key})
 
 
 @contextmanager

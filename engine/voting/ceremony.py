@@ -19,7 +19,7 @@ from engine.identity.actors import Actor
 from engine.kernel.db import advisory_xact_lock
 from engine.kernel.errors import Conflict, InvalidInput, PermissionDenied
 from engine.kernel.instances import deliver, record_unloaded
-from engine.kernel.models import Instance
+from engine.kernel.models import Event, Instance
 from engine.kernel.unit_of_work import UnitOfWork
 from engine.voting import checked_ballots
 from engine.voting.counting import board
@@ -373,8 +373,12 @@ def make_key_when_ready(uow: UnitOfWork, vote: Vote, ceremony: Ceremony) -> None
 
 # ---- credentials and ballots -----------------------------------------------------------------
 
-def register_credential(uow: UnitOfWork, actor: Actor, vote_id: str, credential: Any) -> dict[str, Any]:
-    """The caller's credential public key C, bound to their entry in the frozen electorate (one per entry)."""
+def register_credential(uow: UnitOfWork, actor: Actor, vote_id: str, credential: Any,
+                        replace: bool = False) -> dict[str, Any]:
+    """The caller's credential public key C, bound to their entry in the frozen electorate (one per entry).
+
+    ``replace``: a voter who lost their voting key before voting registers another in its place (docs §5), only
+    while no ballot was cast for their entry (online or on paper) — ``_unused_credential`` says why that is safe."""
     vote = get_vote(uow.session, actor, vote_id)
     ceremony = _ceremony(uow.session, vote)
     if ceremony.state == "failed":
@@ -391,14 +395,53 @@ def register_credential(uow: UnitOfWork, actor: Actor, vote_id: str, credential:
     if existing is not None:
         if existing.credential == credential:
             return {"vote_id": vote.id, "credential": credential, "weight": entry.weight}
-        raise Conflict("a credential is registered for you (or your household) in this vote already")
+        if not replace:
+            raise Conflict("a credential is registered for you (or your household) in this vote already")
+        existing = _unused_credential(uow, vote, entry)
     taken = uow.session.scalar(select(VoterCredential.voter_key).where(
         VoterCredential.vote_id == vote.id, VoterCredential.credential == credential))
-    if taken is not None:
+    used = uow.session.scalar(select(EncryptedBallot.tracker).where(
+        EncryptedBallot.vote_id == vote.id, EncryptedBallot.credential == credential).limit(1))
+    if taken is not None or used is not None:
         raise Conflict("this credential is another voter's")
-    uow.session.add(VoterCredential(vote_id=vote.id, voter_key=entry.voter_key, credential=credential))
-    _record(uow, vote, "credential_registered", actor, {})
+    if existing is None:
+        uow.session.add(VoterCredential(vote_id=vote.id, voter_key=entry.voter_key, credential=credential))
+        _record(uow, vote, "credential_registered", actor, {})
+    else:
+        existing.credential = credential
+        _record(uow, vote, "credential_registered", actor, {"replaced": True})
     return {"vote_id": vote.id, "credential": credential, "weight": entry.weight}
+
+
+CREDENTIAL_USED = ("a ballot was cast for you (or your household) in this vote: its voting key cannot be replaced; "
+                   "vote with the voting key you have, or ask a teller")
+
+
+def _unused_credential(uow: UnitOfWork, vote: Vote, entry: Any) -> VoterCredential:
+    """The entry's registered credential, once it is sure that no ballot was or will be cast under it.
+
+    A ballot cast under the old credential and committed after the new one replaced it would count, and the voter
+    could then cast under the new one too. So the replacement takes the vote's casting lock exclusively: every cast and
+    audit holds it shared from the moment it locks its tracker (``_lock_tracker``) until it commits, and reads the
+    credential only then. The replacement therefore waits for the casts under way, sees any ballot they committed
+    (a participation, as the paper path sees one before it replaces an unused online credential: ``encrypted_paper``),
+    and the casts after it read the new credential and refuse a ballot made under the old one. SQLite's units of work
+    take turns anyway."""
+    advisory_xact_lock(uow.session.connection(), _casting_lock(vote.id))
+    registered = uow.session.get(VoterCredential, (vote.id, entry.voter_key), populate_existing=True,
+                                 with_for_update=True)
+    assert registered is not None  # credentials are replaced, never removed
+    voted = uow.session.get(Participation, (vote.id, entry.voter_key), populate_existing=True)
+    cast_under = uow.session.scalar(select(EncryptedBallot.tracker).where(
+        EncryptedBallot.vote_id == vote.id, EncryptedBallot.credential == registered.credential).limit(1))
+    if voted is not None or cast_under is not None:
+        raise Conflict(CREDENTIAL_USED)
+    return registered
+
+
+def _casting_lock(vote_id: str) -> int:
+    digest = hashlib.sha256(f"yishi-casting-lock/1\0{vote_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _refuse_paper_voter(uow: UnitOfWork, vote: Vote, entry: Any) -> None:
@@ -447,6 +490,9 @@ def cast(uow: UnitOfWork, actor: Actor, vote_id: str, ballot: Any) -> Cast:
         raise _bad(f"the ballot does not check: {exc}", "ballot") from exc
     tracker = eballots.tracker(parsed)
     _lock_tracker(uow, vote.id, tracker)
+    registered = uow.session.get(VoterCredential, (vote.id, entry.voter_key), populate_existing=True)
+    if registered is None or encoding.hx(parsed.credential) != registered.credential:  # replaced while this was checked
+        raise Conflict("your voting key was replaced: this ballot was made under the old one; encrypt your choice again")
     if uow.session.get(AuditedBallot, (vote.id, tracker)) is not None:
         raise Conflict("this ballot was audited: it can never be cast; encrypt your choice again")
     seen = uow.session.get(EncryptedBallot, (vote.id, tracker))
@@ -493,6 +539,7 @@ def _lock_tracker(uow: UnitOfWork, vote_id: str, tracker: str) -> None:
     (vote, tracker) pair; SQLite's units of work take turns anyway), so that of an audit and a cast of one ballot
     racing each other exactly one wins: each checks the other's table only once it holds the lock, and under
     READ COMMITTED that check sees whatever the other committed. Other trackers never wait."""
+    advisory_xact_lock(uow.session.connection(), _casting_lock(vote_id), shared=True)  # see _unused_credential
     digest = hashlib.sha256(f"yishi-tracker-lock/1\0{vote_id}\0{tracker}".encode()).digest()
     advisory_xact_lock(uow.session.connection(), int.from_bytes(digest[:8], "big", signed=True))
 
@@ -529,9 +576,28 @@ def audit_ballot(uow: UnitOfWork, actor: Actor, vote_id: str, tracker: Any) -> A
     if uow.session.get(EncryptedBallot, (vote.id, tracker)) is not None:
         raise Conflict("this ballot was cast: it cannot be audited (its opening would show how it votes)")
     if uow.session.get(AuditedBallot, (vote.id, tracker)) is None:
+        _refuse_beyond_audit_bound(uow, vote, actor)
         uow.session.add(AuditedBallot(vote_id=vote.id, tracker=tracker))
         _record(uow, vote, "ballot_audited", actor, {})
     return Audited(vote.id, tracker)
+
+
+MAX_AUDITS = 20
+"""The ballots one voter may audit in one vote (docs §6): enough to check a device many times over, and a bound on
+how many made-up trackers one voter can put on the board's audited list."""
+
+
+def _refuse_beyond_audit_bound(uow: UnitOfWork, vote: Vote, actor: Actor) -> None:
+    """Count the caller's audits in the vote's history (its ``ballot_audited`` events, which carry no tracker), so
+    that the bound needs no link between a voter and a tracker. The caller's audits take turns (PostgreSQL: an
+    advisory lock on (vote, member), counted once it is held; SQLite's units of work take turns anyway), so that two
+    racing audits never both take the last one."""
+    digest = hashlib.sha256(f"yishi-audits-lock/1\0{vote.id}\0{actor.member_id}".encode()).digest()
+    advisory_xact_lock(uow.session.connection(), int.from_bytes(digest[:8], "big", signed=True))
+    audits = uow.session.scalar(select(func.count()).select_from(Event).where(
+        Event.instance_id == vote.instance_id, Event.type == "ballot_audited", Event.actor_id == actor.member_id))
+    if audits >= MAX_AUDITS:
+        raise Conflict(f"you have audited {MAX_AUDITS} ballots in this vote, the most one voter may: cast your ballot")
 
 
 def find_tracker(session: Session, actor: Actor, vote_id: str, tracker: Any) -> dict[str, Any]:
@@ -553,12 +619,15 @@ def find_tracker(session: Session, actor: Actor, vote_id: str, tracker: Any) -> 
 
 def my_credential(session: Session, actor: Actor, vote_id: str) -> dict[str, Any]:
     """The credential public key registered for the caller's entry in the electorate (null before they register one),
-    so that their device finds its secret, or asks for it to be typed in. 403 when they are not in the electorate."""
+    so that their device finds its secret, or asks for it to be typed in; ``replaceable`` while no ballot was cast for
+    the entry (a lost key may then be replaced: ``register_credential``). 403 when they are not in the electorate."""
     vote = get_vote(session, actor, vote_id)
     _ceremony(session, vote)
     entry = _entry_of(session, vote, actor)
     registered = session.get(VoterCredential, (vote.id, entry.voter_key))
-    return {"vote_id": vote.id, "credential": registered.credential if registered else None, "weight": entry.weight}
+    voted = session.get(Participation, (vote.id, entry.voter_key)) is not None
+    return {"vote_id": vote.id, "credential": registered.credential if registered else None, "weight": entry.weight,
+            "replaceable": registered is not None and not voted}
 
 
 # ---- the close and the decryption --------------------------------------------------------------

@@ -78,6 +78,8 @@ class PublishKeyShare:
 class RegisterCredential:
     vote_id: str
     credential: Any
+    replace: bool = False
+    """The voting key was lost before voting: this credential replaces the registered one (refused once a ballot was cast)."""
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ def publish_key_share(uow: UnitOfWork, actor: Actor, cmd: PublishKeyShare) -> di
 
 @handles(RegisterCredential)
 def register_credential(uow: UnitOfWork, actor: Actor, cmd: RegisterCredential) -> dict[str, Any]:
-    return ceremony.register_credential(uow, actor, cmd.vote_id, cmd.credential)
+    return ceremony.register_credential(uow, actor, cmd.vote_id, cmd.credential, cmd.replace is True)
 
 
 @handles(CastEncryptedBallot)
