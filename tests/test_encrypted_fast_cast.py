@@ -332,3 +332,31 @@ def test_a_tally_added_up_on_threads_is_the_tally_added_up_on_one(monkeypatch: p
     assert by_threads[1] == by_threads[2] == by_threads[3] and set(by_threads[1]) == {1, 2, 3}
     with pytest.raises(ValueError, match="wrong number of ciphertexts"):
         et_tally.sums_by_weight(3, [*counted, (counted[0][0][:2], 1)], 2)
+
+
+def test_an_encrypted_batch_finds_credentials_and_trackers_by_primary_key(
+        client: Any, deployed: Engine, community: Community) -> None:
+    """Looked up as (vote, key) pairs, SQLite scanned every credential of every vote for each batch: the cost grew
+    with the electorate. Each lookup is by vote, on the primary key (or its unique index), on both backends."""
+    from sqlalchemy import event
+
+    _, vote_id, _, election = keyed(client, deployed, community)
+    tokens = [community.tokens[n] for n in ("alice", "bob")]
+    made = [eb.encrypt_ballot(election, register(client, t, vote_id), "yes")[0].to_json() for t in tokens]
+    for ballot in made:
+        checked_ballots.check_ahead(deployed.read, vote_id, ballot)
+    statements: list[str] = []
+    note = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+    event.listen(deployed.db.writer, "before_cursor_execute", note)  # the writer's engine (SQLite has its own)
+    try:
+        results = deployed.run_together(CastEncryptedBallot, [(t, CastEncryptedBallot(vote_id, b)) for t, b in zip(tokens, made)])
+    finally:
+        event.remove(deployed.db.writer, "before_cursor_execute", note)
+    assert all(r is not None for r in results)
+    lookups = [s for s in statements if s.lstrip().upper().startswith("SELECT")
+               and any(f"FROM {table}" in s for table in ("voter_credentials", "encrypted_ballots", "audited_ballots"))]
+    assert len(lookups) == 3, [s[:120] for s in statements]
+    for statement in lookups:
+        assert "voter_credentials.vote_id = " in statement or "encrypted_ballots.vote_id = " in statement \
+            or "audited_ballots.vote_id = " in statement
+        assert " IN " in statement

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, tuple_
+from sqlalchemy import Row, bindparam, select
 
 from engine.identity.actors import Actor, hash_token, holder
 from engine.kernel.instances import RowsWithSeq, record_unloaded
@@ -88,13 +88,16 @@ def _plain(uow: UnitOfWork, candidates: list[_Candidate]) -> list[_Candidate]:
     session = uow.session
     for vote_id, tracker in sorted({(c.target.id, c.tracker) for c in candidates}):
         _lock_tracker(uow, vote_id, tracker)
-    entries = {(c.target.id, c.target.voter_key) for c in candidates}
-    registered = {(r.vote_id, r.voter_key): r.credential for r in session.execute(
-        select(VoterCredential.vote_id, VoterCredential.voter_key, VoterCredential.credential)
-        .where(tuple_(VoterCredential.vote_id, VoterCredential.voter_key).in_(sorted(entries))))}
-    trackers = sorted({(c.target.id, c.tracker) for c in candidates})
-    taken = {tuple(r) for model in (EncryptedBallot, AuditedBallot) for r in session.execute(
-        select(model.vote_id, model.tracker).where(tuple_(model.vote_id, model.tracker).in_(trackers)))}
+    registered: dict[tuple[str, str], str] = {}
+    taken: set[tuple[str, str]] = set()
+    for vote_id in sorted({c.target.id for c in candidates}):  # by vote, so that each lookup runs on a primary key
+        mine = [c for c in candidates if c.target.id == vote_id]
+        registered |= {(vote_id, r.voter_key): r.credential for r in session.execute(
+            select(VoterCredential.voter_key, VoterCredential.credential).where(
+                VoterCredential.vote_id == vote_id, VoterCredential.voter_key.in_(_padded({c.target.voter_key for c in mine}))))}
+        for model in (EncryptedBallot, AuditedBallot):
+            taken |= {(vote_id, tracker) for tracker in session.scalars(select(model.tracker).where(
+                model.vote_id == vote_id, model.tracker.in_(_padded({c.tracker for c in mine}))))}
     plain, claimed = [], set()
     for c in candidates:
         claims = {("voter", c.target.id, c.target.voter_key), ("tracker", c.target.id, c.tracker)}
