@@ -20,9 +20,12 @@ from engine.kernel.commands import CompleteTask
 from engine.voting.encryption import ballots as eb
 from engine.voting.encryption import encoding
 from engine.voting.encryption.group import base_mul, random_scalar
+from engine.voting import ceremony
+from engine.voting.commands import AuditBallot
 from engine.voting.models import AuditedBallot, EncryptedBallot, VoterCredential
 from tests.builders import open_vote, ready
-from tests.encrypted_ceremony import cast, decrypt, encrypt, encrypted_vote, register
+from tests.ceremonies import Trustees
+from tests.encrypted_ceremony import TRUSTEES, cast, decrypt, encrypt, encrypted_vote, register
 from tests.helpers import Community
 from tests.pages import Page, Pages, pages_for
 
@@ -174,3 +177,112 @@ def test_the_booth_in_chinese(deployed: Engine, neighbours: Community) -> None:
     assert "生成我的投票密钥" in page.text
     found = alice.get(f"/votes/{vote.vote_id}/trackers?tracker={'0' * 64}")
     assert found.status == 200 and "未找到" in " ".join(found.texts("//div[@role='status']"))
+
+
+APPROVAL = {"method": "approval", "question": "Which projects do you approve?",
+            "options": [{"id": "park", "label": "Pocket park"}, {"id": "gym", "label": "Outdoor gym"},
+                        {"id": "library", "label": "Book corner"}],
+            "rule": {"quorum": {"share": "1/2"}, "threshold": {"kind": "simple_majority", "abstentions_in_base": True},
+                     "ties": "lot"}}
+
+
+def test_an_approval_booth_has_boxes_and_casts_a_list_or_an_abstention(deployed: Engine, neighbours: Community) -> None:
+    vote = encrypted_vote(deployed, neighbours, **APPROVAL)
+    alice = pages_for(deployed, neighbours, "alice")
+    secret, _ = register_on_page(alice, vote.vote_id)
+    page = alice.get(f"/votes/{vote.vote_id}")
+    booth = booth_of(page)
+    assert json.loads(booth["data-election"])["method"] == "approval"
+    boxes = page.tree.xpath("//form[@data-booth-choose]//input[@type='checkbox' and @name='choice']/@value")
+    assert boxes == ["park", "gym", "library"] and not page.tree.xpath("//form[@data-booth-choose]//input[@type='radio']")
+    assert page.texts("//form[@data-booth-choose]//legend") == ["Which projects do you approve?"]  # a fieldset's legend
+    assert "Tick every option you accept. Tick none to abstain." in page.texts("//form[@data-booth-choose]//p")
+    assert booth["data-abstain"] == "No option (an abstention)"  # what an opened empty list says
+    assert page.tree.xpath("//section[@data-booth-encrypted]//strong[@data-booth-chosen]")
+
+    spoiled = encrypt(vote, secret, ["park", "library"])[0]
+    audited = alice.client.post(f"/votes/{vote.vote_id}/audited-ballot",
+                                data={"csrf_token": page.csrf, "tracker": eb.tracker(spoiled)})
+    assert audited.status_code == 201
+    for choice in (["gym"], []):  # a list, then a change of mind: nothing ticked, the abstention
+        ballot = encrypt(vote, secret, choice)[0]
+        answer = alice.post(f"/votes/{vote.vote_id}/encrypted-ballot", {"ballot": json.dumps(ballot.to_json())},
+                            from_page=f"/votes/{vote.vote_id}")
+        assert answer.status == 200 and answer.texts("//code[@id='tracker-code']") == [eb.tracker(ballot)]
+    with deployed.read() as session:
+        rows = session.execute(select(EncryptedBallot.tracker, EncryptedBallot.replaced)).all()
+    assert sorted(replaced for _, replaced in rows) == [False, True] and eb.tracker(spoiled) not in {t for t, _ in rows}
+    chinese = pages_for(deployed, neighbours, "bob", locale="zh_CN").get(f"/votes/{vote.vote_id}")
+    assert booth_of(chinese)["data-abstain"] != "No option (an abstention)"
+    assert "No option (an abstention)" not in chinese.text and "Tick none to abstain" not in chinese.text
+
+
+def test_the_keying_page_names_the_round_and_the_disqualified(client: Any, deployed: Engine,
+                                                               neighbours: Community) -> None:
+    vote = encrypted_vote(deployed, neighbours, keyed=False)
+    trustees = Trustees(client, neighbours, vote.vote_id, TRUSTEES, 2)
+    trustees.deal()
+    trustees.send()
+    assert trustees.complain(3, 1).status_code == 201
+    assert trustees.answer(1, 3, random_scalar()).status_code == 201  # a share that does not check: 1 disqualified
+    page = pages_for(deployed, neighbours, "alice").get(f"/votes/{vote.vote_id}")
+    said = " ".join(page.texts("//div[@data-ceremony]//p | //div[@data-ceremony]//li"))
+    first = next(t for t in page.texts("//ul[contains(@class, 'trustees')]/li") if t.startswith("Trustee 1: "))
+    name = first.removeprefix("Trustee 1: ").split(" —")[0]
+    assert first.endswith("disqualified")
+    assert "making the key again (round 2)" in said
+    assert f"{name} was disqualified in round 1: the key part they revealed to answer a complaint does not check" in said
+    assert booth_of(page)["data-credential"] == ""  # voting keys may still be made while they work
+
+
+def test_a_failed_ceremony_tells_residents_why_and_what_the_committee_can_do(client: Any, deployed: Engine,
+                                                                             neighbours: Community) -> None:
+    vote = encrypted_vote(deployed, neighbours, keyed=False, threshold=3)
+    trustees = Trustees(client, neighbours, vote.vote_id, TRUSTEES, 3)
+    trustees.deal()
+    trustees.send()
+    assert trustees.complain(2, 1).status_code == 201
+    assert trustees.answer(1, 2, random_scalar()).get_json()["state"] == "failed"
+    page = pages_for(deployed, neighbours, "alice").get(f"/votes/{vote.vote_id}")
+    assert page.status == 200
+    said = " ".join(page.texts("//div[@data-ceremony]//p | //div[@data-ceremony]//li"))
+    assert "This vote cannot take encrypted ballots" in said and "Only 2 trustees are still qualified" in said
+    assert "needs 3 of them" in said and "What the committee can do" in said and "was disqualified in round 1" in said
+    assert not page.tree.xpath("//div[@data-booth]") and "Voting has ended" not in page.text
+    chinese = pages_for(deployed, neighbours, "bob", locale="zh_CN").get(f"/votes/{vote.vote_id}")
+    said = " ".join(chinese.texts("//div[@data-ceremony]//p | //div[@data-ceremony]//li"))
+    assert "本表决无法接受加密选票" in said and "居委会可以这样做" in said and "第 1 轮被取消资格" in said
+
+
+def test_a_lost_voting_key_is_replaced_on_the_page_until_a_ballot_is_cast(deployed: Engine, neighbours: Community) -> None:
+    vote = encrypted_vote(deployed, neighbours)
+    alice = pages_for(deployed, neighbours, "alice")
+    register_on_page(alice, vote.vote_id)
+    page = alice.get(f"/votes/{vote.vote_id}")
+    (lost,) = page.tree.xpath("//div[@data-booth-key-ask]//form[@data-booth-lost]")
+    assert lost.xpath(".//input[@name='replace']/@value") == ["y"] and lost.xpath(".//input[@name='credential']")
+    secret = random_scalar()
+    answer = alice.post(f"/votes/{vote.vote_id}/credential", {"credential": encoding.hx(base_mul(secret)), "replace": "y"})
+    assert answer.status == 303
+    with deployed.read() as session:
+        assert session.scalars(select(VoterCredential.credential)).all() == [encoding.hx(base_mul(secret))]
+    cast(deployed, neighbours, vote, "alice", encrypt(vote, secret, "yes")[0])
+    page = alice.get(f"/votes/{vote.vote_id}")
+    assert not page.tree.xpath("//form[@data-booth-lost]")  # the API says replaceable: false
+    assert any("cannot be replaced" in t for t in page.texts("//div[@data-booth-key-ask]//p"))
+    refused = alice.post(f"/votes/{vote.vote_id}/credential", {"credential": encoding.hx(base_mul(random_scalar())),
+                                                              "replace": "y"})
+    assert refused.status == 409
+    assert any("so your voting key cannot be replaced" in t for t in refused.texts("//div[@class='error-summary']//li"))
+    with deployed.read() as session:
+        assert session.scalars(select(VoterCredential.credential)).all() == [encoding.hx(base_mul(secret))]
+
+
+def test_the_booth_says_when_the_audits_are_used_up(deployed: Engine, neighbours: Community) -> None:
+    vote = encrypted_vote(deployed, neighbours)
+    for n in range(ceremony.MAX_AUDITS):
+        deployed.execute(AuditBallot(vote.vote_id, f"{n:064x}"), neighbours["alice"])
+    alice = pages_for(deployed, neighbours, "alice", locale="zh_CN")
+    page = alice.get(f"/votes/{vote.vote_id}")
+    answer = alice.client.post(f"/votes/{vote.vote_id}/audited-ballot", data={"csrf_token": page.csrf, "tracker": "f" * 64})
+    assert answer.status_code == 409 and answer.get_json()["error"] == f"你已审核 {ceremony.MAX_AUDITS} 张选票，已达本表决每位投票人的上限。现在请投出你的选票。"

@@ -41,6 +41,15 @@ REFUSALS = {
         _l("This ballot was cast already, so it cannot be audited."),
     "a credential is registered for you (or your household) in this vote already":
         _l("A voting key is registered for you (or your household) already. Type in the voting key you wrote down."),
+    ceremony.CREDENTIAL_USED:
+        _l("A ballot was cast for you (or your household) already, so your voting key cannot be replaced. Type in the "
+           "voting key you wrote down, or ask a teller at the committee office."),
+    "your voting key was replaced: this ballot was made under the old one; encrypt your choice again":
+        _l("Your voting key was replaced, on this device or another. Reload the page, type in your new voting key, "
+           "then encrypt your choice again."),
+    f"you have audited {ceremony.MAX_AUDITS} ballots in this vote, the most one voter may: cast your ballot":
+        _l("You have audited %(count)s ballots, as many as one voter may in this vote. Cast your ballot now.",
+           count=ceremony.MAX_AUDITS),
 }
 """The engine's refusals a resident can meet in the booth, said in the booth's words."""
 
@@ -73,12 +82,14 @@ def booth_page(vote: Vote, status: int = 200, *, credential_form: CredentialForm
     session = reader()
     state = ceremony.ceremony_state(session, me(), vote.id)
     mine = voting_queries.my_participation(session, me(), vote)
-    credential = ceremony.my_credential(session, me(), vote.id)["credential"] if mine["eligible"] else None
+    registered = ceremony.my_credential(session, me(), vote.id) if mine["eligible"] else None
+    credential = registered["credential"] if registered else None
     result = voting_queries.result(vote) if vote.status == "closed" else None
     name = explanation.namer(ballots.labels(vote))
     shown = (mine["eligible"] and not (mine["voted"] and mine["channel"] == "paper")
              and state["state"] in ("keying", "open") and vote.status in ("keying", "open"))
     return page("voting/booth.html", status, vote=vote, state=state, mine=mine, credential=credential, booth_shown=shown,
+                replaceable=bool(registered and registered["replaceable"]), ceremony_words=_ceremony_words(state),
                 member_id=me().member_id, choice_form=BallotForm(formdata=None),
                 open=state["state"] == "open" and vote.status == "open" and now() < vote.deadline,
                 trustees=_trustees(state), turnout=voting_queries.turnout(session, vote), result=result,
@@ -96,6 +107,16 @@ def words(vote: Vote) -> dict[str, Any]:
             "ranked": False, "selected": {}}
 
 
+def _ceremony_words(state: dict[str, Any]) -> dict[str, Any]:
+    """The key generation's round, who was disqualified and why, and a failure's numbers (``GET …/ceremony``'s
+    ``round``, ``disqualifications`` and ``failure``), named for residents."""
+    names = {t["number"]: get_member(reader(), me(), t["member_id"]).name for t in state["trustees"]}
+    return {"round": state["round"] + 1,
+            "disqualified": [{"name": names[d["dealer"]], "round": d["round"] + 1, "unanswered": d["reason"] == "no_answer"}
+                             for d in state["disqualifications"]],
+            "failure": state["failure"]}
+
+
 def _trustees(state: dict[str, Any]) -> list[dict[str, Any]]:
     """Each trustee's number and name, and what they have published (public, as ``GET …/ceremony`` says)."""
     session = reader()
@@ -103,7 +124,8 @@ def _trustees(state: dict[str, Any]) -> list[dict[str, Any]]:
     keyed = {s["trustee"] for s in state["key_shares"]}
     decrypted = {p["trustee"] for p in state["decryptions"]}
     return [{"number": t["number"], "name": get_member(session, me(), t["member_id"]).name,
-             "dealt": t["number"] in dealt, "keyed": t["number"] in keyed, "decrypted": t["number"] in decrypted}
+             "dealt": t["number"] in dealt, "keyed": t["number"] in keyed, "decrypted": t["number"] in decrypted,
+             "disqualified": t["number"] in state["disqualified"]}
             for t in state["trustees"]]
 
 
@@ -117,7 +139,7 @@ def register(vote: Vote) -> ResponseReturnValue:
             raise CSRFError()
         return booth_page(vote, 422, credential_form=form)
     try:
-        engine().execute(RegisterCredential(vote.id, form.credential.data), me())
+        engine().execute(RegisterCredential(vote.id, form.credential.data, form.replace.data), me())
     except YishiError as refusal:
         form.form_errors.append(_said(refusal))
         return booth_page(vote, _status(refusal), credential_form=form)

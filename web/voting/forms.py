@@ -8,7 +8,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import Field, HiddenField, StringField
+from wtforms import BooleanField, Field, HiddenField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 
@@ -47,6 +47,9 @@ class CredentialForm(FlaskForm):
 
     credential = HiddenField(validators=[DataRequired(_l("Your device did not make a voting key. Reload the page and try again.")),
                                          Regexp(HEX64, message=_l("Your device did not make a voting key. Reload the page and try again."))])
+    replace = BooleanField()
+    """The voter lost the registered voting key before voting: this one takes its place (the engine refuses it once a
+    ballot was cast for them)."""
 
 
 class EncryptedBallotForm(FlaskForm):

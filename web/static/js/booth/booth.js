@@ -1,6 +1,7 @@
 // The encrypting ballot booth (docs/ballot-encryption.md §5, §6): the page script of an encrypted vote.
 // - the voting key (the credential): made here, its public half registered through the page's form, its secret kept
 //   in this browser (localStorage, per vote and member) and shown once to write down, or typed in on another device;
+//   a lost one replaced the same way (the "I lost my voting key" form, offered while no ballot was cast for the voter);
 // - choose, encrypt (ballot.js), show the tracker, then cast (the ballot's JSON in a form field) or audit (Benaloh:
 //   only the tracker is sent; the ballot is opened here, offered as a file, and a fresh one is encrypted).
 // Without this script the page says how else to vote: nothing here is needed to read the page.
@@ -99,6 +100,7 @@ function vote(election, secret) {
     const { ballot, randomness } = encryptBallot(election, secret, choice);
     current = { choice, ballot, randomness, tracker: tracker(ballot) };
     $('[data-booth-ballot]').value = JSON.stringify(ballot);
+    $('[data-booth-chosen]').textContent = labelOf(choice);
     $('[data-booth-tracker]').textContent = current.tracker;
     $('[data-booth-tracker-short]').textContent = grouped(current.tracker.slice(0, 12));
     $('[data-booth-fresh]').hidden = !fresh;
