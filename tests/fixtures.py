@@ -301,12 +301,17 @@ def neighbours(deployed: Engine) -> Community:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Page tests (``pytestmark = pytest.mark.pages``) run on SQLite only, but for the journeys marked
     ``both_backends``: a page adds no query of its own (what it reads, the API reads too, and the API's and the engine's
-    tests run on both backends), so running every page twice bought only time."""
+    tests run on both backends), so running every page twice bought only time. A test marked ``backend_independent``
+    runs on SQLite only too: what it checks sends no SQL whose outcome could differ by backend (the OpenAPI document,
+    the message catalogues, static files); a refusal whose point is that nothing reaches PostgreSQL (an integer too
+    large, a NUL character) is not one of them and keeps both."""
     kept, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_postgres = callspec is not None and callspec.params.get("database_url") == "postgresql"
-        if on_postgres and item.get_closest_marker("pages") and not item.get_closest_marker("both_backends"):
+        if on_postgres and item.get_closest_marker("backend_independent"):
+            dropped.append(item)
+        elif on_postgres and item.get_closest_marker("pages") and not item.get_closest_marker("both_backends"):
             dropped.append(item)
         else:
             kept.append(item)

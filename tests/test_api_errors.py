@@ -92,6 +92,7 @@ def integer_fields(schema: ma.Schema, prefix: str = "") -> list[tuple[str, ma.fi
     return found
 
 
+@pytest.mark.backend_independent
 def test_every_integer_in_the_openapi_document_has_bounds(client) -> None:
     integers = integers_of(spec_of(client))
     assert len(integers) > 100
@@ -99,6 +100,7 @@ def test_every_integer_in_the_openapi_document_has_bounds(client) -> None:
     assert not unbounded
 
 
+@pytest.mark.backend_independent
 def test_every_integer_a_request_carries_is_bounded_by_a_validator(client) -> None:
     """Documented bounds are not enough: the schemas of ``@arguments`` enforce them."""
     checked = []
@@ -289,6 +291,7 @@ def test_every_error_body_matches_the_error_schema_of_the_openapi_document(clien
         validator.validate({"code": 404, "status": "Not Found", "message": "gone"})
 
 
+@pytest.mark.backend_independent
 def test_every_operation_documents_its_errors_with_the_one_error_shape(client) -> None:
     spec = spec_of(client)
     error_ref = {"$ref": "#/components/schemas/Error"}

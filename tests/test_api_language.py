@@ -28,6 +28,7 @@ def error_of(response: Any, status: int) -> dict[str, Any]:
     return response.get_json()["error"]
 
 
+@pytest.mark.backend_independent
 def test_an_unknown_route_is_refused_in_the_callers_language(client: Any) -> None:
     chinese = error_of(client.get("/api/no-such-thing", headers=ZH), 404)
     english = error_of(client.get("/api/no-such-thing"), 404)
@@ -38,6 +39,7 @@ def test_an_unknown_route_is_refused_in_the_callers_language(client: Any) -> Non
     assert "Content-Language" not in client.get("/api/no-such-thing").headers
 
 
+@pytest.mark.backend_independent
 def test_english_is_the_answer_to_any_language_the_api_does_not_speak(client: Any) -> None:
     for asked in ("fr-FR", "de", "en-GB", ""):
         assert not HAN.search(error_of(client.get("/api/no-such-thing", headers={"Accept-Language": asked}), 404)["message"])
@@ -79,6 +81,7 @@ def test_engine_messages_constant_and_formatted_are_translated(client: Any, comm
     assert english["message"] == "no process with key 'no_such_process' is deployed"
 
 
+@pytest.mark.backend_independent
 def test_no_token_and_an_out_of_range_id_are_refused_in_chinese(client: Any, community: Community) -> None:
     refused = client.get("/api/instances", headers=ZH)
     assert error_of(refused, 401) == {"code": "unauthenticated", "message": "请以 'Authorization: Bearer <token>' 发送 API 令牌"}
@@ -89,6 +92,7 @@ def test_no_token_and_an_out_of_range_id_are_refused_in_chinese(client: Any, com
     assert huge["details"]["errors"][0]["message"].startswith("community_id 必须在 0 到 ")
 
 
+@pytest.mark.backend_independent
 def test_field_errors_of_the_engine_and_where_a_definition_fails_are_translated(deployed: Engine) -> None:
     app = create_app({"TESTING": True}, engine=deployed)
     invalid = errors.InvalidInput("the deadline must lie in the future", errors=[{"field": "vote.deadline", "message": "in the past"}])
@@ -105,6 +109,7 @@ def test_field_errors_of_the_engine_and_where_a_definition_fails_are_translated(
         assert api_errors.error_for(broken).get_json()["error"]["message"] == "unsafe XML: XInclude is not allowed (file a.bpmn, line 3)"
 
 
+@pytest.mark.backend_independent
 def test_outside_a_request_messages_are_english_and_nothing_breaks(deployed: Engine) -> None:
     app = create_app({"TESTING": True}, engine=deployed)
     with app.app_context():
@@ -113,6 +118,7 @@ def test_outside_a_request_messages_are_english_and_nothing_breaks(deployed: Eng
         assert api_errors.translate("the vote is closed") == "the vote is closed"
 
 
+@pytest.mark.backend_independent
 def test_a_message_no_catalogue_entry_matches_is_sent_as_it_is(deployed: Engine) -> None:
     app = create_app({"TESTING": True}, engine=deployed)
     with app.test_request_context("/api/instances", headers=ZH):
@@ -143,6 +149,7 @@ def test_every_pattern_of_the_catalogue_translates_its_own_message() -> None:
         assert wrong == []
 
 
+@pytest.mark.backend_independent
 def test_the_openapi_document_is_the_same_in_every_language(client: Any) -> None:
     assert client.get("/api/openapi.json", headers=ZH).get_json() == client.get("/api/openapi.json").get_json()
 
@@ -161,6 +168,7 @@ def test_the_ballots_fast_path_refuses_in_the_callers_language_as_the_flask_rout
         assert answers[0].get_data() == answers[1].get_data()
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("header", ["de, *;q=0.5", "*", "fr-FR"])
 def test_a_wildcard_or_an_unknown_language_gets_english(client: Any, header: str) -> None:
     body = client.get("/api/nowhere", headers={"Accept-Language": header}).get_json()

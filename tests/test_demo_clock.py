@@ -165,6 +165,7 @@ def test_the_api_refuses_non_admins_and_non_demo_deployments(client: Any, deploy
     assert production.get("/api/demo/clock", headers=bearer(community.tokens["admin"])).json["demo"] is False
 
 
+@pytest.mark.backend_independent
 def test_the_openapi_documents_the_demo_clock(client: Any) -> None:
     spec = client.get("/api/openapi.json").json
     post = spec["paths"]["/api/demo/clock"]["post"]

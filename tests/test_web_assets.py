@@ -63,6 +63,7 @@ def test_the_check_finds_a_changed_a_missing_and_an_unlisted_file(tmp_path: Path
     ]
 
 
+@pytest.mark.backend_independent
 def test_the_api_docs_load_swagger_ui_from_the_server_only(client: Any) -> None:
     page = client.get("/api/docs")
     assert page.status_code == 200
@@ -81,6 +82,7 @@ def test_the_api_docs_load_swagger_ui_from_the_server_only(client: Any) -> None:
         served.close()
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("path", ["/static/vendor/manifest.json", "/static/vendor/axe-core/axe.min.js"])
 def test_static_files_need_no_token(client: Any, path: str) -> None:
     served = client.get(path)
