@@ -53,6 +53,8 @@ HANDLERS: dict[type, Registration] = {}
 """Every command type and its handler, filled by ``@handles`` in each domain's handlers module."""
 BATCHES: dict[type, BatchHandler] = {}
 """Command types that concurrent callers of one process may write in one transaction (``@handles_together``)."""
+BATCHED_ALONE: set[type] = set()
+"""The types whose batch handler writes even a lone command (``@handles_together(…, alone=True)``)."""
 _PROCESS_SECRETS: dict[str, bytes] = {}
 
 
@@ -70,10 +72,15 @@ def handles(command: type, *, needs_actor: bool = True, steps_workflow: bool = F
     return register
 
 
-def handles_together(command: type) -> Callable[[C], C]:
-    """Register the decorated function as the batch handler of ``command`` (``Engine.execute_together``)."""
+def handles_together(command: type, *, alone: bool = False) -> Callable[[C], C]:
+    """Register the decorated function as the batch handler of ``command`` (``Engine.execute_together``).
+
+    ``alone``: a lone command goes through the batch handler too (and, left aside, through the single path), for a
+    type whose single path costs more statements than its batch handler's."""
     def register(handler: C) -> C:
         BATCHES[command] = handler  # type: ignore[assignment]
+        if alone:
+            BATCHED_ALONE.add(command)
         return handler
     return register
 
@@ -181,8 +188,8 @@ class Engine:
     def run_together(self, command_type: type, requests: list[tuple[str, Any]]) -> list[Any]:
         """Commands (token, command) in one transaction where they can share it: a result for each written,
         None for each the batch left aside (the caller runs it alone); a lone command runs alone at once, its
-        refusal returned as its outcome."""
-        if len(requests) == 1:  # no one to share with: the single path costs fewer statements
+        refusal returned as its outcome, unless its type is in ``BATCHED_ALONE``."""
+        if len(requests) == 1 and command_type not in BATCHED_ALONE:  # the single path costs fewer statements
             try:
                 return [self.execute_as(*requests[0])]
             except Exception as exc:  # noqa: BLE001 — raised in the caller's thread by GroupCommit
