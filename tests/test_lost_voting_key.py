@@ -111,7 +111,8 @@ def test_a_replacement_racing_a_cast_under_the_old_key_exactly_one_wins(
     never both (that would count the old key's ballot and let the new key vote again)."""
     concurrent = deployed.db.engine.dialect.name == "postgresql"
     token = community.tokens["alice"]
-    unused, lock = ceremony._unused_credential, (encrypted_casting if path == "together" else ceremony)._lock_tracker
+    locking = (encrypted_casting, "_lock_trackers") if path == "together" else (ceremony, "_lock_tracker")
+    unused, lock = ceremony._unused_credential, getattr(*locking)
     for _ in range(3):
         vote = encrypted_vote(deployed, community)
         old_secret = register(deployed, community, vote, "alice")
@@ -129,8 +130,7 @@ def test_a_replacement_racing_a_cast_under_the_old_key_exactly_one_wins(
             return wrapper
 
         monkeypatch.setattr(ceremony, "_unused_credential", checked_then_locked(unused))
-        monkeypatch.setattr(encrypted_casting if path == "together" else ceremony, "_lock_tracker",
-                            checked_then_locked(lock))
+        monkeypatch.setattr(*locking, checked_then_locked(lock))
         cast = CastEncryptedBallot(vote.vote_id, ballot.to_json())
         bobs = CastEncryptedBallot(vote.vote_id, encrypt(vote, register(deployed, community, vote, "bob"), "no")[0].to_json())
 

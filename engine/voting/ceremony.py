@@ -21,7 +21,7 @@ from engine.kernel.errors import Conflict, InvalidInput, PermissionDenied
 from engine.kernel.instances import deliver, record_unloaded
 from engine.kernel.models import Event, Instance
 from engine.kernel.unit_of_work import UnitOfWork
-from engine.voting import checked_ballots
+from engine.voting import checked_ballots, encrypted_close
 from engine.voting.counting import board
 from engine.voting.counting.board import electorate_summary, tally_config
 from engine.voting.counting.encrypted import ENCRYPTED, result_from_counts
@@ -540,8 +540,12 @@ def _lock_tracker(uow: UnitOfWork, vote_id: str, tracker: str) -> None:
     racing each other exactly one wins: each checks the other's table only once it holds the lock, and under
     READ COMMITTED that check sees whatever the other committed. Other trackers never wait."""
     advisory_xact_lock(uow.session.connection(), _casting_lock(vote_id), shared=True)  # see _unused_credential
+    advisory_xact_lock(uow.session.connection(), _tracker_lock(vote_id, tracker))
+
+
+def _tracker_lock(vote_id: str, tracker: str) -> int:
     digest = hashlib.sha256(f"yishi-tracker-lock/1\0{vote_id}\0{tracker}".encode()).digest()
-    advisory_xact_lock(uow.session.connection(), int.from_bytes(digest[:8], "big", signed=True))
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _audited(session: Session, vote_id: str) -> list[str]:
@@ -646,27 +650,18 @@ def close(session: Session, vote: Vote, now: Any) -> bool:
         vote.board_root = board.merkle_root([])
         ceremony.state, vote.status = "decided", "closed"
         return False
-    election = election_of(ceremony)
+    width = len(election_of(ceremony).slots)
     rows = session.execute(select(EncryptedBallot.tracker, EncryptedBallot.ballot, EncryptedBallot.weight,
                                   EncryptedBallot.replaced, EncryptedBallot.channel)
-                           .where(EncryptedBallot.vote_id == vote.id).order_by(EncryptedBallot.tracker)).all()
-    counted = [(etally.stored_ciphertexts(r.ballot), r.weight) for r in rows if not r.replaced]  # proofs checked at the cast
-    ciphertexts, bounds = _sums(election, counted, vote.weighted)
+                           .where(EncryptedBallot.vote_id == vote.id).order_by(EncryptedBallot.tracker),
+                           execution_options={"yield_per": encrypted_close.CHUNK})
+    closing = encrypted_close.close_pass(([_board_entry(r) for r in part] for part in rows.partitions()), width,
+                                         vote.weighted)  # the rows read while earlier ones are added up
+    ciphertexts, bounds = closing.tally(width, vote.weighted)
     ceremony.tally = {"ciphertexts": [c.to_json() for c in ciphertexts], "bounds": bounds}
-    vote.board_root = board.merkle_root([_board_entry(r) for r in rows])
+    vote.board_root = board.root_of_leaves(closing.leaves)
     ceremony.state, vote.status = "decrypting", "decrypting"
     return True
-
-
-def _sums(election: eballots.Election, counted: list[tuple[list[Ciphertext], str]],
-          weighted: bool) -> tuple[list[Ciphertext], list[int]]:
-    """The heads sums and, in an owners' vote, the weighted sums, from one pass over the ballots (by weight)."""
-    width = len(election.slots)
-    groups = etally.sums_by_weight(width, [(c, etally.weight_units(w) if weighted else 1) for c, w in counted])
-    heads, bounds = etally.heads_sum(groups, width), [len(counted)] * width
-    if not weighted:
-        return heads, bounds
-    return heads + etally.weighted_sum(groups, width), bounds + [sum(etally.weight_units(w) for _, w in counted)] * width
 
 
 def publish_decryption(uow: UnitOfWork, actor: Actor, vote_id: str, partial: Any) -> dict[str, Any]:

@@ -17,14 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Connection, Row, bindparam, literal_column, null, select, text, union_all
 
 from engine.identity.actors import Actor, hash_token, holder
 from engine.kernel.instances import RowsWithSeq, record_unloaded
 from engine.kernel.unit_of_work import UnitOfWork
 from engine.voting import checked_ballots
 from engine.voting.casting import _TARGETS, _close_if_everyone_voted, _is_open, _padded
-from engine.voting.ceremony import Cast, _lock_tracker
+from engine.voting.ceremony import Cast, _casting_lock, _tracker_lock
 from engine.voting.commands import CastEncryptedBallot
 from engine.voting.counting.encrypted import ENCRYPTED
 from engine.voting.encryption import ballots as eballots
@@ -85,19 +85,18 @@ def _plain(uow: UnitOfWork, candidates: list[_Candidate]) -> list[_Candidate]:
     audit of the same ballot racing this batch either committed already (and is seen) or waits for it."""
     if not candidates:
         return []
-    session = uow.session
-    for vote_id, tracker in sorted({(c.target.id, c.tracker) for c in candidates}):
-        _lock_tracker(uow, vote_id, tracker)
+    connection = uow.session.connection()
+    _lock_trackers(connection, sorted({(c.target.id, c.tracker) for c in candidates}))
     registered: dict[tuple[str, str], str] = {}
     taken: set[tuple[str, str]] = set()
     for vote_id in sorted({c.target.id for c in candidates}):  # by vote, so that each lookup runs on a primary key
         mine = [c for c in candidates if c.target.id == vote_id]
-        registered |= {(vote_id, r.voter_key): r.credential for r in session.execute(
-            select(VoterCredential.voter_key, VoterCredential.credential).where(
-                VoterCredential.vote_id == vote_id, VoterCredential.voter_key.in_(_padded({c.target.voter_key for c in mine}))))}
-        for model in (EncryptedBallot, AuditedBallot):
-            taken |= {(vote_id, tracker) for tracker in session.scalars(select(model.tracker).where(
-                model.vote_id == vote_id, model.tracker.in_(_padded({c.tracker for c in mine}))))}
+        for row in connection.execute(_KNOWN, {"vote_id": vote_id, "voter_keys": _padded({c.target.voter_key for c in mine}),
+                                               "trackers": _padded({c.tracker for c in mine})}):
+            if row.kind == "credential":
+                registered[(vote_id, row.key)] = row.credential
+            else:
+                taken.add((vote_id, row.key))
     plain, claimed = [], set()
     for c in candidates:
         claims = {("voter", c.target.id, c.target.voter_key), ("tracker", c.target.id, c.tracker)}
@@ -106,6 +105,29 @@ def _plain(uow: UnitOfWork, candidates: list[_Candidate]) -> list[_Candidate]:
             claimed |= claims
             plain.append(c)
     return plain
+
+
+def _lock_trackers(connection: Connection, pairs: list[tuple[str, str]]) -> None:
+    """``ceremony._lock_tracker`` for each (vote, tracker) pair, in this order, in one statement (PostgreSQL; SQLite's
+    units of work take turns anyway): the vote's casting lock shared, then the tracker's."""
+    if connection.dialect.name != "postgresql":
+        return
+    keys = [key for vote_id, tracker in pairs for key in (_casting_lock(vote_id), _tracker_lock(vote_id, tracker))]
+    connection.execute(_LOCKS, {"keys": keys, "shared": [True, False] * len(pairs)}).all()
+
+
+_LOCKS = text("SELECT CASE WHEN l.shared THEN pg_advisory_xact_lock_shared(l.key) ELSE pg_advisory_xact_lock(l.key) END "
+              "FROM unnest(CAST(:keys AS bigint[]), CAST(:shared AS boolean[])) AS l(key, shared)")
+"""Takes the locks one row at a time, in the arrays' order (a function scan keeps it)."""
+_KNOWN = union_all(
+    select(literal_column("'credential'").label("kind"), VoterCredential.voter_key.label("key"),
+           VoterCredential.credential.label("credential")).where(
+        VoterCredential.vote_id == bindparam("vote_id"), VoterCredential.voter_key.in_(bindparam("voter_keys", expanding=True))),
+    *(select(literal_column("'taken'"), model.tracker, null()).where(
+        model.vote_id == bindparam("vote_id"), model.tracker.in_(bindparam("trackers", expanding=True)))
+      for model in (EncryptedBallot, AuditedBallot)))
+"""In one statement per vote, each part on a primary key: the batch's voters' registered credentials, and which of
+its trackers were cast or audited already."""
 
 
 def _write(uow: UnitOfWork, plain: list[_Candidate], count: int) -> list[Cast | None]:
