@@ -21,7 +21,7 @@ from engine.kernel.errors import Conflict, InvalidInput, PermissionDenied
 from engine.kernel.instances import deliver, record_unloaded
 from engine.kernel.models import Event, Instance
 from engine.kernel.unit_of_work import UnitOfWork
-from engine.voting import checked_ballots, encrypted_close
+from engine.voting import checked_ballots
 from engine.voting.counting import board
 from engine.voting.counting.board import electorate_summary, tally_config
 from engine.voting.counting.encrypted import ENCRYPTED, result_from_counts
@@ -650,18 +650,27 @@ def close(session: Session, vote: Vote, now: Any) -> bool:
         vote.board_root = board.merkle_root([])
         ceremony.state, vote.status = "decided", "closed"
         return False
-    width = len(election_of(ceremony).slots)
+    election = election_of(ceremony)
     rows = session.execute(select(EncryptedBallot.tracker, EncryptedBallot.ballot, EncryptedBallot.weight,
                                   EncryptedBallot.replaced, EncryptedBallot.channel)
-                           .where(EncryptedBallot.vote_id == vote.id).order_by(EncryptedBallot.tracker),
-                           execution_options={"yield_per": encrypted_close.CHUNK})
-    closing = encrypted_close.close_pass(([_board_entry(r) for r in part] for part in rows.partitions()), width,
-                                         vote.weighted)  # the rows read while earlier ones are added up
-    ciphertexts, bounds = closing.tally(width, vote.weighted)
+                           .where(EncryptedBallot.vote_id == vote.id).order_by(EncryptedBallot.tracker)).all()
+    counted = [(etally.stored_ciphertexts(r.ballot), r.weight) for r in rows if not r.replaced]  # proofs checked at the cast
+    ciphertexts, bounds = _sums(election, counted, vote.weighted)
     ceremony.tally = {"ciphertexts": [c.to_json() for c in ciphertexts], "bounds": bounds}
-    vote.board_root = board.root_of_leaves(closing.leaves)
+    vote.board_root = board.merkle_root([_board_entry(r) for r in rows])
     ceremony.state, vote.status = "decrypting", "decrypting"
     return True
+
+
+def _sums(election: eballots.Election, counted: list[tuple[list[Ciphertext], str]],
+          weighted: bool) -> tuple[list[Ciphertext], list[int]]:
+    """The heads sums and, in an owners' vote, the weighted sums, from one pass over the ballots (by weight)."""
+    width = len(election.slots)
+    groups = etally.sums_by_weight(width, [(c, etally.weight_units(w) if weighted else 1) for c, w in counted])
+    heads, bounds = etally.heads_sum(groups, width), [len(counted)] * width
+    if not weighted:
+        return heads, bounds
+    return heads + etally.weighted_sum(groups, width), bounds + [sum(etally.weight_units(w) for _, w in counted)] * width
 
 
 def publish_decryption(uow: UnitOfWork, actor: Actor, vote_id: str, partial: Any) -> dict[str, Any]:
