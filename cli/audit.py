@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -59,10 +60,15 @@ def tally(board_file: Any, verify: bool, audit_file: Any) -> None:
 
 
 def _json(file: Any) -> Any:
+    """The document, parsed with the garbage collector paused: a parse makes no cycles, and a 100,000-ballot board's
+    millions of containers would otherwise be walked again and again as they are made (1.7 of 2.9 s of CPU)."""
+    gc.disable()
     try:
         return json.load(file)
     except ValueError as exc:
         raise click.ClickException(f"not a JSON document: {exc}") from exc
+    finally:
+        gc.enable()
 
 
 def _audited(document: Any) -> None:

@@ -5,7 +5,8 @@ board's verification: about 1.5 ms of libsodium per yes/no/abstain ballot, two a
 one core. The ballots are independent, so they are checked in ranges by forked processes that inherit the board
 (nothing is copied to them), and each range's process also adds up its candidates' ciphertexts (the last
 ballot listed for each credential and not marked replaced), grouped by weight, since adding is most of the
-tally's cost. The verifier then walks the board in order, as it always did, with each ballot's findings: the same
+tally's cost, and hashes its entries' Merkle leaves (the parent combines them into the root). A ballot is encoded
+once: its canonical JSON gives its tracker, its leaf and the digest its signature signs. The verifier then walks the board in order, as it always did, with each ballot's findings: the same
 messages in the same order, whatever the number of processes. The candidates' sums are the tally only when the
 walk counts exactly the candidates (every one of them checked, no credential counted twice); otherwise the
 verifier adds up what it counted itself.
@@ -13,15 +14,19 @@ verifier adds up what it counted itself.
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
+from engine.voting.counting import board as plain_board
 from engine.voting.encryption import ballots as eballots
 from engine.voting.encryption import tally as etally
 from engine.voting.encryption.elgamal import ZERO, Ciphertext
+from engine.voting.encryption.hashing import canonical_json
 
 SERIAL_BELOW = 500
 """Boards with fewer ballots are checked in this process: a pool's start costs more than it saves."""
@@ -29,20 +34,42 @@ RANGES_PER_PROCESS = 8
 """Ranges per process, so that a process slowed by the rest of the machine does not hold up the end."""
 
 
-def check_one(election: eballots.Election, entry: dict[str, Any]) -> tuple[eballots.Ballot, list[str], bool]:
-    """One board entry's ballot, what is wrong with it, and whether its proofs failed (then it is not counted).
+def check_one(election: eballots.Election, entry: dict[str, Any]) -> tuple[eballots.Ballot, list[str], bool, bytes]:
+    """One board entry's ballot, what is wrong with it, whether its proofs failed (then it is not counted), and the
+    ballot's canonical JSON.
 
+    The strict decoder accepts exactly one spelling of each ballot (the known keys, lowercase canonical hex), so the
+    canonical JSON of the board's value is that of the decoded ballot: the text is made once, from the value.
     Raises KeyError, TypeError or ValueError when the entry cannot be read: the board cannot be read."""
-    ballot = eballots.Ballot.from_json(entry["ballot"])
+    value = entry["ballot"]
+    ballot = eballots.Ballot.from_json(value)
+    text = canonical_json(value)
     problems = []
-    if eballots.tracker(ballot) != entry["tracker"]:
+    if hashlib.sha256(text).hexdigest() != entry["tracker"]:
         problems.append(f"ballot {entry['tracker'][:12]}…: its tracker is not its hash")
     try:
-        eballots.verify_ballot(election, ballot)
+        eballots.verify_ballot(election, ballot, unsigned_digest(value, text))
     except eballots.BallotRefused as exc:
         problems.append(f"ballot {entry['tracker'][:12]}…: {exc}")
-        return ballot, problems, True
-    return ballot, problems, False
+        return ballot, problems, True, text
+    return ballot, problems, False, text
+
+
+def unsigned_digest(value: dict[str, Any], text: bytes) -> bytes:
+    """What a decoded ballot's signature signs, from its canonical text: the text without ``"signature":…``, the
+    last member but ``vote`` (keys sorted; a decoded ballot has exactly its eight)."""
+    tail = b',"vote":' + canonical_json(value["vote"]) + b"}"
+    cut = len(tail) + len(b',"signature":') + len(canonical_json(value["signature"]))
+    return hashlib.sha256(text[:-cut] + tail).digest()
+
+
+def leaf(entry: dict[str, Any], ballot_text: bytes) -> bytes:
+    """The entry's Merkle leaf (``board.merkle_root``'s), its canonical JSON built around the ballot's text: with
+    sorted keys ``ballot`` comes first when every other key sorts after it, as on every board Yishi publishes."""
+    rest = {key: item for key, item in entry.items() if key != "ballot"}
+    if any(key < "ballot" for key in rest):
+        return plain_board.leaf_of(canonical_json(entry))
+    return plain_board.leaf_of(b'{"ballot":' + ballot_text + (b"," + canonical_json(rest)[1:] if rest else b"}"))
 
 
 def candidates(entries: Sequence[dict[str, Any]]) -> set[int]:
@@ -68,6 +95,8 @@ class Checked:
     """The first entry that cannot be read: the walk reads it again, and stops there as it always did."""
     groups: dict[int, list[Ciphertext]] | None = field(default_factory=dict)
     """None when a candidate's weight cannot be read: the walk's own tally says so."""
+    leaves: list[bytes] | None = field(default_factory=list)
+    """Every entry's Merkle leaf in board order; None past an unreadable entry (the root is then hashed anew)."""
 
     def merge(self, other: Checked) -> None:
         """Add a later range's findings to these (ranges are merged in board order)."""
@@ -75,6 +104,10 @@ class Checked:
         self.refused |= other.refused
         if self.unreadable is None:
             self.unreadable = other.unreadable
+        if self.leaves is None or other.leaves is None:
+            self.leaves = None
+        else:
+            self.leaves += other.leaves
         if self.groups is None or other.groups is None:
             self.groups = None
             return
@@ -97,13 +130,15 @@ class Checked:
 def check_range(election: eballots.Election, entries: Sequence[dict[str, Any]], counted: set[int], weighted: bool,
                 start: int, stop: int) -> Checked:
     checked = Checked()
+    leaves: list[bytes] = []
     for index in range(start, stop):
         entry = entries[index]
         try:
-            ballot, problems, refused = check_one(election, entry)
+            ballot, problems, refused, text = check_one(election, entry)
         except (KeyError, TypeError, ValueError):
-            checked.unreadable = index
+            checked.unreadable, checked.leaves = index, None
             break
+        leaves.append(leaf(entry, text))
         if problems:
             checked.problems[index] = problems
         if refused:
@@ -117,6 +152,8 @@ def check_range(election: eballots.Election, entries: Sequence[dict[str, Any]], 
             sums = checked.groups.get(units)
             checked.groups[units] = list(ballot.ciphertexts) if sums is None else [
                 s + c for s, c in zip(sums, ballot.ciphertexts)]
+    if checked.leaves is not None:
+        checked.leaves = leaves
     return checked
 
 
@@ -140,6 +177,7 @@ def check_all(election: eballots.Election, entries: Sequence[dict[str, Any]], co
     ranges = [(start, min(start + step, len(entries))) for start in range(0, len(entries), step)]
     checked = Checked()
     _BOARD = (election, entries, counted, weighted)
+    gc.freeze()  # the processes' collections leave the inherited board alone: its pages are not copied for them
     try:
         with get_context("fork").Pool(processes) as pool:
             for part in pool.imap(_check_inherited, ranges):
@@ -147,5 +185,6 @@ def check_all(election: eballots.Election, entries: Sequence[dict[str, Any]], co
                 if checked.unreadable is not None:  # the walk stops there: later ranges do not matter
                     break
     finally:
+        gc.unfreeze()
         _BOARD = None
     return checked

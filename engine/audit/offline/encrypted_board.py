@@ -91,11 +91,16 @@ def _verify(doc: dict[str, Any], verdict: Verdict, processes: int | None) -> Non
     _disqualifications(doc, election, verdict)
     entries = doc["ballots"]
     verdict.ballots = len(entries)
-    if plain_board.merkle_root(entries) != doc["root"]:
+    # The ballots are checked first, since their processes hash the Merkle leaves too; the findings are reported in
+    # the order they always were (the root, the audited trackers, then the walk), and what is read from the board
+    # is read where it always was, so an unreadable board stops at the same place.
+    ahead = encrypted_ballots.candidates(entries)
+    checked = encrypted_ballots.check_all(election, entries, ahead, doc.get("weighted"), processes)
+    root = plain_board.merkle_root(entries) if checked.leaves is None else plain_board.root_of_leaves(checked.leaves)
+    if root != doc["root"]:
         verdict.problem("the root over the listed ballots differs from the board's")
     audited = _audited_trackers(doc, verdict)
-    ahead = encrypted_ballots.candidates(entries)
-    checked = encrypted_ballots.check_all(election, entries, ahead, doc["weighted"], processes)
+    weighted = doc["weighted"]
     last: dict[str, tuple[int, str]] = {}
     for index, entry in enumerate(entries):
         if entry["tracker"] in audited:
@@ -119,13 +124,13 @@ def _verify(doc: dict[str, Any], verdict: Verdict, processes: int | None) -> Non
     _turnout(doc, verdict)
     counted = list(last.values())
     if checked.groups is not None and {i for i, _ in counted} == ahead:  # the sums made where they were checked
-        sums, weights = checked.tally(election, doc["weighted"])
+        sums, weights = checked.tally(election, weighted)
     else:
         ballots = [(eballots.Ballot.from_json(entries[i]["ballot"]), w) for i, w in counted]
         sums = etally.homomorphic_tally(election, [(b, 1) for b, _ in ballots])
-        weights = etally.homomorphic_tally(election, [(b, etally.weight_units(w)) for b, w in ballots]) if doc["weighted"] else []
+        weights = etally.homomorphic_tally(election, [(b, etally.weight_units(w)) for b, w in ballots]) if weighted else []
     bounds = [len(counted)] * len(sums)
-    if doc["weighted"]:
+    if weighted:
         sums, bounds = sums + weights, bounds + [sum(etally.weight_units(w) for _, w in counted)] * len(weights)
     published = [Ciphertext.from_json(c, allow_identity=True) for c in doc["tally"]["ciphertexts"]]
     if published != sums or doc["tally"]["bounds"] != bounds:
@@ -149,7 +154,7 @@ def _verify(doc: dict[str, Any], verdict: Verdict, processes: int | None) -> Non
     if counts != doc["tally"].get("counts"):
         verdict.problem(f"the decrypted counts are {counts}, the board says {doc['tally'].get('counts')}")
     recount = result_from_counts(doc["vote"], doc["electorate"], list(election.slots), counts, bounds,
-                                 doc["weighted"], doc["tally"].get("trustees", []))
+                                 weighted, doc["tally"].get("trustees", []))
     verdict.recount = recount
     if recount != doc["result"]:
         verdict.problem("the recount differs from the published result")

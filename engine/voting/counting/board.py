@@ -30,16 +30,32 @@ def leaf_hash(entry: dict[str, Any]) -> str:
     return hashlib.sha256(b"\x00" + _canonical(entry)).hexdigest()
 
 
+def leaf_of(canonical_entry: bytes) -> bytes:
+    """The leaf of an entry whose canonical JSON the caller already has (an encrypted board's verifier builds it from
+    the ballot's, which it needs for the tracker anyway)."""
+    return hashlib.sha256(b"\x00" + canonical_entry).digest()
+
+
+def leaf_digest(entry: dict[str, Any]) -> bytes:
+    return leaf_of(_canonical(entry))
+
+
 def merkle_root(entries: list[dict[str, Any]]) -> str:
     """Root of a binary Merkle tree over the entries in board order (leaves and nodes domain-separated)."""
-    level = [leaf_hash(entry) for entry in entries]
+    return root_of_leaves([leaf_digest(entry) for entry in entries])
+
+
+def root_of_leaves(leaves: list[bytes]) -> str:
+    """The root over the leaves' digests in board order: leaves hashed elsewhere (in a verifier's processes) are
+    combined here."""
+    level = list(leaves)
     if not level:
         return hashlib.sha256(b"\x02empty").hexdigest()
     while len(level) > 1:
         if len(level) % 2:
             level.append(level[-1])
-        level = [hashlib.sha256(b"\x01" + bytes.fromhex(a) + bytes.fromhex(b)).hexdigest() for a, b in zip(level[::2], level[1::2])]
-    return level[0]
+        level = [hashlib.sha256(b"\x01" + a + b).digest() for a, b in zip(level[::2], level[1::2])]
+    return level[0].hex()
 
 
 def board_entries(ballots: list[dict[str, Any]], weighted: bool) -> list[dict[str, Any]]:

@@ -259,11 +259,13 @@ def encrypt_ballot(election: Election, credential_secret: Scalar, choice: Any,
     return replace(unsigned, signature=signature), randomness
 
 
-def verify_ballot(election: Election, ballot: Ballot) -> None:
+def verify_ballot(election: Election, ballot: Ballot, signed_digest: bytes | None = None) -> None:
     """Every check a ballot gets before it is accepted or counted; BallotRefused says which failed.
 
     Whether the credential is registered for the vote, and whether its ballot is the last one, is the board's
-    question, not the ballot's."""
+    question, not the ballot's. ``signed_digest``: SHA-256 of the ballot's canonical unsigned JSON when the caller
+    has it already (a board's verifier derives it from the canonical text it hashes for the tracker), instead of
+    encoding the ballot again."""
     if ballot.vote != election.vote or ballot.election != election.fingerprint:
         raise BallotRefused("the ballot was made for another vote or another election key")
     if len(ballot.ciphertexts) != len(election.slots):
@@ -278,8 +280,8 @@ def verify_ballot(election: Election, ballot: Ballot) -> None:
                               election.key, _combined(election, ballot.ciphertexts),
                               range(election.min, election.max + 1), ballot.overall_proof):
         raise BallotRefused(_overall_message(election))
-    if not schnorr_verify("signature", (election.fingerprint, _signed_digest(ballot)), ballot.credential,
-                          ballot.signature):
+    digest = _signed_digest(ballot) if signed_digest is None else signed_digest
+    if not schnorr_verify("signature", (election.fingerprint, digest), ballot.credential, ballot.signature):
         raise BallotRefused("the credential's signature fails")
 
 
