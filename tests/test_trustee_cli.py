@@ -22,26 +22,10 @@ from engine.bootstrap import Engine
 from engine.kernel.commands import CompleteTask
 from engine.voting.encryption import ballots as eb
 from tests.builders import open_vote, ready
+from tests.device_clients import PASSPHRASES, FlaskTransport
 from tests.fixtures import bearer
 from tests.helpers import Community
 from tests.test_encrypted_votes import CHOICES, TRUSTEES, election_of, voter
-
-PASSPHRASES = {"chair": "correct horse battery", "clerk": "甲乙丙丁 staple", "auditor": "tr0ub4dor&3"}
-
-
-class FlaskTransport:
-    """The CLI's transport over the Flask test client, as the trustee whose token it carries."""
-
-    def __init__(self, client: Any, token: str, tamper: Any = None) -> None:
-        self.client, self.token, self.tamper = client, token, tamper
-
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        answer = self.client.open(path, method=method, headers=bearer(self.token), json=body)
-        payload = answer.get_json(silent=True)
-        if self.tamper is not None:
-            payload = self.tamper(method, path, payload)
-        return answer.status_code, payload
-
 
 def run(client: Any, community: Community, home: Path, name: str, *args: str,
         passphrase: str | None = None, tamper: Any = None) -> Result:
