@@ -23,9 +23,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy import create_engine, text
+from werkzeug.test import Client
 
 from api import create_app
+from api.voting.fast_cast import FastCast
 from engine.kernel.clock import ManualClock
 from engine.kernel.db import Database
 from engine.bootstrap import Engine, EngineConfig
@@ -286,6 +289,22 @@ def other_community(deployed: Engine) -> Community:
 def client(deployed: Engine) -> Any:
     """A Flask test client on the deployed engine (the same database and clock as the test)."""
     return create_app({"TESTING": True}, engine=deployed).test_client()
+
+
+@pytest.fixture
+def apps(deployed: Engine) -> tuple[Client, Client, list[int]]:
+    """For the fast-cast tests: the app as served, the same app without the fast path, and a count of the requests Flask saw."""
+    app = create_app({"TESTING": True}, engine=deployed)
+    assert isinstance(app.wsgi_app, FastCast)
+    seen = [0]
+    flask_app = app.wsgi_app.wsgi_app
+
+    def counted(environ: dict[str, Any], start_response: Any) -> Any:
+        seen[0] += 1
+        return flask_app(environ, start_response)
+
+    app.wsgi_app.wsgi_app = counted
+    return Client(app), Client(Flask.wsgi_app.__get__(app)), seen
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -18,8 +18,6 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.test import Client
 
-from api.app import create_app
-from api.voting.fast_cast import FastCast
 from engine.audit.offline import encrypted_ballots, encrypted_board
 from engine.bootstrap import Engine
 from engine.voting import checked_ballots
@@ -35,22 +33,6 @@ from tests.fixtures import bearer
 from tests.helpers import Community
 
 THREE = ("chair", "clerk", "auditor")
-
-
-@pytest.fixture
-def apps(deployed: Engine) -> tuple[Client, Client, list[int]]:
-    """The app as served, the same app without the fast path, and a count of the requests Flask saw."""
-    app = create_app({"TESTING": True}, engine=deployed)
-    assert isinstance(app.wsgi_app, FastCast)
-    seen = [0]
-    flask_app = app.wsgi_app.wsgi_app
-
-    def counted(environ: dict[str, Any], start_response: Any) -> Any:
-        seen[0] += 1
-        return flask_app(environ, start_response)
-
-    app.wsgi_app.wsgi_app = counted
-    return Client(app), Client(Flask.wsgi_app.__get__(app)), seen
 
 
 def keyed(client: Any, deployed: Engine, community: Community) -> tuple[str, str, Trustees, eb.Election]:

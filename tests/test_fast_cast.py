@@ -15,7 +15,6 @@ from flask import Flask
 from werkzeug.test import Client
 
 from api.app import create_app
-from api.voting.fast_cast import FastCast
 
 from engine.bootstrap import Engine
 from engine.voting import casting
@@ -24,22 +23,6 @@ from tests.builders import add_member, identity_token, open_vote
 from tests.helpers import Community
 
 RECEIPT_KEYS = {"vote_id", "receipt", "fingerprint", "changed"}
-
-
-@pytest.fixture
-def apps(deployed: Engine) -> tuple[Client, Client, list[int]]:
-    """The app as served, the same app without the fast path, and a count of the requests Flask saw."""
-    app = create_app({"TESTING": True}, engine=deployed)
-    assert isinstance(app.wsgi_app, FastCast)
-    seen = [0]
-    flask_app = app.wsgi_app.wsgi_app
-
-    def counted(environ: dict[str, Any], start_response: Any) -> Any:
-        seen[0] += 1
-        return flask_app(environ, start_response)
-
-    app.wsgi_app.wsgi_app = counted
-    return Client(app), Client(Flask.wsgi_app.__get__(app)), seen
 
 
 def post(client: Client, path: str, token: str | None, body: Any = None, raw: bytes | None = None, **headers: str) -> Any:
